@@ -1,0 +1,47 @@
+//! The `Datapath` contract: host-local desired state handed to a backend.
+//!
+//! The agent (netplugin) tells a datapath what must exist on this host as
+//! idempotent operations ([`DpOp`], applied in batches with
+//! [`Datapath::apply`]): the global modes, networks (tenant/VRF, encap,
+//! VLAN/VNI, subnet, gateway), local endpoints (interface, addresses, MAC,
+//! EPG), remote endpoints (addresses, MAC, VTEP), peer VTEPs, and compiled
+//! policy deltas ([`crate::ir::PolicyDelta`]). After a restart or reconnect
+//! it calls [`Datapath::resync`] with the full [`DesiredState`]: the backend
+//! converges to exactly that state and removes everything stale it owns.
+//!
+//! Every operation is idempotent: adding what exists (with the same
+//! content) changes nothing, removing what does not exist succeeds. Adding
+//! an object whose id exists with different content replaces it.
+//!
+//! Backends declare what they can do in [`Capabilities`]; callers check
+//! instead of assuming.
+
+mod types;
+
+pub use types::{
+    ArpMode, Attachment, Capabilities, DesiredState, DpError, DpOp, DpResult, Encap, FwdMode,
+    GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport, VtepPeer,
+};
+
+use async_trait::async_trait;
+
+/// A datapath backend (OVS, eBPF, VPP, or the recording reference in
+/// `contiv-policy`). See the [module documentation](self).
+#[async_trait]
+pub trait Datapath: Send + Sync + 'static {
+    /// A short name (`"ovs"`, `"ebpf"`, `"vpp"`, `"recording"`).
+    fn name(&self) -> &'static str;
+
+    /// What this backend supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Applies operations in order. Each is idempotent. On error, the
+    /// operations before the failing one may have been applied; the error
+    /// names the failing one. Callers retry or resync.
+    async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()>;
+
+    /// Converges to exactly `desired`: creates what is missing, updates what
+    /// differs, removes what this backend owns but `desired` does not name.
+    /// When nothing differs, changes nothing (e.g. sends no flow-mods).
+    async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport>;
+}

@@ -1,0 +1,340 @@
+//! Data types of the [`Datapath`](super::Datapath) contract.
+
+use crate::ir::{EpgId, PolicyDelta, PolicyIr, TenantId};
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Result alias for datapath operations.
+pub type DpResult<T> = Result<T, DpError>;
+
+/// Datapath failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DpError {
+    /// The operation is malformed or refers to something unknown (e.g. an
+    /// endpoint on a network that was never added).
+    #[error("invalid datapath operation: {0}")]
+    InvalidArgument(String),
+    /// The backend does not support this (see [`Capabilities`]).
+    #[error("not supported by this datapath: {0}")]
+    Unsupported(String),
+    /// The host refused an interface operation (netns missing, name taken…).
+    #[error("interface plumbing failed: {0}")]
+    Plumbing(String),
+    /// The switch/dataplane is unreachable or returned an error.
+    #[error("datapath backend error: {0}")]
+    Backend(String),
+}
+
+/// A 48-bit Ethernet address. Serialised as `aa:bb:cc:dd:ee:ff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// Contiv's endpoint MAC: `02:02:` followed by the four IPv4 bytes.
+    pub fn from_ipv4(ip: Ipv4Addr) -> Self {
+        let o = ip.octets();
+        MacAddr([0x02, 0x02, o[0], o[1], o[2], o[3]])
+    }
+    /// The raw bytes.
+    pub fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// Error parsing a [`MacAddr`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid MAC address {0:?}: expected six hex bytes separated by ':'")]
+pub struct MacParseError(pub String);
+
+impl FromStr for MacAddr {
+    type Err = MacParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split([':', '-']);
+        for b in out.iter_mut() {
+            let p = parts.next().ok_or_else(|| MacParseError(s.to_owned()))?;
+            if p.is_empty() || p.len() > 2 {
+                return Err(MacParseError(s.to_owned()));
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| MacParseError(s.to_owned()))?;
+        }
+        if parts.next().is_some() {
+            return Err(MacParseError(s.to_owned()));
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// ARP handling mode (global `arpMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArpMode {
+    /// Answer ARP for known endpoints in the datapath (default).
+    #[default]
+    Proxy,
+    /// Flood ARP like any broadcast.
+    Flood,
+}
+
+/// Forwarding mode (global `fwdMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FwdMode {
+    /// L2 per network; no routing between networks.
+    #[default]
+    Bridge,
+    /// L3 within a tenant (VRF).
+    Routing,
+}
+
+/// Cluster-wide settings that affect every network on the host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalSpec {
+    /// ARP mode.
+    pub arp_mode: ArpMode,
+    /// Forwarding mode.
+    pub fwd_mode: FwdMode,
+}
+
+/// Network encapsulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encap {
+    /// 802.1Q VLAN on the uplink.
+    Vlan,
+    /// VXLAN between VTEPs.
+    Vxlan,
+}
+
+/// A network as a datapath needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    /// The network key, `tenant:network`.
+    pub key: String,
+    /// The tenant name.
+    pub tenant: String,
+    /// The tenant's VRF id (cluster-wide, allocated by netmaster).
+    pub tenant_id: TenantId,
+    /// Encapsulation.
+    pub encap: Encap,
+    /// For `Vlan`: the VLAN id on the wire. For `Vxlan`: the host-local VLAN
+    /// used inside the switch (allocated per VNI by netmaster).
+    pub vlan: u16,
+    /// For `Vxlan`: the VNI.
+    pub vni: Option<u32>,
+    /// IPv4 subnet.
+    pub subnet: Option<Ipv4Net>,
+    /// IPv4 gateway, if the network has one.
+    pub gateway: Option<Ipv4Addr>,
+    /// IPv6 subnet.
+    pub subnet6: Option<Ipv6Net>,
+    /// IPv6 gateway.
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+/// How a local endpoint's interface reaches its container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attachment {
+    /// The datapath creates a veth pair, moves the container side into the
+    /// network namespace at `netns`, renames it `ifname`, sets MAC, MTU,
+    /// addresses and a default route via the network gateway (CNI).
+    Netns {
+        /// Path of the network namespace (e.g. `/var/run/netns/x`).
+        netns: PathBuf,
+        /// Interface name inside the namespace (e.g. `eth0`).
+        ifname: String,
+    },
+    /// The datapath creates a veth pair and leaves the container side,
+    /// named `peer_name`, in the host namespace with MAC and MTU set; the
+    /// container runtime moves and addresses it (Docker CNM).
+    HostVeth {
+        /// Name of the container-side veth in the host namespace.
+        peer_name: String,
+    },
+    /// The interface already exists on the host with this name (tests,
+    /// pre-plumbed ports); the datapath only attaches it.
+    Existing,
+}
+
+/// Ingress rate limit and DSCP marking (a netprofile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Qos {
+    /// Rate in kbit/s (0 = unlimited).
+    pub rate_kbps: u32,
+    /// Burst in kbit (0 = backend default).
+    pub burst_kb: u32,
+    /// DSCP to mark (0 = leave unchanged).
+    pub dscp: u8,
+}
+
+/// An endpoint on this host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalEndpoint {
+    /// Endpoint id, unique in the cluster.
+    pub id: String,
+    /// The network key, `tenant:network`.
+    pub network: String,
+    /// The endpoint's EPG ([`crate::ir::NO_EPG`] if none).
+    pub epg: EpgId,
+    /// IPv4 address with the network's prefix length.
+    pub ipv4: Option<Ipv4Net>,
+    /// IPv6 address with prefix length.
+    pub ipv6: Option<Ipv6Net>,
+    /// MAC address.
+    pub mac: MacAddr,
+    /// Name of the host-side interface the switch attaches (≤ 15 bytes).
+    pub host_ifname: String,
+    /// How the container side is plumbed.
+    pub attachment: Attachment,
+    /// MTU of the container interface.
+    pub mtu: u32,
+    /// Optional rate limit / marking.
+    pub qos: Option<Qos>,
+}
+
+/// An endpoint on another host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteEndpoint {
+    /// Endpoint id, unique in the cluster.
+    pub id: String,
+    /// The network key, `tenant:network`.
+    pub network: String,
+    /// The endpoint's EPG ([`crate::ir::NO_EPG`] if none).
+    pub epg: EpgId,
+    /// IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address.
+    pub ipv6: Option<Ipv6Addr>,
+    /// MAC address.
+    pub mac: MacAddr,
+    /// The VTEP (underlay address) of the host it lives on.
+    pub vtep: IpAddr,
+}
+
+/// Another host's VTEP.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VtepPeer {
+    /// The peer's hostname (for naming and logs).
+    pub host: String,
+    /// Its underlay address.
+    pub ip: IpAddr,
+}
+
+/// One idempotent datapath operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DpOp {
+    /// Set the global modes.
+    SetGlobal(GlobalSpec),
+    /// Add or replace a network.
+    AddNetwork(NetworkSpec),
+    /// Remove a network (by key) and anything still attached to it.
+    RemoveNetwork(String),
+    /// Add or replace a local endpoint.
+    AddLocalEndpoint(LocalEndpoint),
+    /// Remove a local endpoint (by id), including its interfaces.
+    RemoveLocalEndpoint(String),
+    /// Add or replace a remote endpoint.
+    AddRemoteEndpoint(RemoteEndpoint),
+    /// Remove a remote endpoint (by id).
+    RemoveRemoteEndpoint(String),
+    /// Add a peer VTEP.
+    AddPeer(VtepPeer),
+    /// Remove a peer VTEP (by address).
+    RemovePeer(IpAddr),
+    /// Apply a compiled-policy delta.
+    Policy(PolicyDelta),
+}
+
+/// Everything a host should have, for [`Datapath::resync`](super::Datapath::resync).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    /// Global modes.
+    pub global: GlobalSpec,
+    /// Networks present on the host.
+    pub networks: Vec<NetworkSpec>,
+    /// Endpoints on this host.
+    pub local_endpoints: Vec<LocalEndpoint>,
+    /// Endpoints elsewhere that this host must reach.
+    pub remote_endpoints: Vec<RemoteEndpoint>,
+    /// Peer VTEPs.
+    pub peers: Vec<VtepPeer>,
+    /// The compiled policy relevant to this host.
+    pub policy: PolicyIr,
+}
+
+/// What a resync changed. Units are backend-defined (flows, map entries,
+/// ports); zero `added` and `removed` means nothing was touched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncReport {
+    /// Entries created or updated.
+    pub added: usize,
+    /// Stale entries removed.
+    pub removed: usize,
+    /// Entries found already correct.
+    pub unchanged: usize,
+}
+
+/// What a backend supports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// VXLAN networks across hosts.
+    pub vxlan: bool,
+    /// VLAN networks with an uplink.
+    pub vlan: bool,
+    /// Stateful (connection-tracking) policy.
+    pub stateful_policy: bool,
+    /// IPv6 endpoints and rules.
+    pub ipv6: bool,
+    /// Proxy ARP.
+    pub proxy_arp: bool,
+    /// Rate limiting / DSCP.
+    pub qos: bool,
+    /// Forwards real packets (false for the recording reference).
+    pub forwards_packets: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_roundtrip_and_contiv_derivation() {
+        let m = MacAddr::from_ipv4("10.1.2.3".parse().unwrap());
+        assert_eq!(m.to_string(), "02:02:0a:01:02:03");
+        assert_eq!("02:02:0a:01:02:03".parse::<MacAddr>().unwrap(), m);
+        assert!("02:02:0a:01:02".parse::<MacAddr>().is_err());
+        assert!("02:02:0a:01:02:03:04".parse::<MacAddr>().is_err());
+        assert!("zz:02:0a:01:02:03".parse::<MacAddr>().is_err());
+        let j = serde_json::to_string(&m).unwrap();
+        assert_eq!(j, "\"02:02:0a:01:02:03\"");
+        assert_eq!(serde_json::from_str::<MacAddr>(&j).unwrap(), m);
+    }
+}

@@ -1,0 +1,28 @@
+//! # contiv-core
+//!
+//! The foundation every other contiv-rs crate stands on:
+//!
+//! * [`model`] — every Contiv object (tenant, network, endpointGroup, policy,
+//!   rule, appProfile, netprofile, serviceLB, global, Bgp, extContractsGroup,
+//!   aciGw, and the endpoint oper view) with JSON field names identical to the
+//!   original REST bodies, key derivation, defaults and validation.
+//! * [`store`] — the [`store::StateStore`] trait: a revisioned key-value store
+//!   with conditional writes, atomic transactions, resumable watches and
+//!   leases (the shape etcd v3 and Consul both support), typed JSON helpers
+//!   and the documented key layout.
+//! * [`ir`] — the datapath-neutral policy IR (EPG ids, address sets, compiled
+//!   rules, membership) and the deltas a datapath consumes.
+//! * [`records`] — runtime records netmaster derives (allocated tags and ids,
+//!   endpoints, node registrations) that agents consume.
+//! * [`datapath`] — the [`datapath::Datapath`] trait: host-local desired state
+//!   handed to a backend (OVS, eBPF, VPP) as idempotent operations, plus
+//!   `resync`.
+//!
+//! Nothing in this crate performs I/O; backends live in `contiv-store` and
+//! `contiv-dp-*`.
+
+pub mod datapath;
+pub mod ir;
+pub mod model;
+pub mod records;
+pub mod store;
