@@ -1,0 +1,35 @@
+//! # contiv-store
+//!
+//! Backends of [`contiv_core::store::StateStore`], each behind a cargo
+//! feature:
+//!
+//! | feature | type | what it is |
+//! |---|---|---|
+//! | `memory` (default) | [`memory::MemoryStore`] | in-process, full semantics, nothing persisted |
+//! | `embedded` (default) | [`embedded::EmbeddedStore`] | a durable redb file with group commit; the zero-setup default |
+//! | `etcd` | [`etcd::EtcdStore`] | etcd v3 through etcd-client |
+//! | `testing` | [`testing`] | the conformance suite every backend passes, and real-etcd fixtures |
+//!
+//! Daemons take a `--store` URL and call [`open_store`]:
+//! `memory:`, `embedded:/var/lib/contiv/state.redb`,
+//! `etcd://10.0.0.1:2379,10.0.0.2:2379` (or `http://…`).
+//!
+//! Building the `etcd` feature needs `protoc` and the protobuf well-known
+//! types (Debian: `protobuf-compiler libprotobuf-dev`). The crate's own
+//! tests always run every backend, against a real `etcd` binary.
+
+#[cfg(any(feature = "memory", feature = "embedded", feature = "etcd"))]
+mod contract;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+#[cfg(feature = "etcd")]
+pub mod etcd;
+#[cfg(any(feature = "memory", feature = "embedded"))]
+mod hub;
+#[cfg(feature = "memory")]
+pub mod memory;
+mod open;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use open::{StoreUrl, open_store};
