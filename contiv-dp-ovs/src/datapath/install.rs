@@ -1,0 +1,82 @@
+//! Getting compiled flows into the switch: changes as one atomic bundle,
+//! and the resync diff between the compiled set and what the switch holds.
+
+use crate::openflow::conn::Connection;
+use crate::openflow::wire::{FlowMod, FlowStats, FlowStatsRequest, Message};
+use crate::pipeline::fxhash::FxHashMap;
+use crate::pipeline::{Flow, FlowChange, FlowKey, Instructions};
+use contiv_core::datapath::DpError;
+use std::sync::Arc;
+
+/// The flow-mod of one change (`add` replaces a flow with the same key;
+/// deletes are strict).
+pub fn flow_mod(c: &FlowChange) -> FlowMod {
+    match c {
+        FlowChange::Add(f) => f.to_flow_mod(),
+        FlowChange::Delete(k) => k.to_delete(),
+    }
+}
+
+/// Sends `changes` as one atomic bundle. Returns the number of flow-mods.
+pub async fn send_bundle(conn: &Connection, changes: &[FlowChange]) -> Result<usize, DpError> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let msgs: Vec<Message> = changes
+        .iter()
+        .map(|c| Message::FlowMod(flow_mod(c)))
+        .collect();
+    conn.send_in_bundle(&msgs).await.map_err(|e| {
+        DpError::Backend(format!(
+            "OpenFlow: installing {} flow changes: {e}",
+            msgs.len()
+        ))
+    })?;
+    Ok(msgs.len())
+}
+
+/// Reads every flow of the bridge.
+pub async fn installed(conn: &Connection) -> Result<Vec<FlowStats>, DpError> {
+    conn.flow_stats(FlowStatsRequest::all())
+        .await
+        .map_err(|e| DpError::Backend(format!("OpenFlow: reading the installed flows: {e}")))
+}
+
+/// What a resync must do.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// Flows to add or replace.
+    pub changes: Vec<FlowChange>,
+    /// Flows to add or replace (count).
+    pub added: usize,
+    /// Stale flows to delete (count).
+    pub removed: usize,
+    /// Flows already right.
+    pub unchanged: usize,
+}
+
+/// Compares the compiled flows with the switch's: keys match on (table,
+/// priority, match); a flow is right when its normalised instructions and
+/// cookie are equal too. Deletes come first.
+pub fn diff(desired: impl Iterator<Item = Flow>, switch: &[FlowStats]) -> Diff {
+    let mut have: FxHashMap<Arc<FlowKey>, (Instructions, u64)> = switch
+        .iter()
+        .map(|s| {
+            let f = Flow::from_stats(s);
+            (f.key, (f.instructions, f.cookie))
+        })
+        .collect();
+    let mut d = Diff::default();
+    let mut adds = Vec::new();
+    for f in desired {
+        match have.remove(&*f.key) {
+            Some((ins, cookie)) if ins == f.instructions && cookie == f.cookie => d.unchanged += 1,
+            _ => adds.push(FlowChange::Add(f)),
+        }
+    }
+    d.removed = have.len();
+    d.added = adds.len();
+    d.changes = have.into_keys().map(FlowChange::Delete).collect();
+    d.changes.extend(adds);
+    d
+}

@@ -1,0 +1,572 @@
+//! [`OvsDatapath`]: the [`Datapath`] realised on Open vSwitch.
+//!
+//! * **Switch configuration** over OVSDB ([`crate::ovsdb::vswitch`]): the
+//!   integration bridge (`fail_mode=secure`, userspace datapath by
+//!   default), one port per local endpoint, one VXLAN port per peer
+//!   (`key=flow`), the VLAN uplink; every port marked with the owner.
+//! * **Interfaces** ([`crate::plumbing`]): veth pairs into container
+//!   namespaces with addresses, MAC, MTU, routes, TX checksum offload off.
+//! * **Flows** over OpenFlow 1.3 on the bridge's management socket: the
+//!   [`pipeline`](crate::pipeline) compiles the state; every
+//!   [`Datapath::apply`] sends exactly the flows that changed, as one
+//!   atomic bundle; [`Datapath::resync`] reads the switch's flows back and
+//!   sends only the difference (nothing at all when nothing differs).
+//!
+//! After a restart, connect and call `resync` with the full state: ports,
+//! interfaces and flows converge, stale ones (by owner mark and cookie)
+//! are removed, and what is already right is not touched. If the switch
+//! restarts underneath (the OpenFlow connection drops), the next call
+//! reconnects and resyncs from the state the datapath holds.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), contiv_core::datapath::DpError> {
+//! use contiv_core::datapath::{Datapath, DesiredState};
+//! use contiv_dp_ovs::datapath::{OvsConfig, OvsDatapath};
+//! let dp = OvsDatapath::connect(OvsConfig::new("/run/openvswitch")).await?;
+//! let report = dp.resync(&DesiredState::default()).await?;
+//! println!("{report:?}");
+//! # Ok(()) }
+//! ```
+
+mod config;
+pub mod install;
+pub mod state;
+pub mod switch;
+
+pub use config::OvsConfig;
+
+use crate::openflow::conn::Connection;
+use crate::ovsdb::vswitch::Vswitch;
+use crate::pipeline::{Flow, Pipeline, PortMap};
+use crate::plumbing::Plumber;
+use async_trait::async_trait;
+use contiv_core::datapath::{
+    Attachment, Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, LocalEndpoint,
+    ResyncReport,
+};
+use state::{HostState, check_global, check_network};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use tokio::sync::Mutex;
+
+/// Counters of what the datapath sent to the switch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OvsStats {
+    /// Flow-mods sent (adds, replaces and deletes).
+    pub flow_mods: u64,
+    /// Bundles committed.
+    pub bundles: u64,
+    /// Resyncs completed (explicit and after reconnects).
+    pub resyncs: u64,
+    /// OpenFlow reconnects.
+    pub reconnects: u64,
+}
+
+struct Inner {
+    vs: Vswitch,
+    of: Connection,
+    plumber: Plumber,
+    state: HostState,
+    ports: PortMap,
+    pipeline: Pipeline,
+    /// The switch's flows are not known to match the pipeline (after a
+    /// reconnect or a failed bundle): the next flush is a full resync.
+    needs_resync: bool,
+    stats: OvsStats,
+}
+
+/// The OVS datapath. See the [module documentation](self).
+pub struct OvsDatapath {
+    cfg: OvsConfig,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for OvsDatapath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OvsDatapath")
+            .field("bridge", &self.cfg.bridge)
+            .field("rundir", &self.cfg.rundir)
+            .finish()
+    }
+}
+
+fn op_name(op: &DpOp) -> String {
+    match op {
+        DpOp::SetGlobal(_) => "SetGlobal".into(),
+        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
+        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
+        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
+        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
+        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
+        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
+        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
+        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
+        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
+    }
+}
+
+/// Prefixes an error with the operation that failed.
+fn in_op(i: usize, op: &DpOp, e: DpError) -> DpError {
+    let ctx = format!("operation {i} ({})", op_name(op));
+    match e {
+        DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("{ctx}: {m}")),
+        DpError::Unsupported(m) => DpError::Unsupported(format!("{ctx}: {m}")),
+        DpError::Plumbing(m) => DpError::Plumbing(format!("{ctx}: {m}")),
+        DpError::Backend(m) => DpError::Backend(format!("{ctx}: {m}")),
+    }
+}
+
+fn plumbing(e: crate::plumbing::PlumbError) -> DpError {
+    DpError::Plumbing(e.to_string())
+}
+
+async fn connect_of(cfg: &OvsConfig) -> Result<Connection, DpError> {
+    let path = cfg.mgmt_path();
+    let (c, _events) = Connection::connect_unix(&path).await.map_err(|e| {
+        DpError::Backend(format!(
+            "OpenFlow: cannot connect to {} (is ovs-vswitchd running with bridge {}?): {e}",
+            path.display(),
+            cfg.bridge
+        ))
+    })?;
+    Ok(c)
+}
+
+/// Whether two versions of a local endpoint need different interfaces.
+fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
+    a.host_ifname != b.host_ifname
+        || a.attachment != b.attachment
+        || a.mac != b.mac
+        || a.ipv4 != b.ipv4
+        || a.ipv6 != b.ipv6
+        || a.mtu != b.mtu
+        || a.network != b.network
+}
+
+impl OvsDatapath {
+    /// Connects to OVSDB and the bridge (creating the bridge and attaching
+    /// the uplink if needed). No flows are touched: call
+    /// [`Datapath::resync`] with the full state next (until then,
+    /// [`Datapath::apply`] adds to whatever the switch holds).
+    pub async fn connect(cfg: OvsConfig) -> DpResult<OvsDatapath> {
+        let db = cfg.db_path();
+        let vs = Vswitch::connect_unix(&db).await.map_err(|e| {
+            DpError::Backend(format!(
+                "OVSDB: cannot connect to {} (is ovsdb-server running?): {e}",
+                db.display()
+            ))
+        })?;
+        switch::ensure_bridge(&vs, &cfg).await?;
+        vs.sync(cfg.port_timeout).await.map_err(switch::backend(
+            "waiting for ovs-vswitchd to create the bridge",
+        ))?;
+        let of = connect_of(&cfg).await?;
+        let mut pipeline = Pipeline::new();
+        let mut ports = PortMap::default();
+        if let Some(up) = &cfg.uplink {
+            let p = switch::ensure_uplink_port(&vs, &cfg, up).await?;
+            ports.uplink = Some(p);
+            pipeline.set_uplink(Some(p));
+        }
+        let inner = Inner {
+            vs,
+            of,
+            plumber: Plumber::new(cfg.switch_netns.clone()),
+            state: HostState::default(),
+            ports,
+            pipeline,
+            needs_resync: false,
+            stats: OvsStats::default(),
+        };
+        Ok(OvsDatapath {
+            cfg,
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OvsConfig {
+        &self.cfg
+    }
+
+    /// What has been sent so far.
+    pub async fn stats(&self) -> OvsStats {
+        self.inner.lock().await.stats
+    }
+
+    /// The compiled flows (what the switch holds when in sync), sorted.
+    pub async fn flows(&self) -> Vec<Flow> {
+        self.inner.lock().await.pipeline.flows()
+    }
+
+    /// The OpenFlow port of a local endpoint.
+    pub async fn ofport_of(&self, endpoint: &str) -> Option<u32> {
+        self.inner
+            .lock()
+            .await
+            .ports
+            .endpoints
+            .get(endpoint)
+            .copied()
+    }
+
+    /// The OpenFlow port of a peer's VXLAN port.
+    pub async fn peer_ofport(&self, peer: IpAddr) -> Option<u32> {
+        self.inner.lock().await.ports.peers.get(&peer).copied()
+    }
+
+    /// The state the datapath holds.
+    pub async fn state(&self) -> DesiredState {
+        self.inner.lock().await.state.snapshot()
+    }
+}
+
+impl Inner {
+    /// Reconnects OpenFlow (and OVSDB) if the switch went away; a
+    /// reconnect means the flows are unknown, so a resync follows.
+    async fn ensure_connected(&mut self, cfg: &OvsConfig) -> DpResult<()> {
+        if self.vs.client().is_closed() {
+            self.vs = Vswitch::connect_unix(cfg.db_path())
+                .await
+                .map_err(switch::backend("reconnecting"))?;
+        }
+        if self.of.is_closed() {
+            switch::ensure_bridge(&self.vs, cfg).await?;
+            self.of = connect_of(cfg).await?;
+            self.stats.reconnects += 1;
+            self.needs_resync = true;
+        }
+        Ok(())
+    }
+
+    async fn remove_local(&mut self, cfg: &OvsConfig, id: &str) -> DpResult<()> {
+        let Some(ep) = self.state.local.get(id).cloned() else {
+            return Ok(());
+        };
+        self.pipeline.remove_local(id);
+        self.ports.endpoints.remove(id);
+        switch::remove_port(&self.vs, cfg, &ep.host_ifname).await?;
+        self.plumber.remove(&ep).await.map_err(plumbing)?;
+        self.state.local.remove(id);
+        Ok(())
+    }
+
+    async fn add_local(&mut self, cfg: &OvsConfig, ep: LocalEndpoint) -> DpResult<()> {
+        self.state
+            .check_local(&ep)
+            .map_err(DpError::InvalidArgument)?;
+        let net = self
+            .state
+            .networks
+            .get(&ep.network)
+            .cloned()
+            .ok_or_else(|| DpError::InvalidArgument(format!("unknown network {}", ep.network)))?;
+        if let Some(old) = self.state.local.get(&ep.id) {
+            if *old == ep && self.ports.endpoints.contains_key(&ep.id) {
+                return Ok(());
+            }
+            if replumb_needed(old, &ep) {
+                let id = ep.id.clone();
+                self.remove_local(cfg, &id).await?;
+            }
+        }
+        if self.state.remote.remove(&ep.id).is_some() {
+            self.pipeline.remove_remote(&ep.id);
+        }
+        self.plumber.ensure(&ep, &net).await.map_err(plumbing)?;
+        let ofport = match switch::ensure_endpoint_port(&self.vs, cfg, &ep).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Do not leave a veth nobody owns.
+                let _ = switch::remove_port(&self.vs, cfg, &ep.host_ifname).await;
+                let _ = self.plumber.remove(&ep).await;
+                return Err(e);
+            }
+        };
+        self.ports.endpoints.insert(ep.id.clone(), ofport);
+        self.pipeline.upsert_local(ep.clone(), Some(ofport));
+        self.state.local.insert(ep.id.clone(), ep);
+        Ok(())
+    }
+
+    async fn apply_op(&mut self, cfg: &OvsConfig, op: DpOp) -> DpResult<()> {
+        match op {
+            DpOp::SetGlobal(g) => {
+                check_global(&g).map_err(DpError::Unsupported)?;
+                self.pipeline.set_global(g.clone());
+                self.state.global = g;
+            }
+            DpOp::AddNetwork(n) => {
+                check_network(&n).map_err(DpError::InvalidArgument)?;
+                let replumb: Vec<LocalEndpoint> = match self.state.networks.get(&n.key) {
+                    Some(old) if old.gateway != n.gateway || old.gateway6 != n.gateway6 => self
+                        .state
+                        .local
+                        .values()
+                        .filter(|e| e.network == n.key)
+                        .cloned()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                self.pipeline.upsert_network(n.clone());
+                self.state.networks.insert(n.key.clone(), n.clone());
+                for e in replumb {
+                    self.plumber.ensure(&e, &n).await.map_err(plumbing)?;
+                }
+            }
+            DpOp::RemoveNetwork(key) => {
+                let locals: Vec<String> = self
+                    .state
+                    .local
+                    .values()
+                    .filter(|e| e.network == key)
+                    .map(|e| e.id.clone())
+                    .collect();
+                for id in locals {
+                    self.remove_local(cfg, &id).await?;
+                }
+                let remotes: Vec<String> = self
+                    .state
+                    .remote
+                    .values()
+                    .filter(|e| e.network == key)
+                    .map(|e| e.id.clone())
+                    .collect();
+                for id in remotes {
+                    self.pipeline.remove_remote(&id);
+                    self.state.remote.remove(&id);
+                }
+                self.pipeline.remove_network(&key);
+                self.state.networks.remove(&key);
+            }
+            DpOp::AddLocalEndpoint(e) => self.add_local(cfg, e).await?,
+            DpOp::RemoveLocalEndpoint(id) => self.remove_local(cfg, &id).await?,
+            DpOp::AddRemoteEndpoint(e) => {
+                self.state
+                    .check_remote(&e)
+                    .map_err(DpError::InvalidArgument)?;
+                if self.state.local.contains_key(&e.id) {
+                    let id = e.id.clone();
+                    self.remove_local(cfg, &id).await?;
+                }
+                self.pipeline.upsert_remote(e.clone());
+                self.state.remote.insert(e.id.clone(), e);
+            }
+            DpOp::RemoveRemoteEndpoint(id) => {
+                self.pipeline.remove_remote(&id);
+                self.state.remote.remove(&id);
+            }
+            DpOp::AddPeer(p) => {
+                if !self.ports.peers.contains_key(&p.ip) {
+                    let port = switch::ensure_peer_port(&self.vs, cfg, p.ip).await?;
+                    self.ports.peers.insert(p.ip, port);
+                    self.pipeline.set_peer_port(p.ip, Some(port));
+                }
+                self.state.peers.insert(p.ip, p);
+            }
+            DpOp::RemovePeer(ip) => {
+                self.pipeline.set_peer_port(ip, None);
+                self.ports.peers.remove(&ip);
+                switch::remove_port(&self.vs, cfg, &switch::peer_port_name(ip)).await?;
+                self.state.peers.remove(&ip);
+            }
+            DpOp::Policy(d) => {
+                self.state
+                    .check_delta(&d)
+                    .map_err(DpError::InvalidArgument)?;
+                self.pipeline.apply_policy(&d);
+                self.state.policy.apply(&d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what the pipeline changed (or resyncs if the switch's flows
+    /// are unknown).
+    async fn flush(&mut self) -> DpResult<()> {
+        if self.needs_resync {
+            self.resync_flows().await?;
+            return Ok(());
+        }
+        let changes = self.pipeline.flush();
+        match install::send_bundle(&self.of, &changes).await {
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                self.stats.flow_mods += n as u64;
+                self.stats.bundles += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.needs_resync = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Compares the compiled flows with the switch's and sends the
+    /// difference in one bundle.
+    async fn resync_flows(&mut self) -> DpResult<install::Diff> {
+        self.pipeline.flush();
+        let have = install::installed(&self.of).await?;
+        let mut d = install::diff(self.pipeline.flows_unordered(), &have);
+        let n = install::send_bundle(&self.of, &d.changes).await?;
+        if n > 0 {
+            self.stats.flow_mods += n as u64;
+            self.stats.bundles += 1;
+        }
+        d.changes.clear();
+        self.needs_resync = false;
+        self.stats.resyncs += 1;
+        Ok(d)
+    }
+
+    /// Converges ports and interfaces to `target`; returns (created,
+    /// removed) port counts and the endpoints that could not be realised
+    /// (they get no port and no flows; the rest converges regardless).
+    async fn resync_switch(
+        &mut self,
+        cfg: &OvsConfig,
+        target: &HostState,
+    ) -> DpResult<(usize, usize, Vec<(String, DpError)>)> {
+        switch::ensure_bridge(&self.vs, cfg).await?;
+        let owned = switch::owned_ports(&self.vs, cfg).await?;
+        let owned_names: BTreeSet<&str> = owned.iter().map(|p| p.name.as_str()).collect();
+        let mut ports = PortMap::default();
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        let mut created = 0;
+        if let Some(up) = &cfg.uplink {
+            ports.uplink = Some(switch::ensure_uplink_port(&self.vs, cfg, up).await?);
+            wanted.insert(up.clone());
+        }
+        let mut failed = Vec::new();
+        for ep in target.local.values() {
+            let net = target.networks.get(&ep.network).ok_or_else(|| {
+                DpError::InvalidArgument(format!("unknown network {}", ep.network))
+            })?;
+            // An endpoint that was plumbed differently before starts over.
+            if let Some(old) = self.state.local.get(&ep.id)
+                && replumb_needed(old, ep)
+            {
+                self.plumber.remove(old).await.map_err(plumbing)?;
+            }
+            wanted.insert(ep.host_ifname.clone());
+            if let Err(e) = self.plumber.ensure(ep, net).await {
+                failed.push((ep.id.clone(), plumbing(e)));
+                continue;
+            }
+            if !owned_names.contains(ep.host_ifname.as_str()) {
+                created += 1;
+            }
+            match switch::ensure_endpoint_port(&self.vs, cfg, ep).await {
+                Ok(p) => {
+                    ports.endpoints.insert(ep.id.clone(), p);
+                }
+                Err(e) => failed.push((ep.id.clone(), e)),
+            }
+        }
+        for ip in target.peers.keys() {
+            let name = switch::peer_port_name(*ip);
+            if !owned_names.contains(name.as_str()) {
+                created += 1;
+            }
+            ports
+                .peers
+                .insert(*ip, switch::ensure_peer_port(&self.vs, cfg, *ip).await?);
+            wanted.insert(name);
+        }
+        let mut removed = 0;
+        for p in owned.iter().filter(|p| !wanted.contains(&p.name)) {
+            switch::remove_port(&self.vs, cfg, &p.name).await?;
+            if p.external_ids.get(switch::VETH_KEY).map(String::as_str) == Some("true") {
+                self.plumber
+                    .delete_host_link(&p.name)
+                    .await
+                    .map_err(plumbing)?;
+            }
+            removed += 1;
+        }
+        // Endpoints we plumbed that never got a port (interrupted adds).
+        for old in self.state.local.values() {
+            if !target.local.contains_key(&old.id)
+                && !matches!(old.attachment, Attachment::Existing)
+                && !wanted.contains(&old.host_ifname)
+            {
+                self.plumber.remove(old).await.map_err(plumbing)?;
+            }
+        }
+        self.ports = ports;
+        Ok((created, removed, failed))
+    }
+}
+
+#[async_trait]
+impl Datapath for OvsDatapath {
+    fn name(&self) -> &'static str {
+        "ovs"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            vxlan: true,
+            vlan: true,
+            stateful_policy: true,
+            ipv6: true,
+            proxy_arp: true,
+            qos: true,
+            forwards_packets: true,
+        }
+    }
+
+    async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
+        let mut g = self.inner.lock().await;
+        g.ensure_connected(&self.cfg).await?;
+        let mut failed = None;
+        for (i, op) in ops.into_iter().enumerate() {
+            let shown = op.clone();
+            if let Err(e) = g.apply_op(&self.cfg, op).await {
+                failed = Some(in_op(i, &shown, e));
+                break;
+            }
+        }
+        // Whatever was applied before a failure is realised.
+        let flushed = g.flush().await;
+        match failed {
+            Some(e) => Err(e),
+            None => flushed,
+        }
+    }
+
+    async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
+        let target = HostState::from_desired(desired)
+            .map_err(|e| DpError::InvalidArgument(format!("desired state: {e}")))?;
+        let mut g = self.inner.lock().await;
+        g.ensure_connected(&self.cfg).await?;
+        let (ports_added, ports_removed, failed) = g.resync_switch(&self.cfg, &target).await?;
+        let ports = g.ports.clone();
+        g.pipeline = Pipeline::from_desired(desired, &ports);
+        g.state = target;
+        let d = g.resync_flows().await?;
+        if let Some((id, e)) = failed.first() {
+            // Everything else converged; the failed endpoints have no
+            // flows until a later resync or AddLocalEndpoint succeeds.
+            let more = match failed.len() {
+                1 => String::new(),
+                n => format!(" (and {} more endpoints)", n - 1),
+            };
+            return Err(match e {
+                DpError::Plumbing(m) => {
+                    DpError::Plumbing(format!("resync: endpoint {id}: {m}{more}"))
+                }
+                DpError::Backend(m) => {
+                    DpError::Backend(format!("resync: endpoint {id}: {m}{more}"))
+                }
+                other => other.clone(),
+            });
+        }
+        Ok(ResyncReport {
+            added: d.added + ports_added,
+            removed: d.removed + ports_removed,
+            unchanged: d.unchanged,
+        })
+    }
+}

@@ -1,0 +1,224 @@
+//! What the datapath was told, and the checks an operation must pass
+//! before anything is touched (so a refused operation changes nothing).
+
+use contiv_core::datapath::{
+    DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, VtepPeer,
+};
+use contiv_core::ir::{AddrSetId, IrRule, NO_EPG, PeerMatch, PolicyDelta, PolicyIr, RuleId};
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+/// The host state as told (the switch realises it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostState {
+    /// Global modes.
+    pub global: GlobalSpec,
+    /// Networks by key.
+    pub networks: BTreeMap<String, NetworkSpec>,
+    /// Local endpoints by id.
+    pub local: BTreeMap<String, LocalEndpoint>,
+    /// Remote endpoints by id.
+    pub remote: BTreeMap<String, RemoteEndpoint>,
+    /// Peers by address.
+    pub peers: BTreeMap<IpAddr, VtepPeer>,
+    /// The compiled policy.
+    pub policy: PolicyIr,
+}
+
+/// Checks the global settings this backend can realise.
+pub fn check_global(g: &GlobalSpec) -> Result<(), String> {
+    if g.fwd_mode == FwdMode::Routing {
+        return Err(
+            "forwarding mode `routing` is not implemented by the OVS datapath (bridge mode only)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks a network spec.
+pub fn check_network(n: &NetworkSpec) -> Result<(), String> {
+    if n.key.is_empty() {
+        return Err("the network key is empty".into());
+    }
+    if n.tenant_id > 0xffff {
+        return Err(format!(
+            "network {}: tenant id {} does not fit a 16-bit conntrack zone (ids 0..=65535)",
+            n.key, n.tenant_id
+        ));
+    }
+    match n.encap {
+        Encap::Vxlan => match n.vni {
+            Some(v) if (1..=0x00ff_ffff).contains(&v) => Ok(()),
+            Some(v) => Err(format!(
+                "network {}: VNI {v} is outside 1..=16777215",
+                n.key
+            )),
+            None => Err(format!("network {}: a VXLAN network needs a VNI", n.key)),
+        },
+        Encap::Vlan if (1..=4094).contains(&n.vlan) => Ok(()),
+        Encap::Vlan => Err(format!(
+            "network {}: VLAN {} is outside 1..=4094",
+            n.key, n.vlan
+        )),
+    }
+}
+
+/// The address sets a compiled rule references.
+fn sets_of(r: &IrRule) -> impl Iterator<Item = &AddrSetId> {
+    let peer = match &r.peer {
+        PeerMatch::AddrSet(id) => Some(id),
+        PeerMatch::Any | PeerMatch::Epg(_) => None,
+    };
+    peer.into_iter().chain(r.local.as_ref())
+}
+
+impl HostState {
+    /// Checks a local endpoint against the state.
+    pub fn check_local(&self, e: &LocalEndpoint) -> Result<(), String> {
+        self.check_endpoint(&e.id, &e.network)?;
+        if e.host_ifname.is_empty() || e.host_ifname.len() > 15 {
+            return Err(format!(
+                "endpoint {}: host interface name {:?} must be 1 to 15 bytes",
+                e.id, e.host_ifname
+            ));
+        }
+        if let Some(other) = self
+            .local
+            .values()
+            .find(|o| o.id != e.id && o.host_ifname == e.host_ifname)
+        {
+            return Err(format!(
+                "endpoint {}: host interface {} is already used by endpoint {}",
+                e.id, e.host_ifname, other.id
+            ));
+        }
+        if e.mtu != 0 && !(68..=65535).contains(&e.mtu) {
+            return Err(format!(
+                "endpoint {}: MTU {} is outside 68..=65535",
+                e.id, e.mtu
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a remote endpoint against the state.
+    pub fn check_remote(&self, e: &RemoteEndpoint) -> Result<(), String> {
+        self.check_endpoint(&e.id, &e.network)
+    }
+
+    fn check_endpoint(&self, id: &str, network: &str) -> Result<(), String> {
+        if id.is_empty() {
+            return Err("the endpoint id is empty".into());
+        }
+        if !self.networks.contains_key(network) {
+            return Err(format!(
+                "endpoint {id} is on network {network}, which was never added (add the network first)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a delta that would leave a rule referencing a missing
+    /// address set, or a membership in group 0.
+    pub fn check_delta(&self, d: &PolicyDelta) -> Result<(), String> {
+        if let Some(m) = d.members_added.iter().find(|m| m.epg == NO_EPG) {
+            return Err(format!(
+                "policy delta maps {} in tenant {} to group id 0 (endpoints in no group have no membership)",
+                m.ip, m.tenant
+            ));
+        }
+        let upserted: HashSet<&AddrSetId> = d.sets_upserted.iter().map(|s| &s.id).collect();
+        let removed: HashSet<&AddrSetId> = d.sets_removed.iter().collect();
+        let present_after = |id: &AddrSetId| {
+            upserted.contains(id)
+                || (self.policy.addr_sets.contains_key(id) && !removed.contains(id))
+        };
+        for r in &d.rules_added {
+            if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
+                return Err(format!(
+                    "policy delta adds rule {} (rule {} of policy {} on group {}) referencing address set {s}, which would not exist",
+                    r.id, r.origin.rule, r.origin.policy, r.origin.epg
+                ));
+            }
+        }
+        if !removed.is_empty() {
+            let replaced: HashSet<RuleId> = d
+                .rules_removed
+                .iter()
+                .copied()
+                .chain(d.rules_added.iter().map(|r| r.id))
+                .collect();
+            for r in self
+                .policy
+                .rules
+                .values()
+                .filter(|r| !replaced.contains(&r.id))
+            {
+                if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
+                    return Err(format!(
+                        "policy delta removes address set {s}, still referenced by rule {} (rule {} of policy {} on group {})",
+                        r.id, r.origin.rule, r.origin.policy, r.origin.epg
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds and checks the state a resync must reach.
+    pub fn from_desired(d: &DesiredState) -> Result<HostState, String> {
+        check_global(&d.global)?;
+        let mut s = HostState {
+            global: d.global.clone(),
+            ..HostState::default()
+        };
+        for n in &d.networks {
+            check_network(n)?;
+            if s.networks.insert(n.key.clone(), n.clone()).is_some() {
+                return Err(format!("network {} is listed twice", n.key));
+            }
+        }
+        for e in &d.local_endpoints {
+            s.check_local(e)?;
+            if s.local.insert(e.id.clone(), e.clone()).is_some() {
+                return Err(format!("local endpoint {} is listed twice", e.id));
+            }
+        }
+        for e in &d.remote_endpoints {
+            s.check_remote(e)?;
+            if s.local.contains_key(&e.id) || s.remote.insert(e.id.clone(), e.clone()).is_some() {
+                return Err(format!("endpoint {} is listed twice", e.id));
+            }
+        }
+        for p in &d.peers {
+            s.peers.insert(p.ip, p.clone());
+        }
+        let full = PolicyDelta {
+            rules_added: d.policy.rules.values().cloned().collect(),
+            sets_upserted: d.policy.addr_sets.values().cloned().collect(),
+            members_added: d
+                .policy
+                .members
+                .iter()
+                .map(|(&(tenant, ip), &epg)| contiv_core::ir::Membership { tenant, ip, epg })
+                .collect(),
+            ..PolicyDelta::default()
+        };
+        s.check_delta(&full)?;
+        s.policy = d.policy.clone();
+        Ok(s)
+    }
+
+    /// The state as a [`DesiredState`] (collections sorted by key).
+    pub fn snapshot(&self) -> DesiredState {
+        DesiredState {
+            global: self.global.clone(),
+            networks: self.networks.values().cloned().collect(),
+            local_endpoints: self.local.values().cloned().collect(),
+            remote_endpoints: self.remote.values().cloned().collect(),
+            peers: self.peers.values().cloned().collect(),
+            policy: self.policy.clone(),
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! [`Pipeline`]: the host's desired state compiled to flows, kept up to
+//! date incrementally. Each change marks the owners it affects; [`flush`]
+//! recomputes only those and returns the flow changes.
+//!
+//! [`flush`]: Pipeline::flush
+
+use super::flow::Flow;
+use super::flow_table::{FlowChange, FlowTable, Owner};
+use super::forwarding::{
+    RemoteOut, base_flows, local_endpoint_flows, membership_flows, network_flows,
+    remote_endpoint_flows,
+};
+use super::fxhash::FxHashMap;
+use super::policy::PolicyLowering;
+use contiv_core::datapath::{
+    DesiredState, Encap, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint,
+};
+use contiv_core::ir::{EpgId, NO_EPG, PolicyDelta, PolicyIr, TenantId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Switch port numbers the flows refer to, resolved by the datapath.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortMap {
+    /// Local endpoint id → ofport of its host-side interface.
+    pub endpoints: BTreeMap<String, u32>,
+    /// Peer VTEP address → ofport of its VXLAN port.
+    pub peers: BTreeMap<IpAddr, u32>,
+    /// The VLAN uplink's ofport.
+    pub uplink: Option<u32>,
+}
+
+#[derive(Debug)]
+struct LocalEntry {
+    ep: LocalEndpoint,
+    ofport: Option<u32>,
+}
+
+/// The incremental pipeline compiler. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Pipeline {
+    global: GlobalSpec,
+    networks: BTreeMap<String, NetworkSpec>,
+    locals: BTreeMap<Arc<str>, LocalEntry>,
+    remotes: BTreeMap<Arc<str>, RemoteEndpoint>,
+    peers: BTreeMap<IpAddr, u32>,
+    uplink: Option<u32>,
+    net_locals: FxHashMap<String, BTreeSet<Arc<str>>>,
+    net_remotes: FxHashMap<String, BTreeSet<Arc<str>>>,
+    vtep_remotes: FxHashMap<IpAddr, BTreeSet<Arc<str>>>,
+    members: FxHashMap<(TenantId, IpAddr), EpgId>,
+    local_ips: FxHashMap<(TenantId, IpAddr), u32>,
+    policy: PolicyLowering,
+    table: FlowTable,
+    dirty: BTreeSet<Owner>,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline::new()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline holding only the fixed skeleton (after [`Pipeline::flush`]).
+    pub fn new() -> Pipeline {
+        let mut dirty = BTreeSet::new();
+        dirty.insert(Owner::Base);
+        Pipeline {
+            global: GlobalSpec::default(),
+            networks: BTreeMap::new(),
+            locals: BTreeMap::new(),
+            remotes: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            uplink: None,
+            net_locals: FxHashMap::default(),
+            net_remotes: FxHashMap::default(),
+            vtep_remotes: FxHashMap::default(),
+            members: FxHashMap::default(),
+            local_ips: FxHashMap::default(),
+            policy: PolicyLowering::new(),
+            table: FlowTable::new(),
+            dirty,
+        }
+    }
+
+    /// Compiles a whole desired state with the given ports (the changes of
+    /// the first [`Pipeline::flush`] are every flow).
+    pub fn from_desired(desired: &DesiredState, ports: &PortMap) -> Pipeline {
+        let mut p = Pipeline::new();
+        let endpoints = desired.local_endpoints.len() + desired.remote_endpoints.len();
+        p.table.reserve(
+            2 * desired.policy.rules.len()
+                + 2 * desired.policy.members.len()
+                + 10 * endpoints
+                + 4 * desired.networks.len()
+                + 64,
+            desired.policy.rules.len() + desired.policy.members.len() + endpoints + 64,
+        );
+        p.set_global(desired.global.clone());
+        p.set_uplink(ports.uplink);
+        for (ip, port) in &ports.peers {
+            p.set_peer_port(*ip, Some(*port));
+        }
+        for n in &desired.networks {
+            p.upsert_network(n.clone());
+        }
+        for e in &desired.local_endpoints {
+            p.upsert_local(e.clone(), ports.endpoints.get(&e.id).copied());
+        }
+        for e in &desired.remote_endpoints {
+            p.upsert_remote(e.clone());
+        }
+        p.load_policy(&desired.policy);
+        p
+    }
+
+    // ---- state changes -------------------------------------------------
+
+    /// Sets the global modes (ARP mode changes every endpoint's flows).
+    pub fn set_global(&mut self, g: GlobalSpec) {
+        if g.arp_mode != self.global.arp_mode {
+            self.mark_all_endpoints();
+        }
+        self.global = g;
+    }
+
+    fn mark_all_endpoints(&mut self) {
+        let locals: Vec<Owner> = self
+            .locals
+            .keys()
+            .map(|k| Owner::Local(k.clone()))
+            .collect();
+        let remotes: Vec<Owner> = self
+            .remotes
+            .keys()
+            .map(|k| Owner::Remote(k.clone()))
+            .collect();
+        self.dirty.extend(locals);
+        self.dirty.extend(remotes);
+    }
+
+    /// Adds or replaces a network.
+    pub fn upsert_network(&mut self, n: NetworkSpec) {
+        let key = n.key.clone();
+        let locals: Vec<Arc<str>> = self
+            .net_locals
+            .get(&key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for id in &locals {
+            self.reindex_local(id, -1);
+        }
+        self.networks.insert(key.clone(), n);
+        for id in &locals {
+            self.reindex_local(id, 1);
+        }
+        self.mark_network(&key);
+    }
+
+    /// Removes a network (endpoints still on it keep their state but get no
+    /// flows until it comes back).
+    pub fn remove_network(&mut self, key: &str) {
+        let locals: Vec<Arc<str>> = self
+            .net_locals
+            .get(key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for id in &locals {
+            self.reindex_local(id, -1);
+        }
+        self.networks.remove(key);
+        self.mark_network(key);
+    }
+
+    fn mark_network(&mut self, key: &str) {
+        self.dirty.insert(Owner::Network(Arc::from(key)));
+        for id in self.net_locals.get(key).into_iter().flatten() {
+            self.dirty.insert(Owner::Local(id.clone()));
+        }
+        for id in self.net_remotes.get(key).into_iter().flatten() {
+            self.dirty.insert(Owner::Remote(id.clone()));
+        }
+    }
+
+    /// The (tenant, address) pairs a local endpoint makes local.
+    fn local_keys(&self, id: &str) -> Vec<(TenantId, IpAddr)> {
+        let Some(e) = self.locals.get(id) else {
+            return Vec::new();
+        };
+        let Some(n) = self.networks.get(&e.ep.network) else {
+            return Vec::new();
+        };
+        e.ep.ipv4
+            .map(|a| IpAddr::V4(a.addr()))
+            .into_iter()
+            .chain(e.ep.ipv6.map(|a| IpAddr::V6(a.addr())))
+            .map(|ip| (n.tenant_id, ip))
+            .collect()
+    }
+
+    /// Adds (`+1`) or removes (`-1`) a local endpoint's addresses from the
+    /// "local address" index; memberships whose locality flips get dirty.
+    fn reindex_local(&mut self, id: &str, delta: i32) {
+        for k in self.local_keys(id) {
+            let c = self.local_ips.entry(k).or_insert(0);
+            let before = *c > 0;
+            if delta > 0 {
+                *c += 1;
+            } else {
+                *c = c.saturating_sub(1);
+            }
+            let after = *c > 0;
+            if *c == 0 {
+                self.local_ips.remove(&k);
+            }
+            if before != after {
+                self.dirty.insert(Owner::Member(k.0, k.1));
+            }
+        }
+    }
+
+    /// Adds or replaces a local endpoint; `ofport` is its switch port
+    /// (`None` while the port is not up: no flows yet).
+    pub fn upsert_local(&mut self, ep: LocalEndpoint, ofport: Option<u32>) {
+        let id: Arc<str> = Arc::from(ep.id.as_str());
+        self.remove_remote(&ep.id);
+        if let Some(old) = self.locals.get(&id) {
+            if old.ep == ep && old.ofport == ofport {
+                return;
+            }
+            let old_net = old.ep.network.clone();
+            self.reindex_local(&id, -1);
+            if let Some(s) = self.net_locals.get_mut(&old_net) {
+                s.remove(&id);
+            }
+            self.dirty
+                .insert(Owner::Network(Arc::from(old_net.as_str())));
+        }
+        let net = ep.network.clone();
+        self.locals.insert(id.clone(), LocalEntry { ep, ofport });
+        self.net_locals
+            .entry(net.clone())
+            .or_default()
+            .insert(id.clone());
+        self.reindex_local(&id, 1);
+        self.dirty.insert(Owner::Network(Arc::from(net.as_str())));
+        self.dirty.insert(Owner::Local(id));
+    }
+
+    /// Removes a local endpoint.
+    pub fn remove_local(&mut self, id: &str) {
+        if !self.locals.contains_key(id) {
+            return;
+        }
+        self.reindex_local(id, -1);
+        if let Some(e) = self.locals.remove(id) {
+            if let Some(s) = self.net_locals.get_mut(&e.ep.network) {
+                s.remove(id);
+            }
+            self.dirty
+                .insert(Owner::Network(Arc::from(e.ep.network.as_str())));
+        }
+        self.dirty.insert(Owner::Local(Arc::from(id)));
+    }
+
+    /// Adds or replaces a remote endpoint.
+    pub fn upsert_remote(&mut self, ep: RemoteEndpoint) {
+        if self.locals.contains_key(ep.id.as_str()) {
+            self.remove_local(&ep.id);
+        }
+        let id: Arc<str> = Arc::from(ep.id.as_str());
+        if let Some(old) = self.remotes.get(&id) {
+            if *old == ep {
+                return;
+            }
+            let (n, v) = (old.network.clone(), old.vtep);
+            self.unindex_remote(&id, &n, v);
+        }
+        self.net_remotes
+            .entry(ep.network.clone())
+            .or_default()
+            .insert(id.clone());
+        self.vtep_remotes
+            .entry(ep.vtep)
+            .or_default()
+            .insert(id.clone());
+        self.remotes.insert(id.clone(), ep);
+        self.dirty.insert(Owner::Remote(id));
+    }
+
+    fn unindex_remote(&mut self, id: &Arc<str>, network: &str, vtep: IpAddr) {
+        if let Some(s) = self.net_remotes.get_mut(network) {
+            s.remove(id);
+        }
+        if let Some(s) = self.vtep_remotes.get_mut(&vtep) {
+            s.remove(id);
+        }
+    }
+
+    /// Removes a remote endpoint.
+    pub fn remove_remote(&mut self, id: &str) {
+        let Some((k, e)) = self.remotes.remove_entry(id) else {
+            return;
+        };
+        self.unindex_remote(&k, &e.network, e.vtep);
+        self.dirty.insert(Owner::Remote(k));
+    }
+
+    /// Sets (or with `None` removes) the VXLAN port of peer `ip`.
+    pub fn set_peer_port(&mut self, ip: IpAddr, ofport: Option<u32>) {
+        let changed = match ofport {
+            Some(p) => self.peers.insert(ip, p) != Some(p),
+            None => self.peers.remove(&ip).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        let vx: Vec<String> = self
+            .networks
+            .values()
+            .filter(|n| n.encap == Encap::Vxlan)
+            .map(|n| n.key.clone())
+            .collect();
+        for k in vx {
+            self.dirty.insert(Owner::Network(Arc::from(k.as_str())));
+        }
+        for id in self.vtep_remotes.get(&ip).into_iter().flatten() {
+            self.dirty.insert(Owner::Remote(id.clone()));
+        }
+    }
+
+    /// Sets the VLAN uplink's ofport.
+    pub fn set_uplink(&mut self, ofport: Option<u32>) {
+        if self.uplink == ofport {
+            return;
+        }
+        self.uplink = ofport;
+        let vl: Vec<String> = self
+            .networks
+            .values()
+            .filter(|n| n.encap == Encap::Vlan)
+            .map(|n| n.key.clone())
+            .collect();
+        for k in vl {
+            self.mark_network(&k);
+        }
+    }
+
+    /// Replaces the whole policy (rules, address sets, memberships) in one
+    /// pass — the fast path for a full compile.
+    pub fn load_policy(&mut self, ir: &PolicyIr) {
+        let old: Vec<(TenantId, IpAddr)> = self.members.keys().copied().collect();
+        for (t, ip) in old {
+            if !ir.members.contains_key(&(t, ip)) {
+                self.members.remove(&(t, ip));
+                self.dirty.insert(Owner::Member(t, ip));
+            }
+        }
+        for (&(t, ip), &epg) in &ir.members {
+            if self.members.insert((t, ip), epg) != Some(epg) {
+                self.dirty.insert(Owner::Member(t, ip));
+            }
+        }
+        self.policy.load(ir);
+    }
+
+    /// Applies a policy delta (memberships, rules, address sets).
+    pub fn apply_policy(&mut self, d: &PolicyDelta) {
+        for m in &d.members_removed {
+            if self.members.get(&(m.tenant, m.ip)) == Some(&m.epg) {
+                self.members.remove(&(m.tenant, m.ip));
+                self.dirty.insert(Owner::Member(m.tenant, m.ip));
+            }
+        }
+        for m in &d.members_added {
+            if self.members.insert((m.tenant, m.ip), m.epg) != Some(m.epg) {
+                self.dirty.insert(Owner::Member(m.tenant, m.ip));
+            }
+        }
+        self.policy.apply(d);
+    }
+
+    // ---- compilation ---------------------------------------------------
+
+    fn owner_flows(&self, owner: &Owner) -> Vec<(super::flow::FlowKey, super::flow_table::Body)> {
+        match owner {
+            Owner::Base => base_flows(),
+            Owner::Network(key) => {
+                let Some(n) = self.networks.get(key.as_ref()) else {
+                    return Vec::new();
+                };
+                let mut ports: Vec<u32> = self
+                    .net_locals
+                    .get(key.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.locals.get(id).and_then(|e| e.ofport))
+                    .collect();
+                ports.sort_unstable();
+                ports.dedup();
+                let peers: Vec<u32> = self.peers.values().copied().collect();
+                network_flows(n, &ports, &peers, self.uplink)
+            }
+            Owner::Local(id) => {
+                let Some(e) = self.locals.get(id) else {
+                    return Vec::new();
+                };
+                match (self.networks.get(&e.ep.network), e.ofport) {
+                    (Some(n), Some(p)) => local_endpoint_flows(&e.ep, n, p, self.global.arp_mode),
+                    _ => Vec::new(),
+                }
+            }
+            Owner::Remote(id) => {
+                let Some(e) = self.remotes.get(id) else {
+                    return Vec::new();
+                };
+                let Some(n) = self.networks.get(&e.network) else {
+                    return Vec::new();
+                };
+                let out = match n.encap {
+                    Encap::Vxlan => self.peers.get(&e.vtep).map(|p| RemoteOut::Tunnel(*p)),
+                    Encap::Vlan => self.uplink.map(RemoteOut::Uplink),
+                };
+                match out {
+                    Some(o) => remote_endpoint_flows(e, n, o, self.global.arp_mode),
+                    None => Vec::new(),
+                }
+            }
+            Owner::Member(t, ip) => match self.members.get(&(*t, *ip)) {
+                Some(&epg) if epg != NO_EPG => {
+                    membership_flows(*t, *ip, epg, self.local_ips.contains_key(&(*t, *ip)))
+                }
+                _ => Vec::new(),
+            },
+            Owner::Group(c) => self.policy.group_flows(*c),
+        }
+    }
+
+    /// Recomputes what changed since the last call and returns the flow
+    /// changes (empty when the flows are what they were).
+    pub fn flush(&mut self) -> Vec<FlowChange> {
+        let dirty = std::mem::take(&mut self.dirty);
+        for owner in dirty {
+            let flows = self.owner_flows(&owner);
+            self.table.replace(&owner, flows);
+        }
+        let (dirty, all) = self.policy.take_dirty_all();
+        for c in dirty {
+            if all && self.policy.has_group(c) {
+                continue; // done below
+            }
+            let owner = Owner::Group(c);
+            let flows = self.owner_flows(&owner);
+            self.table.replace(&owner, flows);
+        }
+        if all {
+            let table = &mut self.table;
+            self.policy
+                .each_group_flows(|c, flows| table.replace(&Owner::Group(c), flows));
+        }
+        self.table.take_changes()
+    }
+
+    // ---- inspection ----------------------------------------------------
+
+    /// Number of flows (as of the last flush).
+    pub fn flow_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Every flow, sorted by table, descending priority, then text.
+    pub fn flows(&self) -> Vec<Flow> {
+        let mut v: Vec<(String, Flow)> = self.table.flows().map(|f| (f.to_string(), f)).collect();
+        v.sort_by(|a, b| {
+            (a.1.key.table, std::cmp::Reverse(a.1.key.priority), &a.0).cmp(&(
+                b.1.key.table,
+                std::cmp::Reverse(b.1.key.priority),
+                &b.0,
+            ))
+        });
+        v.into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// Every flow, unsorted (cheap).
+    pub fn flows_unordered(&self) -> impl Iterator<Item = Flow> + '_ {
+        self.table.flows()
+    }
+
+    /// The flow table (for lookups by key).
+    pub fn table(&self) -> &FlowTable {
+        &self.table
+    }
+
+    /// Number of rule groups the policy lowered to.
+    pub fn rule_group_count(&self) -> usize {
+        self.policy.group_count()
+    }
+
+    /// The flows of one owner.
+    pub fn flows_of(&self, owner: &Owner) -> Vec<Flow> {
+        self.table.flows_of(owner)
+    }
+}

@@ -1,0 +1,177 @@
+//! rtnetlink requests the plumbing needs, with errors that name the
+//! interface and treat "already there" / "already gone" as success where
+//! that is what idempotence means.
+
+use super::PlumbError;
+use contiv_core::datapath::MacAddr;
+use futures::TryStreamExt;
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::RawFd;
+
+const ENODEV: i32 = libc::ENODEV;
+const EEXIST: i32 = libc::EEXIST;
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.code.map(|c| -c.get()),
+        _ => None,
+    }
+}
+
+fn fail(what: &str, name: &str, e: &rtnetlink::Error) -> PlumbError {
+    PlumbError::Netlink {
+        what: what.to_owned(),
+        ifname: name.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// The index of link `name`, `None` if there is none.
+pub async fn index(h: &Handle, name: &str) -> Result<Option<u32>, PlumbError> {
+    let mut s = h.link().get().match_name(name.to_owned()).execute();
+    match s.try_next().await {
+        Ok(Some(m)) => Ok(Some(m.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
+        Err(e) => Err(fail("looking up", name, &e)),
+    }
+}
+
+/// Creates the veth pair `a` ↔ `b` (both in the handle's namespace).
+pub async fn add_veth(h: &Handle, a: &str, b: &str) -> Result<(), PlumbError> {
+    h.link()
+        .add(LinkVeth::new(a, b).build())
+        .execute()
+        .await
+        .map_err(|e| fail(&format!("creating the veth pair with peer {b}"), a, &e))
+}
+
+/// Creates the veth pair `a` ↔ `b` with `b` created directly inside the
+/// namespace open at `fd` (one request: no later move, which costs the
+/// kernel an RCU grace period of tens of milliseconds).
+pub async fn add_veth_peer_in_netns(
+    h: &Handle,
+    a: &str,
+    b: &str,
+    fd: RawFd,
+) -> Result<(), PlumbError> {
+    use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkInfo};
+    let mut msg = LinkVeth::new(a, b).build();
+    for attr in &mut msg.attributes {
+        if let LinkAttribute::LinkInfo(infos) = attr {
+            for info in infos.iter_mut() {
+                if let LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))) = info {
+                    peer.attributes.push(LinkAttribute::NetNsFd(fd));
+                }
+            }
+        }
+    }
+    h.link().add(msg).execute().await.map_err(|e| {
+        fail(
+            &format!("creating the veth pair with peer {b} in the container namespace"),
+            a,
+            &e,
+        )
+    })
+}
+
+/// Deletes link `name` if it exists (a veth takes its peer with it).
+pub async fn delete(h: &Handle, name: &str) -> Result<bool, PlumbError> {
+    let Some(i) = index(h, name).await? else {
+        return Ok(false);
+    };
+    match h.link().del(i).execute().await {
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(ENODEV) => Ok(false),
+        Err(e) => Err(fail("deleting", name, &e)),
+    }
+}
+
+/// Moves link `index` (named `name`) into the namespace open at `fd`.
+pub async fn move_to_netns(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    fd: RawFd,
+) -> Result<(), PlumbError> {
+    h.link()
+        .set(LinkUnspec::new_with_index(index).setns_by_fd(fd).build())
+        .execute()
+        .await
+        .map_err(|e| fail("moving into the container namespace", name, &e))
+}
+
+/// Renames link `index` (it must be down).
+pub async fn rename(h: &Handle, index: u32, from: &str, to: &str) -> Result<(), PlumbError> {
+    h.link()
+        .set(
+            LinkUnspec::new_with_index(index)
+                .name(to.to_owned())
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| fail(&format!("renaming to {to}"), from, &e))
+}
+
+/// Sets MAC (if given) and MTU (if non-zero) and brings the link up.
+pub async fn configure(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    mac: Option<MacAddr>,
+    mtu: u32,
+) -> Result<(), PlumbError> {
+    let mut b = LinkUnspec::new_with_index(index);
+    if let Some(m) = mac {
+        b = b.address(m.octets().to_vec());
+    }
+    if mtu > 0 {
+        b = b.mtu(mtu);
+    }
+    h.link()
+        .set(b.up().build())
+        .execute()
+        .await
+        .map_err(|e| fail("setting MAC/MTU/up on", name, &e))
+}
+
+/// Adds an address (already present is fine).
+pub async fn add_address(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    ip: IpAddr,
+    prefix_len: u8,
+) -> Result<(), PlumbError> {
+    match h.address().add(index, ip, prefix_len).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+        Err(e) => Err(fail(
+            &format!("adding address {ip}/{prefix_len} to"),
+            name,
+            &e,
+        )),
+    }
+}
+
+/// Adds the IPv4 default route via `gw` (already present is fine).
+pub async fn add_default_route_v4(h: &Handle, gw: Ipv4Addr) -> Result<(), PlumbError> {
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
+    match h.route().add(msg).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+        Err(e) => Err(fail(&format!("adding the default route via {gw}"), "", &e)),
+    }
+}
+
+/// Adds the IPv6 default route via `gw` (already present is fine).
+pub async fn add_default_route_v6(h: &Handle, gw: Ipv6Addr) -> Result<(), PlumbError> {
+    let msg = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gw).build();
+    match h.route().add(msg).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+        Err(e) => Err(fail(&format!("adding the default route via {gw}"), "", &e)),
+    }
+}

@@ -1,0 +1,553 @@
+//! The OVS datapath on one host with real packets: a private ovsdb-server +
+//! ovs-vswitchd (userspace datapath) in a host namespace, containers as
+//! namespaces the datapath plumbs veths into.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/hosts.rs"]
+mod hosts;
+#[path = "support/model.rs"]
+mod model;
+
+use contiv_core::datapath::{
+    Attachment, Datapath, DesiredState, DpError, DpOp, GlobalSpec, LocalEndpoint, NetworkSpec,
+};
+use contiv_core::ir::{Membership, PolicyDelta, PolicyIr};
+use contiv_dp_ovs::pipeline::{Flow, Pipeline, PortMap};
+use contiv_dp_ovs::plumbing::ethtool;
+use hosts::{Host, NetnsGuard, unique};
+use model::*;
+
+/// A container namespace and the endpoint plumbed into it.
+struct Ctr {
+    ns: NetnsGuard,
+    ep: LocalEndpoint,
+}
+
+fn container(net: &NetworkSpec, id: &str, ip: &str, epg: u32) -> Ctr {
+    let ns = NetnsGuard::new("ctr");
+    let mut ep = local_ep(id, net, ip, epg, &unique("vh"));
+    ep.attachment = Attachment::Netns {
+        netns: ns.path(),
+        ifname: "eth0".into(),
+    };
+    Ctr { ns, ep }
+}
+
+fn ip_of(c: &Ctr) -> String {
+    c.ep.ipv4.unwrap().addr().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_endpoints_on_a_network_ping_and_plumbing_is_complete() {
+    let mut host = Host::new();
+    let mut net = vxlan_net("default", 1, "blue", 5000, "10.1.1.0/24");
+    net.gateway = Some("10.1.1.1".parse().unwrap());
+    let a = container(&net, "ep-a", "10.1.1.2", 0);
+    let b = container(&net, "ep-b", "10.1.1.3", 0);
+    host.connect().await;
+    host.dp()
+        .apply(vec![
+            DpOp::SetGlobal(GlobalSpec::default()),
+            DpOp::AddNetwork(net.clone()),
+            DpOp::AddLocalEndpoint(a.ep.clone()),
+            DpOp::AddLocalEndpoint(b.ep.clone()),
+        ])
+        .await
+        .expect("apply");
+    assert!(a.ns.ping_eventually(&ip_of(&b), 10), "a cannot ping b");
+    assert!(b.ns.ping(&ip_of(&a)), "b cannot ping a");
+
+    // The container side: name, MAC, MTU, address, default route, no TX
+    // checksum offload; the host side: offload off too.
+    let link = a.ns.ip(&["-br", "link", "show", "eth0"]);
+    assert!(link.contains("02:02:0a:01:01:02"), "{link}");
+    let detail = a.ns.ip(&["link", "show", "eth0"]);
+    assert!(detail.contains("mtu 1450"), "{detail}");
+    let addr = a.ns.ip(&["-br", "addr", "show", "eth0"]);
+    assert!(addr.contains("10.1.1.2/24"), "{addr}");
+    let route = a.ns.ip(&["route", "show", "default"]);
+    assert!(route.contains("via 10.1.1.1 dev eth0"), "{route}");
+    assert!(!ethtool::tx_checksum(&a.ns.netns(), "eth0").await.unwrap());
+    assert!(
+        !ethtool::tx_checksum(&host.ns.netns(), &a.ep.host_ifname)
+            .await
+            .unwrap()
+    );
+    // Conntrack sees valid packets (the `+inv` drop never hit).
+    let inv = host
+        .ovs
+        .ofctl13("dump-flows", "contivbr", &["table=4,ct_state=+inv+trk"])
+        .unwrap();
+    assert!(inv.contains("n_packets=0,"), "{inv}");
+
+    // Proxy ARP answered from the switch: b's neighbour entry for a is
+    // a's MAC, and no ARP request reached a.
+    let neigh = b.ns.ip(&["neigh", "show", &ip_of(&a)]);
+    assert!(neigh.contains("02:02:0a:01:01:02"), "{neigh}");
+
+    // Idempotent: the same ops again change nothing.
+    let before = host.dp().stats().await;
+    host.dp()
+        .apply(vec![
+            DpOp::AddNetwork(net.clone()),
+            DpOp::AddLocalEndpoint(a.ep.clone()),
+            DpOp::AddLocalEndpoint(b.ep.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(host.dp().stats().await.flow_mods, before.flow_mods);
+
+    // Removing an endpoint removes its veth, port and flows.
+    let n_flows = host.dp().flows().await.len();
+    host.dp()
+        .apply(vec![DpOp::RemoveLocalEndpoint("ep-b".into())])
+        .await
+        .unwrap();
+    assert!(!b.ns.exec(&["ip", "link", "show", "eth0"]).status.success());
+    let ports = host.ovs.vsctl(&["list-ports", "contivbr"]).unwrap();
+    assert!(!ports.contains(&b.ep.host_ifname), "{ports}");
+    assert!(host.dp().flows().await.len() < n_flows);
+    assert!(!a.ns.ping(&ip_of(&b)));
+    // Removing it again is fine.
+    host.dp()
+        .apply(vec![DpOp::RemoveLocalEndpoint("ep-b".into())])
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_with_the_same_subnet_stay_isolated() {
+    let mut host = Host::new();
+    let net_a = vxlan_net("ta", 1, "net", 5001, "10.1.1.0/24");
+    let net_b = vxlan_net("tb", 2, "net", 5002, "10.1.1.0/24");
+    let a1 = container(&net_a, "a1", "10.1.1.2", 0);
+    let a2 = container(&net_a, "a2", "10.1.1.3", 0);
+    // Same address as a1, other tenant.
+    let b1 = container(&net_b, "b1", "10.1.1.2", 0);
+    let b2 = container(&net_b, "b2", "10.1.1.4", 0);
+    host.connect().await;
+    let mut ops = vec![DpOp::AddNetwork(net_a), DpOp::AddNetwork(net_b)];
+    ops.extend([&a1, &a2, &b1, &b2].map(|c| DpOp::AddLocalEndpoint(c.ep.clone())));
+    host.dp().apply(ops).await.unwrap();
+    assert!(a1.ns.ping_eventually("10.1.1.3", 10), "a1 -> a2");
+    assert!(b1.ns.ping_eventually("10.1.1.4", 10), "b1 -> b2");
+    assert!(b2.ns.ping("10.1.1.2"), "b2 -> b1 (not a1)");
+    // Across tenants: nothing answers, not even ARP.
+    assert!(!a1.ns.ping("10.1.1.4"), "a1 reached tenant b");
+    assert!(!b2.ns.ping("10.1.1.3"), "b2 reached tenant a");
+    let neigh = a1.ns.ip(&["neigh", "show", "10.1.1.4"]);
+    assert!(
+        !neigh.contains("lladdr"),
+        "a1 learned a MAC of tenant b: {neigh}"
+    );
+    // A forged packet to the other tenant's MAC is dropped in the switch.
+    let b2_port = host.dp().ofport_of("b2").await.unwrap();
+    let a1_port = host.dp().ofport_of("a1").await.unwrap();
+    let verdict = host.trace(
+        &format!(
+            "in_port={a1_port},dl_src=02:02:0a:01:01:02,dl_dst=02:02:0a:01:01:04,icmp,nw_src=10.1.1.2,nw_dst=10.1.1.4"
+        ),
+        Some("trk,new"),
+    );
+    assert!(
+        !hosts::forwards(&verdict),
+        "a1 -> b2's MAC forwarded: {verdict} (b2 is port {b2_port})"
+    );
+    // The same trace to a2 is forwarded (the trace itself works).
+    let verdict = host.trace(
+        &format!(
+            "in_port={a1_port},dl_src=02:02:0a:01:01:02,dl_dst=02:02:0a:01:01:03,icmp,nw_src=10.1.1.2,nw_dst=10.1.1.3"
+        ),
+        Some("trk,new"),
+    );
+    assert!(hosts::forwards(&verdict), "{verdict}");
+}
+
+/// The tutorial's policy on `db`: `in tcp deny` (priority 1) and `in tcp
+/// 8888 allow` (priority 10), compiled by contiv-policy from the intent.
+fn tutorial_policy(db_ip: &str, web_ip: &str) -> PolicyIr {
+    use contiv_core::model::{EndpointGroup, Rule};
+    use contiv_policy::{EndpointInput, Intent, compile};
+    let mut intent = Intent::default();
+    intent.insert_tenant("default", 1);
+    let rule = |id: &str, port: i64, action: &str, priority: i64| Rule {
+        tenant_name: "default".into(),
+        policy_name: "db-policy".into(),
+        rule_id: id.into(),
+        direction: "in".into(),
+        protocol: "tcp".into(),
+        port,
+        action: action.into(),
+        priority,
+        ..Rule::default()
+    };
+    intent.insert_rule(rule("1", 0, "deny", 1));
+    intent.insert_rule(rule("2", 8888, "allow", 10));
+    intent.insert_epg(
+        EndpointGroup {
+            tenant_name: "default".into(),
+            group_name: "db".into(),
+            network_name: "contiv-net".into(),
+            policies: vec!["db-policy".into()],
+            ..EndpointGroup::default()
+        },
+        1,
+    );
+    intent.insert_endpoint(EndpointInput::new(
+        "contiv-db",
+        "default",
+        "contiv-net",
+        Some("db"),
+        [db_ip.parse().unwrap()],
+    ));
+    intent.insert_endpoint(EndpointInput::new(
+        "contiv-web",
+        "default",
+        "contiv-net",
+        None,
+        [web_ip.parse().unwrap()],
+    ));
+    compile(&intent).expect("compile the tutorial policy")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_tutorial_policy_allows_8888_refuses_8889_and_passes_replies() {
+    let mut host = Host::new();
+    let net = vxlan_net("default", 1, "contiv-net", 5100, "10.1.2.0/24");
+    let db = container(&net, "contiv-db", "10.1.2.7", 1);
+    let web = container(&net, "contiv-web", "10.1.2.8", 0);
+    let ir = tutorial_policy("10.1.2.7", "10.1.2.8");
+    host.connect().await;
+    host.dp()
+        .apply(vec![
+            DpOp::AddNetwork(net),
+            DpOp::AddLocalEndpoint(db.ep.clone()),
+            DpOp::AddLocalEndpoint(web.ep.clone()),
+            DpOp::Policy(PolicyIr::default().diff(&ir)),
+        ])
+        .await
+        .unwrap();
+    let _l1 = db.ns.listen(8888);
+    let _l2 = db.ns.listen(8889);
+    let _l3 = web.ns.listen(80);
+    assert!(
+        web.ns.ping_eventually("10.1.2.7", 10),
+        "icmp is not tcp: allowed"
+    );
+    assert!(
+        web.ns.tcp_connects("10.1.2.7", 8888),
+        "web -> db:8888 must connect"
+    );
+    assert!(
+        !web.ns.tcp_connects("10.1.2.7", 8889),
+        "web -> db:8889 must be refused"
+    );
+    // db's own outbound connection: its replies (incoming tcp) pass.
+    assert!(
+        db.ns.tcp_connects("10.1.2.8", 80),
+        "db -> web:80 replies must pass"
+    );
+    // And the rule flows are where the pipeline says, one per rule.
+    let flows = host.ovs.dump_flow_strings("contivbr").unwrap();
+    let ingress: Vec<&String> = flows
+        .iter()
+        .filter(|f| f.starts_with("table=8 ") && f.contains("reg3=0x1"))
+        .collect();
+    assert_eq!(ingress.len(), 2, "{ingress:#?}");
+
+    // Dropping the deny rule opens 8889.
+    let mut open = ir.clone();
+    open.rules.retain(|_, r| r.origin.rule != "1");
+    host.dp()
+        .apply(vec![DpOp::Policy(ir.diff(&open))])
+        .await
+        .unwrap();
+    assert!(web.ns.tcp_connects("10.1.2.7", 8889));
+}
+
+fn snapshot(flows: &[Flow]) -> Vec<String> {
+    let mut v: Vec<String> = flows.iter().map(|f| format!("{f:#}")).collect();
+    v.sort();
+    v
+}
+
+async fn switch_flows(host: &Host) -> Vec<String> {
+    let (c, _) =
+        contiv_dp_ovs::openflow::conn::Connection::connect_unix(host.ovs.mgmt_socket("contivbr"))
+            .await
+            .unwrap();
+    let stats = c
+        .flow_stats(contiv_dp_ovs::openflow::wire::FlowStatsRequest::all())
+        .await
+        .unwrap();
+    let flows: Vec<Flow> = stats.iter().map(Flow::from_stats).collect();
+    snapshot(&flows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resync_sends_nothing_when_in_sync_and_removes_what_is_stale() {
+    let mut host = Host::new();
+    let net = vxlan_net("default", 1, "blue", 5200, "10.1.3.0/24");
+    let a = container(&net, "ep-a", "10.1.3.2", 7);
+    let b = container(&net, "ep-b", "10.1.3.3", 8);
+    let c = container(&net, "ep-c", "10.1.3.4", 8);
+    let mut ir = PolicyIr::default();
+    let r = rule(
+        1,
+        1,
+        8,
+        contiv_core::ir::Direction::In,
+        contiv_core::ir::PeerMatch::Epg(7),
+        Some(6),
+        Some(22),
+        5,
+        contiv_core::ir::Action::Deny,
+    );
+    ir.rules.insert(r.id, r);
+    let desired = DesiredState {
+        global: GlobalSpec::default(),
+        networks: vec![net.clone()],
+        local_endpoints: vec![a.ep.clone(), b.ep.clone()],
+        remote_endpoints: vec![remote_ep("far", &net, "10.1.3.99", 7, "172.31.9.9")],
+        peers: vec![contiv_core::datapath::VtepPeer {
+            host: "far".into(),
+            ip: "172.31.9.9".parse().unwrap(),
+        }],
+        policy: {
+            let mut p = ir.clone();
+            p.members.insert((1, ip("10.1.3.2")), 7);
+            p.members.insert((1, ip("10.1.3.3")), 8);
+            p.members.insert((1, ip("10.1.3.99")), 7);
+            p
+        },
+    };
+    // First run: a fresh install by resync.
+    host.connect().await;
+    let r1 = host.dp().resync(&desired).await.unwrap();
+    assert!(r1.added > 30 && r1.removed == 0, "{r1:?}");
+    // Plus an endpoint the next run will not know about, and a flow
+    // somebody else left behind.
+    host.dp()
+        .apply(vec![
+            DpOp::AddLocalEndpoint(c.ep.clone()),
+            DpOp::Policy(PolicyDelta {
+                members_added: vec![Membership {
+                    tenant: 1,
+                    ip: ip("10.1.3.4"),
+                    epg: 8,
+                }],
+                ..PolicyDelta::default()
+            }),
+        ])
+        .await
+        .unwrap();
+    assert!(a.ns.ping_eventually("10.1.3.3", 10));
+    let fresh = {
+        let mut p = Pipeline::from_desired(
+            &desired,
+            &PortMap {
+                endpoints: [
+                    (
+                        "ep-a".to_owned(),
+                        host.dp().ofport_of("ep-a").await.unwrap(),
+                    ),
+                    (
+                        "ep-b".to_owned(),
+                        host.dp().ofport_of("ep-b").await.unwrap(),
+                    ),
+                ]
+                .into(),
+                peers: [(
+                    ip("172.31.9.9"),
+                    host.dp().peer_ofport(ip("172.31.9.9")).await.unwrap(),
+                )]
+                .into(),
+                uplink: None,
+            },
+        );
+        p.flush();
+        snapshot(&p.flows())
+    };
+    host.ovs
+        .ofctl13(
+            "add-flow",
+            "contivbr",
+            &["table=10,priority=77,cookie=0x99,ip,nw_dst=1.2.3.4,actions=drop"],
+        )
+        .unwrap();
+
+    // "Kill" the agent: drop the datapath; a new one connects and resyncs.
+    host.dp = None;
+    host.connect().await;
+    let r2 = host.dp().resync(&desired).await.unwrap();
+    // Stale: ep-c's port, its 7 flows (classification, 2 spoof guard,
+    // proxy ARP, L2, and its membership's 2) and the foreign flow; the
+    // network's 2 flood flows are rewritten without ep-c's port.
+    assert_eq!((r2.added, r2.removed), (2, 1 + 7 + 1), "{r2:?}");
+    assert!(
+        !c.ns.exec(&["ip", "link", "show", "eth0"]).status.success(),
+        "ep-c's veth is gone"
+    );
+    let ports = host.ovs.vsctl(&["list-ports", "contivbr"]).unwrap();
+    assert!(!ports.contains(&c.ep.host_ifname), "{ports}");
+    assert_eq!(switch_flows(&host).await, fresh, "switch == fresh compile");
+    assert!(a.ns.ping("10.1.3.3"), "traffic survives the agent restart");
+
+    // In sync: a resync sends nothing.
+    let before = host.dp().stats().await;
+    let r3 = host.dp().resync(&desired).await.unwrap();
+    assert_eq!((r3.added, r3.removed), (0, 0), "{r3:?}");
+    assert_eq!(r3.unchanged, fresh.len());
+    assert_eq!(host.dp().stats().await.flow_mods, before.flow_mods);
+
+    // Another agent restart with nothing changed: zero flow-mods.
+    host.dp = None;
+    host.connect().await;
+    let r4 = host.dp().resync(&desired).await.unwrap();
+    assert_eq!((r4.added, r4.removed), (0, 0), "{r4:?}");
+    assert_eq!(host.dp().stats().await.flow_mods, 0);
+
+    // The switch restarts (flows lost): the next call reconnects and
+    // reinstalls from the state the datapath holds.
+    host.dp = None;
+    host.ovs.restart_vswitchd().expect("restart ovs-vswitchd");
+    host.connect().await;
+    host.dp().resync(&desired).await.unwrap();
+    host.ovs
+        .restart_vswitchd()
+        .expect("restart ovs-vswitchd again");
+    host.dp().apply(vec![]).await.expect("reconnect and resync");
+    assert!(host.dp().stats().await.reconnects >= 1);
+    assert_eq!(switch_flows(&host).await, fresh);
+    assert!(
+        a.ns.ping_eventually("10.1.3.3", 10),
+        "traffic after the switch restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_operations_name_the_operation_and_change_nothing() {
+    let mut host = Host::new();
+    let net = vxlan_net("default", 1, "blue", 5300, "10.1.4.0/24");
+    let a = container(&net, "ep-a", "10.1.4.2", 0);
+    host.connect().await;
+    let err = host
+        .dp()
+        .apply(vec![DpOp::AddLocalEndpoint(a.ep.clone())])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DpError::InvalidArgument(m) if m.contains("operation 0 (AddLocalEndpoint ep-a)") && m.contains("never added")),
+        "{err}"
+    );
+    let mut bad = net.clone();
+    bad.vni = None;
+    let err = host
+        .dp()
+        .apply(vec![DpOp::AddNetwork(net.clone()), DpOp::AddNetwork(bad)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DpError::InvalidArgument(m) if m.contains("operation 1") && m.contains("VNI")),
+        "{err}"
+    );
+    // Operation 0 was applied.
+    assert_eq!(host.dp().state().await.networks.len(), 1);
+    let err = host
+        .dp()
+        .apply(vec![DpOp::SetGlobal(GlobalSpec {
+            fwd_mode: contiv_core::datapath::FwdMode::Routing,
+            ..GlobalSpec::default()
+        })])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DpError::Unsupported(_)), "{err}");
+
+    // A resync with one endpoint that cannot be realised converges the
+    // rest and names the broken one.
+    let mut broken = local_ep("ep-x", &net, "10.1.4.9", 0, "nosuchif9");
+    broken.attachment = Attachment::Existing;
+    let b = container(&net, "ep-b", "10.1.4.3", 0);
+    let desired = DesiredState {
+        networks: vec![net.clone()],
+        local_endpoints: vec![a.ep.clone(), b.ep.clone(), broken],
+        ..DesiredState::default()
+    };
+    let err = host.dp().resync(&desired).await.unwrap_err();
+    assert!(
+        matches!(&err, DpError::Plumbing(m) if m.contains("endpoint ep-x") && m.contains("nosuchif9")),
+        "{err}"
+    );
+    assert!(host.dp().ofport_of("ep-x").await.is_none());
+    assert!(
+        a.ns.ping_eventually("10.1.4.3", 10),
+        "the healthy endpoints work"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_mode_arp_and_netprofile_qos() {
+    let mut host = Host::new();
+    let net = vxlan_net("default", 1, "blue", 5400, "10.1.5.0/24");
+    let a = container(&net, "ep-a", "10.1.5.2", 0);
+    let mut b = container(&net, "ep-b", "10.1.5.3", 0);
+    b.ep.qos = Some(contiv_core::datapath::Qos {
+        rate_kbps: 10_000,
+        burst_kb: 1_000,
+        dscp: 10,
+    });
+    host.connect().await;
+    host.dp()
+        .apply(vec![
+            DpOp::SetGlobal(GlobalSpec {
+                arp_mode: contiv_core::datapath::ArpMode::Flood,
+                ..GlobalSpec::default()
+            }),
+            DpOp::AddNetwork(net),
+            DpOp::AddLocalEndpoint(a.ep.clone()),
+            DpOp::AddLocalEndpoint(b.ep.clone()),
+        ])
+        .await
+        .unwrap();
+    // No proxy-ARP flows; ARP is flooded and answered by the container.
+    let flows = host.ovs.dump_flow_strings("contivbr").unwrap();
+    assert!(!flows.iter().any(|f| f.contains("arp_op=1")), "{flows:#?}");
+    assert!(
+        a.ns.ping_eventually("10.1.5.3", 10),
+        "a -> b with flooded ARP"
+    );
+    // The netprofile: ingress policing in OVSDB, DSCP marking in the
+    // spoof guard.
+    let rate = host
+        .ovs
+        .vsctl(&[
+            "get",
+            "interface",
+            &b.ep.host_ifname,
+            "ingress_policing_rate",
+        ])
+        .unwrap();
+    assert_eq!(rate.trim(), "10000");
+    let port = host.dp().ofport_of("ep-b").await.unwrap();
+    let marked = flows
+        .iter()
+        .find(|f| {
+            f.starts_with("table=1 ")
+                && f.contains(&format!("in_port={port},"))
+                && f.contains(",ip,")
+        })
+        .unwrap_or_else(|| panic!("no spoof-guard flow for port {port}: {flows:#?}"));
+    assert!(marked.contains("ip_dscp"), "{marked}");
+    // Back to proxy mode: the switch answers again.
+    host.dp()
+        .apply(vec![DpOp::SetGlobal(GlobalSpec::default())])
+        .await
+        .unwrap();
+    let flows = host.ovs.dump_flow_strings("contivbr").unwrap();
+    assert_eq!(
+        flows.iter().filter(|f| f.contains("arp_op=1")).count(),
+        2,
+        "{flows:#?}"
+    );
+}
