@@ -1,0 +1,303 @@
+//! netmaster configuration: flags, environment and an optional TOML file.
+//!
+//! Precedence: command-line flag > environment variable > config file >
+//! built-in default. Every flag has a `CONTIV_NETMASTER_*` (or documented)
+//! environment variable; the config file uses the long flag names as keys
+//! (`listen-url = "0.0.0.0:9999"`).
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the cluster's containers are scheduled (reported as `clusterMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum ClusterMode {
+    /// Docker with the CNM plugin.
+    #[default]
+    Docker,
+    /// Kubernetes (CNI).
+    Kubernetes,
+    /// Docker swarm mode.
+    SwarmMode,
+    /// Tests: no scheduler integration.
+    Test,
+}
+
+impl ClusterMode {
+    /// The name the original reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterMode::Docker => "docker",
+            ClusterMode::Kubernetes => "kubernetes",
+            ClusterMode::SwarmMode => "swarm-mode",
+            ClusterMode::Test => "test",
+        }
+    }
+}
+
+/// The network mode of the cluster (the original's `--netmode`): which
+/// encapsulation new networks are expected to use. Reported in `/info`;
+/// networks of either encapsulation are accepted (see `--help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum NetMode {
+    /// VXLAN overlay networks.
+    #[default]
+    Vxlan,
+    /// VLAN networks on an uplink.
+    Vlan,
+}
+
+impl NetMode {
+    /// The name the original used.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetMode::Vxlan => "vxlan",
+            NetMode::Vlan => "vlan",
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// netmaster settings.
+#[derive(Clone, Debug, Args)]
+pub struct NetmasterConfig {
+    /// Optional TOML config file whose keys are the long flag names.
+    #[arg(long, env = "CONTIV_NETMASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Address the REST API listens on (the original's --listen-url;
+    /// `0.0.0.0:9999` to serve other hosts).
+    #[arg(
+        long = "listen-url",
+        alias = "external-address",
+        env = "CONTIV_NETMASTER_LISTEN_URL",
+        default_value = "127.0.0.1:9999"
+    )]
+    pub listen: SocketAddr,
+
+    /// URL other netmasters use to reach this one (forwarded writes go to
+    /// the leader's control URL). Default: `http://<listen-url>`.
+    #[arg(
+        long = "control-url",
+        alias = "internal-address",
+        env = "CONTIV_NETMASTER_CONTROL_URL"
+    )]
+    pub control_url: Option<String>,
+
+    /// State store: `embedded:<path>` (default), `etcd://host:port[,host:port…]`
+    /// (every endpoint is used) or `memory:` (tests).
+    #[arg(
+        long,
+        env = "CONTIV_STORE",
+        default_value = "embedded:/var/lib/contiv/netmaster.redb"
+    )]
+    pub store: String,
+
+    /// etcd endpoints, comma separated (compatibility with the original's
+    /// --etcd; overrides --store with `etcd://…`).
+    #[arg(long = "etcd", alias = "etcd-endpoints", env = "CONTIV_ETCD")]
+    pub etcd: Option<String>,
+
+    /// Root prefix of every key in the store.
+    #[arg(long, env = "CONTIV_STORE_ROOT", default_value = contiv_core::store::keys::DEFAULT_ROOT)]
+    pub store_root: String,
+
+    /// Scheduler integration, reported as `clusterMode`.
+    #[arg(
+        long = "mode",
+        alias = "plugin-mode",
+        alias = "cluster-mode",
+        value_enum,
+        env = "CONTIV_NETMASTER_MODE",
+        default_value = "docker"
+    )]
+    pub mode: ClusterMode,
+
+    /// Forwarding mode written to the global settings when they are first
+    /// created (`bridge` or `routing`; change it later with
+    /// `netctl global set --fwd-mode`).
+    #[arg(long = "fwdmode", alias = "forward-mode", env = "CONTIV_NETMASTER_FORWARD_MODE", default_value = "bridge", value_parser = ["bridge", "routing"])]
+    pub fwd_mode: String,
+
+    /// Network mode (the original's --netmode). Unlike the original, vxlan
+    /// with bridge forwarding is accepted, and networks of both
+    /// encapsulations can be created in either mode.
+    #[arg(
+        long = "netmode",
+        alias = "network-mode",
+        value_enum,
+        env = "CONTIV_NETMASTER_NETWORK_MODE",
+        default_value = "vxlan"
+    )]
+    pub net_mode: NetMode,
+
+    /// Fabric type written to the global settings when first created.
+    #[arg(long = "infra", alias = "infra-type", env = "CONTIV_NETMASTER_INFRA", default_value = "default", value_parser = ["default", "aci", "aci-opflex"])]
+    pub infra: String,
+
+    /// Name of this netmaster in leader election (default: the control URL).
+    #[arg(long, env = "CONTIV_NETMASTER_NAME")]
+    pub name: Option<String>,
+
+    /// Leader lease TTL; a dead leader is replaced within about twice this.
+    #[arg(long, env = "CONTIV_NETMASTER_LEADER_TTL", value_parser = parse_duration, default_value = "5s")]
+    pub leader_ttl: Duration,
+
+    /// Node lease TTL agents must heartbeat within.
+    #[arg(long, env = "CONTIV_NETMASTER_NODE_TTL", value_parser = parse_duration, default_value = "10s")]
+    pub node_ttl: Duration,
+
+    /// How long endpoints of a vanished node are kept before they are
+    /// released (a node that comes back within it keeps them).
+    #[arg(long, env = "CONTIV_NETMASTER_NODE_GC_GRACE", value_parser = parse_duration, default_value = "10m")]
+    pub node_gc_grace: Duration,
+
+    /// Require `Authorization: Bearer <token>` on every API request except
+    /// `/version`, `/metrics` and health.
+    #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Serve HTTPS with this PEM certificate (chain).
+    #[arg(long, env = "CONTIV_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = "CONTIV_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA certificates (PEM) a follower trusts when it forwards writes to
+    /// an HTTPS leader. Default: the certificates of --tls-cert.
+    #[arg(long, env = "CONTIV_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Log level filter (e.g. `info`, `debug`, `contiv_bins=debug`).
+    #[arg(long, env = "CONTIV_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, value_enum, env = "CONTIV_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Parses `500ms`, `5s`, `10m`, `2h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 10m, 2h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl NetmasterConfig {
+    /// The store URL after applying `--etcd`.
+    pub fn store_url(&self) -> String {
+        match &self.etcd {
+            Some(eps) => {
+                let hosts: Vec<String> = eps
+                    .split(',')
+                    .map(|e| {
+                        e.trim()
+                            .trim_start_matches("http://")
+                            .trim_start_matches("https://")
+                            .trim_end_matches('/')
+                            .to_owned()
+                    })
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                format!("etcd://{}", hosts.join(","))
+            }
+            None => self.store.clone(),
+        }
+    }
+
+    /// The URL other netmasters forward requests to.
+    pub fn control_url(&self) -> String {
+        self.control_url_for(self.listen)
+    }
+
+    /// The control URL when the listener is bound to `addr` (differs from
+    /// [`Self::control_url`] when `--listen-url` asks for port 0).
+    pub fn control_url_for(&self, addr: SocketAddr) -> String {
+        self.control_url.clone().unwrap_or_else(|| {
+            let scheme = if self.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{addr}")
+        })
+    }
+
+    /// This netmaster's name in `/info` (default: the control URL).
+    pub fn node_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.control_url())
+    }
+
+    /// Checks settings that flags alone cannot: the control URL's form and
+    /// the durations. The message says which setting is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let url = self.control_url();
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or_else(|| format!("--control-url {url:?} must start with http:// or https://"))?;
+        if rest.is_empty() || rest.contains('/') && !rest.ends_with('/') {
+            return Err(format!(
+                "--control-url {url:?} must be http(s)://host:port with no path"
+            ));
+        }
+        if self.leader_ttl < Duration::from_secs(1) {
+            return Err(format!(
+                "--leader-ttl {:?} is too short: etcd leases last at least 1s",
+                self.leader_ttl
+            ));
+        }
+        if self.node_ttl < Duration::from_secs(1) {
+            return Err(format!(
+                "--node-ttl {:?} is too short: use at least 1s",
+                self.node_ttl
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,369 @@
+//! netmaster: the intent REST API, allocation and leader election.
+//!
+//! Layout:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`config`] | flags, environment, config file |
+//! | [`cache`] | the in-memory view of the store, followed by a watch |
+//! | [`error`] | API errors with meaningful status codes |
+//! | [`collections`] | the REST collections and the generic create/update/delete/inspect flow |
+//! | `objects` | per-object behaviour: the original's checks, allocation, delete guards |
+//! | [`oper`] | the `Oper` half of `inspect` answers |
+//! | [`endpoints`] | endpoint create/delete for agents (address + record in one txn) |
+//! | [`nodes`] | node registration with leases, and cleanup of vanished nodes |
+//! | [`reservations`] | address reservations for Docker's IPAM driver |
+//! | [`watch`] | the agents' watch stream (snapshot, then ordered deltas) |
+//! | [`http`] | the axum router: REST paths, auth, metrics, OpenAPI |
+//! | [`leader`] | leader election by lease, fencing of the leader's writes |
+//! | [`members`] | the netmasters of a cluster (`/info`) |
+//! | [`forward`] | followers forward writes to the leader |
+//! | [`server`] | running it all: store, election, leader duties, HTTP(S) |
+//!
+//! Only netmaster reads and writes the store. Every mutation of the model
+//! runs under one lock, checks against the cache, and commits allocator
+//! state, derived records and the object in **one** store transaction with
+//! preconditions — nothing is half-written when a request fails — then waits
+//! until the cache reflects the commit before answering.
+
+pub mod cache;
+pub mod collections;
+pub mod config;
+pub mod endpoints;
+pub mod error;
+pub mod forward;
+pub mod http;
+pub mod leader;
+pub mod members;
+pub mod nodes;
+mod objects;
+pub mod openapi;
+pub mod oper;
+pub mod reservations;
+pub mod server;
+pub mod watch;
+
+pub use config::NetmasterConfig;
+pub use error::{ApiError, ApiResult, ErrorKind};
+pub use server::{Running, ServeError, run, start};
+
+use cache::Cache;
+use contiv_core::model::{Global, ModelObject, Tenant};
+use contiv_core::store::keys::Keys;
+use contiv_core::store::{Precondition, Revision, StateStore, StoreExt, TxnOp};
+use contiv_ipam::Ipam;
+use contiv_ipam::spec::IdRanges;
+use contiv_ipam::{IdPool, Resource, VxlanPool};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tracing::info;
+
+/// How long a writer waits for its own commit to show up in the cache.
+const CACHE_WAIT: Duration = Duration::from_secs(10);
+
+/// Attempts after which a request that keeps losing races on its own
+/// preconditions gives up (409).
+const STALE_RETRIES: u32 = 5;
+
+/// The largest tenant id (VRF ids are 16 bits in our datapaths).
+pub const MAX_TENANT_ID: u32 = 0xffff;
+
+fn not_leader() -> ApiError {
+    ApiError::unavailable(
+        "this netmaster is not the leader; retry (requests are forwarded to the leader when one is known)",
+    )
+}
+
+/// Settings the running netmaster needs at request time.
+#[derive(Clone, Debug)]
+pub struct RuntimeSettings {
+    /// Reported as `clusterMode`.
+    pub cluster_mode: String,
+    /// Node lease TTL.
+    pub node_ttl: Duration,
+    /// Grace period before a vanished node's endpoints are released.
+    pub node_gc_grace: Duration,
+    /// Forwarding mode for a freshly created global config.
+    pub default_fwd_mode: String,
+    /// Fabric type for a freshly created global config.
+    pub default_infra: String,
+    /// The network mode (`vxlan` or `vlan`), reported in `/info`.
+    pub net_mode: String,
+    /// This netmaster's name, reported in `/info`.
+    pub name: String,
+}
+
+impl RuntimeSettings {
+    /// Settings from the daemon configuration.
+    pub fn from_config(cfg: &NetmasterConfig) -> Self {
+        RuntimeSettings {
+            cluster_mode: cfg.mode.as_str().to_owned(),
+            node_ttl: cfg.node_ttl,
+            node_gc_grace: cfg.node_gc_grace,
+            default_fwd_mode: cfg.fwd_mode.clone(),
+            default_infra: cfg.infra.clone(),
+            net_mode: cfg.net_mode.as_str().to_owned(),
+            name: cfg.node_name(),
+        }
+    }
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        RuntimeSettings {
+            cluster_mode: "test".into(),
+            node_ttl: Duration::from_secs(10),
+            node_gc_grace: Duration::from_secs(600),
+            default_fwd_mode: "bridge".into(),
+            default_infra: "default".into(),
+            net_mode: "vxlan".into(),
+            name: String::new(),
+        }
+    }
+}
+
+/// The netmaster service: store, cache, allocators and the model lock.
+/// Transport-independent; [`http`] serves it over REST.
+pub struct Netmaster {
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) keys: Keys,
+    pub(crate) cache: Arc<Cache>,
+    pub(crate) ipam: Ipam,
+    pub(crate) model_lock: Mutex<()>,
+    pub(crate) settings: RuntimeSettings,
+    pub(crate) metrics: http::Metrics,
+    pub(crate) election: Arc<leader::Election>,
+    /// Turns true when the server stops (ends watch streams).
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
+    /// Endpoint creates waiting to be committed, per address pool.
+    pub(crate) creates: endpoints::CreateQueues,
+    /// This netmaster itself (to start background work from `&self`).
+    pub(crate) me: std::sync::Weak<Netmaster>,
+}
+
+impl Netmaster {
+    /// Builds a netmaster over `store`: loads the cache and starts following
+    /// the store. Call [`Netmaster::initialize`] on the leader before
+    /// serving writes.
+    pub async fn new(
+        store: Arc<dyn StateStore>,
+        keys: Keys,
+        settings: RuntimeSettings,
+        election: Arc<leader::Election>,
+    ) -> ApiResult<Arc<Netmaster>> {
+        let cache = Cache::start(store.clone(), keys.clone()).await?;
+        let ipam = Ipam::with_options(store.clone(), keys.clone(), Default::default());
+        Ok(Arc::new_cyclic(|me| Netmaster {
+            store,
+            keys,
+            cache,
+            ipam,
+            model_lock: Mutex::new(()),
+            settings,
+            metrics: http::Metrics::default(),
+            election,
+            shutdown: tokio::sync::watch::channel(false).0,
+            creates: endpoints::CreateQueues::default(),
+            me: me.clone(),
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    /// The key layout.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The allocators.
+    pub fn ipam(&self) -> &Ipam {
+        &self.ipam
+    }
+
+    /// Creates what the original created at start when missing: the global
+    /// settings, the `default` tenant, and the cluster-wide id pools.
+    /// Idempotent; safe to run on every leader start.
+    pub async fn initialize(&self) -> ApiResult<()> {
+        let _guard = self.model_lock.lock().await;
+        // Global settings.
+        let global_key = self.keys.object(Global::TYPE, "global");
+        let global = match self.store.get_json::<Global>(&global_key).await? {
+            Some(g) => g.value,
+            None => {
+                let mut g = Global::default_config();
+                g.fwd_mode = self.settings.default_fwd_mode.clone();
+                g.network_infra_type = self.settings.default_infra.clone();
+                g.validate()?;
+                info!(fwd_mode = %g.fwd_mode, "creating default global config");
+                let rev = self
+                    .store
+                    .put_json(&global_key, &g, contiv_core::store::PutOptions::absent())
+                    .await;
+                match rev {
+                    Ok(_) | Err(contiv_core::store::StoreError::PreconditionFailed { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                g
+            }
+        };
+        // Cluster-wide pools.
+        let vlans = IdRanges::parse(Resource::Vlan, &global.vlans)?;
+        let vxlans = IdRanges::parse(Resource::Vxlan, &global.vxlans)?;
+        self.ipam
+            .vlans()
+            .ensure(IdPool::new(Resource::Vlan, vlans)?)
+            .await?;
+        self.ipam.vxlans().ensure(VxlanPool::new(vxlans)?).await?;
+        self.ipam
+            .epg_ids()
+            .ensure(IdPool::new(
+                Resource::EpgId,
+                IdRanges::new(Resource::EpgId, &[(1, contiv_core::ir::MAX_EPG_ID)])?,
+            )?)
+            .await?;
+        self.ipam
+            .tenant_ids()
+            .ensure(IdPool::new(
+                Resource::TenantId,
+                IdRanges::new(Resource::TenantId, &[(1, MAX_TENANT_ID)])?,
+            )?)
+            .await?;
+        drop(_guard);
+        // The default tenant.
+        if !self.cache.read().tenants.contains_key("default") {
+            let t = Tenant {
+                key: "default".into(),
+                tenant_name: "default".into(),
+                ..Default::default()
+            };
+            info!("creating default tenant");
+            match self.upsert_object(t).await {
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every watch stream (the server is stopping).
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// The runtime settings.
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.settings
+    }
+
+    /// The election (this netmaster's role).
+    pub fn election(&self) -> &Arc<leader::Election> {
+        &self.election
+    }
+
+    /// Starts a store transaction for a write: refused unless this
+    /// netmaster leads, and fenced with the leader key's revision so a
+    /// deposed leader can never commit.
+    pub(crate) fn begin(&self) -> ApiResult<contiv_ipam::AllocTxn> {
+        let fence = self.election.fence().ok_or_else(not_leader)?;
+        let mut tx = self.ipam.begin();
+        if let Some(op) = fence {
+            tx.push(op);
+        }
+        Ok(tx)
+    }
+
+    /// Commits `ops` (fenced) and waits until the cache reflects them.
+    pub(crate) async fn commit(&self, mut ops: Vec<TxnOp>) -> ApiResult<Revision> {
+        if let Some(op) = self.election.fence().ok_or_else(not_leader)? {
+            ops.push(op);
+        }
+        let resp = self
+            .store
+            .txn(ops)
+            .await
+            .map_err(|e| self.commit_error(contiv_ipam::IpamError::Store(e)))?;
+        self.settle(resp.revision).await;
+        Ok(resp.revision)
+    }
+
+    /// Commits an allocator transaction (see
+    /// [`Ipam::commit_or_retry`](contiv_ipam::Ipam::commit_or_retry)),
+    /// reporting a failed leader fence as "not the leader".
+    pub(crate) async fn commit_or_retry(
+        &self,
+        tx: contiv_ipam::AllocTxn,
+        attempt: &mut u32,
+    ) -> ApiResult<Option<Revision>> {
+        match self.ipam.commit_or_retry(tx, attempt).await {
+            Ok(r) => Ok(r),
+            Err(e) if *attempt < STALE_RETRIES && self.lost_race_on_own_key(&e) => {
+                // A precondition on an object or record failed: the cache
+                // was behind the store (e.g. just after a leader change).
+                // Catch up and let the caller re-check and rebuild.
+                *attempt += 1;
+                self.catch_up().await?;
+                Ok(None)
+            }
+            Err(e) => Err(self.commit_error(e)),
+        }
+    }
+
+    /// True if `e` is a failed precondition on a key other than the
+    /// leader fence (allocator conflicts are retried by the allocator).
+    fn lost_race_on_own_key(&self, e: &contiv_ipam::IpamError) -> bool {
+        use contiv_core::store::StoreError;
+        matches!(e, contiv_ipam::IpamError::Store(StoreError::PreconditionFailed { key })
+            if key != self.election.key())
+    }
+
+    /// Waits until the cache reflects everything the store holds now.
+    pub(crate) async fn catch_up(&self) -> ApiResult<()> {
+        let rev = self.store.current_revision().await?;
+        self.settle(rev).await;
+        Ok(())
+    }
+
+    /// Maps a commit failure to an API error: a failed check of the leader
+    /// key means this netmaster lost the leadership while the request was
+    /// in flight (503, retry: the next attempt reaches the new leader).
+    pub(crate) fn commit_error(&self, e: contiv_ipam::IpamError) -> ApiError {
+        use contiv_core::store::StoreError;
+        if let contiv_ipam::IpamError::Store(StoreError::PreconditionFailed { key }) = &e
+            && key == self.election.key()
+        {
+            return ApiError::unavailable(
+                "this netmaster lost the leadership while handling the request; nothing was written, retry",
+            );
+        }
+        e.into()
+    }
+
+    /// Waits until the cache reflects `rev`.
+    pub(crate) async fn settle(&self, rev: Revision) {
+        if !self.cache.wait_for(rev, CACHE_WAIT).await {
+            tracing::warn!(
+                revision = rev,
+                "cache did not catch up with a commit in time"
+            );
+        }
+    }
+
+    /// A precondition that the full store key still has the revision the
+    /// cache saw (or is absent if the cache has no such key).
+    pub(crate) fn unchanged(&self, full_key: &str) -> Precondition {
+        match self.cache.read().rev(full_key) {
+            Some(r) => Precondition::ModRevision(r),
+            None => Precondition::Absent,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! global: forwarding mode and private subnet cannot change while networks
+//! exist; VLAN/VXLAN range changes keep every tag in use; never deleted.
+
+use super::Handler;
+use crate::netmaster::cache::ClusterView;
+use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
+use async_trait::async_trait;
+use contiv_core::datapath::Encap;
+use contiv_core::model::Global;
+use contiv_ipam::{AllocTxn, IdPool, IdRanges, Resource, VxlanPool};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// "N vlans and M vxlans" the way the original counted networks in use.
+fn networks_in_use(v: &ClusterView) -> (usize, usize) {
+    let vlans = v
+        .network_states
+        .values()
+        .filter(|s| s.encap == Encap::Vlan)
+        .count();
+    (vlans, v.network_states.len() - vlans)
+}
+
+fn describe(vlans: usize, vxlans: usize) -> String {
+    match (vlans, vxlans) {
+        (0, x) => format!("{x} vxlans"),
+        (v, 0) => format!("{v} vlans"),
+        (v, x) => format!("{v} vlans and {x} vxlans"),
+    }
+}
+
+async fn stage_ranges(
+    nm: &Netmaster,
+    g: &Global,
+    tx: &mut AllocTxn,
+    old: Option<&Global>,
+) -> ApiResult<()> {
+    if old.is_none_or(|o| o.vlans != g.vlans) {
+        let ranges = IdRanges::parse(Resource::Vlan, &g.vlans)?;
+        let pool = nm.ipam.vlans();
+        if old.is_none() && !pool.exists().await? {
+            tx.create(&pool, IdPool::new(Resource::Vlan, ranges)?)
+                .await?;
+        } else {
+            tx.stage(&pool, |p| p.set_ranges(ranges)).await?;
+        }
+    }
+    if old.is_none_or(|o| o.vxlans != g.vxlans) {
+        let ranges = IdRanges::parse(Resource::Vxlan, &g.vxlans)?;
+        let pool = nm.ipam.vxlans();
+        if old.is_none() && !pool.exists().await? {
+            tx.create(&pool, VxlanPool::new(ranges)?).await?;
+        } else {
+            tx.stage(&pool, |p| p.set_vni_ranges(ranges)).await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Handler for Global {
+    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+        &view.globals
+    }
+
+    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        stage_ranges(nm, obj, tx, None).await
+    }
+
+    async fn update(nm: &Netmaster, old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        {
+            let v = nm.cache.read();
+            let (vlans, vxlans) = networks_in_use(&v);
+            if old.fwd_mode_kind()? != new.fwd_mode_kind()? {
+                if vlans + vxlans > 0 {
+                    return Err(ApiError::conflict(format!(
+                        "Unable to update forwarding mode due to existing {}",
+                        describe(vlans, vxlans)
+                    )));
+                }
+                if old.fwd_mode == "routing" && !v.bgps.is_empty() {
+                    return Err(ApiError::conflict(
+                        "Unable to update forwarding mode: please delete existing Bgp configs",
+                    ));
+                }
+            }
+            if old.pvt_subnet != new.pvt_subnet && vlans + vxlans > 0 {
+                return Err(ApiError::conflict(format!(
+                    "Unable to update private subnet due to existing {}",
+                    describe(vlans, vxlans)
+                )));
+            }
+        }
+        stage_ranges(nm, new, tx, Some(old)).await
+    }
+
+    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+        Err(ApiError::conflict(
+            "the global settings cannot be deleted; change them with netctl global set",
+        ))
+    }
+
+    async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {
+        oper::global(nm, obj).await.map(Some)
+    }
+}

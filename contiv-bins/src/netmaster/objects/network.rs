@@ -1,0 +1,195 @@
+//! network: overlap checks per tenant, name clash with groups, VLAN or
+//! VXLAN tag allocation, the address pools; updates refused; delete guarded
+//! by groups, services and endpoints.
+
+use super::{Handler, refuse_update};
+use crate::netmaster::cache::ClusterView;
+use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
+use async_trait::async_trait;
+use contiv_core::datapath::Encap;
+use contiv_core::model::{EndpointGroup, ModelObject, Network, Tenant};
+use contiv_core::records::NetworkState;
+use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Spec, Ipv6Pool};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[async_trait]
+impl Handler for Network {
+    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+        &view.networks
+    }
+
+    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        let key = obj.derived_key();
+        let subnet = obj.ipv4_subnet()?;
+        let v6 = obj.ipv6_subnet()?;
+        let encap = obj.encap_kind()?;
+        let tenant_id = {
+            let v = nm.cache.read();
+            if obj.tenant_name.is_empty() {
+                return Err(ApiError::invalid("Invalid tenant name"));
+            }
+            if !v.tenants.contains_key(&obj.tenant_name) {
+                return Err(ApiError::not_found("Tenant not found"));
+            }
+            let Some(ts) = v.tenant_states.get(&obj.tenant_name) else {
+                return Err(ApiError::unavailable(format!(
+                    "tenant {} has no allocated id yet; retry",
+                    obj.tenant_name
+                )));
+            };
+            if v.global().is_none() {
+                return Err(ApiError::unavailable(
+                    "the global configuration is not initialised yet; retry",
+                ));
+            }
+            for other in v.networks_of(&obj.tenant_name) {
+                if let (Some(a), Ok(Some(b))) = (v6, other.ipv6_subnet())
+                    && (a.contains(&b.network()) || b.contains(&a.network()))
+                {
+                    return Err(ApiError::conflict(format!(
+                        "network {} conflicts with subnetv6  {}",
+                        other.network_name, obj.ipv6_subnet
+                    )));
+                }
+                if let Ok(b) = other.ipv4_subnet()
+                    && subnet.first <= b.last
+                    && b.first <= subnet.last
+                {
+                    return Err(ApiError::conflict(format!(
+                        "network {} conflicts with subnet {}",
+                        other.network_name, obj.subnet
+                    )));
+                }
+            }
+            if let Some(g) = v.epgs.get(&key) {
+                return Err(ApiError::conflict(format!(
+                    "EndpointGroup {} conflicts with the network name",
+                    g.group_name
+                )));
+            }
+            ts.tenant_id
+        };
+        nm.require(tx, Tenant::TYPE, &obj.tenant_name);
+        nm.require(tx, EndpointGroup::TYPE, &key);
+
+        let requested = (obj.pkt_tag > 0).then_some(obj.pkt_tag as u32);
+        let (pkt_tag, ext_pkt_tag) = match encap {
+            Encap::Vlan => {
+                let pool = nm.ipam.vlans();
+                let vlan = tx.stage(&pool, |p| p.allocate_with(requested)).await?;
+                (vlan, vlan)
+            }
+            Encap::Vxlan => {
+                let pool = nm.ipam.vxlans();
+                let (vni, local) = tx.stage(&pool, |p| p.allocate(requested)).await?;
+                (local, vni)
+            }
+        };
+        let spec = Ipv4Spec::parse(&obj.subnet)?;
+        let v4 = Ipv4Pool::new(spec, obj.ipv4_gateway()?)?;
+        tx.create(&nm.ipam.network_v4(&key), v4).await?;
+        if let Some(net6) = v6 {
+            let p6 = Ipv6Pool::new(net6, obj.ipv6_gateway()?)?;
+            tx.create(&nm.ipam.network_v6(&key), p6).await?;
+        }
+        let pkt_tag = u16::try_from(pkt_tag)
+            .map_err(|_| ApiError::internal(format!("allocated VLAN {pkt_tag} out of range")))?;
+        nm.put_oper(
+            tx,
+            Network::TYPE,
+            &key,
+            &NetworkState {
+                key: key.clone(),
+                tenant_id,
+                encap,
+                pkt_tag,
+                ext_pkt_tag,
+            },
+        )
+    }
+
+    async fn update(
+        _nm: &Netmaster,
+        _old: &Self,
+        _new: &Self,
+        _tx: &mut AllocTxn,
+    ) -> ApiResult<()> {
+        Err(refuse_update(
+            "Cant change network parameters after its created",
+        ))
+    }
+
+    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        let key = obj.derived_key();
+        let state = {
+            let v = nm.cache.read();
+            let epgs = v.epgs_on(&obj.tenant_name, &obj.network_name).count();
+            if epgs != 0 {
+                return Err(ApiError::conflict(format!(
+                    "cannot delete {} has {epgs} endpoint groups",
+                    obj.network_name
+                )));
+            }
+            let svcs = v
+                .service_lbs
+                .values()
+                .filter(|s| s.tenant_name == obj.tenant_name && s.network_name == obj.network_name)
+                .count();
+            if svcs != 0 {
+                return Err(ApiError::conflict(format!(
+                    "cannot delete {} has {svcs} services",
+                    obj.network_name
+                )));
+            }
+            if v.endpoints_on(&key).next().is_some() {
+                return Err(ApiError::conflict("Error: Network has active endpoints"));
+            }
+            v.network_states.get(&key).cloned()
+        };
+        if let Some(st) = state {
+            match st.encap {
+                Encap::Vlan => {
+                    let pool = nm.ipam.vlans();
+                    tx.stage(&pool, |p| {
+                        p.release(st.ext_pkt_tag);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                Encap::Vxlan => {
+                    let pool = nm.ipam.vxlans();
+                    tx.stage(&pool, |p| {
+                        p.release(st.ext_pkt_tag);
+                        Ok(())
+                    })
+                    .await?;
+                }
+            }
+        }
+        // A concurrent endpoint create changes the pool's revision, so this
+        // conditional delete fails instead of orphaning an address.
+        tx.delete(&nm.ipam.network_v4(&key))
+            .await
+            .or_else(ignore_unknown)?;
+        if obj.ipv6_subnet()?.is_some() {
+            tx.delete(&nm.ipam.network_v6(&key))
+                .await
+                .or_else(ignore_unknown)?;
+        }
+        nm.delete_oper(tx, Network::TYPE, &key);
+        Ok(())
+    }
+
+    async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {
+        oper::network(nm, obj).await.map(Some)
+    }
+}
+
+/// Deleting a pool that is already gone is fine (idempotent cleanup).
+pub(super) fn ignore_unknown(e: contiv_ipam::IpamError) -> Result<(), contiv_ipam::IpamError> {
+    match e {
+        contiv_ipam::IpamError::UnknownPool { .. } => Ok(()),
+        e => Err(e),
+    }
+}

@@ -1,0 +1,176 @@
+//! policy and rule: references must exist; a policy in use cannot be
+//! deleted and takes its rules with it; rules cannot be updated.
+
+use super::{Handler, refuse_update};
+use crate::netmaster::cache::ClusterView;
+use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
+use async_trait::async_trait;
+use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule, Tenant};
+use contiv_core::store::{MAX_TXN_OPS, Precondition, TxnOp};
+use contiv_ipam::AllocTxn;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Rules deleted in the same transaction as their policy; more are
+/// deleted in batches first (a store transaction holds at most
+/// [`MAX_TXN_OPS`] operations).
+const RULES_PER_TXN: usize = MAX_TXN_OPS - 8;
+
+#[async_trait]
+impl Handler for Policy {
+    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+        &view.policies
+    }
+
+    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        if obj.tenant_name.is_empty() {
+            return Err(ApiError::invalid("Invalid tenant name"));
+        }
+        if !nm.cache.read().tenants.contains_key(&obj.tenant_name) {
+            return Err(ApiError::not_found("Tenant not found"));
+        }
+        nm.require(tx, Tenant::TYPE, &obj.tenant_name);
+        Ok(())
+    }
+
+    async fn update(
+        _nm: &Netmaster,
+        _old: &Self,
+        _new: &Self,
+        _tx: &mut AllocTxn,
+    ) -> ApiResult<()> {
+        // Every field of a policy is part of its key: nothing to change.
+        Ok(())
+    }
+
+    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        let rule_keys: Vec<String> = {
+            let v = nm.cache.read();
+            if v.epgs_using_policy(&obj.tenant_name, &obj.policy_name)
+                .next()
+                .is_some()
+            {
+                return Err(ApiError::conflict("Policy is being used"));
+            }
+            v.rules_of(&obj.tenant_name, &obj.policy_name)
+                .map(|r| r.derived_key())
+                .collect()
+        };
+        let (now, before) = rule_keys.split_at(rule_keys.len().min(RULES_PER_TXN));
+        for chunk in before.chunks(RULES_PER_TXN) {
+            let ops = chunk
+                .iter()
+                .map(|k| TxnOp::Delete {
+                    key: nm.keys.object(Rule::TYPE, k),
+                    precondition: Precondition::Any,
+                })
+                .collect();
+            nm.commit(ops).await?;
+        }
+        for k in now {
+            tx.push(TxnOp::Delete {
+                key: nm.keys.object(Rule::TYPE, k),
+                precondition: Precondition::Any,
+            });
+        }
+        Ok(())
+    }
+
+    async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {
+        oper::policy(nm, obj).map(Some)
+    }
+}
+
+#[async_trait]
+impl Handler for Rule {
+    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+        &view.rules
+    }
+
+    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+        let t = &obj.tenant_name;
+        let policy_key = format!("{t}:{}", obj.policy_name);
+        {
+            let v = nm.cache.read();
+            let group = if !obj.from_endpoint_group.is_empty() {
+                Some(&obj.from_endpoint_group)
+            } else if !obj.to_endpoint_group.is_empty() {
+                Some(&obj.to_endpoint_group)
+            } else {
+                None
+            };
+            if let Some(g) = group
+                && !v.epgs.contains_key(&format!("{t}:{g}"))
+            {
+                return Err(ApiError::not_found("endpoint group not found"));
+            }
+            if !obj.from_network.is_empty()
+                && !v
+                    .networks
+                    .contains_key(&format!("{t}:{}", obj.from_network))
+            {
+                return Err(ApiError::not_found("from Network not found"));
+            }
+            if !obj.to_network.is_empty()
+                && !v.networks.contains_key(&format!("{t}:{}", obj.to_network))
+            {
+                return Err(ApiError::not_found("to Network not found"));
+            }
+            if !v.policies.contains_key(&policy_key) {
+                return Err(ApiError::not_found("Policy not found"));
+            }
+            if obj.direction == "in" && !obj.to_ip_address.is_empty() {
+                // The original's k8s special case: the address must be an
+                // endpoint of the one group the policy is attached to.
+                let groups: Vec<&EndpointGroup> =
+                    v.epgs_using_policy(t, &obj.policy_name).collect();
+                if groups.len() != 1 {
+                    return Err(ApiError::conflict(format!(
+                        "failed to configure {}, {} endpoint groups linked to policy {} (an incoming rule with a to-ip-address needs exactly one)",
+                        obj.to_ip_address,
+                        groups.len(),
+                        obj.policy_name,
+                    )));
+                }
+                let net = obj.to_ip_net()?;
+                let found = v.endpoints_in_group(t, &groups[0].group_name).any(|e| {
+                    net.is_some_and(|n| {
+                        e.ipv4.is_some_and(|a| n.contains(&std::net::IpAddr::V4(a)))
+                            || e.ipv6.is_some_and(|a| n.contains(&std::net::IpAddr::V6(a)))
+                    })
+                });
+                if !found {
+                    return Err(ApiError::conflict(format!(
+                        "failed to configure {}, ip address is not in epg {}:{}",
+                        obj.to_ip_address, groups[0].group_name, t
+                    )));
+                }
+            }
+        }
+        nm.require(tx, Policy::TYPE, &policy_key);
+        for g in [&obj.from_endpoint_group, &obj.to_endpoint_group] {
+            if !g.is_empty() {
+                nm.require(tx, EndpointGroup::TYPE, &format!("{t}:{g}"));
+            }
+        }
+        for n in [&obj.from_network, &obj.to_network] {
+            if !n.is_empty() {
+                nm.require(tx, Network::TYPE, &format!("{t}:{n}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn update(
+        _nm: &Netmaster,
+        _old: &Self,
+        _new: &Self,
+        _tx: &mut AllocTxn,
+    ) -> ApiResult<()> {
+        Err(refuse_update("can not update a rule after its created"))
+    }
+
+    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,367 @@
+//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`, generated
+//! from the model types (JSON Schema via schemars) and the collection list,
+//! so it cannot drift from what the server accepts.
+
+use super::collections::Collection;
+use contiv_core::model::{
+    AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, Global, Netprofile, Network, Policy,
+    Rule, ServiceLB, Tenant,
+};
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+fn schema_name(c: Collection) -> &'static str {
+    match c {
+        Collection::Tenants => "Tenant",
+        Collection::Networks => "Network",
+        Collection::EndpointGroups => "EndpointGroup",
+        Collection::Policys => "Policy",
+        Collection::Rules => "Rule",
+        Collection::AppProfiles => "AppProfile",
+        Collection::Netprofiles => "Netprofile",
+        Collection::ServiceLBs => "ServiceLB",
+        Collection::Globals => "Global",
+        Collection::Bgps => "Bgp",
+        Collection::ExtContractsGroups => "ExtContractsGroup",
+        Collection::AciGws => "AciGw",
+    }
+}
+
+fn error_responses() -> Value {
+    let text = json!({ "text/plain": { "schema": { "type": "string" } } });
+    json!({
+        "400": { "description": "invalid input (the message says which field and why)", "content": text },
+        "404": { "description": "unknown object, or a referenced object does not exist", "content": text },
+        "409": { "description": "conflict: overlap, name clash, in use, update refused, concurrent change", "content": text },
+        "503": { "description": "not ready / no leader", "content": text },
+    })
+}
+
+/// Builds the document.
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let mut schemas = Map::new();
+    macro_rules! add {
+        ($($t:ty),*) => {$(
+            let s = generator.subschema_for::<$t>();
+            let _ = s;
+        )*};
+    }
+    add!(
+        Tenant,
+        Network,
+        EndpointGroup,
+        Policy,
+        Rule,
+        AppProfile,
+        Netprofile,
+        ServiceLB,
+        Global,
+        Bgp,
+        ExtContractsGroup,
+        AciGw
+    );
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    let mut paths = Map::new();
+    for c in Collection::ALL {
+        let name = schema_name(c);
+        let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
+        let obj_content = json!({ "application/json": { "schema": reference } });
+        let mut item_responses = error_responses();
+        item_responses["200"] =
+            json!({ "description": format!("the {}", c.type_name()), "content": obj_content });
+        paths.insert(
+            format!("/api/v1/{}/", c.path()),
+            json!({
+                "get": {
+                    "summary": format!("List every {}", c.type_name()),
+                    "operationId": format!("list_{}", c.path()),
+                    "responses": { "200": { "description": "all objects, sorted by key",
+                        "content": { "application/json": { "schema": { "type": "array", "items": reference } } } } }
+                }
+            }),
+        );
+        let key_param = json!([{ "name": "key", "in": "path", "required": true,
+            "description": "the object key: its key fields joined with ':' (e.g. default:contiv-net)",
+            "schema": { "type": "string" } }]);
+        let upsert = json!({
+            "summary": format!("Create or update a {} (create = update)", c.type_name()),
+            "requestBody": { "required": true, "content": obj_content },
+            "responses": item_responses,
+        });
+        let mut post = upsert.clone();
+        post["operationId"] = json!(format!("post_{}", c.path()));
+        let mut put = upsert;
+        put["operationId"] = json!(format!("put_{}", c.path()));
+        let mut del_responses = error_responses();
+        del_responses["200"] = json!({ "description": "deleted" });
+        let mut get_responses = error_responses();
+        get_responses["200"] = item_responses["200"].clone();
+        paths.insert(
+            format!("/api/v1/{}/{{key}}/", c.path()),
+            json!({
+                "parameters": key_param,
+                "get": { "summary": format!("Read a {}", c.type_name()), "operationId": format!("get_{}", c.path()), "responses": get_responses },
+                "post": post,
+                "put": put,
+                "delete": { "summary": format!("Delete a {}", c.type_name()), "operationId": format!("delete_{}", c.path()), "responses": del_responses },
+            }),
+        );
+        let mut insp = error_responses();
+        insp["200"] = json!({ "description": "{\"Config\": …, \"Oper\": …}",
+            "content": { "application/json": { "schema": { "type": "object",
+                "properties": { "Config": reference, "Oper": { "type": "object" } } } } } });
+        paths.insert(
+            format!("/api/v1/inspect/{}/{{key}}/", c.path()),
+            json!({ "parameters": key_param, "get": { "summary": format!("Inspect a {} (config and operational state)", c.type_name()),
+                "operationId": format!("inspect_{}", c.path()), "responses": insp } }),
+        );
+    }
+    add_agent_paths(&mut paths);
+    add_service_paths(&mut paths);
+    for (name, schema) in agent_schemas() {
+        schemas.insert(name, schema);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "contiv-rs netmaster API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Wire-compatible with Contiv's /api/v1/ (paths with a trailing slash, the original JSON field names, tenant:name keys, create = update, inspect returns {Config, Oper}); errors are text bodies with 400/404/409/503."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer",
+                "description": "required on the API when netmaster runs with --token" } },
+        },
+        "security": [ { "bearer": [] } ],
+    })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+fn path_params(names: &[(&str, &str)]) -> Value {
+    Value::Array(
+        names
+            .iter()
+            .map(|(n, d)| json!({ "name": n, "in": "path", "required": true, "description": d, "schema": { "type": "string" } }))
+            .collect(),
+    )
+}
+
+/// The agent API (`/api/v1/agent/…`), the watch stream and endpoint
+/// inspect.
+fn add_agent_paths(paths: &mut Map<String, Value>) {
+    let mut create = error_responses();
+    create["200"] = json!({ "description": "the endpoint as recorded and its network",
+        "content": json_content(schema_ref("EndpointResponse")) });
+    paths.insert(
+        "/api/v1/agent/endpoints/".into(),
+        json!({ "post": {
+            "summary": "Create an endpoint: allocates its addresses and MAC and records it in one transaction (idempotent for the same host)",
+            "operationId": "agent_create_endpoint",
+            "requestBody": { "required": true, "content": json_content(schema_ref("EndpointRequest")) },
+            "responses": create } }),
+    );
+    let mut del = error_responses();
+    del["200"] = json!({ "description": "whether an endpoint was deleted (false if there was none)",
+        "content": json_content(json!({ "type": "object", "properties": { "deleted": { "type": "boolean" } } })) });
+    paths.insert(
+        "/api/v1/agent/endpoints/{network}/{id}/".into(),
+        json!({ "parameters": path_params(&[("network", "network key tenant:network"), ("id", "endpoint id")]),
+            "delete": { "summary": "Delete an endpoint and release its addresses (idempotent)",
+                "operationId": "agent_delete_endpoint", "responses": del } }),
+    );
+    let mut net = error_responses();
+    net["200"] = json!({ "description": "what an agent needs to know about a network",
+        "content": json_content(schema_ref("NetworkInfo")) });
+    paths.insert(
+        "/api/v1/agent/networks/{network}/".into(),
+        json!({ "parameters": path_params(&[("network", "network key tenant:network")]),
+            "get": { "summary": "Network information for agents", "operationId": "agent_network_info", "responses": net } }),
+    );
+    let mut reg = error_responses();
+    reg["200"] = json!({ "description": "the lease: heartbeat (repeat this call) at least every third of ttl_ms",
+        "content": json_content(schema_ref("NodeLease")) });
+    let mut dereg = error_responses();
+    dereg["200"] = json!({ "description": "deregistered" });
+    paths.insert(
+        "/api/v1/agent/nodes/{host}/".into(),
+        json!({ "parameters": path_params(&[("host", "the node's host name")]),
+            "post": { "summary": "Register a node or refresh its lease (the heartbeat)", "operationId": "agent_register_node",
+                "requestBody": { "required": true, "content": json_content(schema_ref("NodeRegistration")) },
+                "responses": reg },
+            "delete": { "summary": "Deregister a node now", "operationId": "agent_deregister_node", "responses": dereg } }),
+    );
+    paths.insert(
+        "/api/v1/watch".into(),
+        json!({ "get": { "summary": "Agents' watch stream: snapshot then ordered deltas, newline-delimited JSON",
+            "operationId": "watch",
+            "parameters": [{ "name": "from", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 },
+                "description": "resume at this store revision (last seen + 1); a compacted revision gets one resync line" }],
+            "responses": { "200": { "description": "stream of WatchLine objects, one per line",
+                "content": { "application/x-ndjson": { "schema": schema_ref("WatchLine") } } },
+                "400": { "description": "invalid query", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }),
+    );
+    let mut ep = error_responses();
+    ep["200"] = json!({ "description": "{\"Oper\": endpoint} of the first endpoint whose id, container id or container name contains the key",
+        "content": json_content(json!({ "type": "object", "properties": { "Oper": { "type": "object" } } })) });
+    paths.insert(
+        "/api/v1/inspect/endpoints/{key}/".into(),
+        json!({ "parameters": path_params(&[("key", "text contained in the endpoint id, container id or container name")]),
+            "get": { "summary": "Inspect an endpoint", "operationId": "inspect_endpoints", "responses": ep } }),
+    );
+}
+
+/// `/info`, `/version`, `/health`, `/metrics` and this document.
+fn add_service_paths(paths: &mut Map<String, Value>) {
+    let text = |d: &str| json!({ "description": d, "content": { "text/plain": { "schema": { "type": "string" } } } });
+    paths.insert(
+        "/info".into(),
+        json!({ "get": { "summary": "This netmaster's role, the leader, the netmasters and registered nodes",
+            "operationId": "info", "responses": { "200": { "description": "cluster information",
+                "content": json_content(schema_ref("Info")) } } } }),
+    );
+    paths.insert(
+        "/version".into(),
+        json!({ "get": { "summary": "Server version", "operationId": "version", "security": [],
+            "responses": { "200": { "description": "Version, GitCommit, BuildTime",
+                "content": json_content(json!({ "type": "object", "properties": {
+                    "Version": { "type": "string" }, "GitCommit": { "type": "string" }, "BuildTime": { "type": "string" } } })) } } } }),
+    );
+    paths.insert(
+        "/health".into(),
+        json!({ "get": { "summary": "Liveness and the store revision the cache reflects", "operationId": "health", "security": [],
+            "responses": { "200": { "description": "ok",
+                "content": json_content(json!({ "type": "object", "properties": {
+                    "status": { "type": "string" }, "revision": { "type": "integer" } } })) } } } }),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({ "get": { "summary": "Prometheus metrics (text exposition format 0.0.4)", "operationId": "metrics", "security": [],
+            "responses": { "200": text("metrics") } } }),
+    );
+    paths.insert(
+        "/api/v1/openapi.json".into(),
+        json!({ "get": { "summary": "This document", "operationId": "openapi",
+            "responses": { "200": { "description": "OpenAPI 3.0 document", "content": json_content(json!({ "type": "object" })) } } } }),
+    );
+}
+
+/// Hand-written schemas of the agent API bodies ([`crate::api`]).
+fn agent_schemas() -> Vec<(String, Value)> {
+    let s = |t: &str| json!({ "type": t });
+    let opt = |t: &str, f: &str| json!({ "type": t, "format": f, "nullable": true });
+    let labels = json!({ "type": "object", "additionalProperties": { "type": "string" } });
+    vec![
+        (
+            "EndpointRequest".into(),
+            json!({ "type": "object", "required": ["id", "host"], "properties": {
+            "id": { "type": "string", "description": "cluster-unique endpoint id (no '/')" },
+            "tenant": { "type": "string", "description": "default: default" },
+            "network": { "type": "string", "description": "may be empty when group is given" },
+            "group": s("string"), "host": s("string"), "intf_name": s("string"),
+            "container_id": s("string"), "container_name": s("string"), "labels": labels.clone(),
+            "ipv4": opt("string", "ipv4"), "ipv6": opt("string", "ipv6") } }),
+        ),
+        (
+            "EndpointRecord".into(),
+            json!({ "type": "object", "properties": {
+            "id": s("string"), "tenant": s("string"), "network": s("string"), "group": s("string"),
+            "epg_id": s("integer"), "ipv4": opt("string", "ipv4"), "ipv4_prefix": s("integer"),
+            "ipv6": opt("string", "ipv6"), "ipv6_prefix": s("integer"), "mac": s("string"), "host": s("string"),
+            "intf_name": s("string"), "container_id": s("string"), "container_name": s("string"), "labels": labels } }),
+        ),
+        (
+            "NetworkInfo".into(),
+            json!({ "type": "object", "properties": {
+            "key": s("string"), "tenant": s("string"), "tenant_id": s("integer"),
+            "encap": { "type": "string", "enum": ["vlan", "vxlan"] }, "pkt_tag": s("integer"), "ext_pkt_tag": s("integer"),
+            "subnet": s("string"), "gateway": opt("string", "ipv4"), "subnet6": { "type": "string", "nullable": true },
+            "gateway6": opt("string", "ipv6") } }),
+        ),
+        (
+            "EndpointResponse".into(),
+            json!({ "type": "object", "properties": {
+            "endpoint": schema_ref("EndpointRecord"), "network": schema_ref("NetworkInfo") } }),
+        ),
+        (
+            "NodeRecord".into(),
+            json!({ "type": "object", "required": ["hostname", "vtep_ip"], "properties": {
+            "hostname": s("string"), "vtep_ip": s("string"), "vxlan_port": s("integer"),
+            "ctrl_addr": s("string"), "version": s("string") } }),
+        ),
+        (
+            "NodeRegistration".into(),
+            json!({ "type": "object", "required": ["node"], "properties": {
+            "node": schema_ref("NodeRecord") } }),
+        ),
+        (
+            "NodeLease".into(),
+            json!({ "type": "object", "properties": { "ttl_ms": s("integer") } }),
+        ),
+        (
+            "WatchLine".into(),
+            json!({ "type": "object", "required": ["type"], "properties": {
+            "type": { "type": "string", "enum": ["put", "delete", "synced", "progress", "resync"] },
+            "rev": s("integer"), "key": { "type": "string", "description": "relative to the store root: obj/…, oper/…, ep/…, node/…" },
+            "value": { "type": "object", "description": "the JSON value (put)" },
+            "reason": { "type": "string", "description": "why a resync is needed (resync)" } } }),
+        ),
+        (
+            "Info".into(),
+            json!({ "type": "object", "properties": {
+            "local-ip": { "type": "string", "description": "this netmaster's control URL" },
+            "leader-ip": { "type": "string", "description": "the leader's control URL (empty while none is elected)" },
+            "current-state": { "type": "string", "enum": ["leader", "follower", "candidate"] },
+            "netplugin-nodes": { "type": "array", "items": s("string") },
+            "netmaster-nodes": { "type": "array", "items": s("string") },
+            "name": s("string"), "store": s("string"), "revision": s("integer"),
+            "cluster-mode": s("string"), "network-mode": s("string") } }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_names_every_collection_and_schema() {
+        let d = document();
+        for c in Collection::ALL {
+            assert!(
+                d["paths"][format!("/api/v1/{}/{{key}}/", c.path())].is_object(),
+                "{:?}",
+                c
+            );
+            assert!(
+                d["components"]["schemas"][schema_name(c)].is_object(),
+                "{}",
+                schema_name(c)
+            );
+        }
+        // Field names are the original's.
+        let net = &d["components"]["schemas"]["Network"]["properties"];
+        for f in [
+            "networkName",
+            "tenantName",
+            "subnet",
+            "encap",
+            "pktTag",
+            "nwType",
+            "ipv6Subnet",
+        ] {
+            assert!(net[f].is_object(), "Network.{f}");
+        }
+    }
+}

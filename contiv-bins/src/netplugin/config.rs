@@ -1,0 +1,402 @@
+//! netplugin configuration: flags, environment and an optional TOML file
+//! (`--config`, keys are the long flag names, as for netmaster).
+
+use crate::netmaster::config::{LogFormat, parse_duration};
+use clap::{Args, ValueEnum};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which datapath backend the agent drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatapathKind {
+    /// The in-memory recording reference of `contiv-policy`: keeps and
+    /// logs what it is told, forwards no packets (tests, dry runs).
+    Recording,
+    /// Open vSwitch (`contiv-dp-ovs`).
+    Ovs,
+}
+
+impl DatapathKind {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatapathKind::Recording => "recording",
+            DatapathKind::Ovs => "ovs",
+        }
+    }
+}
+
+/// netplugin settings.
+#[derive(Clone, Debug, Args)]
+pub struct AgentConfig {
+    /// Optional TOML config file whose keys are the long flag names.
+    #[arg(long, env = "CONTIV_NETPLUGIN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// This host's name in the cluster (the original's --host-label).
+    /// Default: the hostname.
+    #[arg(long = "host", alias = "host-label", env = "CONTIV_NETPLUGIN_HOST")]
+    pub host: Option<String>,
+
+    /// Underlay address other hosts tunnel to. Default: the local address
+    /// the kernel picks to reach the first netmaster.
+    #[arg(long = "vtep-ip", env = "CONTIV_NETPLUGIN_VTEP_IP")]
+    pub vtep_ip: Option<IpAddr>,
+
+    /// VXLAN UDP port announced to peers.
+    #[arg(
+        long = "vxlan-port",
+        env = "CONTIV_NETPLUGIN_VXLAN_PORT",
+        default_value_t = 4789
+    )]
+    pub vxlan_port: u16,
+
+    /// netmaster URLs, comma separated, tried in order (any of them works:
+    /// followers forward writes to the leader).
+    #[arg(
+        long = "netmaster",
+        env = "CONTIV_NETMASTER",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:9999"
+    )]
+    pub netmaster: Vec<String>,
+
+    /// Bearer token for netmaster, if it requires one.
+    #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Datapath backend.
+    #[arg(
+        long,
+        value_enum,
+        env = "CONTIV_NETPLUGIN_DATAPATH",
+        default_value = "ovs"
+    )]
+    pub datapath: DatapathKind,
+
+    /// Open vSwitch settings (used with `--datapath ovs`).
+    #[command(flatten)]
+    pub ovs: OvsSettings,
+
+    /// Built-in DNS settings.
+    #[command(flatten)]
+    pub dns: DnsSettings,
+
+    /// Unix socket of the local API that `contiv-cni` talks to.
+    #[arg(
+        long = "cni-socket",
+        env = "CONTIV_CNI_SOCKET",
+        default_value = "/run/contiv/contiv-cni.sock"
+    )]
+    pub cni_socket: PathBuf,
+
+    /// Docker plugin name (driver and IPAM driver name in `docker network
+    /// create -d <name>`).
+    #[arg(
+        long = "plugin-name",
+        alias = "name",
+        env = "CONTIV_PLUGIN_NAME",
+        default_value = "netplugin"
+    )]
+    pub plugin_name: String,
+
+    /// Directory of the Docker plugin socket `<dir>/<plugin-name>.sock`
+    /// (Docker only looks in /run/docker/plugins).
+    #[arg(
+        long = "docker-plugin-dir",
+        env = "CONTIV_DOCKER_PLUGIN_DIR",
+        default_value = "/run/docker/plugins"
+    )]
+    pub docker_plugin_dir: PathBuf,
+
+    /// Do not serve the Docker network/IPAM plugin.
+    #[arg(long = "no-docker-plugin", env = "CONTIV_NO_DOCKER_PLUGIN")]
+    pub no_docker_plugin: bool,
+
+    /// Docker engine API (`unix:///var/run/docker.sock`). When given, the
+    /// agent creates a Docker network for every contiv network and group
+    /// (`net`, `epg.net`, `net/tenant`, `epg.net/tenant`).
+    #[arg(long = "docker-host", env = "CONTIV_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+
+    /// MTU of container interfaces (a CNI netconf `mtu` overrides it).
+    #[arg(long, env = "CONTIV_NETPLUGIN_MTU", default_value_t = 1450)]
+    pub mtu: u32,
+
+    /// Directory for the agent's crash-recovery journal and Docker network
+    /// mappings.
+    #[arg(
+        long = "state-dir",
+        env = "CONTIV_NETPLUGIN_STATE_DIR",
+        default_value = "/var/lib/contiv/netplugin"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Permission bits of the local sockets (octal).
+    #[arg(long = "socket-mode", env = "CONTIV_NETPLUGIN_SOCKET_MODE", default_value = "600", value_parser = parse_mode)]
+    pub socket_mode: u32,
+
+    /// How long an ADD waits for its endpoint to be realised before it is
+    /// rolled back.
+    #[arg(long = "add-timeout", env = "CONTIV_NETPLUGIN_ADD_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub add_timeout: Duration,
+
+    /// Fault injection for tests: `step=probability,…` (steps:
+    /// `before_create`, `after_create`, `after_plumb`, `before_unplumb`,
+    /// `after_unplumb`, `after_reserve`, `dp_add_local`, or `*`).
+    #[arg(long, env = "CONTIV_NETPLUGIN_FAULTS", hide = true)]
+    pub faults: Option<String>,
+
+    /// Seed of the fault-injection random generator.
+    #[arg(
+        long = "fault-seed",
+        env = "CONTIV_NETPLUGIN_FAULT_SEED",
+        hide = true,
+        default_value_t = 1
+    )]
+    pub fault_seed: u64,
+
+    /// Log level filter (e.g. `info`, `debug`, `contiv_bins=debug`).
+    #[arg(long = "log-level", env = "CONTIV_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        value_enum,
+        env = "CONTIV_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Where the Open vSwitch the agent drives is and how to use it.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct OvsSettings {
+    /// OVS run directory (`OVS_RUNDIR`): `db.sock` and `<bridge>.mgmt`
+    /// live there.
+    #[arg(
+        long = "ovs-rundir",
+        env = "CONTIV_OVS_RUNDIR",
+        default_value = "/run/openvswitch"
+    )]
+    pub rundir: PathBuf,
+
+    /// OVSDB socket, if not `<ovs-rundir>/db.sock`.
+    #[arg(long = "ovs-db", env = "CONTIV_OVS_DB")]
+    pub db: Option<PathBuf>,
+
+    /// The integration bridge (created if missing).
+    #[arg(
+        long = "ovs-bridge",
+        env = "CONTIV_OVS_BRIDGE",
+        default_value = "contivbr"
+    )]
+    pub bridge: String,
+
+    /// `datapath_type` of the bridge: `netdev` (OVS userspace datapath,
+    /// works without the openvswitch kernel module) or `system` (kernel).
+    #[arg(
+        long = "ovs-datapath-type",
+        env = "CONTIV_OVS_DATAPATH_TYPE",
+        default_value = "netdev",
+        value_parser = ["netdev", "system"]
+    )]
+    pub datapath_type: String,
+
+    /// VLAN uplink: an existing interface in the switch's namespace,
+    /// attached to the bridge as a trunk; VLAN networks leave and enter
+    /// through it (the original's `--vlan-if`).
+    #[arg(long = "vlan-if", alias = "uplink", env = "CONTIV_VLAN_IF")]
+    pub uplink: Option<String>,
+
+    /// The network namespace ovs-vswitchd runs in (a name from `ip netns`
+    /// or a path such as `/proc/<pid>/ns/net`); the host sides of the
+    /// container veths are created there. Default: the agent's own.
+    #[arg(long = "ovs-netns", env = "CONTIV_OVS_NETNS")]
+    pub netns: Option<String>,
+
+    /// How long to wait for Open vSwitch at start (the agent retries until
+    /// then) and for OVS to number a new port.
+    #[arg(long = "ovs-timeout", env = "CONTIV_OVS_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+}
+
+impl Default for OvsSettings {
+    fn default() -> Self {
+        OvsSettings {
+            rundir: PathBuf::from("/run/openvswitch"),
+            db: None,
+            bridge: "contivbr".into(),
+            datapath_type: "netdev".into(),
+            uplink: None,
+            netns: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl OvsSettings {
+    /// The switch namespace as a path: `None` for the agent's own, a name
+    /// without `/` is `/var/run/netns/<name>`.
+    pub fn netns_path(&self) -> Option<PathBuf> {
+        let ns = self.netns.as_deref().filter(|s| !s.is_empty())?;
+        Some(if ns.contains('/') {
+            PathBuf::from(ns)
+        } else {
+            Path::new("/var/run/netns").join(ns)
+        })
+    }
+}
+
+/// The built-in DNS.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// Do not serve the built-in DNS (containers get no nameserver from
+    /// contiv). DNS is only served on datapaths that forward packets.
+    #[arg(long = "no-dns", env = "CONTIV_NO_DNS")]
+    pub disabled: bool,
+
+    /// Upstream resolvers for names the tables do not know, as
+    /// `ip[:port]`, comma separated. Default: the nameservers of
+    /// `--dns-resolv-conf`.
+    #[arg(
+        long = "dns-upstream",
+        env = "CONTIV_DNS_UPSTREAM",
+        value_delimiter = ',',
+        value_parser = parse_upstream
+    )]
+    pub upstreams: Vec<SocketAddr>,
+
+    /// The resolv.conf whose nameservers unknown names are forwarded to.
+    #[arg(
+        long = "dns-resolv-conf",
+        env = "CONTIV_DNS_RESOLV_CONF",
+        default_value = "/etc/resolv.conf"
+    )]
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings {
+            disabled: false,
+            upstreams: Vec::new(),
+            resolv_conf: PathBuf::from("/etc/resolv.conf"),
+        }
+    }
+}
+
+/// Parses an upstream resolver: `ip`, `ip:port` or `[v6]:port`.
+pub fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            format!(
+                "invalid DNS upstream {s:?}: expected an address such as 10.0.0.2 or 127.0.0.1:5353"
+            )
+        })
+}
+
+/// Parses an octal permission mode (`600`, `0660`).
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    let m = u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| {
+        format!("invalid socket mode {s:?}: expected octal digits such as 600 or 0660")
+    })?;
+    if m > 0o777 {
+        return Err(format!("invalid socket mode {s:?}: at most 777"));
+    }
+    Ok(m)
+}
+
+impl AgentConfig {
+    /// A configuration with every default, for `host`, talking to
+    /// `netmaster`, with sockets and state under `dir`, driving the
+    /// recording datapath. Embedders and tests adjust fields from here.
+    pub fn new(host: &str, netmaster: &str, dir: &std::path::Path) -> Self {
+        AgentConfig {
+            config: None,
+            host: Some(host.to_owned()),
+            vtep_ip: None,
+            vxlan_port: 4789,
+            netmaster: vec![netmaster.to_owned()],
+            token: None,
+            datapath: DatapathKind::Recording,
+            ovs: OvsSettings::default(),
+            dns: DnsSettings::default(),
+            cni_socket: dir.join("contiv-cni.sock"),
+            plugin_name: "netplugin".into(),
+            docker_plugin_dir: dir.to_owned(),
+            no_docker_plugin: false,
+            docker_host: None,
+            mtu: 1450,
+            state_dir: dir.join("state"),
+            socket_mode: 0o600,
+            add_timeout: Duration::from_secs(10),
+            faults: None,
+            fault_seed: 1,
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// Path of the Docker plugin socket.
+    pub fn docker_socket(&self) -> PathBuf {
+        self.docker_plugin_dir
+            .join(format!("{}.sock", self.plugin_name))
+    }
+
+    /// The host name: `--host`, else the kernel's hostname.
+    pub fn host_name(&self) -> Result<String, String> {
+        if let Some(h) = &self.host {
+            return Ok(h.clone());
+        }
+        let h = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map_err(|e| format!("cannot read the hostname ({e}); pass --host"))?;
+        let h = h.trim().to_owned();
+        if h.is_empty() {
+            return Err("the hostname is empty; pass --host".into());
+        }
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_modes_parse_as_octal() {
+        assert_eq!(parse_mode("600").unwrap(), 0o600);
+        assert_eq!(parse_mode("0660").unwrap(), 0o660);
+        assert!(parse_mode("999").is_err());
+        assert!(parse_mode("7777").is_err());
+    }
+
+    #[test]
+    fn upstreams_and_switch_namespaces_parse() {
+        assert_eq!(
+            parse_upstream("10.0.0.2").unwrap(),
+            "10.0.0.2:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_upstream("[::1]:54").unwrap(),
+            "[::1]:54".parse().unwrap()
+        );
+        assert!(parse_upstream("dns.example").is_err());
+        let mut o = OvsSettings::default();
+        assert_eq!(o.netns_path(), None);
+        o.netns = Some("sw1".into());
+        assert_eq!(o.netns_path(), Some(PathBuf::from("/var/run/netns/sw1")));
+        o.netns = Some("/proc/1/ns/net".into());
+        assert_eq!(o.netns_path(), Some(PathBuf::from("/proc/1/ns/net")));
+    }
+}

@@ -1,0 +1,135 @@
+//! Selecting the datapath backend, and the fault-injecting wrapper.
+//!
+//! `--datapath recording` is the in-memory reference of `contiv-policy`;
+//! `--datapath ovs` connects to Open vSwitch (cargo feature `ovs`, on by
+//! default) with the `--ovs-*` settings, waiting up to `--ovs-timeout` for
+//! ovsdb-server and ovs-vswitchd to come up.
+
+use super::config::{AgentConfig, DatapathKind};
+use super::faults::{Faults, Step};
+use async_trait::async_trait;
+use contiv_core::datapath::{
+    Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, ResyncReport,
+};
+use std::sync::Arc;
+
+/// Builds the datapath `cfg` names.
+pub async fn build(cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+    match cfg.datapath {
+        DatapathKind::Recording => Ok(Arc::new(contiv_policy::RecordingDatapath::new())),
+        DatapathKind::Ovs => ovs(cfg).await,
+    }
+}
+
+/// The OVS datapath configuration of `cfg`.
+#[cfg(feature = "ovs")]
+pub fn ovs_config(cfg: &AgentConfig) -> contiv_dp_ovs::datapath::OvsConfig {
+    use contiv_dp_ovs::plumbing::Netns;
+    let o = &cfg.ovs;
+    let mut c = contiv_dp_ovs::datapath::OvsConfig::new(&o.rundir);
+    c.db_socket = o.db.clone();
+    c.bridge = o.bridge.clone();
+    c.datapath_type = o.datapath_type.clone();
+    c.uplink = o.uplink.clone().filter(|u| !u.is_empty());
+    c.vxlan_port = Some(cfg.vxlan_port);
+    c.switch_netns = o.netns_path().map(Netns::Path).unwrap_or(Netns::Current);
+    c.port_timeout = o.timeout;
+    c
+}
+
+#[cfg(feature = "ovs")]
+async fn ovs(cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+    use contiv_dp_ovs::datapath::OvsDatapath;
+    let oc = ovs_config(cfg);
+    if let Some(ns) = cfg.ovs.netns_path()
+        && !ns.exists()
+    {
+        return Err(format!(
+            "the switch namespace {} (--ovs-netns) does not exist",
+            ns.display()
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + cfg.ovs.timeout;
+    let mut warned = false;
+    loop {
+        match OvsDatapath::connect(oc.clone()).await {
+            Ok(dp) => {
+                tracing::info!(bridge = %oc.bridge, rundir = %oc.rundir.display(), "connected to Open vSwitch");
+                return Ok(Arc::new(dp));
+            }
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                if !warned {
+                    tracing::warn!(error = %e, "Open vSwitch is not reachable yet; retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot use Open vSwitch (--ovs-rundir {}, bridge {}) after {}s: {e}",
+                    oc.rundir.display(),
+                    oc.bridge,
+                    cfg.ovs.timeout.as_secs()
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "ovs"))]
+async fn ovs(_cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+    Err("this netplugin was built without the `ovs` feature; rebuild with it or run with --datapath recording".into())
+}
+
+/// A datapath that fails `AddLocalEndpoint` operations when the
+/// [`Step::DpAddLocal`] fault fires (operations before the failing one are
+/// applied, as a real backend may do).
+pub struct FaultyDatapath {
+    inner: Arc<dyn Datapath>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyDatapath {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Datapath>, faults: Arc<Faults>) -> Self {
+        FaultyDatapath { inner, faults }
+    }
+}
+
+#[async_trait]
+impl Datapath for FaultyDatapath {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
+        let failing = ops.iter().position(|op| {
+            matches!(op, DpOp::AddLocalEndpoint(_)) && self.faults.check(Step::DpAddLocal).is_err()
+        });
+        match failing {
+            None => self.inner.apply(ops).await,
+            Some(i) => {
+                let id = match &ops[i] {
+                    DpOp::AddLocalEndpoint(e) => e.id.clone(),
+                    _ => String::new(),
+                };
+                let mut ops = ops;
+                ops.truncate(i);
+                if !ops.is_empty() {
+                    self.inner.apply(ops).await?;
+                }
+                Err(DpError::Plumbing(format!(
+                    "operation {i} (AddLocalEndpoint {id}): fault injected at step dp_add_local (test hook)"
+                )))
+            }
+        }
+    }
+
+    async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
+        self.inner.resync(desired).await
+    }
+}

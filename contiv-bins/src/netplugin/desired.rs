@@ -1,0 +1,534 @@
+//! The host's desired state as a pure function of the view, this host's
+//! identity, the local plumbing intents and the host policy — and the
+//! difference between two states as datapath operations.
+//!
+//! * **networks**: every network whose derived record (tags) is known;
+//! * **local endpoints**: endpoint records with `host == me` whose network
+//!   is present, plumbed as the agent was asked (`Netns` for a CNI ADD,
+//!   `HostVeth` for Docker) or, for endpoints the agent did not plumb in
+//!   this run (a restart), `Existing` with the recorded interface name;
+//!   endpoints being removed or whose plumbing failed are left out;
+//! * **remote endpoints**: records on other hosts that have a node record
+//!   (the VTEP comes from it) — a vanished node's endpoints disappear;
+//! * **peers**: every other node's VTEP (one per address);
+//! * **policy**: the [`HostPolicy`](super::policy::HostPolicy) IR.
+
+use super::view::HostView;
+use contiv_core::datapath::{
+    ArpMode, Attachment, DesiredState, DpOp, Encap, FwdMode, GlobalSpec, LocalEndpoint,
+    NetworkSpec, Qos, RemoteEndpoint, VtepPeer,
+};
+use contiv_core::ir::{EpgId, NO_EPG, PolicyDelta, PolicyIr, TenantId};
+use contiv_core::records::EndpointRecord;
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// Who this host is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostIdentity {
+    /// Host name (the node record's key).
+    pub host: String,
+    /// This host's VTEP address.
+    pub vtep: IpAddr,
+    /// Default container MTU.
+    pub mtu: u32,
+}
+
+/// How the agent was asked to plumb a local endpoint in this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalIntent {
+    /// Plumb it with `attachment` and `mtu`; `error` is set once the
+    /// datapath refused, which keeps it out of the desired state until the
+    /// operation that asked for it has cleaned up.
+    Plumb {
+        /// How the container side is plumbed.
+        attachment: Attachment,
+        /// Container MTU.
+        mtu: u32,
+        /// The datapath's refusal, if any.
+        error: Option<String>,
+    },
+    /// Being removed: left out of the desired state until netmaster's
+    /// delete of the record has been seen (or a while has passed).
+    Removing {
+        /// When the removal started.
+        since: Instant,
+    },
+}
+
+/// The desired non-policy state plus the groups and tenants with local
+/// endpoints (the host policy's inputs).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostDesired {
+    /// Everything except `policy` (left empty here).
+    pub state: DesiredState,
+    /// Groups with a local endpoint.
+    pub local_epgs: BTreeSet<EpgId>,
+    /// Tenants with a local endpoint.
+    pub local_tenants: BTreeSet<TenantId>,
+}
+
+/// The global modes from the settings (defaults when absent or invalid).
+pub fn global_spec(view: &HostView) -> GlobalSpec {
+    match &view.global {
+        Some(g) => GlobalSpec {
+            arp_mode: g.arp_mode_kind().unwrap_or(ArpMode::Proxy),
+            fwd_mode: g.fwd_mode_kind().unwrap_or(FwdMode::Bridge),
+        },
+        None => GlobalSpec::default(),
+    }
+}
+
+/// The datapath spec of network `key`, if both the object and its derived
+/// record are known and valid.
+pub fn network_spec(view: &HostView, key: &str) -> Option<NetworkSpec> {
+    let n = view.networks.get(key)?;
+    let st = view.network_states.get(key)?;
+    let subnet = n.ipv4_subnet().ok()?.net;
+    Some(NetworkSpec {
+        key: key.to_owned(),
+        tenant: n.tenant_name.clone(),
+        tenant_id: st.tenant_id,
+        encap: st.encap,
+        vlan: st.pkt_tag,
+        vni: (st.encap == Encap::Vxlan).then_some(st.ext_pkt_tag),
+        subnet: Some(subnet),
+        gateway: n.ipv4_gateway().ok().flatten(),
+        subnet6: n.ipv6_subnet().ok().flatten(),
+        gateway6: n.ipv6_gateway().ok().flatten(),
+    })
+}
+
+/// The rate limit of an endpoint's group, from its netprofile.
+fn qos_of(view: &HostView, e: &EndpointRecord) -> Option<Qos> {
+    let g = view.epgs.get(&e.group_key()?)?;
+    if g.net_profile.is_empty() {
+        return None;
+    }
+    let p = view
+        .netprofiles
+        .get(&format!("{}:{}", e.tenant, g.net_profile))?;
+    let rate = p.bandwidth_kbps().ok().flatten().unwrap_or(0);
+    Some(Qos {
+        rate_kbps: u32::try_from(rate).unwrap_or(u32::MAX),
+        burst_kb: u32::try_from(p.burst.max(0)).unwrap_or(u32::MAX),
+        dscp: p.dscp_value().unwrap_or(0),
+    })
+}
+
+/// The local endpoint for record `e` with `attachment` and `mtu`.
+pub fn local_endpoint(
+    view: &HostView,
+    e: &EndpointRecord,
+    attachment: Attachment,
+    mtu: u32,
+) -> LocalEndpoint {
+    LocalEndpoint {
+        id: e.id.clone(),
+        network: e.network_key(),
+        epg: e.epg_id,
+        ipv4: e.ipv4.and_then(|a| Ipv4Net::new(a, e.ipv4_prefix).ok()),
+        ipv6: e.ipv6.and_then(|a| Ipv6Net::new(a, e.ipv6_prefix).ok()),
+        mac: e.mac,
+        host_ifname: if e.intf_name.is_empty() {
+            super::ifnames::host_ifname(&e.id)
+        } else {
+            e.intf_name.clone()
+        },
+        attachment,
+        mtu,
+        qos: qos_of(view, e),
+    }
+}
+
+/// Computes the desired state (without policy) — see the module docs.
+pub fn desired(
+    view: &HostView,
+    me: &HostIdentity,
+    intents: &BTreeMap<String, LocalIntent>,
+) -> HostDesired {
+    let mut out = HostDesired {
+        state: DesiredState {
+            global: global_spec(view),
+            ..DesiredState::default()
+        },
+        ..HostDesired::default()
+    };
+    let mut nets = BTreeMap::new();
+    for key in view.network_states.keys() {
+        if let Some(spec) = network_spec(view, key) {
+            nets.insert(key.clone(), spec);
+        }
+    }
+    for e in view.endpoints.values() {
+        let net_key = e.network_key();
+        let Some(net) = nets.get(&net_key) else {
+            continue;
+        };
+        if e.host == me.host {
+            let (attachment, mtu) = match intents.get(&e.id) {
+                Some(LocalIntent::Plumb {
+                    attachment,
+                    mtu,
+                    error: None,
+                }) => (attachment.clone(), *mtu),
+                Some(_) => continue,
+                None => (Attachment::Existing, me.mtu),
+            };
+            if e.epg_id != NO_EPG {
+                out.local_epgs.insert(e.epg_id);
+            }
+            out.local_tenants.insert(net.tenant_id);
+            out.state
+                .local_endpoints
+                .push(local_endpoint(view, e, attachment, mtu));
+        } else if let Some(node) = view.nodes.get(&e.host) {
+            out.state.remote_endpoints.push(RemoteEndpoint {
+                id: e.id.clone(),
+                network: net_key,
+                epg: e.epg_id,
+                ipv4: e.ipv4,
+                ipv6: e.ipv6,
+                mac: e.mac,
+                vtep: node.vtep_ip,
+            });
+        }
+    }
+    // Endpoint ids are one namespace in a datapath; a duplicate id on two
+    // networks keeps the first.
+    let mut seen = BTreeSet::new();
+    out.state
+        .local_endpoints
+        .retain(|e| seen.insert(e.id.clone()));
+    out.state
+        .remote_endpoints
+        .retain(|e| seen.insert(e.id.clone()));
+    let mut peer_ips = BTreeSet::new();
+    peer_ips.insert(me.vtep);
+    for n in view.nodes.values() {
+        if n.hostname != me.host && peer_ips.insert(n.vtep_ip) {
+            out.state.peers.push(VtepPeer {
+                host: n.hostname.clone(),
+                ip: n.vtep_ip,
+            });
+        }
+    }
+    out.state.networks = nets.into_values().collect();
+    out
+}
+
+/// What the datapath holds, as the agent last applied it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Applied {
+    /// Global modes, if ever set.
+    pub global: Option<GlobalSpec>,
+    /// Networks by key.
+    pub networks: BTreeMap<String, NetworkSpec>,
+    /// Local endpoints by id.
+    pub local: BTreeMap<String, LocalEndpoint>,
+    /// Remote endpoints by id.
+    pub remote: BTreeMap<String, RemoteEndpoint>,
+    /// Peers by address.
+    pub peers: BTreeMap<IpAddr, VtepPeer>,
+    /// The host policy.
+    pub policy: PolicyIr,
+}
+
+impl Applied {
+    /// The state after a successful resync to `d`.
+    pub fn from_desired(d: &DesiredState) -> Self {
+        Applied {
+            global: Some(d.global.clone()),
+            networks: d
+                .networks
+                .iter()
+                .map(|n| (n.key.clone(), n.clone()))
+                .collect(),
+            local: d
+                .local_endpoints
+                .iter()
+                .map(|e| (e.id.clone(), e.clone()))
+                .collect(),
+            remote: d
+                .remote_endpoints
+                .iter()
+                .map(|e| (e.id.clone(), e.clone()))
+                .collect(),
+            peers: d.peers.iter().map(|p| (p.ip, p.clone())).collect(),
+            policy: d.policy.clone(),
+        }
+    }
+
+    /// Records that `op` was applied.
+    pub fn record(&mut self, op: &DpOp) {
+        match op {
+            DpOp::SetGlobal(g) => self.global = Some(g.clone()),
+            DpOp::AddNetwork(n) => {
+                self.networks.insert(n.key.clone(), n.clone());
+            }
+            DpOp::RemoveNetwork(k) => {
+                self.networks.remove(k);
+                self.local.retain(|_, e| e.network != *k);
+                self.remote.retain(|_, e| e.network != *k);
+            }
+            DpOp::AddLocalEndpoint(e) => {
+                self.remote.remove(&e.id);
+                self.local.insert(e.id.clone(), e.clone());
+            }
+            DpOp::RemoveLocalEndpoint(id) => {
+                self.local.remove(id);
+            }
+            DpOp::AddRemoteEndpoint(e) => {
+                self.local.remove(&e.id);
+                self.remote.insert(e.id.clone(), e.clone());
+            }
+            DpOp::RemoveRemoteEndpoint(id) => {
+                self.remote.remove(id);
+            }
+            DpOp::AddPeer(p) => {
+                self.peers.insert(p.ip, p.clone());
+            }
+            DpOp::RemovePeer(ip) => {
+                self.peers.remove(ip);
+            }
+            DpOp::Policy(d) => self.policy.apply(d),
+        }
+    }
+}
+
+/// The operations that turn `applied` into `desired` (whose policy part is
+/// reached by applying `policy` to `applied.policy`), in an order every
+/// backend accepts: global, networks, peers, endpoint removals, endpoint
+/// additions, policy, then peer and network removals.
+pub fn diff(applied: &Applied, desired: &DesiredState, policy: PolicyDelta) -> Vec<DpOp> {
+    let mut ops = Vec::new();
+    if applied.global.as_ref() != Some(&desired.global) {
+        ops.push(DpOp::SetGlobal(desired.global.clone()));
+    }
+    let nets: BTreeMap<&str, &NetworkSpec> = desired
+        .networks
+        .iter()
+        .map(|n| (n.key.as_str(), n))
+        .collect();
+    for n in &desired.networks {
+        if applied.networks.get(&n.key) != Some(n) {
+            ops.push(DpOp::AddNetwork(n.clone()));
+        }
+    }
+    let peers: BTreeMap<IpAddr, &VtepPeer> = desired.peers.iter().map(|p| (p.ip, p)).collect();
+    for p in &desired.peers {
+        if applied.peers.get(&p.ip) != Some(p) {
+            ops.push(DpOp::AddPeer(p.clone()));
+        }
+    }
+    let local: BTreeMap<&str, &LocalEndpoint> = desired
+        .local_endpoints
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    let remote: BTreeMap<&str, &RemoteEndpoint> = desired
+        .remote_endpoints
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    for id in applied.local.keys() {
+        if !local.contains_key(id.as_str()) && !remote.contains_key(id.as_str()) {
+            ops.push(DpOp::RemoveLocalEndpoint(id.clone()));
+        }
+    }
+    for id in applied.remote.keys() {
+        if !remote.contains_key(id.as_str()) && !local.contains_key(id.as_str()) {
+            ops.push(DpOp::RemoveRemoteEndpoint(id.clone()));
+        }
+    }
+    for e in &desired.local_endpoints {
+        if applied.local.get(&e.id) != Some(e) {
+            ops.push(DpOp::AddLocalEndpoint(e.clone()));
+        }
+    }
+    for e in &desired.remote_endpoints {
+        if applied.remote.get(&e.id) != Some(e) {
+            ops.push(DpOp::AddRemoteEndpoint(e.clone()));
+        }
+    }
+    if !policy.is_empty() {
+        ops.push(DpOp::Policy(policy));
+    }
+    for ip in applied.peers.keys() {
+        if !peers.contains_key(ip) {
+            ops.push(DpOp::RemovePeer(*ip));
+        }
+    }
+    for k in applied.networks.keys() {
+        if !nets.contains_key(k.as_str()) {
+            ops.push(DpOp::RemoveNetwork(k.clone()));
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view() -> HostView {
+        let mut v = HostView::default();
+        for (k, val) in [
+            (
+                "obj/network/default:net",
+                json!({"tenantName":"default","networkName":"net","encap":"vxlan","subnet":"10.1.1.0/24","gateway":"10.1.1.254"}),
+            ),
+            (
+                "oper/network/default:net",
+                json!({"key":"default:net","tenant_id":1,"encap":"vxlan","pkt_tag":2,"ext_pkt_tag":5000}),
+            ),
+            (
+                "obj/network/default:nostate",
+                json!({"tenantName":"default","networkName":"nostate","encap":"vxlan","subnet":"10.2.1.0/24"}),
+            ),
+            ("node/me", json!({"hostname":"me","vtep_ip":"192.0.2.1"})),
+            (
+                "node/other",
+                json!({"hostname":"other","vtep_ip":"192.0.2.2"}),
+            ),
+            (
+                "node/clone",
+                json!({"hostname":"clone","vtep_ip":"192.0.2.2"}),
+            ),
+            (
+                "ep/default:net/a",
+                json!({"id":"a","tenant":"default","network":"net","epg_id":0,"ipv4":"10.1.1.1","ipv4_prefix":24,"mac":"02:02:0a:01:01:01","host":"me","intf_name":"vpa"}),
+            ),
+            (
+                "ep/default:net/b",
+                json!({"id":"b","tenant":"default","network":"net","group":"g","epg_id":7,"ipv4":"10.1.1.2","ipv4_prefix":24,"mac":"02:02:0a:01:01:02","host":"other"}),
+            ),
+            (
+                "ep/default:net/c",
+                json!({"id":"c","tenant":"default","network":"net","ipv4":"10.1.1.3","ipv4_prefix":24,"mac":"02:02:0a:01:01:03","host":"gone"}),
+            ),
+            (
+                "ep/default:nostate/d",
+                json!({"id":"d","tenant":"default","network":"nostate","ipv4":"10.2.1.3","ipv4_prefix":24,"mac":"02:02:0a:02:01:03","host":"me"}),
+            ),
+            (
+                "ep/default:net/e",
+                json!({"id":"e","tenant":"default","network":"net","group":"g","epg_id":7,"ipv4":"10.1.1.5","ipv4_prefix":24,"mac":"02:02:0a:01:01:05","host":"me"}),
+            ),
+        ] {
+            assert!(v.apply_key(k, Some(&val)).is_some(), "{k}");
+        }
+        v
+    }
+
+    fn me() -> HostIdentity {
+        HostIdentity {
+            host: "me".into(),
+            vtep: "192.0.2.1".parse().unwrap(),
+            mtu: 1450,
+        }
+    }
+
+    #[test]
+    fn desired_state_follows_the_rules_of_the_module_docs() {
+        let v = view();
+        let mut intents = BTreeMap::new();
+        intents.insert(
+            "e".to_owned(),
+            LocalIntent::Plumb {
+                attachment: Attachment::Netns {
+                    netns: "/run/netns/x".into(),
+                    ifname: "eth0".into(),
+                },
+                mtu: 1400,
+                error: None,
+            },
+        );
+        let d = desired(&v, &me(), &intents);
+        let s = &d.state;
+        assert_eq!(s.networks.len(), 1, "the network without tags is left out");
+        assert_eq!(s.networks[0].vni, Some(5000));
+        assert_eq!(s.networks[0].vlan, 2);
+        assert_eq!(s.networks[0].gateway, Some("10.1.1.254".parse().unwrap()));
+        let ids: Vec<&str> = s.local_endpoints.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a", "e"]);
+        assert_eq!(s.local_endpoints[0].attachment, Attachment::Existing);
+        assert_eq!(s.local_endpoints[0].host_ifname, "vpa");
+        assert_eq!(s.local_endpoints[0].mtu, 1450);
+        assert_eq!(
+            s.local_endpoints[0].ipv4,
+            Some("10.1.1.1/24".parse().unwrap())
+        );
+        assert!(matches!(
+            s.local_endpoints[1].attachment,
+            Attachment::Netns { .. }
+        ));
+        assert_eq!(s.local_endpoints[1].mtu, 1400);
+        assert_eq!(
+            s.local_endpoints[1].host_ifname,
+            super::super::ifnames::host_ifname("e")
+        );
+        // b is remote with its node's VTEP; c's node is gone.
+        assert_eq!(s.remote_endpoints.len(), 1);
+        assert_eq!(s.remote_endpoints[0].id, "b");
+        assert_eq!(
+            s.remote_endpoints[0].vtep,
+            "192.0.2.2".parse::<IpAddr>().unwrap()
+        );
+        // One peer per address, never ourselves.
+        assert_eq!(s.peers.len(), 1);
+        assert_eq!(d.local_epgs, BTreeSet::from([7]));
+        assert_eq!(d.local_tenants, BTreeSet::from([1]));
+
+        // Removing / failed intents keep the endpoint out.
+        intents.insert(
+            "a".into(),
+            LocalIntent::Removing {
+                since: Instant::now(),
+            },
+        );
+        intents.insert(
+            "e".into(),
+            LocalIntent::Plumb {
+                attachment: Attachment::Existing,
+                mtu: 1,
+                error: Some("refused".into()),
+            },
+        );
+        let d = desired(&v, &me(), &intents);
+        assert!(d.state.local_endpoints.is_empty());
+        assert!(d.local_epgs.is_empty() && d.local_tenants.is_empty());
+    }
+
+    #[test]
+    fn diff_reaches_the_target_and_is_empty_when_equal() {
+        let v = view();
+        let d = desired(&v, &me(), &BTreeMap::new()).state;
+        let ops = diff(&Applied::default(), &d, PolicyDelta::default());
+        assert!(matches!(ops[0], DpOp::SetGlobal(_)));
+        assert!(matches!(ops[1], DpOp::AddNetwork(_)));
+        let mut applied = Applied::default();
+        for op in &ops {
+            applied.record(op);
+        }
+        assert_eq!(applied, Applied::from_desired(&d));
+        assert!(diff(&applied, &d, PolicyDelta::default()).is_empty());
+
+        // The node of b vanishes: exactly its endpoint and the peer go.
+        let mut v2 = v.clone();
+        v2.apply_key("node/other", None);
+        v2.apply_key("node/clone", None);
+        let d2 = desired(&v2, &me(), &BTreeMap::new()).state;
+        let ops = diff(&applied, &d2, PolicyDelta::default());
+        assert_eq!(
+            ops,
+            vec![
+                DpOp::RemoveRemoteEndpoint("b".into()),
+                DpOp::RemovePeer("192.0.2.2".parse().unwrap())
+            ]
+        );
+    }
+}

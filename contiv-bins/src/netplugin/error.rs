@@ -1,0 +1,105 @@
+//! Errors of the agent's operations, with a kind that maps to an HTTP
+//! status on the local API, to a CNI error code in `contiv-cni`, and to a
+//! Docker plugin error.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What kind of failure an [`AgentError`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentErrorKind {
+    /// The request is malformed (bad names, missing fields).
+    Invalid,
+    /// Something the request names does not exist (network, group,
+    /// endpoint).
+    NotFound,
+    /// The request conflicts with existing state (endpoint exists with
+    /// other parameters, address taken).
+    Conflict,
+    /// A transient condition: netmaster unreachable or without leader, the
+    /// agent not yet synced, a timeout. Retrying later may succeed.
+    Unavailable,
+    /// The datapath refused or failed the operation.
+    Datapath,
+    /// A failure injected on purpose by the fault-injection hook (tests).
+    Injected,
+    /// A bug or an unexpected failure.
+    Internal,
+}
+
+impl AgentErrorKind {
+    /// HTTP status used on the local API.
+    pub fn status(self) -> u16 {
+        match self {
+            AgentErrorKind::Invalid => 400,
+            AgentErrorKind::NotFound => 404,
+            AgentErrorKind::Conflict => 409,
+            AgentErrorKind::Unavailable | AgentErrorKind::Injected => 503,
+            AgentErrorKind::Datapath | AgentErrorKind::Internal => 500,
+        }
+    }
+}
+
+/// A failed agent operation: a kind and a message a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub struct AgentError {
+    /// Failure class.
+    pub kind: AgentErrorKind,
+    /// What went wrong and, where possible, what to do about it.
+    pub message: String,
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Result alias for agent operations.
+pub type AgentResult<T> = Result<T, AgentError>;
+
+impl AgentError {
+    /// An error of `kind`.
+    pub fn new(kind: AgentErrorKind, message: impl Into<String>) -> Self {
+        AgentError {
+            kind,
+            message: message.into(),
+        }
+    }
+    /// An [`AgentErrorKind::Invalid`] error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Invalid, message)
+    }
+    /// An [`AgentErrorKind::NotFound`] error.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::NotFound, message)
+    }
+    /// An [`AgentErrorKind::Conflict`] error.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Conflict, message)
+    }
+    /// An [`AgentErrorKind::Unavailable`] error.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Unavailable, message)
+    }
+    /// An [`AgentErrorKind::Datapath`] error.
+    pub fn datapath(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Datapath, message)
+    }
+    /// An [`AgentErrorKind::Internal`] error.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Internal, message)
+    }
+    /// The same error with `context: ` prepended to the message.
+    pub fn context(mut self, context: &str) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl From<contiv_core::datapath::DpError> for AgentError {
+    fn from(e: contiv_core::datapath::DpError) -> Self {
+        AgentError::datapath(e.to_string())
+    }
+}

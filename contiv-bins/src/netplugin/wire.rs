@@ -1,0 +1,185 @@
+//! Bodies of the agent's local API (the unix socket `contiv-cni` talks to):
+//! `POST /cni/add`, `POST /cni/del`, `POST /cni/check`, `GET /status`.
+//! Errors come back as [`ErrorBody`] with a non-2xx status.
+
+use super::error::AgentErrorKind;
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+/// `POST /cni/add`: attach a container interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniAddRequest {
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_NETNS`.
+    pub netns: PathBuf,
+    /// Tenant (default `default`).
+    #[serde(default)]
+    pub tenant: String,
+    /// Network name (may be empty if `group` is given).
+    #[serde(default)]
+    pub network: String,
+    /// Endpoint group, or empty.
+    #[serde(default)]
+    pub group: String,
+    /// Pod (or container) name, for DNS.
+    #[serde(default)]
+    pub pod_name: String,
+    /// Pod namespace.
+    #[serde(default)]
+    pub pod_namespace: String,
+    /// Labels recorded on the endpoint.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// A requested IPv4 address.
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Addr>,
+    /// Container MTU (default: the agent's).
+    #[serde(default)]
+    pub mtu: Option<u32>,
+}
+
+/// The interface an ADD created (also the answer to CHECK).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniAddResponse {
+    /// Endpoint id (`<container-id>-<ifname>`).
+    pub endpoint_id: String,
+    /// Network key `tenant:network`.
+    pub network_key: String,
+    /// Endpoint group, or empty.
+    pub group: String,
+    /// Host-side interface name.
+    pub host_ifname: String,
+    /// Interface name in the container.
+    pub ifname: String,
+    /// Network namespace path.
+    pub netns: PathBuf,
+    /// MAC of the container interface.
+    pub mac: String,
+    /// MTU of the container interface.
+    pub mtu: u32,
+    /// IPv4 address with prefix.
+    pub ipv4: Option<Ipv4Net>,
+    /// IPv4 gateway (default route), if the network has one.
+    pub gateway: Option<Ipv4Addr>,
+    /// IPv6 address with prefix.
+    pub ipv6: Option<Ipv6Net>,
+    /// IPv6 gateway.
+    pub gateway6: Option<Ipv6Addr>,
+    /// The built-in DNS server the container can use (reached over a link
+    /// route the agent added), if the agent serves DNS on its network.
+    #[serde(default)]
+    pub dns: Option<Ipv4Addr>,
+}
+
+/// `POST /cni/del`: detach (idempotent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniDelRequest {
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// Tenant, if known (used when the agent has no record).
+    #[serde(default)]
+    pub tenant: String,
+    /// Network, if known.
+    #[serde(default)]
+    pub network: String,
+}
+
+/// `POST /cni/check`: is the interface as ADD left it?
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniCheckRequest {
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// Addresses the previous result listed; each must be the endpoint's.
+    #[serde(default)]
+    pub expect_ips: Vec<IpAddr>,
+}
+
+/// `GET /status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// Ready to serve ADD: registered with netmaster and synced.
+    pub ready: bool,
+    /// The node registration is current.
+    pub registered: bool,
+    /// netmaster's state has been received and the stream is connected.
+    pub synced: bool,
+    /// This host.
+    pub host: String,
+    /// Its VTEP.
+    pub vtep: IpAddr,
+    /// Datapath name.
+    pub datapath: String,
+    /// Last store revision seen.
+    pub revision: u64,
+    /// Resyncs done.
+    pub resyncs: u64,
+    /// The netmaster in use.
+    pub netmaster: String,
+    /// Why the agent is not ready, if it is not.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// An error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Failure class.
+    pub kind: AgentErrorKind,
+    /// Message.
+    pub message: String,
+}
+
+/// `GET /debug/desired`: the host's desired state. JSON maps cannot carry
+/// the policy IR's composite keys, so the policy travels as the delta that
+/// builds it from nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredDump {
+    /// Everything but the policy (left empty).
+    pub state: contiv_core::datapath::DesiredState,
+    /// The policy as a delta from an empty IR.
+    pub policy: contiv_core::ir::PolicyDelta,
+}
+
+impl DesiredDump {
+    /// Splits a desired state.
+    pub fn from_state(mut d: contiv_core::datapath::DesiredState) -> Self {
+        let policy = contiv_core::ir::PolicyIr::default().diff(&d.policy);
+        d.policy = contiv_core::ir::PolicyIr::default();
+        DesiredDump { state: d, policy }
+    }
+
+    /// The desired state again.
+    pub fn into_state(self) -> contiv_core::datapath::DesiredState {
+        let mut d = self.state;
+        d.policy.apply(&self.policy);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contiv_core::datapath::DesiredState;
+
+    #[test]
+    fn a_desired_state_with_policy_survives_json() {
+        let mut d = DesiredState::default();
+        d.policy.members.insert((3, "10.1.2.7".parse().unwrap()), 9);
+        // The IR itself cannot be JSON (composite map keys)...
+        assert!(serde_json::to_string(&d).is_err());
+        // ...the dump can, and gives it back.
+        let j = serde_json::to_string(&DesiredDump::from_state(d.clone())).unwrap();
+        let back: DesiredDump = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.into_state(), d);
+    }
+}

@@ -1,0 +1,381 @@
+//! The seed tutorial's Docker flow against a real Docker engine: a
+//! `dockerd` started by the test (REAL_COMPONENTS §1: `--iptables=false
+//! --bridge=none`, data and exec roots in a temporary directory, a busybox
+//! image imported offline from busybox-static) uses the real `netplugin`
+//! (on a real Open vSwitch) as its remote network and IPAM plugin. The
+//! agent creates the Docker networks named as the original did;
+//! `docker run --net=contiv-net` and `--net web.contiv-net` containers
+//! ping each other; removing them gives every address back.
+
+#[path = "netplugin_support/mod.rs"]
+mod support;
+
+#[path = "e2e_support/mod.rs"]
+mod e2e;
+
+#[cfg(test)]
+mod e2e_docker {
+    use super::e2e::{Plugin, Switch};
+    use super::support::{Cluster, eventually};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// A private dockerd (and the containerd it starts), stopped by pid on
+    /// drop with everything it mounted.
+    struct Dockerd {
+        child: Option<Child>,
+        dir: Option<tempfile::TempDir>,
+        sock: PathBuf,
+    }
+
+    fn signal(pid: u32, sig: libc::c_int) {
+        if let Ok(p) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(p, sig);
+            }
+        }
+    }
+
+    impl Dockerd {
+        fn start() -> Dockerd {
+            let dir = tempfile::Builder::new()
+                .prefix("dockerd-")
+                .tempdir()
+                .expect("tempdir");
+            let t = dir.path();
+            std::fs::create_dir_all(t.join("data")).unwrap();
+            std::fs::create_dir_all(t.join("exec")).unwrap();
+            let sock = t.join("docker.sock");
+            let log = std::fs::File::create(t.join("dockerd.log")).unwrap();
+            let child = Command::new("dockerd")
+                .arg("-H")
+                .arg(format!("unix://{}", sock.display()))
+                .arg("--data-root")
+                .arg(t.join("data"))
+                .arg("--exec-root")
+                .arg(t.join("exec"))
+                .arg("--pidfile")
+                .arg(t.join("dockerd.pid"))
+                .args([
+                    "--iptables=false",
+                    "--ip6tables=false",
+                    "--bridge=none",
+                    "--storage-driver",
+                    "overlay2",
+                ])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("dockerd starts (install docker.io: make deps)");
+            let d = Dockerd {
+                child: Some(child),
+                dir: Some(dir),
+                sock,
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "dockerd did not come up: {}",
+                    d.log()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            d
+        }
+
+        fn dir(&self) -> &Path {
+            self.dir.as_ref().expect("dir").path()
+        }
+
+        fn log(&self) -> String {
+            std::fs::read_to_string(self.dir().join("dockerd.log")).unwrap_or_default()
+        }
+
+        /// Runs the docker CLI against this daemon.
+        fn docker(&self, args: &[&str]) -> (bool, String) {
+            let out = Command::new("docker")
+                .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("docker CLI runs");
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        }
+
+        fn ok(&self, args: &[&str]) -> String {
+            let (ok, out) = self.docker(args);
+            assert!(ok, "docker {args:?}: {out}\ndockerd log:\n{}", self.log());
+            out
+        }
+
+        /// `busybox:local`, built offline from busybox-static.
+        fn import_busybox(&self) {
+            let root = self.dir().join("bbroot");
+            for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+                std::fs::create_dir_all(root.join(d)).unwrap();
+            }
+            std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+                .expect("busybox-static is installed (make deps)");
+            let st = Command::new("chroot")
+                .arg(&root)
+                .args(["/bin/busybox", "--install", "-s", "/bin"])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+            std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+            let mut tar = Command::new("tar")
+                .arg("-C")
+                .arg(&root)
+                .args(["-c", "."])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let out = Command::new("docker")
+                .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+                .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", "busybox:local"])
+                .stdin(tar.stdout.take().unwrap())
+                .output()
+                .unwrap();
+            assert!(tar.wait().unwrap().success(), "tar of the image root");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+
+        fn ip_of(&self, name: &str) -> String {
+            self.ok(&[
+                "inspect",
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                name,
+            ])
+            .trim()
+            .to_owned()
+        }
+    }
+
+    impl Drop for Dockerd {
+        fn drop(&mut self) {
+            let (_, ids) = self.docker(&["ps", "-aq"]);
+            for id in ids.split_whitespace() {
+                let _ = self.docker(&["rm", "-f", id]);
+            }
+            let containerd = self
+                .dir
+                .as_ref()
+                .and_then(|d| {
+                    std::fs::read_to_string(d.path().join("exec/containerd/containerd.pid")).ok()
+                })
+                .and_then(|s| s.trim().parse::<u32>().ok());
+            if let Some(mut c) = self.child.take() {
+                signal(c.id(), libc::SIGTERM);
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            // The containerd dockerd started, if it outlived dockerd.
+            if let Some(pid) = containerd {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == "containerd" {
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+            // Anything still mounted under the directory.
+            if let Some(d) = self.dir.take() {
+                let prefix = d.path().display().to_string();
+                let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+                let mut points: Vec<&str> = mounts
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().nth(1))
+                    .filter(|p| p.starts_with(&prefix))
+                    .collect();
+                points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+                for p in points {
+                    let _ = Command::new("umount").args(["-l", p]).status();
+                }
+                let _ = d.close();
+            }
+        }
+    }
+
+    /// A file removed on drop.
+    struct RemoveOnDrop(PathBuf);
+
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn docker_run_on_contiv_networks_and_groups() {
+        let c = Cluster::start(&[]).await;
+        // The seed: `netctl net create --subnet=10.1.2.0/24 contiv-net`,
+        // `netctl group create contiv-net web`.
+        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        c.group("contiv-net", "web", &[]).await;
+        let d = tokio::task::block_in_place(|| {
+            let d = Dockerd::start();
+            d.import_busybox();
+            d
+        });
+        // Docker looks for the container-side veth in its own namespace:
+        // the switch runs in the host namespace, as on a real host.
+        let sw = Switch::start_in_host();
+        let dir = c.dir.path().join("np");
+        let plugin = format!("contivt{}", std::process::id());
+        // The plugin socket lives in Docker's fixed directory: removed
+        // whatever happens (after the agent is gone).
+        let _sock = RemoveOnDrop(PathBuf::from(format!("/run/docker/plugins/{plugin}.sock")));
+        let docker_host = format!("unix://{}", d.sock.display());
+        let mut p = Plugin::start(
+            &c.url,
+            &dir,
+            &sw,
+            "h1",
+            &[
+                "--plugin-name",
+                &plugin,
+                "--docker-plugin-dir",
+                "/run/docker/plugins",
+                "--docker-host",
+                &docker_host,
+            ],
+        );
+        p.wait_ready().await;
+        // The agent creates the Docker networks, named as the original.
+        let nets = eventually(Duration::from_secs(30), async || {
+            let (_, out) = d.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+            (out.contains(&format!("contiv-net {plugin}"))
+                && out.contains(&format!("web.contiv-net {plugin}")))
+            .then_some(out)
+        })
+        .await;
+        assert!(nets.is_some(), "Docker networks not created:\n{}", p.log());
+
+        tokio::task::block_in_place(|| {
+            d.ok(&[
+                "run",
+                "-d",
+                "--name",
+                "contiv-c1",
+                "--net=contiv-net",
+                "busybox:local",
+                "sleep",
+                "600",
+            ]);
+            d.ok(&[
+                "run",
+                "-d",
+                "--name",
+                "contiv-c2",
+                "--net=contiv-net",
+                "busybox:local",
+                "sleep",
+                "600",
+            ]);
+            d.ok(&[
+                "run",
+                "-d",
+                "--name",
+                "contiv-web",
+                "--net",
+                "web.contiv-net",
+                "busybox:local",
+                "sleep",
+                "600",
+            ]);
+        });
+        let (c1, c2, w) = tokio::task::block_in_place(|| {
+            (
+                d.ip_of("contiv-c1"),
+                d.ip_of("contiv-c2"),
+                d.ip_of("contiv-web"),
+            )
+        });
+        for ip in [&c1, &c2, &w] {
+            assert!(ip.starts_with("10.1.2."), "{c1} {c2} {w}");
+        }
+        // netmaster holds the three endpoints, the group member among them.
+        let eps = c.endpoints();
+        assert_eq!(eps.len(), 3, "{eps:?}");
+        assert_eq!(eps.iter().filter(|e| e.group == "web").count(), 1);
+
+        tokio::task::block_in_place(|| {
+            let out = d.ok(&["exec", "contiv-c1", "ping", "-c", "2", "-W", "2", &c2]);
+            assert!(out.contains("2 packets received"), "{out}");
+            let out = d.ok(&["exec", "contiv-web", "ping", "-c", "2", "-W", "2", &c1]);
+            assert!(out.contains("2 packets received"), "{out}");
+            // The interface Docker moved in: eth0, contiv's MAC scheme.
+            let link = d.ok(&["exec", "contiv-c2", "ip", "link", "show", "eth0"]);
+            let o: Vec<u8> = c2.split('.').map(|x| x.parse().unwrap()).collect();
+            let mac = format!("02:02:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3]);
+            assert!(link.contains(&mac), "{link}");
+            // By name: Docker's own DNS on a network...
+            let out = d.ok(&[
+                "exec",
+                "contiv-c1",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "contiv-c2",
+            ]);
+            assert!(out.contains(&c2), "{out}");
+            // ...and contiv's across Docker networks: the group name.
+            let out = d.ok(&["exec", "contiv-c1", "nslookup", "web", "169.254.53.53"]);
+            assert!(out.contains(&w), "{out}");
+        });
+
+        // Removing the containers gives every address back.
+        tokio::task::block_in_place(|| {
+            d.ok(&["rm", "-f", "contiv-c1", "contiv-c2", "contiv-web"]);
+        });
+        let freed = eventually(Duration::from_secs(20), async || {
+            (c.endpoints().is_empty() && c.reservations().await.is_empty()).then_some(())
+        })
+        .await;
+        assert!(freed.is_some(), "endpoints: {:?}", c.endpoints());
+        let left: Vec<String> = sw
+            .ports()
+            .into_iter()
+            .filter(|p| p.starts_with("vp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        p.stop();
+        drop(d);
+        drop(sw);
+        assert!(
+            !std::path::Path::new(&format!(
+                "/sys/class/net/ctvb{}",
+                std::process::id() % 100_000
+            ))
+            .exists(),
+            "the bridge's tap device is gone"
+        );
+    }
+}
