@@ -1,0 +1,303 @@
+//! Cluster scale bench: H namespace hosts (default 3) × N endpoints per
+//! host (default 300), all in one group of one VXLAN network, on the
+//! system-test harness (`contiv-bins/tests/cluster/`: real netmaster,
+//! netplugin with `--datapath ovs`, contiv-cni, one Open vSwitch per host).
+//! Two latencies, as distributions (p50/p90/p99/max):
+//!
+//! * **rule realised everywhere**: from the start of `netctl policy
+//!   rule-add` (a new `in tcp <port> allow` rule of the group's policy) to
+//!   the rule's flow (cookie = the compiled rule's id) being installed in
+//!   every host's switch — polled over OpenFlow (flow-stats filtered by
+//!   cookie) on each host's bridge; then the same for `rule-rm` until the
+//!   flow is gone everywhere.
+//! * **endpoint reachable cluster-wide**: from the start of a CNI ADD on
+//!   host A (a requested address) to the first ICMP echo reply to it from a
+//!   container on host B (`ping -D -i 0.002`, a static neighbour entry in
+//!   the prober so kernel ARP timers are not measured); the ADD's own
+//!   duration is reported alongside.
+//!
+//! Not a criterion bench: what matters is the tail of a latency
+//! distribution over a live cluster, so it prints percentiles.
+//!
+//! Run (needs root, Open vSwitch, release binaries):
+//! `benches/cluster.sh [hosts] [endpoints per host] [rule samples] [endpoint samples]`,
+//! which builds `contiv-bins` in release mode and runs
+//! `cargo bench -p contiv-benches --bench cluster -- …`.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../contiv-bins/tests/cluster/mod.rs"]
+#[allow(missing_docs)]
+mod cluster;
+
+use cluster::{Attach, Cluster, ClusterSpec, Container};
+use contiv_dp_ovs::openflow::conn::Connection;
+use contiv_dp_ovs::openflow::wire::FlowStatsRequest;
+use contiv_dp_ovs::pipeline::cookie::CookieKind;
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const NET: &str = "scale";
+const GROUP: &str = "scale-g";
+const POLICY: &str = "scale-p";
+
+fn percentiles(name: &str, mut v: Vec<Duration>) {
+    if v.is_empty() {
+        return;
+    }
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        ms(v[i])
+    };
+    println!(
+        "{name:<48} n={:<4} p50={:7.1}ms p90={:7.1}ms p99={:7.1}ms max={:7.1}ms",
+        v.len(),
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        ms(v[v.len() - 1])
+    );
+}
+
+/// OpenFlow connections to every host's integration bridge.
+struct Switches {
+    conns: Vec<Connection>,
+    _events: Vec<contiv_dp_ovs::openflow::conn::Events>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Switches {
+    fn connect(c: &Cluster) -> Switches {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut conns = Vec::new();
+        let mut events = Vec::new();
+        for h in &c.hosts {
+            let path = h.ovs.mgmt_socket(cluster::host::BRIDGE);
+            let (conn, ev) = rt
+                .block_on(Connection::connect_unix(&path))
+                .unwrap_or_else(|e| panic!("OpenFlow to {}: {e}", path.display()));
+            conns.push(conn);
+            events.push(ev);
+        }
+        Switches {
+            conns,
+            _events: events,
+            rt,
+        }
+    }
+
+    /// Waits until every switch has (`present`) or lacks a flow with
+    /// `cookie`; returns when the last one got there, measured from `t0`.
+    fn wait_cookie(&self, cookie: u64, present: bool, t0: Instant) -> Duration {
+        self.rt.block_on(async {
+            let waits = self.conns.iter().map(|conn| async move {
+                let req = FlowStatsRequest {
+                    cookie,
+                    cookie_mask: u64::MAX,
+                    ..FlowStatsRequest::default()
+                };
+                let deadline = Instant::now() + Duration::from_secs(30);
+                loop {
+                    let flows = conn.flow_stats(req.clone()).await.expect("flow stats");
+                    if flows.is_empty() != present {
+                        return t0.elapsed();
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "cookie {cookie:#x} not {present} within 30s"
+                    );
+                    tokio::time::sleep(Duration::from_micros(500)).await;
+                }
+            });
+            futures::future::join_all(waits)
+                .await
+                .into_iter()
+                .max()
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn rule_latency(c: &mut Cluster, samples: usize) {
+    let sw = Switches::connect(c);
+    let (mut add, mut add_cli, mut rm) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..samples {
+        let id = format!("{}", 100 + i);
+        let port = format!("-port={}", 10000 + i);
+        let rid = contiv_policy::rule_id(
+            &format!("default:{GROUP}"),
+            &format!("default:{POLICY}"),
+            &id,
+        );
+        let cookie = CookieKind::Rule.cookie(rid.0);
+        let t0 = Instant::now();
+        c.netctl(&[
+            "policy",
+            "rule-add",
+            POLICY,
+            &id,
+            "-direction=in",
+            "-protocol=tcp",
+            &port,
+            "-action=allow",
+            "-priority=50",
+        ]);
+        add_cli.push(t0.elapsed());
+        add.push(sw.wait_cookie(cookie, true, t0));
+        let t1 = Instant::now();
+        c.netctl(&["policy", "rule-rm", POLICY, &id]);
+        rm.push(sw.wait_cookie(cookie, false, t1));
+    }
+    percentiles("netctl rule-add returns", add_cli);
+    percentiles("rule-add -> flow on every host", add);
+    percentiles("rule-rm -> flow gone from every host", rm);
+}
+
+/// Pings `ip` from `prober` every 2 ms until the first reply; its wall
+/// clock time.
+fn first_reply(prober: &Container, ip: Ipv4Addr) -> std::process::Child {
+    prober
+        .ns
+        .command("ping")
+        .args(["-D", "-n", "-i", "0.002", "-w", "20", &ip.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn endpoint_latency(c: &mut Cluster, samples: usize) {
+    let hosts = c.host_names();
+    let probers: Vec<Container> = hosts
+        .iter()
+        .map(|h| c.run(h, &format!("prober-{h}"), &Attach::net(NET).group(GROUP)))
+        .collect();
+    let (mut reach, mut adds) = (Vec::new(), Vec::new());
+    for i in 0..samples {
+        let a = i % hosts.len();
+        let b = (a + 1) % hosts.len();
+        let ip = Ipv4Addr::new(10, 100, 250, u8::try_from(1 + i % 250).unwrap());
+        let mac = format!("02:02:0a:64:fa:{:02x}", ip.octets()[3]);
+        let prober = &probers[b];
+        prober.ns.must(&[
+            "ip",
+            "neigh",
+            "replace",
+            &ip.to_string(),
+            "lladdr",
+            &mac,
+            "dev",
+            "eth0",
+        ]);
+        let mut ping = first_reply(prober, ip);
+        let out = ping.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("bytes from") {
+                    let ts = line.trim_start_matches('[').split(']').next()?.to_owned();
+                    return ts.parse::<f64>().ok();
+                }
+            }
+            None
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let t0 = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let start = Instant::now();
+        let ct = c.run(
+            &hosts[a],
+            &format!("ep{i}"),
+            &Attach::net(NET).group(GROUP).with_ip(ip),
+        );
+        adds.push(start.elapsed());
+        assert_eq!(ct.mac, mac, "the MAC netmaster derives from the address");
+        let t = reader.join().unwrap().expect("a reply within 20s");
+        let _ = ping.kill();
+        let _ = ping.wait();
+        reach.push(Duration::from_secs_f64((t - t0).max(0.0)));
+        prober
+            .ns
+            .must(&["ip", "neigh", "del", &ip.to_string(), "dev", "eth0"]);
+        ct.remove();
+    }
+    percentiles("CNI ADD on host A returns", adds);
+    percentiles("CNI ADD start -> first reply from host B", reach);
+    for p in probers {
+        p.remove();
+    }
+}
+
+fn main() {
+    let nums: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let hosts = nums.first().copied().unwrap_or(3);
+    let per_host = nums.get(1).copied().unwrap_or(300);
+    let rule_samples = nums.get(2).copied().unwrap_or(200);
+    let ep_samples = nums.get(3).copied().unwrap_or(100);
+    println!(
+        "cluster bench: {hosts} hosts x {per_host} endpoints, {rule_samples} rule samples, {ep_samples} endpoint samples"
+    );
+    let mut spec = ClusterSpec::new(hosts);
+    spec.node_ttl = Duration::from_secs(10);
+    spec.agent_flags = vec!["--log-level".into(), "warn".into()];
+    let mut c = Cluster::start(spec);
+    c.netctl(&["net", "create", "-s", "10.100.0.0/16", NET]);
+    c.netctl(&["policy", "create", POLICY]);
+    c.netctl(&[
+        "policy",
+        "rule-add",
+        POLICY,
+        "1",
+        "-direction=in",
+        "-protocol=tcp",
+        "-action=deny",
+    ]);
+    c.netctl(&["group", "create", "-p", POLICY, NET, GROUP]);
+    let t = Instant::now();
+    let runtimes: Vec<_> = c
+        .host_names()
+        .iter()
+        .map(|h| (h.clone(), c.runtime(h)))
+        .collect();
+    let all: Vec<Vec<Container>> = std::thread::scope(|s| {
+        let hs: Vec<_> = runtimes
+            .iter()
+            .map(|(h, rt)| {
+                s.spawn(move || {
+                    (0..per_host)
+                        .map(|i| {
+                            Container::add(rt, &format!("s{h}-{i}"), &Attach::net(NET).group(GROUP))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let n: usize = all.iter().map(Vec::len).sum();
+    println!(
+        "{n} endpoints created in {:.1}s ({:.0}/s, {hosts} hosts in parallel)",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+    for h in &c.hosts {
+        println!("{}: {} flows on its switch", h.name, h.flows().len());
+    }
+    rule_latency(&mut c, rule_samples);
+    endpoint_latency(&mut c, ep_samples);
+    drop(all);
+    c.teardown();
+}

@@ -1,0 +1,416 @@
+//! OVS pipeline benchmarks (contiv-dp-ovs), on the synthetic intent of
+//! `SyntheticSpec::default()`: 4 tenants × 4 networks, 1 000 groups with
+//! 100 rules each (100 000 rules), 10 000 endpoints (one in ten dual-stack)
+//! — 200 of them local to the host, the rest behind 16 VXLAN peers.
+//!
+//! * `ovs_flows/compile/ir_to_flows` — the IR and host state compiled to
+//!   the typed flow set from scratch (`Pipeline::from_desired` + `flush`);
+//! * `ovs_flows/compile/ir_to_openflow` — the same, encoded as OpenFlow
+//!   1.3 bundle-add messages (the bytes sent to the switch);
+//! * `ovs_flows/compile/intent_to_openflow` — intent → IR
+//!   (`contiv_policy::compile`) → flows → OpenFlow bytes;
+//! * `ovs_flows/change/endpoint_join` — one endpoint joining a group
+//!   (membership add + flush) on the loaded pipeline;
+//! * `ovs_flows/change/rule_add` — one rule added to a group's policy.
+//!
+//! Before criterion runs, the binary prints the flow counts (total and per
+//! owner kind), the flow count of 100 EPGs × 100 endpoints with an
+//! all-pairs allow on one port, and the flow changes of single joins.
+//!
+//! Run: `taskset -c 0 cargo bench -p contiv-benches --bench ovs_flows`.
+
+use contiv_core::datapath::{
+    Attachment, DesiredState, Encap, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint, VtepPeer,
+};
+use contiv_core::ir::{
+    Action, Direction, IrRule, Membership, PeerMatch, PolicyDelta, PolicyIr, PortRange, RuleId,
+    RuleOrigin,
+};
+use contiv_dp_ovs::openflow::wire::{Message, bundle_flags, encode_bundle_add};
+use contiv_dp_ovs::pipeline::{CookieKind, FlowChange, Pipeline, PortMap};
+use contiv_policy::Intent;
+use contiv_policy::compile;
+use contiv_policy::synthetic::{SyntheticSpec, generate};
+use criterion::{Criterion, Throughput};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+const LOCAL: usize = 200;
+const PEERS: u8 = 16;
+
+/// The host view of the synthetic intent: networks, 200 local endpoints,
+/// the rest remote, 16 peers, and the compiled IR.
+fn host_state(intent: &Intent, ir: PolicyIr) -> (DesiredState, PortMap) {
+    let mut d = DesiredState {
+        policy: ir,
+        ..DesiredState::default()
+    };
+    let mut ports = PortMap::default();
+    for (i, (key, n)) in intent.networks.iter().enumerate() {
+        d.networks.push(NetworkSpec {
+            key: key.clone(),
+            tenant: n.tenant_name.clone(),
+            tenant_id: intent.tenants[&n.tenant_name],
+            encap: Encap::Vxlan,
+            vlan: i as u16 + 1,
+            vni: Some(10_000 + i as u32),
+            subnet: n.subnet.parse().ok(),
+            gateway: None,
+            subnet6: None,
+            gateway6: None,
+        });
+    }
+    for p in 0..PEERS {
+        let ip = IpAddr::V4(Ipv4Addr::new(172, 31, p, 2));
+        d.peers.push(VtepPeer {
+            host: format!("h{p}"),
+            ip,
+        });
+        ports.peers.insert(ip, 10 + u32::from(p));
+    }
+    for (i, e) in intent.endpoints.values().enumerate() {
+        let v4 = e.ips.iter().find_map(|ip| match ip {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        });
+        let v6 = e.ips.iter().find_map(|ip| match ip {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        });
+        let Some(a) = v4 else { continue };
+        let epg = e
+            .epg
+            .as_ref()
+            .and_then(|g| intent.epgs.get(g))
+            .map_or(0, |g| g.id);
+        if i < LOCAL {
+            d.local_endpoints.push(LocalEndpoint {
+                id: e.id.clone(),
+                network: e.network.clone(),
+                epg,
+                ipv4: Some(ipnet::Ipv4Net::new(a, 20).expect("prefix")),
+                ipv6: v6.map(|b| ipnet::Ipv6Net::new(b, 64).expect("prefix")),
+                mac: MacAddr::from_ipv4(a),
+                host_ifname: format!("vh{i}"),
+                attachment: Attachment::Existing,
+                mtu: 1450,
+                qos: None,
+            });
+            ports.endpoints.insert(e.id.clone(), 100 + i as u32);
+        } else {
+            d.remote_endpoints.push(RemoteEndpoint {
+                id: e.id.clone(),
+                network: e.network.clone(),
+                epg,
+                ipv4: Some(a),
+                ipv6: v6,
+                mac: MacAddr::from_ipv4(a),
+                vtep: IpAddr::V4(Ipv4Addr::new(172, 31, (i % usize::from(PEERS)) as u8, 2)),
+            });
+        }
+    }
+    (d, ports)
+}
+
+/// Encodes changes as the bundle-add messages the datapath sends.
+fn encode(changes: &[FlowChange]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(changes.len() * 120);
+    let flags = bundle_flags::ATOMIC | bundle_flags::ORDERED;
+    for (i, c) in changes.iter().enumerate() {
+        let fm = match c {
+            FlowChange::Add(f) => f.to_flow_mod(),
+            FlowChange::Delete(k) => k.to_delete(),
+        };
+        encode_bundle_add(1, flags, i as u32, &Message::FlowMod(fm), &mut buf).expect("encode");
+    }
+    buf
+}
+
+fn counts(p: &Pipeline) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for f in p.flows_unordered() {
+        let k = CookieKind::of(f.cookie).map_or("foreign".to_owned(), |k| k.to_string());
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+/// 100 EPGs × 100 endpoints, every EPG allowing tcp/8080 in from every EPG.
+fn all_pairs_count() {
+    let mut ir = PolicyIr::default();
+    for g in 1..=100u32 {
+        for h in 1..=100u32 {
+            let id = RuleId(u64::from(g) * 1000 + u64::from(h));
+            ir.rules.insert(
+                id,
+                IrRule {
+                    id,
+                    tenant: 1,
+                    epg: g,
+                    direction: Direction::In,
+                    peer: PeerMatch::Epg(h),
+                    local: None,
+                    proto: Some(6),
+                    ports: Some(PortRange::single(8080)),
+                    priority: 10,
+                    action: Action::Allow,
+                    origin: RuleOrigin {
+                        policy: "t:p".into(),
+                        rule: id.0.to_string(),
+                        epg: format!("t:g{g}"),
+                    },
+                },
+            );
+        }
+        for k in 0..100u32 {
+            let n = (g - 1) * 100 + k;
+            ir.members.insert(
+                (
+                    1,
+                    IpAddr::V4(Ipv4Addr::new(10, 1, (n / 250) as u8, (n % 250) as u8 + 1)),
+                ),
+                g,
+            );
+        }
+    }
+    let mut p = Pipeline::from_desired(
+        &DesiredState {
+            policy: ir,
+            ..DesiredState::default()
+        },
+        &PortMap::default(),
+    );
+    p.flush();
+    let c = counts(&p);
+    let member = c.get("membership").copied().unwrap_or(0);
+    let policy = c.get("rule").copied().unwrap_or(0) + c.get("rule-group").copied().unwrap_or(0);
+    println!(
+        "ovs_flows/count/all_pairs_100x100: classification={member} policy={policy} \
+         classification+policy={} total_with_fixed={} (target <= 20.2k; N x M would be ~1M)",
+        member + policy,
+        p.flow_count()
+    );
+}
+
+/// CPU time (user + system) of this thread, from `/proc/thread-self/stat`
+/// (clock ticks of 10 ms; average over many iterations).
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let rest = s.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Wall and CPU time of `n` cold compiles (IR + host state → flows), per
+/// compile: the machine is shared, so CPU time is the number to compare
+/// with the one-core target.
+fn cold_cpu(d: &DesiredState, ports: &PortMap, n: u32) {
+    let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+    let (w0, c0) = (Instant::now(), thread_cpu());
+    let mut flows = 0;
+    for _ in 0..n {
+        let (w1, c1) = (Instant::now(), thread_cpu());
+        let mut p = Pipeline::from_desired(d, ports);
+        flows = p.flush().len();
+        wall += w1.elapsed();
+        cpu += thread_cpu() - c1;
+        drop(black_box(p));
+    }
+    let (w, c) = (w0.elapsed() / n, (thread_cpu() - c0) / n);
+    println!(
+        "ovs_flows/cold/ir_to_flows: {flows} flows; per compile wall {:?}, cpu {:?}; with the drop of the result wall {w:?}, cpu {c:?} (n={n})",
+        wall / n,
+        cpu / n
+    );
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn joins(d: &DesiredState, n: usize) -> Vec<Membership> {
+    // Join the groups that are most often named as peers.
+    let mut refs: BTreeMap<u32, usize> = BTreeMap::new();
+    for r in d.policy.rules.values() {
+        if let PeerMatch::Epg(g) = r.peer {
+            *refs.entry(g).or_default() += 1;
+        }
+    }
+    let mut busiest: Vec<(usize, u32)> = refs.into_iter().map(|(g, k)| (k, g)).collect();
+    busiest.sort_unstable_by(|a, b| b.cmp(a));
+    busiest
+        .iter()
+        .cycle()
+        .take(n)
+        .enumerate()
+        .map(|(i, &(_, g))| Membership {
+            tenant: 1 + (g - 1) % 4,
+            ip: IpAddr::V4(Ipv4Addr::new(10, 250, (i / 250) as u8, (i % 250) as u8 + 1)),
+            epg: g,
+        })
+        .collect()
+}
+
+fn report(d: &DesiredState, ports: &PortMap) {
+    let start = Instant::now();
+    let mut p = Pipeline::from_desired(d, ports);
+    let t_load = start.elapsed();
+    let changes = p.flush();
+    let t = start.elapsed();
+    println!(
+        "ovs_flows/count/synthetic: rules={} members={} flows={} groups={} by_kind={:?} (one cold compile {t:?}: load {t_load:?}, flush {:?})",
+        d.policy.rules.len(),
+        d.policy.members.len(),
+        changes.len(),
+        p.rule_group_count(),
+        counts(&p),
+        t - t_load
+    );
+    let ms = joins(d, 1000);
+    let mut times = Vec::with_capacity(ms.len());
+    let mut max_changes = 0;
+    for m in &ms {
+        let start = Instant::now();
+        p.apply_policy(&PolicyDelta {
+            members_added: vec![*m],
+            ..PolicyDelta::default()
+        });
+        let ch = p.flush();
+        times.push(start.elapsed());
+        max_changes = max_changes.max(ch.len());
+        p.apply_policy(&PolicyDelta {
+            members_removed: vec![*m],
+            ..PolicyDelta::default()
+        });
+        p.flush();
+    }
+    times.sort_unstable();
+    println!(
+        "ovs_flows/tail/endpoint_join: n={} p50={:?} p99={:?} max={:?} max_flow_changes={max_changes} (target <= 3)",
+        times.len(),
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[times.len() - 1]
+    );
+}
+
+fn new_rule(i: usize) -> IrRule {
+    IrRule {
+        id: RuleId(0xbe00_0000 + i as u64),
+        tenant: 1,
+        epg: 1 + (i as u32 * 37) % 1000,
+        direction: Direction::In,
+        peer: PeerMatch::Epg(1 + (i as u32 * 13) % 1000),
+        local: None,
+        proto: Some(6),
+        ports: Some(PortRange::single(9000 + i as u16)),
+        priority: 50,
+        action: Action::Deny,
+        origin: RuleOrigin {
+            policy: "bench".into(),
+            rule: i.to_string(),
+            epg: "bench".into(),
+        },
+    }
+}
+
+fn main() {
+    let spec = SyntheticSpec::default();
+    let intent = generate(&spec);
+    let ir = compile(&intent).expect("synthetic intent compiles");
+    let (desired, ports) = host_state(&intent, ir);
+    all_pairs_count();
+    report(&desired, &ports);
+    cold_cpu(&desired, &ports, 10);
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut g = c.benchmark_group("ovs_flows/compile");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(desired.policy.rules.len() as u64));
+    g.bench_function("ir_to_flows", |b| {
+        b.iter_with_large_drop(|| {
+            let mut p = Pipeline::from_desired(black_box(&desired), &ports);
+            let ch = p.flush();
+            (p, ch)
+        })
+    });
+    g.bench_function("ir_to_openflow", |b| {
+        b.iter_with_large_drop(|| {
+            let mut p = Pipeline::from_desired(black_box(&desired), &ports);
+            let ch = p.flush();
+            (encode(&ch), p)
+        })
+    });
+    g.bench_function("intent_to_openflow", |b| {
+        b.iter_with_large_drop(|| {
+            let ir = compile(black_box(&intent)).expect("compile");
+            let d = DesiredState {
+                policy: ir,
+                ..desired.clone()
+            };
+            let mut p = Pipeline::from_desired(&d, &ports);
+            let ch = p.flush();
+            (encode(&ch), p)
+        })
+    });
+    g.finish();
+
+    let mut p = Pipeline::from_desired(&desired, &ports);
+    p.flush();
+    let mut g = c.benchmark_group("ovs_flows/change");
+    g.throughput(Throughput::Elements(1));
+    let ms = joins(&desired, 64);
+    g.bench_function("endpoint_join", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters as usize {
+                let m = ms[i % ms.len()];
+                let start = Instant::now();
+                p.apply_policy(&PolicyDelta {
+                    members_added: vec![m],
+                    ..PolicyDelta::default()
+                });
+                black_box(p.flush());
+                total += start.elapsed();
+                p.apply_policy(&PolicyDelta {
+                    members_removed: vec![m],
+                    ..PolicyDelta::default()
+                });
+                p.flush();
+            }
+            total
+        })
+    });
+    g.bench_function("rule_add", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters as usize {
+                let r = new_rule(i % 64);
+                let id = r.id;
+                let start = Instant::now();
+                p.apply_policy(&PolicyDelta {
+                    rules_added: vec![r],
+                    ..PolicyDelta::default()
+                });
+                black_box(p.flush());
+                total += start.elapsed();
+                p.apply_policy(&PolicyDelta {
+                    rules_removed: vec![id],
+                    ..PolicyDelta::default()
+                });
+                p.flush();
+            }
+            total
+        })
+    });
+    g.finish();
+    c.final_summary();
+}
