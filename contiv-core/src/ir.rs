@@ -24,7 +24,7 @@
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -176,6 +176,18 @@ pub struct IrRule {
     pub origin: RuleOrigin,
 }
 
+impl IrRule {
+    /// The address sets the rule references: the peer's set (if the peer is
+    /// one), then the local set (if any).
+    pub fn addr_sets(&self) -> impl Iterator<Item = &AddrSetId> {
+        let peer = match &self.peer {
+            PeerMatch::AddrSet(id) => Some(id),
+            PeerMatch::Any | PeerMatch::Epg(_) => None,
+        };
+        peer.into_iter().chain(self.local.as_ref())
+    }
+}
+
 /// One endpoint address's group membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Membership {
@@ -320,6 +332,69 @@ impl PolicyIr {
     pub fn epg_of(&self, tenant: TenantId, ip: IpAddr) -> EpgId {
         self.members.get(&(tenant, ip)).copied().unwrap_or(NO_EPG)
     }
+
+    /// Checks that the IR is self-consistent: every rule references address
+    /// sets that exist, and no membership maps to [`NO_EPG`]. The error says
+    /// which rule or membership is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        for r in self.rules.values() {
+            if let Some(s) = r.addr_sets().find(|s| !self.addr_sets.contains_key(*s)) {
+                return Err(format!(
+                    "rule {} (rule {} of policy {} on group {}) references address set {s}, which is missing",
+                    r.id, r.origin.rule, r.origin.policy, r.origin.epg
+                ));
+            }
+        }
+        if let Some(((t, ip), _)) = self.members.iter().find(|(_, e)| **e == NO_EPG) {
+            return Err(format!(
+                "membership of {ip} in tenant {t} names group id 0 (endpoints in no group have no entry)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that applying `d` keeps the IR consistent: no rule (added or
+    /// kept) would reference an address set that does not exist afterwards,
+    /// and no membership is added to [`NO_EPG`]. Datapaths refuse such a
+    /// delta before touching anything.
+    pub fn check_delta(&self, d: &PolicyDelta) -> Result<(), String> {
+        if let Some(m) = d.members_added.iter().find(|m| m.epg == NO_EPG) {
+            return Err(format!(
+                "policy delta maps {} in tenant {} to group id 0 (endpoints in no group have no membership)",
+                m.ip, m.tenant
+            ));
+        }
+        let upserted: HashSet<&AddrSetId> = d.sets_upserted.iter().map(|s| &s.id).collect();
+        let removed: HashSet<&AddrSetId> = d.sets_removed.iter().collect();
+        let present_after = |id: &AddrSetId| {
+            upserted.contains(id) || (self.addr_sets.contains_key(id) && !removed.contains(id))
+        };
+        for r in &d.rules_added {
+            if let Some(s) = r.addr_sets().find(|s| !present_after(s)) {
+                return Err(format!(
+                    "policy delta adds rule {} (rule {} of policy {} on group {}) referencing address set {s}, which would not exist",
+                    r.id, r.origin.rule, r.origin.policy, r.origin.epg
+                ));
+            }
+        }
+        if !removed.is_empty() {
+            let replaced: HashSet<RuleId> = d
+                .rules_removed
+                .iter()
+                .copied()
+                .chain(d.rules_added.iter().map(|r| r.id))
+                .collect();
+            for r in self.rules.values().filter(|r| !replaced.contains(&r.id)) {
+                if let Some(s) = r.addr_sets().find(|s| !present_after(s)) {
+                    return Err(format!(
+                        "policy delta removes address set {s}, still referenced by rule {} (rule {} of policy {} on group {})",
+                        r.id, r.origin.rule, r.origin.policy, r.origin.epg
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -369,5 +444,86 @@ mod tests {
         c.apply(&d);
         assert_eq!(c, b);
         assert!(b.diff(&b).is_empty());
+    }
+
+    fn set(id: &str) -> AddrSet {
+        AddrSet {
+            id: AddrSetId(id.into()),
+            prefixes: vec!["10.0.0.0/8".parse().unwrap()],
+        }
+    }
+
+    fn rule_with_peer_set(id: u64, set: &str) -> IrRule {
+        IrRule {
+            peer: PeerMatch::AddrSet(AddrSetId(set.into())),
+            ..rule(id, 5)
+        }
+    }
+
+    #[test]
+    fn addr_sets_lists_peer_then_local() {
+        let mut r = rule_with_peer_set(1, "cidr:a");
+        r.local = Some(AddrSetId("cidr:b".into()));
+        let sets: Vec<&str> = r.addr_sets().map(|s| s.0.as_str()).collect();
+        assert_eq!(sets, ["cidr:a", "cidr:b"]);
+        assert_eq!(rule(2, 5).addr_sets().count(), 0);
+    }
+
+    #[test]
+    fn check_names_the_dangling_rule_and_the_group_zero_member() {
+        let mut ir = PolicyIr::default();
+        ir.rules.insert(RuleId(7), rule_with_peer_set(7, "cidr:x"));
+        let e = ir.check().unwrap_err();
+        assert!(e.contains("cidr:x") && e.contains("default:p"), "{e}");
+        ir.addr_sets
+            .insert(AddrSetId("cidr:x".into()), set("cidr:x"));
+        assert_eq!(ir.check(), Ok(()));
+        ir.members.insert((1, "10.0.0.9".parse().unwrap()), NO_EPG);
+        assert!(ir.check().unwrap_err().contains("10.0.0.9"));
+    }
+
+    #[test]
+    fn check_delta_refuses_what_would_dangle_and_accepts_replacements() {
+        let mut ir = PolicyIr::default();
+        ir.addr_sets
+            .insert(AddrSetId("cidr:x".into()), set("cidr:x"));
+        ir.rules.insert(RuleId(1), rule_with_peer_set(1, "cidr:x"));
+        // Removing a set a kept rule uses.
+        let remove = PolicyDelta {
+            sets_removed: vec![AddrSetId("cidr:x".into())],
+            ..PolicyDelta::default()
+        };
+        assert!(
+            ir.check_delta(&remove)
+                .unwrap_err()
+                .contains("still referenced by rule")
+        );
+        // ... is fine when the rule goes too.
+        let remove_both = PolicyDelta {
+            rules_removed: vec![RuleId(1)],
+            ..remove.clone()
+        };
+        assert_eq!(ir.check_delta(&remove_both), Ok(()));
+        // Adding a rule on a set that does not exist, or comes in the delta.
+        let add = PolicyDelta {
+            rules_added: vec![rule_with_peer_set(2, "cidr:y")],
+            ..PolicyDelta::default()
+        };
+        assert!(ir.check_delta(&add).unwrap_err().contains("cidr:y"));
+        let add_with_set = PolicyDelta {
+            sets_upserted: vec![set("cidr:y")],
+            ..add
+        };
+        assert_eq!(ir.check_delta(&add_with_set), Ok(()));
+        // Group 0 memberships are refused.
+        let zero = PolicyDelta {
+            members_added: vec![Membership {
+                tenant: 1,
+                ip: "10.0.0.1".parse().unwrap(),
+                epg: NO_EPG,
+            }],
+            ..PolicyDelta::default()
+        };
+        assert!(ir.check_delta(&zero).unwrap_err().contains("group id 0"));
     }
 }

@@ -17,9 +17,7 @@
 //! scratch and the tests hold the two equal.
 
 use super::view::{Change, HostView};
-use contiv_core::ir::{
-    AddrSetId, EpgId, IrRule, PeerMatch, PolicyDelta, PolicyIr, RuleId, TenantId,
-};
+use contiv_core::ir::{AddrSetId, EpgId, PolicyDelta, PolicyIr, RuleId, TenantId};
 use contiv_policy::{Compiler, EndpointInput};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -122,15 +120,6 @@ impl PolicyFeed {
     }
 }
 
-/// The address sets a compiled rule references.
-fn sets_of(r: &IrRule) -> impl Iterator<Item = &AddrSetId> {
-    let peer = match &r.peer {
-        PeerMatch::AddrSet(id) => Some(id),
-        PeerMatch::Any | PeerMatch::Epg(_) => None,
-    };
-    peer.into_iter().chain(r.local.as_ref())
-}
-
 fn tenant_range(t: TenantId) -> std::ops::RangeInclusive<(TenantId, IpAddr)> {
     (t, IpAddr::V4(Ipv4Addr::UNSPECIFIED))..=(t, IpAddr::V6(Ipv6Addr::from(u128::MAX)))
 }
@@ -142,7 +131,7 @@ pub fn filter(full: &PolicyIr, epgs: &BTreeSet<EpgId>, tenants: &BTreeSet<Tenant
     for (id, r) in &full.rules {
         if epgs.contains(&r.epg) {
             out.rules.insert(*id, r.clone());
-            for s in sets_of(r) {
+            for s in r.addr_sets() {
                 if let Some(set) = full.addr_sets.get(s) {
                     out.addr_sets.insert(s.clone(), set.clone());
                 }
@@ -185,7 +174,7 @@ impl HostPolicy {
             hp.rule_epg.insert(*id, r.epg);
         }
         for r in hp.ir.rules.values() {
-            for s in sets_of(r) {
+            for s in r.addr_sets() {
                 *hp.set_refs.entry(s.clone()).or_default() += 1;
             }
         }
@@ -247,7 +236,7 @@ impl HostPolicy {
                 continue;
             }
             if let Some(h) = have {
-                for s in sets_of(h) {
+                for s in h.addr_sets() {
                     sets.insert(s.clone());
                     if let Some(n) = self.set_refs.get_mut(s) {
                         *n -= 1;
@@ -259,7 +248,7 @@ impl HostPolicy {
             }
             match want {
                 Some(w) => {
-                    for s in sets_of(w) {
+                    for s in w.addr_sets() {
                         sets.insert(s.clone());
                         *self.set_refs.entry(s.clone()).or_default() += 1;
                     }

@@ -4,8 +4,8 @@
 use contiv_core::datapath::{
     DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, VtepPeer,
 };
-use contiv_core::ir::{AddrSetId, IrRule, NO_EPG, PeerMatch, PolicyDelta, PolicyIr, RuleId};
-use std::collections::{BTreeMap, HashSet};
+use contiv_core::ir::{PolicyDelta, PolicyIr};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The host state as told (the switch realises it).
@@ -64,15 +64,6 @@ pub fn check_network(n: &NetworkSpec) -> Result<(), String> {
     }
 }
 
-/// The address sets a compiled rule references.
-fn sets_of(r: &IrRule) -> impl Iterator<Item = &AddrSetId> {
-    let peer = match &r.peer {
-        PeerMatch::AddrSet(id) => Some(id),
-        PeerMatch::Any | PeerMatch::Epg(_) => None,
-    };
-    peer.into_iter().chain(r.local.as_ref())
-}
-
 impl HostState {
     /// Checks a local endpoint against the state.
     pub fn check_local(&self, e: &LocalEndpoint) -> Result<(), String> {
@@ -120,50 +111,9 @@ impl HostState {
     }
 
     /// Refuses a delta that would leave a rule referencing a missing
-    /// address set, or a membership in group 0.
+    /// address set, or a membership in group 0 ([`PolicyIr::check_delta`]).
     pub fn check_delta(&self, d: &PolicyDelta) -> Result<(), String> {
-        if let Some(m) = d.members_added.iter().find(|m| m.epg == NO_EPG) {
-            return Err(format!(
-                "policy delta maps {} in tenant {} to group id 0 (endpoints in no group have no membership)",
-                m.ip, m.tenant
-            ));
-        }
-        let upserted: HashSet<&AddrSetId> = d.sets_upserted.iter().map(|s| &s.id).collect();
-        let removed: HashSet<&AddrSetId> = d.sets_removed.iter().collect();
-        let present_after = |id: &AddrSetId| {
-            upserted.contains(id)
-                || (self.policy.addr_sets.contains_key(id) && !removed.contains(id))
-        };
-        for r in &d.rules_added {
-            if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
-                return Err(format!(
-                    "policy delta adds rule {} (rule {} of policy {} on group {}) referencing address set {s}, which would not exist",
-                    r.id, r.origin.rule, r.origin.policy, r.origin.epg
-                ));
-            }
-        }
-        if !removed.is_empty() {
-            let replaced: HashSet<RuleId> = d
-                .rules_removed
-                .iter()
-                .copied()
-                .chain(d.rules_added.iter().map(|r| r.id))
-                .collect();
-            for r in self
-                .policy
-                .rules
-                .values()
-                .filter(|r| !replaced.contains(&r.id))
-            {
-                if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
-                    return Err(format!(
-                        "policy delta removes address set {s}, still referenced by rule {} (rule {} of policy {} on group {})",
-                        r.id, r.origin.rule, r.origin.policy, r.origin.epg
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.policy.check_delta(d)
     }
 
     /// Builds and checks the state a resync must reach.

@@ -11,8 +11,7 @@ use super::model::Model;
 use crate::rule_id::rule_id;
 use crate::spec::{RuleSpec, SetSource, network_set_id};
 use contiv_core::ir::{
-    AddrSet, AddrSetId, EpgId, IrRule, Membership, PeerMatch, PolicyDelta, PolicyIr, RuleId,
-    TenantId,
+    AddrSet, AddrSetId, EpgId, IrRule, Membership, PolicyDelta, PolicyIr, RuleId, TenantId,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -123,14 +122,14 @@ impl Pass<'_> {
         }
         self.journal.rule(&self.out.ir, id);
         if let Some(old) = self.out.ir.rules.remove(&id) {
-            for s in sets_of(&old) {
+            for s in old.addr_sets() {
                 self.unref_set(s);
             }
         }
         if let Some((rule, current)) = new {
-            // `sets_of` and `RuleSpec::sets` both list the peer's set, then
+            // `IrRule::addr_sets` and `RuleSpec::sets` both list the peer's set, then
             // the local one.
-            for (set, source) in sets_of(&rule).zip(current.sets()) {
+            for (set, source) in rule.addr_sets().zip(current.sets()) {
                 self.ref_set(set, source);
             }
             self.out.ir.rules.insert(id, rule);
@@ -251,14 +250,4 @@ impl Pass<'_> {
             self.out.ir.addr_sets.remove(id);
         }
     }
-}
-
-/// The address sets a compiled rule references: the peer's, then the local
-/// one.
-fn sets_of(r: &IrRule) -> impl Iterator<Item = &AddrSetId> {
-    let peer = match &r.peer {
-        PeerMatch::AddrSet(id) => Some(id),
-        PeerMatch::Any | PeerMatch::Epg(_) => None,
-    };
-    peer.into_iter().chain(r.local.as_ref())
 }

@@ -5,8 +5,8 @@ use contiv_core::datapath::{
     DesiredState, DpOp, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, ResyncReport,
     VtepPeer,
 };
-use contiv_core::ir::{AddrSetId, IrRule, NO_EPG, PeerMatch, PolicyDelta, PolicyIr, RuleId};
-use std::collections::{BTreeMap, HashSet};
+use contiv_core::ir::{PolicyDelta, PolicyIr};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The host state as a datapath would realise it.
@@ -18,34 +18,6 @@ pub(super) struct HostState {
     pub remote: BTreeMap<String, RemoteEndpoint>,
     pub peers: BTreeMap<IpAddr, VtepPeer>,
     pub policy: PolicyIr,
-}
-
-/// The address sets a compiled rule references.
-fn sets_of(r: &IrRule) -> impl Iterator<Item = &AddrSetId> {
-    let peer = match &r.peer {
-        PeerMatch::AddrSet(id) => Some(id),
-        PeerMatch::Any | PeerMatch::Epg(_) => None,
-    };
-    peer.into_iter().chain(r.local.as_ref())
-}
-
-/// Checks that every rule of `ir` references existing sets and no
-/// membership maps to "no group".
-fn check_ir(ir: &PolicyIr) -> Result<(), String> {
-    for r in ir.rules.values() {
-        if let Some(s) = sets_of(r).find(|s| !ir.addr_sets.contains_key(*s)) {
-            return Err(format!(
-                "rule {} (rule {} of policy {} on group {}) references address set {s}, which is missing",
-                r.id, r.origin.rule, r.origin.policy, r.origin.epg
-            ));
-        }
-    }
-    if let Some(((t, ip), _)) = ir.members.iter().find(|(_, e)| **e == NO_EPG) {
-        return Err(format!(
-            "membership of {ip} in tenant {t} names group id 0 (endpoints in no group have no entry)"
-        ));
-    }
-    Ok(())
 }
 
 impl HostState {
@@ -105,50 +77,9 @@ impl HostState {
     }
 
     /// Refuses a delta that would leave a rule referencing a missing
-    /// address set, or a membership in group 0.
+    /// address set, or a membership in group 0 ([`PolicyIr::check_delta`]).
     fn check_delta(&self, d: &PolicyDelta) -> Result<(), String> {
-        let upserted: HashSet<&AddrSetId> = d.sets_upserted.iter().map(|s| &s.id).collect();
-        let removed: HashSet<&AddrSetId> = d.sets_removed.iter().collect();
-        let present_after = |id: &AddrSetId| {
-            upserted.contains(id)
-                || (self.policy.addr_sets.contains_key(id) && !removed.contains(id))
-        };
-        for r in &d.rules_added {
-            if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
-                return Err(format!(
-                    "policy delta adds rule {} (rule {} of policy {} on group {}) referencing address set {s}, which would not exist",
-                    r.id, r.origin.rule, r.origin.policy, r.origin.epg
-                ));
-            }
-        }
-        if !removed.is_empty() {
-            let replaced: HashSet<RuleId> = d
-                .rules_removed
-                .iter()
-                .copied()
-                .chain(d.rules_added.iter().map(|r| r.id))
-                .collect();
-            for r in self
-                .policy
-                .rules
-                .values()
-                .filter(|r| !replaced.contains(&r.id))
-            {
-                if let Some(s) = sets_of(r).find(|s| !present_after(s)) {
-                    return Err(format!(
-                        "policy delta removes address set {s}, still referenced by rule {} (rule {} of policy {} on group {})",
-                        r.id, r.origin.rule, r.origin.policy, r.origin.epg
-                    ));
-                }
-            }
-        }
-        if let Some(m) = d.members_added.iter().find(|m| m.epg == NO_EPG) {
-            return Err(format!(
-                "policy delta adds membership of {} in tenant {} to group id 0 (endpoints in no group have no entry)",
-                m.ip, m.tenant
-            ));
-        }
-        Ok(())
+        self.policy.check_delta(d)
     }
 
     /// The state as a [`DesiredState`] (collections sorted by key).
@@ -198,7 +129,7 @@ impl HostState {
                 return Err(format!("peer {} is listed twice", p.ip));
             }
         }
-        check_ir(&desired.policy)?;
+        desired.policy.check()?;
         s.policy = desired.policy.clone();
         Ok(s)
     }
