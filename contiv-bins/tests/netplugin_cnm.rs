@@ -370,14 +370,13 @@ mod netplugin {
         .await
         .expect("h2's lease expires");
         let nm = c.netmaster().clone();
-        let mut absent = std::collections::HashMap::new();
         assert_eq!(
-            nm.gc_vanished_reservations(&mut absent).await,
+            nm.gc_vanished().await.reservations,
             0,
             "not before the grace period"
         );
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(nm.gc_vanished_reservations(&mut absent).await, 1);
+        assert_eq!(nm.gc_vanished().await.reservations, 1);
         assert!(c.reservations().await.is_empty());
         assert_eq!(c.allocated(NET).await, 0);
     }

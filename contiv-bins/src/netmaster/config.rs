@@ -158,7 +158,9 @@ pub struct NetmasterConfig {
     pub node_ttl: Duration,
 
     /// How long endpoints of a vanished node are kept before they are
-    /// released (a node that comes back within it keeps them).
+    /// released (a node that comes back within it keeps them). Measured
+    /// from when a leader first saw the node gone; a leader change does not
+    /// restart it.
     #[arg(long, env = "CONTIV_NETMASTER_NODE_GC_GRACE", value_parser = parse_duration, default_value = "10m")]
     pub node_gc_grace: Duration,
 

@@ -26,6 +26,7 @@
 //! preconditions — nothing is half-written when a request fails — then waits
 //! until the cache reflects the commit before answering.
 
+pub mod absence;
 pub mod cache;
 pub mod collections;
 pub mod config;

@@ -6,16 +6,27 @@
 //! every other agent drops the node's VTEP and remote endpoints. The
 //! node's endpoint records stay for `--node-gc-grace` (a node that comes
 //! back in time keeps its addresses); after that the leader deletes them
-//! and releases their addresses.
+//! and releases their addresses. The grace period is measured from when
+//! any leader first saw the node gone ([`super::absence`]), so a leader
+//! change does not restart it.
 
 use super::{ApiError, ApiResult, Netmaster};
 use crate::api::{NodeLease, NodeRegistration};
 use contiv_core::model::validate::is_valid_name;
 use contiv_core::store::{PutOptions, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{info, warn};
+
+/// What one pass of [`Netmaster::gc_vanished`] released.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Endpoints deleted (their addresses released).
+    pub endpoints: usize,
+    /// Addresses released from reservations.
+    pub reservations: usize,
+}
 
 impl Netmaster {
     /// Registers or refreshes a node.
@@ -99,13 +110,13 @@ impl Netmaster {
         Ok(())
     }
 
-    /// One pass of the vanished-node cleanup: hosts that hold endpoints but
-    /// have no node record are noted; once absent longer than the grace
-    /// period, their endpoints are deleted. `absent_since` carries state
-    /// between passes.
-    pub async fn gc_vanished_nodes(&self, absent_since: &mut HashMap<String, Instant>) {
-        let now = Instant::now();
-        let orphans: Vec<(String, Vec<(String, String)>)> = {
+    /// One pass of the vanished-node cleanup: hosts that hold endpoints or
+    /// address reservations but have no node record are absent; the time
+    /// each was first seen absent is kept in the store (see
+    /// [`super::absence`]), so a new leader continues the grace period. What
+    /// a host absent longer than `--node-gc-grace` holds is released.
+    pub async fn gc_vanished(&self) -> GcReport {
+        let orphan_endpoints: HashMap<String, Vec<(String, String)>> = {
             let v = self.cache.read();
             let mut by_host: HashMap<String, Vec<(String, String)>> = HashMap::new();
             for e in v.endpoints.values() {
@@ -116,12 +127,35 @@ impl Netmaster {
                         .push((e.network_key(), e.id.clone()));
                 }
             }
-            by_host.into_iter().collect()
+            by_host
         };
-        absent_since.retain(|h, _| orphans.iter().any(|(o, _)| o == h));
-        for (host, eps) in orphans {
-            let since = *absent_since.entry(host.clone()).or_insert(now);
-            if now.duration_since(since) < self.settings.node_gc_grace {
+        let orphan_reservations = match self.orphan_reservations().await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "cannot list reservations for cleanup; trying again next pass");
+                return GcReport::default();
+            }
+        };
+        let absent: BTreeSet<String> = orphan_endpoints
+            .keys()
+            .cloned()
+            .chain(orphan_reservations.iter().map(|r| r.host.clone()))
+            .collect();
+        let absent_for = match self.note_absent_hosts(&absent).await {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot record vanished nodes; trying again next pass");
+                return GcReport::default();
+            }
+        };
+        let expired = |host: &str| {
+            absent_for
+                .get(host)
+                .is_some_and(|d| *d >= self.settings.node_gc_grace)
+        };
+        let mut report = GcReport::default();
+        for (host, eps) in orphan_endpoints {
+            if !expired(&host) {
                 continue;
             }
             warn!(
@@ -130,29 +164,34 @@ impl Netmaster {
                 "node gone longer than the grace period: releasing its endpoints"
             );
             for (net, id) in eps {
-                if let Err(e) = self.delete_endpoint(&net, &id).await {
-                    warn!(host, endpoint = %id, error = %e, "cannot release endpoint of vanished node");
+                match self.delete_endpoint(&net, &id).await {
+                    Ok(_) => report.endpoints += 1,
+                    Err(e) => {
+                        warn!(host, endpoint = %id, error = %e, "cannot release endpoint of vanished node")
+                    }
                 }
             }
-            absent_since.remove(&host);
         }
+        let expired_reservations = orphan_reservations
+            .into_iter()
+            .filter(|r| expired(&r.host))
+            .collect();
+        report.reservations = self.release_reservations(expired_reservations).await;
+        report
     }
 
-    /// Runs [`Netmaster::gc_vanished_nodes`] periodically until `stop`
-    /// resolves (the leader runs this).
+    /// Runs [`Netmaster::gc_vanished`] periodically until `stop` resolves
+    /// (the leader runs this).
     pub async fn run_node_gc(
         self: Arc<Self>,
         period: Duration,
         stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut absent = HashMap::new();
-        let mut absent_reservations = HashMap::new();
         let mut stop = stop;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(period) => {
-                    self.gc_vanished_nodes(&mut absent).await;
-                    self.gc_vanished_reservations(&mut absent_reservations).await;
+                    self.gc_vanished().await;
                 }
                 r = stop.changed() => if r.is_err() || *stop.borrow() { return },
             }

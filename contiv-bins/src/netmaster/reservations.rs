@@ -17,7 +17,7 @@
 //! | sweep (agent start) | release the host's reservations made by an older agent instance |
 //!
 //! Reservations are not streamed to agents and not in the cache; they are
-//! read from the store. [`Netmaster::gc_vanished_reservations`] releases
+//! read from the store. [`Netmaster::gc_vanished`] releases
 //! those of hosts that have no node record for longer than the node GC
 //! grace, like the endpoints of vanished nodes.
 
@@ -35,10 +35,8 @@ use contiv_core::ir::NO_EPG;
 use contiv_core::model::{EndpointGroup, ModelObject, Network};
 use contiv_core::records::EndpointRecord;
 use contiv_core::store::{KeyValue, Precondition, TxnOp, decode_json};
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Instant;
 use tracing::{info, warn};
 
 /// Releasing from a pool that is gone, or an address it does not hold,
@@ -454,34 +452,22 @@ impl Netmaster {
         })
     }
 
-    /// One pass of the cleanup of reservations whose host has had no node
-    /// record for longer than the node GC grace (`absent_since` carries
-    /// state between passes). Returns how many were released.
-    pub async fn gc_vanished_reservations(
-        &self,
-        absent_since: &mut HashMap<String, Instant>,
-    ) -> usize {
-        let now = Instant::now();
-        let all = match self.reservations().await {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(error = %e, "cannot list reservations for cleanup");
-                return 0;
-            }
-        };
-        let orphans: Vec<Reservation> = {
-            let v = self.cache.read();
-            all.into_iter()
-                .filter(|r| !v.nodes.contains_key(&r.host))
-                .collect()
-        };
-        absent_since.retain(|h, _| orphans.iter().any(|r| &r.host == h));
+    /// Reservations whose host has no node record.
+    pub(crate) async fn orphan_reservations(&self) -> ApiResult<Vec<Reservation>> {
+        let all = self.reservations().await?;
+        let v = self.cache.read();
+        Ok(all
+            .into_iter()
+            .filter(|r| !v.nodes.contains_key(&r.host))
+            .collect())
+    }
+
+    /// Releases the addresses of `expired` reservations (hosts gone longer
+    /// than the grace period; see [`Netmaster::gc_vanished`]). Returns how
+    /// many were released.
+    pub(crate) async fn release_reservations(&self, expired: Vec<Reservation>) -> usize {
         let mut released = 0;
-        for r in orphans {
-            let since = *absent_since.entry(r.host.clone()).or_insert(now);
-            if now.duration_since(since) < self.settings.node_gc_grace {
-                continue;
-            }
+        for r in expired {
             match self
                 .release_address(&r.network_key, r.ipv4, Some(&r.host))
                 .await
