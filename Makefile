@@ -40,9 +40,11 @@ demo-cluster: deps
 	$(CARGO) build -q -p contiv-bins --bins
 	BIN_DIR=target/debug ./scripts/demo-cluster.sh
 
-## bench: criterion benches (numbers go to BENCHMARKS.md)
+## bench: every bench (numbers go to BENCHMARKS.md); the CNI and cluster
+## benches run the release daemons, so those are built first
 bench: deps
-	$(CARGO) bench -p contiv-benches
+	$(CARGO) build --release -p contiv-bins --bins
+	$(CARGO) bench -p contiv-store -p contiv-benches
 
 clean:
 	$(CARGO) clean
