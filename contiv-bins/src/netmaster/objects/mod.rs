@@ -15,9 +15,9 @@ mod simple;
 mod tenant;
 
 use super::cache::ClusterView;
-use super::{ApiError, ApiResult, Netmaster};
+use super::{ApiError, ApiResult, ErrorKind, Netmaster};
 use async_trait::async_trait;
-use contiv_core::model::ModelObject;
+use contiv_core::model::{ModelObject, Tenant};
 use contiv_core::store::{Precondition, TxnOp};
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
@@ -32,15 +32,49 @@ pub(crate) trait Handler: ModelObject + PartialEq {
     /// Checks and stages the creation of `obj`.
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()>;
 
-    /// Checks and stages an update from `old` to `new` (they differ).
-    async fn update(nm: &Netmaster, old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()>;
+    /// Checks and stages an update from `old` to `new` (they differ). By
+    /// default nothing beyond the new object itself is written.
+    async fn update(
+        _nm: &Netmaster,
+        _old: &Self,
+        _new: &Self,
+        _tx: &mut AllocTxn,
+    ) -> ApiResult<()> {
+        Ok(())
+    }
 
-    /// Checks and stages the deletion of `obj`.
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()>;
+    /// Checks and stages the deletion of `obj`. By default nothing guards
+    /// it and nothing derived is removed.
+    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+        Ok(())
+    }
 
     /// The `Oper` part of `inspect`, if the type has one.
     async fn oper(_nm: &Netmaster, _obj: &Self) -> ApiResult<Option<Value>> {
         Ok(None)
+    }
+}
+
+/// Checks that `tenant` is named and exists, and makes the transaction
+/// depend on it staying unchanged.
+pub(super) fn require_tenant(nm: &Netmaster, tenant: &str, tx: &mut AllocTxn) -> ApiResult<()> {
+    if tenant.is_empty() {
+        return Err(ApiError::invalid("Invalid tenant name"));
+    }
+    if !nm.cache.read().tenants.contains_key(tenant) {
+        return Err(ApiError::not_found(format!("Tenant {tenant} not found")));
+    }
+    nm.require(tx, Tenant::TYPE, tenant);
+    Ok(())
+}
+
+/// The original's message for a missing tenant where it names none (its
+/// netprofile and policy handlers).
+pub(super) fn unnamed_tenant(e: ApiError) -> ApiError {
+    if e.kind == ErrorKind::NotFound {
+        ApiError::not_found("Tenant not found")
+    } else {
+        e
     }
 }
 

@@ -1,11 +1,11 @@
 //! policy and rule: references must exist; a policy in use cannot be
 //! deleted and takes its rules with it; rules cannot be updated.
 
-use super::{Handler, refuse_update};
+use super::{Handler, refuse_update, require_tenant, unnamed_tenant};
 use crate::netmaster::cache::ClusterView;
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
-use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule, Tenant};
+use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule};
 use contiv_core::store::{MAX_TXN_OPS, Precondition, TxnOp};
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
@@ -23,25 +23,10 @@ impl Handler for Policy {
     }
 
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        if obj.tenant_name.is_empty() {
-            return Err(ApiError::invalid("Invalid tenant name"));
-        }
-        if !nm.cache.read().tenants.contains_key(&obj.tenant_name) {
-            return Err(ApiError::not_found("Tenant not found"));
-        }
-        nm.require(tx, Tenant::TYPE, &obj.tenant_name);
-        Ok(())
+        require_tenant(nm, &obj.tenant_name, tx).map_err(unnamed_tenant)
     }
 
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
-        // Every field of a policy is part of its key: nothing to change.
-        Ok(())
-    }
+    // Every field of a policy is part of its key: nothing to change.
 
     async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
         let rule_keys: Vec<String> = {
@@ -168,9 +153,5 @@ impl Handler for Rule {
         _tx: &mut AllocTxn,
     ) -> ApiResult<()> {
         Err(refuse_update("can not update a rule after its created"))
-    }
-
-    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        Ok(())
     }
 }

@@ -1,30 +1,19 @@
 //! The objects with little behaviour: netprofile, appProfile, serviceLB,
 //! Bgp, extContractsGroup and aciGw.
 
-use super::Handler;
 use super::network::ignore_unknown;
+use super::{Handler, require_tenant, unnamed_tenant};
 use crate::netmaster::cache::ClusterView;
-use crate::netmaster::{ApiError, ApiResult, ErrorKind, Netmaster, oper};
+use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{
     AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, ModelObject, Netprofile, Network,
-    ServiceLB, Tenant,
+    ServiceLB,
 };
 use contiv_core::records::ServiceState;
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-fn require_tenant(nm: &Netmaster, tenant: &str, tx: &mut AllocTxn) -> ApiResult<()> {
-    if tenant.is_empty() {
-        return Err(ApiError::invalid("Invalid tenant name"));
-    }
-    if !nm.cache.read().tenants.contains_key(tenant) {
-        return Err(ApiError::not_found(format!("Tenant {tenant} not found")));
-    }
-    nm.require(tx, Tenant::TYPE, tenant);
-    Ok(())
-}
 
 #[async_trait]
 impl Handler for Netprofile {
@@ -32,24 +21,9 @@ impl Handler for Netprofile {
         &view.netprofiles
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        // The original's message here has no name.
-        require_tenant(nm, &obj.tenant_name, tx).map_err(|e| {
-            if e.kind == ErrorKind::NotFound {
-                ApiError::not_found("Tenant not found")
-            } else {
-                e
-            }
-        })
+        require_tenant(nm, &obj.tenant_name, tx).map_err(unnamed_tenant)
     }
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
-        // Agents re-read the profile of every group that uses it.
-        Ok(())
-    }
+    // Agents re-read the profile of every group that uses it.
     async fn delete(nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
         let used = nm
             .cache
@@ -88,9 +62,6 @@ impl Handler for AppProfile {
     }
     async fn update(nm: &Netmaster, _old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
         check_app_groups(nm, new, tx)
-    }
-    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        Ok(())
     }
 }
 
@@ -183,17 +154,6 @@ impl Handler for Bgp {
         }
         Ok(())
     }
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
-        Ok(())
-    }
-    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        Ok(())
-    }
     async fn oper(_nm: &Netmaster, _obj: &Self) -> ApiResult<Option<Value>> {
         // Live BGP state comes from the host's agent; none is reported yet.
         Ok(Some(serde_json::json!({})))
@@ -207,14 +167,6 @@ impl Handler for ExtContractsGroup {
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
         require_tenant(nm, &obj.tenant_name, tx)
-    }
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
-        Ok(())
     }
     async fn delete(nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
         let user = nm.cache.read().epgs.values().find_map(|g| {
@@ -238,14 +190,6 @@ impl Handler for AciGw {
         &view.aci_gws
     }
     async fn create(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        Ok(())
-    }
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
         Ok(())
     }
     async fn delete(nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
