@@ -6,7 +6,8 @@
 //! median rates (ours / ovs-ofctl; the target is ≥ 0.9).
 //!
 //! The flows are the first N of the pipeline compiled from the synthetic
-//! 100k-rule intent (policy, classification, forwarding flows with
+//! 100k-rule intent on the host view `ovs_flows` benches (policy,
+//! classification, forwarding flows with
 //! conjunctions, registers, ct); the text file `ovs-ofctl` reads is what
 //! the bridge itself dumps after our install, so both sides install
 //! exactly the same flows.
@@ -14,86 +15,27 @@
 //! Run: `benches/ovs_install.sh [N] [ROUNDS]` or
 //! `cargo bench -p contiv-benches --bench ovs_install -- 100000 5`.
 
-use contiv_core::datapath::{
-    Attachment, DesiredState, Encap, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint, VtepPeer,
-};
 use contiv_dp_ovs::openflow::conn::Connection;
 use contiv_dp_ovs::openflow::wire::{
     FlowMod, FlowStatsRequest, Message, MultipartReplyBody, MultipartRequestBody,
 };
-use contiv_dp_ovs::pipeline::{FlowChange, Pipeline, PortMap};
+use contiv_dp_ovs::pipeline::{FlowChange, Pipeline};
 use contiv_dp_ovs::testing::OvsInstance;
 use contiv_policy::compile;
 use contiv_policy::synthetic::{SyntheticSpec, generate};
-use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::host_state;
 
 const BRIDGE: &str = "contivbr";
 
 fn flows(n: usize) -> Vec<FlowMod> {
     let intent = generate(&SyntheticSpec::default());
     let ir = compile(&intent).expect("synthetic intent compiles");
-    let mut d = DesiredState {
-        policy: ir,
-        ..DesiredState::default()
-    };
-    let mut ports = PortMap::default();
-    for (i, (key, net)) in intent.networks.iter().enumerate() {
-        d.networks.push(NetworkSpec {
-            key: key.clone(),
-            tenant: net.tenant_name.clone(),
-            tenant_id: intent.tenants[&net.tenant_name],
-            encap: Encap::Vxlan,
-            vlan: i as u16 + 1,
-            vni: Some(10_000 + i as u32),
-            subnet: net.subnet.parse().ok(),
-            gateway: None,
-            subnet6: None,
-            gateway6: None,
-        });
-    }
-    for p in 0..16u8 {
-        let ip = IpAddr::V4(Ipv4Addr::new(172, 31, p, 2));
-        d.peers.push(VtepPeer {
-            host: format!("h{p}"),
-            ip,
-        });
-        ports.peers.insert(ip, 10 + u32::from(p));
-    }
-    for (i, e) in intent.endpoints.values().enumerate() {
-        let Some(a) = e.ips.iter().find_map(|ip| match ip {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        }) else {
-            continue;
-        };
-        if i < 200 {
-            d.local_endpoints.push(LocalEndpoint {
-                id: e.id.clone(),
-                network: e.network.clone(),
-                epg: 0,
-                ipv4: Some(ipnet::Ipv4Net::new(a, 20).expect("prefix")),
-                ipv6: None,
-                mac: MacAddr::from_ipv4(a),
-                host_ifname: format!("vh{i}"),
-                attachment: Attachment::Existing,
-                mtu: 1450,
-                qos: None,
-            });
-            ports.endpoints.insert(e.id.clone(), 100 + i as u32);
-        } else {
-            d.remote_endpoints.push(RemoteEndpoint {
-                id: e.id.clone(),
-                network: e.network.clone(),
-                epg: 0,
-                ipv4: Some(a),
-                ipv6: None,
-                mac: MacAddr::from_ipv4(a),
-                vtep: IpAddr::V4(Ipv4Addr::new(172, 31, (i % 16) as u8, 2)),
-            });
-        }
-    }
+    let (d, ports) = host_state(&intent, ir);
     let mut p = Pipeline::from_desired(&d, &ports);
     let changes = p.flush();
     let all: Vec<FlowMod> = changes
