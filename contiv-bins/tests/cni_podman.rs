@@ -13,7 +13,7 @@ mod e2e;
 
 #[cfg(test)]
 mod cni_podman {
-    use super::e2e::{CONTIV_CNI, Plugin, Switch};
+    use super::e2e::{self, CONTIV_CNI, Plugin, Switch};
     use super::support::Cluster;
     use serde_json::json;
     use std::path::PathBuf;
@@ -103,45 +103,15 @@ tmp_dir = "{t}/podman/tmp"
 
         /// Imports a busybox image built offline from busybox-static.
         fn import_busybox(&self) {
-            let root = self.dir.path().join("bbroot");
-            for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-                std::fs::create_dir_all(root.join(d)).unwrap();
-            }
-            std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-                .expect("busybox-static is installed (make deps)");
-            let st = Command::new("chroot")
-                .arg(&root)
-                .args(["/bin/busybox", "--install", "-s", "/bin"])
-                .status()
-                .unwrap();
-            assert!(st.success());
-            std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-            std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-            let mut tar = Command::new("tar")
-                .arg("-C")
-                .arg(&root)
-                .args(["-c", "."])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let out = self
-                .cmd()
-                .args([
-                    "import",
-                    "--change",
-                    "CMD [\"/bin/sh\"]",
-                    "-",
-                    "localhost/busybox:local",
-                ])
-                .stdin(tar.stdout.take().unwrap())
-                .output()
-                .unwrap();
-            assert!(tar.wait().unwrap().success(), "tar of the image root");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let mut import = self.cmd();
+            import.args([
+                "import",
+                "--change",
+                "CMD [\"/bin/sh\"]",
+                "-",
+                "localhost/busybox:local",
+            ]);
+            e2e::import_busybox(self.dir.path(), import);
         }
 
         fn start(&mut self, name: &str, network: &str) -> String {

@@ -15,7 +15,7 @@ mod e2e;
 
 #[cfg(test)]
 mod e2e_docker {
-    use super::e2e::{Plugin, Switch};
+    use super::e2e::{self, Plugin, Switch};
     use super::support::{Cluster, eventually};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
@@ -124,39 +124,11 @@ mod e2e_docker {
 
         /// `busybox:local`, built offline from busybox-static.
         fn import_busybox(&self) {
-            let root = self.dir().join("bbroot");
-            for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
-                std::fs::create_dir_all(root.join(d)).unwrap();
-            }
-            std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-                .expect("busybox-static is installed (make deps)");
-            let st = Command::new("chroot")
-                .arg(&root)
-                .args(["/bin/busybox", "--install", "-s", "/bin"])
-                .status()
-                .unwrap();
-            assert!(st.success());
-            std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-            std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-            let mut tar = Command::new("tar")
-                .arg("-C")
-                .arg(&root)
-                .args(["-c", "."])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let out = Command::new("docker")
+            let mut import = Command::new("docker");
+            import
                 .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-                .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", "busybox:local"])
-                .stdin(tar.stdout.take().unwrap())
-                .output()
-                .unwrap();
-            assert!(tar.wait().unwrap().success(), "tar of the image root");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+                .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", "busybox:local"]);
+            e2e::import_busybox(self.dir(), import);
         }
 
         fn ip_of(&self, name: &str) -> String {

@@ -658,3 +658,44 @@ pub async fn del(sock: &Path, ctr: &Ctr, cid: &str, extra: Value) {
     let out = cni("DEL", ctr, cid, "IgnoreUnknown=1", &netconf(sock, extra)).await;
     assert_eq!(out.code, 0, "DEL {cid}: {}", out.raw);
 }
+
+/// Imports a busybox image built offline from busybox-static: lays its root
+/// out under `dir` and pipes it as a tar into `import`, a container
+/// engine's import command that reads the tar from standard input.
+pub fn import_busybox(dir: &Path, mut import: Command) {
+    let root = dir.join("bbroot");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(d)).expect("image root directory");
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("busybox-static is installed (make deps)");
+    let st = Command::new("chroot")
+        .arg(&root)
+        .args(["/bin/busybox", "--install", "-s", "/bin"])
+        .status()
+        .expect("chroot runs");
+    assert!(st.success());
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+        .expect("write /etc/passwd");
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").expect("write /etc/group");
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tar runs");
+    let out = import
+        .stdin(tar.stdout.take().expect("tar's stdout"))
+        .output()
+        .expect("the import command runs");
+    assert!(
+        tar.wait().expect("tar ends").success(),
+        "tar of the image root"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
