@@ -27,9 +27,12 @@ pub async fn run(core: Arc<Core>, node: NodeRecord) {
     // When the lease of the last successful heartbeat runs out.
     let mut lease_until: Option<Instant> = None;
     loop {
+        // The lease is granted after the request leaves, so it lasts at
+        // least until `sent + ttl`.
+        let sent = Instant::now();
         let delay = match core.client.register_node(&host, &reg).await {
             Ok(lease) => {
-                lease_until = Some(Instant::now() + Duration::from_millis(lease.ttl_ms));
+                lease_until = Some(sent + Duration::from_millis(lease.ttl_ms));
                 if !core.registered.swap(true, Ordering::Relaxed) {
                     info!(host = %host, ttl_ms = lease.ttl_ms, "registered with netmaster");
                 }
