@@ -18,7 +18,14 @@
 //! types (Debian: `protobuf-compiler libprotobuf-dev`). The crate's own
 //! tests always run every backend, against a real `etcd` binary.
 
-#[cfg(any(feature = "memory", feature = "embedded", feature = "etcd"))]
+#[cfg(feature = "consul")]
+pub mod consul;
+#[cfg(any(
+    feature = "memory",
+    feature = "embedded",
+    feature = "etcd",
+    feature = "consul"
+))]
 mod contract;
 #[cfg(feature = "embedded")]
 pub mod embedded;
