@@ -125,7 +125,7 @@ fn certificates(
     csr.extend(ec);
     csr.extend(["-keyout", "agent.key", "-out", "agent.csr"]);
     openssl(dir, &csr);
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("write ext.cnf");
     openssl(
         dir,
         &[
