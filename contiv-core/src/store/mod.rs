@@ -123,6 +123,13 @@ pub trait StateStore: Send + Sync + 'static {
     /// caller must re-list and watch from the listing's revision + 1.
     /// A stream ends with an error item if the backend loses the watch; the
     /// caller resumes from the last revision it saw + 1.
+    ///
+    /// Deletes are events like puts on every backend, lease expiry
+    /// included: etcd reports them natively; the Consul backend, whose
+    /// blocking queries return listings without deletes or intermediate
+    /// values, synthesises every event from an event log it writes in the
+    /// same `/v1/txn` as the data (never by diffing listings), and reports
+    /// [`StoreError::Compacted`] for revisions that left that log.
     async fn watch(&self, prefix: &str, from: Option<Revision>) -> StoreResult<WatchStream>;
 
     /// Grants a lease with the given time-to-live.

@@ -45,7 +45,7 @@ mod layout;
 mod reaper;
 mod watch;
 
-use crate::contract::{conflict, precondition_holds, validate_ops};
+use crate::contract::{conflict, leases_of, precondition_holds, validate_ops};
 use api::{KvOp, KvPair, SessionBehavior, SessionCreate, TxnOp as ConsulOp};
 use async_trait::async_trait;
 use client::{Client, ClientConfig, ClientError, TxnOutcome};
@@ -54,7 +54,7 @@ use contiv_core::store::{
     StoreLimits, StoreResult, TxnOp, TxnResponse, WatchEvent, WatchStream,
 };
 use layout::{Envelope, Layout, LogRecord};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -519,14 +519,7 @@ impl StateStore for ConsulStore {
         validate_ops(&ops)?;
         self.check_sizes(&ops)?;
         let core = &self.core;
-        let leases: BTreeSet<&LeaseId> = ops
-            .iter()
-            .filter_map(|op| match op {
-                TxnOp::Put { lease, .. } => lease.as_ref(),
-                _ => None,
-            })
-            .collect();
-        for lease in leases {
+        for lease in leases_of(&ops) {
             if !core.lease_alive(lease).await? {
                 return Err(StoreError::LeaseNotFound(lease.clone()));
             }

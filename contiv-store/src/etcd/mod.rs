@@ -212,13 +212,7 @@ impl EtcdStore {
 
     /// Which of the leases a failed txn named is gone (etcd does not say).
     async fn missing_lease(&self, ops: &[TxnOp]) -> Option<LeaseId> {
-        let leases: BTreeSet<&LeaseId> = ops
-            .iter()
-            .filter_map(|op| match op {
-                TxnOp::Put { lease, .. } => lease.as_ref(),
-                _ => None,
-            })
-            .collect();
+        let leases = crate::contract::leases_of(ops);
         if leases.len() == 1 {
             return leases.into_iter().next().cloned();
         }

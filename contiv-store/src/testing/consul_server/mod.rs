@@ -232,7 +232,12 @@ impl ConsulTestServer {
     /// Adds an agent (a listener on a free loopback port) serving the same
     /// state; returns its index.
     pub fn add_agent(&mut self) -> std::io::Result<usize> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        self.add_agent_on(TcpListener::bind("127.0.0.1:0")?)
+    }
+
+    /// Adds an agent serving on `listener` (bound by the caller, e.g. inside
+    /// a network namespace); returns its index.
+    pub fn add_agent_on(&mut self, listener: TcpListener) -> std::io::Result<usize> {
         let addr = listener.local_addr()?;
         let task = self.serve(listener)?;
         self.agents.push(Agent {
