@@ -34,7 +34,6 @@ use contiv_core::store::{
 };
 use convert::{error, etcd_rev, lease_num, prefix_end, prefix_start, rev, with_lease};
 use etcd_client::{Client, ConnectOptions, GetOptions, WatchOptions};
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
