@@ -635,6 +635,26 @@ impl Gen {
         writeln!(out, "}}").ok();
     }
 
+    /// True if values of this (resolved) type are plain bytes: no strings
+    /// or vectors anywhere inside.
+    fn is_copy_ty(&self, ty: &str) -> bool {
+        if base(ty).is_some() {
+            return true;
+        }
+        match self.defs.get(strip(ty)) {
+            Some(Def::Struct(fields)) => self.fields_copy(fields),
+            Some(Def::Alias { ty, .. }) => self.is_copy_ty(ty),
+            Some(Def::Enum { .. } | Def::Union(_)) => true,
+            None => false,
+        }
+    }
+
+    fn fields_copy(&self, fields: &[Field]) -> bool {
+        fields
+            .iter()
+            .all(|f| matches!(f.shape, Shape::Scalar | Shape::Array(_)) && self.is_copy_ty(&f.ty))
+    }
+
     fn gen_struct(
         &self,
         out: &mut String,
@@ -645,9 +665,14 @@ impl Gen {
         doc: &str,
     ) {
         let counts = Self::count_fields(fields);
+        let copy = if self.fields_copy(fields) {
+            ", Copy"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "/// {doc}\n#[derive(Clone, Debug, PartialEq)]\npub struct {rust} {{"
+            "/// {doc}\n#[derive(Clone{copy}, Debug, PartialEq)]\npub struct {rust} {{"
         )
         .ok();
         for f in fields.iter().filter(|f| !counts.contains_key(&f.name)) {

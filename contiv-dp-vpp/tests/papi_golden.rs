@@ -1,4 +1,7 @@
 //! Golden vectors: vpp-papi packs the same values to the same bytes.
+
+// Test code: a failed unwrap is a test failure with its message.
+#![allow(clippy::unwrap_used)]
 mod support;
 use contiv_dp_vpp::api::{acl, interface, l2, types, vxlan};
 use contiv_dp_vpp::wire::{Message, MsgHeader, encode};
@@ -45,7 +48,7 @@ fn smoke() {
             &acl::AclAddReplace {
                 acl_index: u32::MAX,
                 tag: "contiv".into(),
-                r: vec![rule.clone(), rule],
+                r: vec![rule, rule],
             },
             900,
         ),

@@ -143,9 +143,9 @@ impl<T: AsRef<[u8]>> MsgView<T> {
     /// Wraps a buffer, checking that it holds the header.
     pub fn new_checked(buffer: T, kind: HeaderKind) -> Result<MsgView<T>> {
         let have = buffer.as_ref().len();
-        if have < kind.len() {
+        if have < kind.header_len() {
             return Err(Error::Truncated {
-                need: kind.len(),
+                need: kind.header_len(),
                 have,
             });
         }
@@ -187,7 +187,7 @@ impl<T: AsRef<[u8]>> MsgView<T> {
 
     /// The bytes after the header.
     pub fn body(&self) -> &[u8] {
-        &self.buffer.as_ref()[self.kind.len()..]
+        &self.buffer.as_ref()[self.kind.header_len()..]
     }
 }
 

@@ -91,7 +91,7 @@ pub enum HeaderKind {
 
 impl HeaderKind {
     /// Length of the header in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn header_len(self) -> usize {
         match self {
             HeaderKind::ClientContext => 10,
             HeaderKind::Client | HeaderKind::Context => 6,

@@ -145,3 +145,27 @@ pub fn assert_papi_packs_identically(raw: &[(String, Vec<u8>)]) -> Vec<String> {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Runs the official client (`client.py`) against the socket at `sock`;
+/// returns what it printed. Runs on a blocking thread so the server's
+/// runtime keeps serving.
+pub async fn run_official_client(sock: &std::path::Path) -> Value {
+    let py = python();
+    let sock = sock.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .arg(script("client.py"))
+            .arg(api_dir())
+            .arg(sock)
+            .output()
+            .expect("run client.py")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "vpp-papi client failed against the test server:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("client.py prints JSON")
+}
