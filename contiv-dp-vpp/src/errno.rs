@@ -37,6 +37,8 @@ pub const ADDRESS_NOT_FOUND_FOR_INTERFACE: i32 = -60;
 pub const INVALID_ARGUMENT: i32 = -73;
 /// Tunnel already exists.
 pub const TUNNEL_EXIST: i32 = -75;
+/// Invalid decap-next.
+pub const INVALID_DECAP_NEXT: i32 = -76;
 /// Interface already exists.
 pub const IF_ALREADY_EXISTS: i32 = -79;
 /// Value already exists.
@@ -99,6 +101,7 @@ pub fn describe(retval: i32) -> Option<&'static str> {
         ADDRESS_NOT_FOUND_FOR_INTERFACE => "Address not found for interface",
         INVALID_ARGUMENT => "Invalid argument",
         TUNNEL_EXIST => "Tunnel already exists",
+        INVALID_DECAP_NEXT => "Invalid decap-next",
         IF_ALREADY_EXISTS => "Interface already exists",
         VALUE_EXIST => "Value already exists",
         SAME_SRC_DST => "Source and destination are the same",

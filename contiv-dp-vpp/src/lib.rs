@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod datapath;
 pub mod errno;
 #[cfg(feature = "testing")]
 pub mod testing;

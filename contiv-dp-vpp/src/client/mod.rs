@@ -225,6 +225,12 @@ impl Client {
         Ok(self.conn().await?.table.clone())
     }
 
+    /// True if a connection is established and has not failed (no call is
+    /// made: a peer that closed the socket is noticed by the reader).
+    pub async fn is_connected(&self) -> bool {
+        self.conn.lock().await.as_ref().is_some_and(|c| c.is_open())
+    }
+
     /// Drops the current connection (the next call reconnects).
     pub async fn disconnect(&self) {
         self.conn.lock().await.take();

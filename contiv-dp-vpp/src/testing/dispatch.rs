@@ -165,6 +165,17 @@ pub(super) fn handle(
                 };
                 out.push(&interface::SwInterfaceAddDelAddressReply { retval: r });
             }
+            "sw_interface_get_table" => {
+                let m = msg!(interface::SwInterfaceGetTable);
+                let (r, vrf) = match st.interfaces.get(&m.sw_if_index) {
+                    Some(i) => (0, if m.is_ipv6 { i.table6 } else { i.table4 }),
+                    None => (errno::INVALID_SW_IF_INDEX, 0),
+                };
+                out.push(&interface::SwInterfaceGetTableReply {
+                    retval: r,
+                    vrf_id: vrf,
+                });
+            }
             "ip_address_dump" => {
                 let m = msg!(ip::IpAddressDump);
                 if let Some(i) = st.interfaces.get(&m.sw_if_index) {
@@ -292,6 +303,42 @@ pub(super) fn handle(
                             .collect(),
                     });
                 }
+            }
+            "bridge_flags" => {
+                let m = msg!(l2::BridgeFlags);
+                let r = match (fault, st.bds.get_mut(&m.bd_id)) {
+                    (Some(f), _) => f,
+                    (None, Some(b)) if m.bd_id != 0 => {
+                        let f = m.flags.0;
+                        for (bit, flag) in [
+                            (1, &mut b.learn),
+                            (2, &mut b.forward),
+                            (4, &mut b.flood),
+                            (8, &mut b.uu_flood),
+                            (16, &mut b.arp_term),
+                            (32, &mut b.arp_ufwd),
+                        ] {
+                            if f & bit != 0 {
+                                *flag = m.is_set;
+                            }
+                        }
+                        0
+                    }
+                    (None, Some(_)) => errno::BD_NOT_MODIFIABLE,
+                    (None, None) => errno::NO_SUCH_ENTRY,
+                };
+                let bitmap = st.bds.get(&m.bd_id).map_or(0, |b| {
+                    u32::from(b.learn)
+                        | u32::from(b.forward) << 1
+                        | u32::from(b.flood) << 2
+                        | u32::from(b.uu_flood) << 3
+                        | u32::from(b.arp_term) << 4
+                        | u32::from(b.arp_ufwd) << 5
+                });
+                out.push(&l2::BridgeFlagsReply {
+                    retval: r,
+                    resulting_feature_bitmap: bitmap,
+                });
             }
             "sw_interface_set_l2_bridge" => {
                 let m = msg!(l2::SwInterfaceSetL2Bridge);
@@ -863,6 +910,14 @@ fn vxlan_add_del(st: &mut super::VppState, m: &vxlan::VxlanAddDelTunnelV3) -> Re
     } else {
         m.instance
     };
+    // VPP: "if not set explicitly, default to l2" (VXLAN_INPUT_NEXT_L2_INPUT).
+    let decap_next_index = if m.decap_next_index == u32::MAX {
+        1
+    } else if m.decap_next_index > 1 {
+        return Err(errno::INVALID_DECAP_NEXT);
+    } else {
+        m.decap_next_index
+    };
     let key = VxlanKey {
         instance,
         src,
@@ -871,7 +926,7 @@ fn vxlan_add_del(st: &mut super::VppState, m: &vxlan::VxlanAddDelTunnelV3) -> Re
         dst_port: m.dst_port,
         vni: m.vni,
         encap_vrf_id: m.encap_vrf_id,
-        decap_next_index: m.decap_next_index,
+        decap_next_index,
     };
     let mac = mac_or_random([0; 6], true, 0x0c00_0000 | instance);
     Ok(st.add_iface(format!("vxlan_tunnel{instance}"), IfKind::Vxlan(key), mac))

@@ -180,6 +180,7 @@ impl Drop for VppTestServer {
 /// Message names that only read state (everything else mutates).
 pub fn is_read_only(name: &str) -> bool {
     name.ends_with("_dump")
+        || name.contains("_get")
         || matches!(
             name,
             "control_ping" | "sockclnt_create" | "sockclnt_delete" | "want_interface_events"

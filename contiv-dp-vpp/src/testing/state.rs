@@ -675,13 +675,13 @@ impl VppState {
         config: PolicerConfig,
     ) -> Result<u32, Rv> {
         if is_add {
-            let index = match self.policers.get(name) {
-                Some(p) => p.index,
-                None => {
-                    self.next_policer += 1;
-                    self.next_policer - 1
-                }
-            };
+            ok_if(!self.policers.contains_key(name), errno::VALUE_EXIST)?;
+            ok_if(
+                config.rate_type.0 < 2 && config.r#type.0 < 5,
+                errno::INVALID_VALUE,
+            )?;
+            let index = self.next_policer;
+            self.next_policer += 1;
             self.policers
                 .insert(name.to_owned(), Policer { index, config });
             Ok(index)
