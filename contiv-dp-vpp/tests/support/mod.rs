@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 pub mod fixture;
 pub mod papi;
+pub mod vpp_acl;
