@@ -20,6 +20,7 @@
 //! empty (a VPP restart).
 
 mod dispatch;
+pub mod fuzz;
 pub mod state;
 
 pub use state::{Acl, Bd, IfKind, Iface, L2Port, L2fib, VppState};
