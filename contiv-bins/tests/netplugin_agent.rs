@@ -132,14 +132,16 @@ mod netplugin {
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.1"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.1/24"]}}),
             )
             .await;
         assert_eq!(s, 200, "{r}");
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.9"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.9/24"]}}),
             )
             .await;
         assert_eq!((s, r["kind"].as_str()), (409, Some("conflict")), "{r}");

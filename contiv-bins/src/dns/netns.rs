@@ -55,6 +55,14 @@ pub enum NetnsError {
         /// The I/O error.
         source: io::Error,
     },
+    /// A netlink socket could not be opened inside the namespace.
+    #[error("cannot open a netlink socket in network namespace {path}: {source}")]
+    Netlink {
+        /// The namespace path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
     /// The helper thread could not start or panicked.
     #[error("network namespace helper thread failed: {0}")]
     Thread(String),
@@ -267,6 +275,24 @@ where
             Err(_) => Err(NetnsError::Thread("the closure panicked".into())),
         }
     })
+}
+
+/// An rtnetlink handle whose socket lives in the namespace at `netns`. Its
+/// connection runs on the current tokio runtime until the handle and its
+/// clones are dropped. Must be called from within a tokio runtime.
+pub fn netlink_in_netns(netns: &Path) -> Result<rtnetlink::Handle, NetnsError> {
+    let rt = tokio::runtime::Handle::try_current()
+        .map_err(|e| NetnsError::Thread(format!("no tokio runtime for netlink: {e}")))?;
+    let made = run_in_netns(netns, || {
+        let _g = rt.enter();
+        rtnetlink::new_connection()
+    })?;
+    let (conn, handle, _) = made.map_err(|source| NetnsError::Netlink {
+        path: netns.to_owned(),
+        source,
+    })?;
+    rt.spawn(conn);
+    Ok(handle)
 }
 
 /// A non-blocking UDP socket bound to `addr` inside the namespace.

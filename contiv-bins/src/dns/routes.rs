@@ -3,7 +3,7 @@
 //! scope link`) and the DNS endpoint's routes back to its network's
 //! subnets. Adding a route that exists succeeds (`NLM_F_REPLACE`).
 
-use super::netns::{NetnsError, run_in_netns};
+use super::netns::{NetnsError, netlink_in_netns};
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use rtnetlink::RouteMessageBuilder;
@@ -17,14 +17,6 @@ pub enum RouteError {
     /// The namespace could not be entered.
     #[error(transparent)]
     Netns(#[from] NetnsError),
-    /// The netlink socket could not be opened.
-    #[error("cannot open a netlink socket in {netns}: {source}")]
-    Socket {
-        /// The namespace.
-        netns: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
     /// The interface does not exist.
     #[error("interface {ifname} does not exist in {netns}")]
     NoInterface {
@@ -52,55 +44,41 @@ pub async fn add_link_routes(
     ifname: &str,
     dsts: &[Ipv4Net],
 ) -> Result<(), RouteError> {
-    let rt = tokio::runtime::Handle::current();
-    let made = run_in_netns(netns, || {
-        let _g = rt.enter();
-        rtnetlink::new_connection()
-    })?;
-    let (conn, handle, _) = made.map_err(|source| RouteError::Socket {
+    let handle = netlink_in_netns(netns)?;
+    let fail = |what: String, e: rtnetlink::Error| RouteError::Netlink {
+        what,
         netns: netns.to_owned(),
-        source,
-    })?;
-    let task = tokio::spawn(conn);
-    let res = async {
-        let fail = |what: String, e: rtnetlink::Error| RouteError::Netlink {
-            what,
-            netns: netns.to_owned(),
-            message: e.to_string(),
-        };
-        let link = handle
-            .link()
-            .get()
-            .match_name(ifname.to_owned())
-            .execute()
-            .try_next()
-            .await;
-        let index = match link {
-            Ok(Some(m)) => m.header.index,
-            _ => {
-                return Err(RouteError::NoInterface {
-                    netns: netns.to_owned(),
-                    ifname: ifname.to_owned(),
-                });
-            }
-        };
-        for d in dsts {
-            let msg = RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(d.network(), d.prefix_len())
-                .output_interface(index)
-                .scope(RouteScope::Link)
-                .build();
-            handle
-                .route()
-                .add(msg)
-                .replace()
-                .execute()
-                .await
-                .map_err(|e| fail(format!("adding the route {d} dev {ifname}"), e))?;
+        message: e.to_string(),
+    };
+    let link = handle
+        .link()
+        .get()
+        .match_name(ifname.to_owned())
+        .execute()
+        .try_next()
+        .await;
+    let index = match link {
+        Ok(Some(m)) => m.header.index,
+        _ => {
+            return Err(RouteError::NoInterface {
+                netns: netns.to_owned(),
+                ifname: ifname.to_owned(),
+            });
         }
-        Ok(())
+    };
+    for d in dsts {
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(d.network(), d.prefix_len())
+            .output_interface(index)
+            .scope(RouteScope::Link)
+            .build();
+        handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| fail(format!("adding the route {d} dev {ifname}"), e))?;
     }
-    .await;
-    task.abort();
-    res
+    Ok(())
 }

@@ -6,12 +6,13 @@
 //! | `GET /status` | readiness (registered, synced) |
 //! | `POST /cni/add` | ADD: endpoint `<container-id>-<ifname>`, plumbed into the netns |
 //! | `POST /cni/del` | DEL (idempotent) |
-//! | `POST /cni/check` | CHECK |
+//! | `POST /cni/check` | CHECK: records, then the container's namespace ([`super::ifcheck`]) |
 //! | `POST /cni/gc` | GC: delete this host's endpoints of a CNI network that are not in the valid list |
 //! | `GET /debug/desired` | the host's full desired state (what a resync converges to), as JSON |
 
 use super::core::{AddSpec, Added, Core};
 use super::error::{AgentError, AgentResult};
+use super::ifcheck;
 use super::journal::Release;
 use super::wire::{
     AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest, ErrorBody,
@@ -200,20 +201,6 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
     let req: CniCheckRequest = body(&b)?;
     let id = cni_endpoint_id(&req.container_id, &req.ifname);
     let (rec, local) = core.check(&id).await?;
-    for ip in &req.expect_ips {
-        let ok = match ip {
-            std::net::IpAddr::V4(a) => rec.ipv4 == Some(*a),
-            std::net::IpAddr::V6(a) => rec.ipv6 == Some(*a),
-        };
-        if !ok {
-            return Err(AgentError::conflict(format!(
-                "endpoint {id} does not have address {ip} of the previous result (it has {})",
-                rec.ipv4
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "none".into())
-            )));
-        }
-    }
     let (netns, ifname) = match &local.attachment {
         Attachment::Netns { netns, ifname } => (netns.clone(), ifname.clone()),
         _ => (Default::default(), req.ifname.clone()),
@@ -222,7 +209,7 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
         .recon
         .with_view(|v| super::desired::network_spec(v, &rec.network_key()))
         .await;
-    Ok(Json(CniAddResponse {
+    let added = CniAddResponse {
         endpoint_id: rec.id.clone(),
         network_key: rec.network_key(),
         group: rec.group.clone(),
@@ -236,7 +223,23 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
         ipv6: local.ipv6,
         gateway6: net.as_ref().and_then(|n| n.gateway6),
         dns: dns_for(&core, &rec.network_key()).await,
-    }))
+    };
+    let want = ifcheck::Expected::new(&added, req.prev.as_ref()).map_err(AgentError::conflict)?;
+    if core.recon.datapath().capabilities().forwards_packets {
+        let netns = if req.netns.as_os_str().is_empty() {
+            &added.netns
+        } else {
+            &req.netns
+        };
+        ifcheck::verify(netns, &want)
+            .await
+            .map_err(|e| e.context(&format!("CHECK of endpoint {id}")))?;
+    } else {
+        // The recording reference plumbs no interfaces: the records are all
+        // there is to compare.
+        tracing::debug!(endpoint = %id, "CHECK: the datapath plumbs no interfaces; namespace not read");
+    }
+    Ok(Json(added))
 }
 
 /// `POST /cni/gc`.

@@ -20,6 +20,7 @@
 //! | [`reconciler`] | the only writer of the datapath: batches, resyncs, retries |
 //! | [`dns`] | the built-in DNS: a DNS endpoint per network, its server, the name tables |
 //! | [`core`] | ADD / DEL / CHECK shared by CNI and Docker, with rollback |
+//! | [`ifcheck`] | CHECK inside the container: its interface, addresses and routes read over rtnetlink |
 //! | [`journal`] | crash-recovery journal of unfinished operations |
 //! | [`faults`] | fault-injection hook between the steps (tests) |
 //! | [`local_api`], [`wire`] | the CNI socket's HTTP API and its bodies |
@@ -48,6 +49,7 @@ pub mod desired;
 pub mod dns;
 pub mod error;
 pub mod faults;
+pub mod ifcheck;
 pub mod ifnames;
 pub mod journal;
 pub mod local_api;
