@@ -150,7 +150,7 @@ fn invalid_operations_are_refused_naming_the_operation() {
         let mut vx = net("default:v", 1);
         vx.vni = None;
         let err = dp.apply(vec![DpOp::AddNetwork(vx)]).await.unwrap_err();
-        assert!(err.to_string().contains("vxlan network default:v has no VNI"), "{err}");
+        assert!(err.to_string().contains("network default:v: a VXLAN network needs a VNI"), "{err}");
 
         // Policy deltas must leave every rule's address sets in place.
         let mut c = Compiler::new();

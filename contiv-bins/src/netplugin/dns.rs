@@ -28,12 +28,12 @@
 //! recording reference) and not with `--no-dns`.
 
 use super::config::DnsSettings;
-use super::desired::Applied;
 use super::view::{Change, HostView};
 use crate::dns::forward::{ForwardConfig, Forwarder};
 use crate::dns::names::{GroupEntry, NameTables, ServiceEntry, SharedNames};
 use crate::dns::server::{DnsContext, DnsServer, ServeHandle};
 use crate::dns::{DNS_ADDR, DNS_MAC, netns, routes};
+use contiv_core::datapath::HostState;
 use contiv_core::datapath::{Attachment, DesiredState, LocalEndpoint, NetworkSpec};
 use contiv_core::ir::NO_EPG;
 use ipnet::Ipv4Net;
@@ -223,7 +223,7 @@ impl DnsAgent {
 
     /// Serves every DNS endpoint the datapath holds, and stops serving
     /// (and deletes the namespaces of) those it no longer holds.
-    pub async fn realise(&self, applied: &Applied) {
+    pub async fn realise(&self, applied: &HostState) {
         let wanted: BTreeMap<&str, Option<Ipv4Net>> = applied
             .local
             .values()

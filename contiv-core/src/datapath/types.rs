@@ -145,8 +145,9 @@ pub struct NetworkSpec {
     pub tenant_id: TenantId,
     /// Encapsulation.
     pub encap: Encap,
-    /// For `Vlan`: the VLAN id on the wire. For `Vxlan`: the host-local VLAN
-    /// used inside the switch (allocated per VNI by netmaster).
+    /// For `Vlan`: the 802.1Q VLAN id on the wire (`1..=4094`). For
+    /// `Vxlan`: not used (the agent sends 0; a backend that needs a
+    /// host-local VLAN inside its switch allocates it itself).
     pub vlan: u16,
     /// For `Vxlan`: the VNI.
     pub vni: Option<u32>,
