@@ -13,8 +13,8 @@ use contiv_core::datapath::{
     Attachment, Datapath, DesiredState, DpError, DpOp, GlobalSpec, LocalEndpoint, NetworkSpec,
 };
 use contiv_core::ir::{Membership, PolicyDelta, PolicyIr};
+use contiv_core::linux::ethtool;
 use contiv_dp_ovs::pipeline::{Flow, Pipeline, PortMap};
-use contiv_dp_ovs::plumbing::ethtool;
 use hosts::{Host, NetnsGuard, unique};
 use model::*;
 

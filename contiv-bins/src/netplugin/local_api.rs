@@ -159,8 +159,8 @@ async fn add(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniAdd
     if dns.is_some() {
         // The container reaches the DNS endpoint over a link route.
         let route = ipnet::Ipv4Net::from(crate::dns::DNS_ADDR);
-        if let Err(e) = crate::dns::routes::add_link_routes(&req.netns, &req.ifname, &[route]).await
-        {
+        let ns = contiv_core::linux::Netns::Path(req.netns.clone());
+        if let Err(e) = contiv_core::linux::add_link_routes(&ns, &req.ifname, &[route]).await {
             let undo = core
                 .del(&added.endpoint.id, Some(net_key), Release::Free)
                 .await;

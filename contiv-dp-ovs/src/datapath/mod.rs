@@ -4,7 +4,7 @@
 //!   integration bridge (`fail_mode=secure`, userspace datapath by
 //!   default), one port per local endpoint, one VXLAN port per peer
 //!   (`key=flow`), the VLAN uplink; every port marked with the owner.
-//! * **Interfaces** ([`crate::plumbing`]): veth pairs into container
+//! * **Interfaces** ([`contiv_core::linux`]): veth pairs into container
 //!   namespaces with addresses, MAC, MTU, routes, TX checksum offload off.
 //! * **Flows** over OpenFlow 1.3 on the bridge's management socket: the
 //!   [`pipeline`](crate::pipeline) compiles the state; every
@@ -38,12 +38,12 @@ pub use config::OvsConfig;
 use crate::openflow::conn::Connection;
 use crate::ovsdb::vswitch::Vswitch;
 use crate::pipeline::{Flow, Pipeline, PortMap};
-use crate::plumbing::Plumber;
 use async_trait::async_trait;
 use contiv_core::datapath::{
     Attachment, Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
     LocalEndpoint, ResyncReport, in_op,
 };
+use contiv_core::linux::Plumber;
 use state::{check_global, check_network};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -90,7 +90,7 @@ impl std::fmt::Debug for OvsDatapath {
     }
 }
 
-fn plumbing(e: crate::plumbing::PlumbError) -> DpError {
+fn plumbing(e: contiv_core::linux::PlumbError) -> DpError {
     DpError::Plumbing(e.to_string())
 }
 

@@ -7,8 +7,8 @@
 //! processes by pid.
 #![allow(dead_code)]
 
+use contiv_core::linux::Netns;
 use contiv_dp_ovs::datapath::{OvsConfig, OvsDatapath};
-use contiv_dp_ovs::plumbing::Netns;
 use contiv_dp_ovs::testing::{Netns as FixtureNetns, OvsInstance, OvsOptions};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
