@@ -26,8 +26,9 @@ mod types;
 
 pub use host::{HostState, check_network, in_op, op_name};
 pub use types::{
-    ArpMode, Attachment, Capabilities, DesiredState, DpError, DpOp, DpResult, Encap, FwdMode,
-    GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport, VtepPeer,
+    ArpMode, Attachment, Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap,
+    FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport,
+    VtepPeer,
 };
 
 use async_trait::async_trait;

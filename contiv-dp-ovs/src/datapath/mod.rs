@@ -40,8 +40,8 @@ use crate::ovsdb::vswitch::Vswitch;
 use crate::pipeline::{Flow, Pipeline, PortMap};
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Attachment, Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
-    LocalEndpoint, ResyncReport, in_op,
+    Attachment, Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult,
+    HostState, LocalEndpoint, ResyncReport, in_op,
 };
 use contiv_core::linux::Plumber;
 use state::{check_global, check_network};
@@ -118,6 +118,18 @@ fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
 }
 
 impl OvsDatapath {
+    /// What the conformance suite (`tests/conformance.rs`) shows on the
+    /// userspace datapath.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Capability::ForwardsPackets,
+        Capability::Vxlan,
+        Capability::Vlan,
+        Capability::StatefulPolicy,
+        Capability::Ipv6,
+        Capability::ProxyArp,
+        Capability::FloodArp,
+    ]);
+
     /// Connects to OVSDB and the bridge (creating the bridge and attaching
     /// the uplink if needed). No flows are touched: call
     /// [`Datapath::resync`] with the full state next (until then,
@@ -474,15 +486,7 @@ impl Datapath for OvsDatapath {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: true,
-        }
+        OvsDatapath::CAPABILITIES
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {

@@ -22,7 +22,8 @@
 use crate::oracle::{Packet, PacketEnd, Verdict, evaluate};
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, HostState, ResyncReport, in_op,
+    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
+    ResyncReport, in_op,
 };
 use contiv_core::ir::{EpgId, PolicyIr};
 use serde::{Deserialize, Serialize};
@@ -204,16 +205,10 @@ impl Datapath for RecordingDatapath {
         "recording"
     }
 
+    /// Only state: it keeps VXLAN and VLAN networks (the conformance
+    /// suite's state-level scenarios show that) and enforces nothing.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: false,
-        }
+        Capabilities::of(&[Capability::Vxlan, Capability::Vlan])
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
