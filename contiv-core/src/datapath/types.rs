@@ -327,8 +327,12 @@ pub enum Capability {
     ProxyArp,
     /// `arpMode=flood`: ARP is flooded like any broadcast.
     FloodArp,
-    /// The network's gateway address answers ARP/ND and ping.
+    /// The network's IPv4 gateway address answers ARP and ping from the
+    /// network's endpoints.
     Gateway,
+    /// The network's IPv6 gateway address answers neighbour solicitations
+    /// and ping from the network's endpoints.
+    Gateway6,
     /// A netprofile's bandwidth is enforced on the endpoint.
     QosBandwidth,
     /// A netprofile's DSCP is marked on the endpoint's traffic.
@@ -337,7 +341,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -346,6 +350,7 @@ impl Capability {
         Capability::ProxyArp,
         Capability::FloodArp,
         Capability::Gateway,
+        Capability::Gateway6,
         Capability::QosBandwidth,
         Capability::QosDscp,
     ];
@@ -361,6 +366,7 @@ impl Capability {
             Capability::ProxyArp => "proxy_arp",
             Capability::FloodArp => "flood_arp",
             Capability::Gateway => "gateway",
+            Capability::Gateway6 => "gateway6",
             Capability::QosBandwidth => "qos_bandwidth",
             Capability::QosDscp => "qos_dscp",
         }

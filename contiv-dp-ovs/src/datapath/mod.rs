@@ -128,6 +128,7 @@ impl OvsDatapath {
         Capability::Ipv6,
         Capability::ProxyArp,
         Capability::FloodArp,
+        Capability::Gateway,
     ]);
 
     /// Connects to OVSDB and the bridge (creating the bridge and attaching

@@ -77,8 +77,9 @@ mod state;
 pub use differential::oracle_differential;
 pub use multi_host::{two_host_vxlan, vlan_over_trunk};
 pub use single_host::{
-    arp_flood, arp_proxy, icmp_policy, ipv6_forwarding_and_policy, overlapping_tenants_isolated,
-    ping_on_one_network, stateful_replies_pass, tutorial_policy,
+    arp_flood, arp_proxy, gateway_answers_arp_and_ping, gateway6_answers_nd_and_ping, icmp_policy,
+    ipv6_forwarding_and_policy, overlapping_tenants_isolated, ping_on_one_network,
+    stateful_replies_pass, tutorial_policy,
 };
 pub use state::{
     refused_operations_change_nothing, resync_changes_nothing_when_in_sync,
@@ -288,6 +289,18 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
         &[Capability::ForwardsPackets, Capability::Vlan],
     ),
     (
+        "gateway_answers_arp_and_ping",
+        &[Capability::ForwardsPackets, Capability::Gateway],
+    ),
+    (
+        "gateway6_answers_nd_and_ping",
+        &[
+            Capability::ForwardsPackets,
+            Capability::Ipv6,
+            Capability::Gateway6,
+        ],
+    ),
+    (
         "oracle_differential",
         &[
             Capability::ForwardsPackets,
@@ -381,6 +394,8 @@ macro_rules! conformance_suite {
             arp_flood,
             two_host_vxlan,
             vlan_over_trunk,
+            gateway_answers_arp_and_ping,
+            gateway6_answers_nd_and_ping,
             oracle_differential
         );
     };

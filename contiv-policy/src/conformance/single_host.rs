@@ -487,3 +487,83 @@ pub async fn arp_flood<H: Harness>(h: &H) -> Outcome {
     }
     Outcome::Passed
 }
+
+/// The network's gateway answers its endpoints: ARP (any MAC) and ping
+/// for the IPv4 gateway — the container's default route works as far as
+/// the first hop — while an unused address of the subnet stays silent.
+pub async fn gateway_answers_arp_and_ping<H: Harness>(h: &H) -> Outcome {
+    let caps = match gate(h, "gateway_answers_arp_and_ping") {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let mut host = host(h).await;
+    let mut net = network(&caps, "default", 1, 8, "10.1.8.0/24");
+    net.gateway = "10.1.8.254".parse().ok();
+    let a = Container::new(true).await;
+    let dp = start(h, &mut host).await;
+    dp.apply(vec![
+        DpOp::AddNetwork(net.clone()),
+        DpOp::AddLocalEndpoint(local_ep("ep-a", &net, "10.1.8.2", 0, &a)),
+    ])
+    .await
+    .expect("apply");
+    assert!(
+        a.ping_eventually("10.1.8.254", 10).await,
+        "the gateway must answer ping"
+    );
+    let neigh = a.neigh("10.1.8.254").await;
+    assert!(
+        neigh.contains("lladdr"),
+        "the gateway must answer ARP: {neigh}"
+    );
+    assert!(!a.ping("10.1.8.200").await, "an unused address answered");
+    // The gateway answers in flood mode too (nobody else would).
+    if caps.has(Capability::FloodArp) {
+        dp.apply(vec![DpOp::SetGlobal(GlobalSpec {
+            arp_mode: ArpMode::Flood,
+            ..GlobalSpec::default()
+        })])
+        .await
+        .expect("flood mode");
+        a.ip(&["neigh", "flush", "dev", "eth0"]).await;
+        assert!(
+            a.ping_eventually("10.1.8.254", 10).await,
+            "the gateway must answer in flood mode"
+        );
+    }
+    Outcome::Passed
+}
+
+/// The network's IPv6 gateway answers neighbour discovery and ping6.
+pub async fn gateway6_answers_nd_and_ping<H: Harness>(h: &H) -> Outcome {
+    let caps = match gate(h, "gateway6_answers_nd_and_ping") {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let mut host = host(h).await;
+    let mut net = network(&caps, "default", 1, 9, "10.1.9.0/24");
+    net.subnet6 = "fd00:9::/64".parse().ok();
+    net.gateway6 = "fd00:9::1".parse().ok();
+    let a = Container::new(true).await;
+    let dp = start(h, &mut host).await;
+    dp.apply(vec![
+        DpOp::AddNetwork(net.clone()),
+        DpOp::AddLocalEndpoint(with_v6(
+            local_ep("ep-a", &net, "10.1.9.2", 0, &a),
+            &net,
+            "fd00:9::2",
+        )),
+    ])
+    .await
+    .expect("apply");
+    assert!(
+        a.ping_eventually("fd00:9::1", 15).await,
+        "the IPv6 gateway must answer ping6"
+    );
+    let neigh = a.neigh("fd00:9::1").await;
+    assert!(
+        neigh.contains("lladdr"),
+        "the gateway must answer ND: {neigh}"
+    );
+    Outcome::Passed
+}
