@@ -19,8 +19,9 @@
 
 use super::error::{AgentError, AgentResult};
 use super::wire::{CniAddResponse, ListedInterface, Route};
-use crate::dns::netns::{NetnsError, netlink_in_netns};
 use contiv_core::datapath::MacAddr;
+use contiv_core::linux::PlumbError;
+use contiv_core::linux::netns::{Netns, netlink};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::RouteMessageBuilder;
@@ -236,7 +237,7 @@ pub async fn verify(netns: &Path, want: &Expected) -> AgentResult<()> {
 pub enum ObserveError {
     /// The namespace could not be entered.
     #[error(transparent)]
-    Netns(#[from] NetnsError),
+    Netns(#[from] PlumbError),
     /// The kernel refused a request.
     #[error("netlink: {what} in {netns}: {message}")]
     Netlink {
@@ -255,7 +256,7 @@ pub async fn observe(netns: &Path, ifname: &str) -> Result<Observed, ObserveErro
     if !netns.exists() {
         return Ok(Observed::NoNetns);
     }
-    let h = netlink_in_netns(netns)?;
+    let h = netlink(&Netns::Path(netns.to_owned())).await?;
     let fail = |what: &str, e: rtnetlink::Error| ObserveError::Netlink {
         what: format!("{what} {ifname}"),
         netns: netns.to_owned(),

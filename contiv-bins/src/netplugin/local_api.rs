@@ -160,8 +160,8 @@ async fn add(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniAdd
     if dns.is_some() {
         // The container reaches the DNS endpoint over a link route.
         let route = ipnet::Ipv4Net::from(crate::dns::DNS_ADDR);
-        if let Err(e) = crate::dns::routes::add_link_routes(&req.netns, &req.ifname, &[route]).await
-        {
+        let ns = contiv_core::linux::Netns::Path(req.netns.clone());
+        if let Err(e) = contiv_core::linux::add_link_routes(&ns, &req.ifname, &[route]).await {
             let undo = core
                 .del(&added.endpoint.id, Some(net_key), Release::Free)
                 .await;
@@ -225,7 +225,12 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
         dns: dns_for(&core, &rec.network_key()).await,
     };
     let want = ifcheck::Expected::new(&added, req.prev.as_ref()).map_err(AgentError::conflict)?;
-    if core.recon.datapath().capabilities().forwards_packets {
+    if core
+        .recon
+        .datapath()
+        .capabilities()
+        .has(contiv_core::datapath::Capability::ForwardsPackets)
+    {
         let netns = if req.netns.as_os_str().is_empty() {
             &added.netns
         } else {

@@ -228,7 +228,11 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
         vtep,
         mtu: cfg.mtu,
     };
-    let dns = if cfg.dns.disabled || !dp.capabilities().forwards_packets {
+    let dns = if cfg.dns.disabled
+        || !dp
+            .capabilities()
+            .has(contiv_core::datapath::Capability::ForwardsPackets)
+    {
         None
     } else {
         let identity = dns::agent_identity(&host, &cfg.state_dir);

@@ -1,7 +1,7 @@
 //! The reconciler: the only writer of the datapath.
 //!
 //! It holds the view, the policy compiler, the host policy, the local
-//! plumbing intents and what the datapath was last given ([`Applied`]).
+//! plumbing intents and what the datapath was last given ([`HostState`]).
 //! After each batch of watch lines (or a change of intents) it computes
 //! the desired state, diffs it against what was applied and sends the
 //! difference as one [`Datapath::apply`] call. When a snapshot is
@@ -15,12 +15,13 @@
 //! backoff, and a policy failure switches to a full policy diff until the
 //! datapath has caught up.
 
-use super::desired::{Applied, HostDesired, HostIdentity, LocalIntent, desired, diff};
+use super::desired::{HostDesired, HostIdentity, LocalIntent, desired};
 use super::dns::DnsAgent;
 use super::error::{AgentError, AgentResult};
 use super::policy::{HostPolicy, PolicyFeed};
 use super::view::{Change, HostView};
 use crate::api::WatchLine;
+use contiv_core::datapath::HostState;
 use contiv_core::datapath::{
     Attachment, Datapath, DesiredState, DpOp, LocalEndpoint, ResyncReport,
 };
@@ -57,7 +58,7 @@ struct State {
     view: HostView,
     feed: PolicyFeed,
     host_policy: HostPolicy,
-    applied: Applied,
+    applied: HostState,
     policy_in_sync: bool,
     intents: BTreeMap<String, LocalIntent>,
     /// Local endpoints to remove even if not applied (a failed plumbing
@@ -100,7 +101,7 @@ impl Reconciler {
                 view: HostView::default(),
                 feed: PolicyFeed::default(),
                 host_policy: HostPolicy::default(),
-                applied: Applied::default(),
+                applied: HostState::default(),
                 policy_in_sync: false,
                 intents: BTreeMap::new(),
                 purge: BTreeSet::new(),
@@ -160,7 +161,7 @@ impl Reconciler {
     }
 
     /// What the datapath was last given.
-    pub async fn applied(&self) -> Applied {
+    pub async fn applied(&self) -> HostState {
         self.state.lock().await.applied.clone()
     }
 
@@ -456,7 +457,7 @@ impl Reconciler {
         } else {
             st.applied.policy.diff(st.host_policy.ir())
         };
-        let mut ops = diff(&st.applied, &target, pol);
+        let mut ops = st.applied.diff(&target, pol);
         let wanted: BTreeSet<&str> = target
             .local_endpoints
             .iter()
@@ -557,7 +558,7 @@ impl Reconciler {
                         unchanged = report.unchanged,
                         "datapath resynced"
                     );
-                    st.applied = Applied::from_desired(&target);
+                    st.applied = HostState::from_desired_unchecked(&target);
                     st.policy_in_sync = true;
                     st.resync_needed = false;
                     st.purge.clear();
