@@ -396,7 +396,9 @@ async fn flood_mode_arp_and_netprofile_qos() {
         a.ns.ping_eventually("10.1.5.3", 10),
         "a -> b with flooded ARP"
     );
-    // The netprofile: ingress policing in OVSDB, DSCP marking in the
+    // The netprofile's bandwidth is not enforced here (tc police is
+    // absent): OVS must not pretend with an ingress policing rate that
+    // fails, and must not claim the capability; DSCP is marked in the
     // spoof guard.
     let rate = host
         .ovs
@@ -407,7 +409,18 @@ async fn flood_mode_arp_and_netprofile_qos() {
             "ingress_policing_rate",
         ])
         .unwrap();
-    assert_eq!(rate.trim(), "10000");
+    assert_eq!(rate.trim(), "0");
+    assert!(
+        !contiv_dp_ovs::datapath::OvsDatapath::CAPABILITIES
+            .has(contiv_core::datapath::Capability::QosBandwidth)
+    );
+    assert_eq!(
+        b.ep.qos.unwrap().not_enforced(&host.dp().capabilities()),
+        vec![
+            contiv_core::datapath::Capability::QosBandwidth,
+            contiv_core::datapath::Capability::QosDscp
+        ]
+    );
     let port = host.dp().ofport_of("ep-b").await.unwrap();
     let marked = flows
         .iter()

@@ -116,12 +116,7 @@ fn qos_of(view: &HostView, e: &EndpointRecord) -> Option<Qos> {
     let p = view
         .netprofiles
         .get(&format!("{}:{}", e.tenant, g.net_profile))?;
-    let rate = p.bandwidth_kbps().ok().flatten().unwrap_or(0);
-    Some(Qos {
-        rate_kbps: u32::try_from(rate).unwrap_or(u32::MAX),
-        burst_kb: u32::try_from(p.burst.max(0)).unwrap_or(u32::MAX),
-        dscp: p.dscp_value().unwrap_or(0),
-    })
+    Qos::from_netprofile(p)
 }
 
 /// The local endpoint for record `e` with `attachment` and `mtu`.

@@ -74,6 +74,8 @@ pub fn agent_status(core: &Core) -> AgentStatus {
         resyncs: rs.resyncs,
         netmaster: core.client.current_url().to_owned(),
         reason: reason.unwrap_or_default(),
+        capabilities: core.recon.datapath().capabilities(),
+        not_enforced: rs.not_enforced,
     }
 }
 

@@ -238,6 +238,7 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
         let identity = dns::agent_identity(&host, &cfg.state_dir);
         Some(Arc::new(dns::DnsAgent::new(&cfg.dns, &identity).await?))
     };
+    let dp_caps = dp.capabilities();
     let mut recon = reconciler::Reconciler::new(dp, me.clone());
     if let Some(d) = dns {
         recon = recon.with_dns(d);
@@ -304,6 +305,7 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
         vxlan_port: cfg.vxlan_port,
         ctrl_addr: String::new(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        capabilities: Some(dp_caps),
     };
     let mut tasks = vec![
         tokio::spawn(registration::run(core.clone(), node)),

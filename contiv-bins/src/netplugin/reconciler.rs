@@ -21,10 +21,10 @@ use super::error::{AgentError, AgentResult};
 use super::policy::{HostPolicy, PolicyFeed};
 use super::view::{Change, HostView};
 use crate::api::WatchLine;
-use contiv_core::datapath::HostState;
 use contiv_core::datapath::{
     Attachment, Datapath, DesiredState, DpOp, LocalEndpoint, ResyncReport,
 };
+use contiv_core::datapath::{Capability, HostState};
 use contiv_core::ir::PolicyDelta;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -52,6 +52,9 @@ pub struct ReconcilerStatus {
     pub ops_failed: u64,
     /// A retry is pending after a failure.
     pub retry_pending: bool,
+    /// Local endpoints whose intent (their netprofile) the datapath does
+    /// not enforce, with the capabilities it lacks.
+    pub not_enforced: BTreeMap<String, Vec<Capability>>,
 }
 
 struct State {
@@ -429,7 +432,35 @@ impl Reconciler {
         if let Some(d) = &self.dns {
             d.realise(&st.applied).await;
         }
+        self.track_not_enforced(st);
         self.publish(st);
+    }
+
+    /// Records which applied endpoints ask for what the datapath does not
+    /// enforce, and says so once per endpoint (again if it changes).
+    fn track_not_enforced(&self, st: &mut State) {
+        let caps = self.dp.capabilities();
+        let now: BTreeMap<String, Vec<Capability>> = st
+            .applied
+            .local
+            .values()
+            .filter_map(|e| {
+                let missing = e.qos?.not_enforced(&caps);
+                (!missing.is_empty()).then(|| (e.id.clone(), missing))
+            })
+            .collect();
+        for (id, missing) in &now {
+            if st.status.not_enforced.get(id) != Some(missing) {
+                let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+                warn!(
+                    endpoint = %id,
+                    datapath = self.dp.name(),
+                    not_enforced = %names.join(","),
+                    "the endpoint's netprofile is not enforced by this datapath"
+                );
+            }
+        }
+        st.status.not_enforced = now;
     }
 
     /// The datapath part of [`pass`](Self::pass).

@@ -208,6 +208,13 @@ pub struct AgentStatus {
     /// Why the agent is not ready, if it is not.
     #[serde(default)]
     pub reason: String,
+    /// What the datapath enforces (capability names).
+    #[serde(default)]
+    pub capabilities: contiv_core::datapath::Capabilities,
+    /// Local endpoints whose netprofile the datapath does not enforce,
+    /// with the capabilities it lacks.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_enforced: std::collections::BTreeMap<String, Vec<contiv_core::datapath::Capability>>,
 }
 
 /// An error answer.

@@ -196,6 +196,38 @@ pub struct Qos {
     pub dscp: u8,
 }
 
+impl Qos {
+    /// The rate limit and marking of a netprofile (`None` if it asks for
+    /// neither, or is invalid — validation refused it at creation).
+    pub fn from_netprofile(p: &crate::model::Netprofile) -> Option<Qos> {
+        let rate = p.bandwidth_kbps().ok().flatten().unwrap_or(0);
+        let q = Qos {
+            rate_kbps: u32::try_from(rate).unwrap_or(u32::MAX),
+            burst_kb: u32::try_from(p.burst.max(0)).unwrap_or(u32::MAX),
+            dscp: p.dscp_value().unwrap_or(0),
+        };
+        (q.rate_kbps != 0 || q.dscp != 0).then_some(q)
+    }
+
+    /// The capabilities enforcing this takes: [`Capability::QosBandwidth`]
+    /// for a rate, [`Capability::QosDscp`] for a DSCP mark.
+    pub fn needs(&self) -> Vec<Capability> {
+        let mut v = Vec::new();
+        if self.rate_kbps != 0 {
+            v.push(Capability::QosBandwidth);
+        }
+        if self.dscp != 0 {
+            v.push(Capability::QosDscp);
+        }
+        v
+    }
+
+    /// What of this a datapath with `caps` does not enforce.
+    pub fn not_enforced(&self, caps: &Capabilities) -> Vec<Capability> {
+        caps.missing(&self.needs())
+    }
+}
+
 /// An endpoint on this host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalEndpoint {

@@ -28,7 +28,7 @@
 //!
 //! # Running the suite for a new backend
 //!
-//! ```ignore
+//! ```text
 //! // my-backend/tests/conformance.rs
 //! use contiv_core::datapath::{Capabilities, Capability};
 //! use contiv_policy::conformance::{Harness, HarnessError, Probe, conformance_suite};
@@ -374,7 +374,7 @@ pub fn block_on<F: std::future::Future<Output = Outcome>>(name: &str, f: F) {
 /// once at the top level of a backend's test file with an expression that
 /// makes the [`Harness`] (evaluated once per test).
 ///
-/// ```ignore
+/// ```text
 /// contiv_policy::conformance_suite!(OvsHarness::default());
 /// ```
 #[macro_export]
