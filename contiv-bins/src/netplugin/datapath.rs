@@ -212,7 +212,14 @@ mod vpp_tests {
         cfg.vtep_ip = Some("192.0.2.1".parse().expect("ip"));
         let dp = build(&cfg).await.expect("vpp datapath");
         assert_eq!(dp.name(), "vpp");
-        assert!(dp.capabilities().stateful_policy);
+        assert!(
+            dp.capabilities()
+                .has(contiv_core::datapath::Capability::StatefulPolicy)
+        );
+        assert!(
+            !dp.capabilities()
+                .has(contiv_core::datapath::Capability::ForwardsPackets)
+        );
         let r = dp.resync(&DesiredState::default()).await.expect("resync");
         assert_eq!((r.added, r.removed), (0, 0));
         cfg.vpp.socket = dir.path().join("absent.sock");

@@ -42,7 +42,7 @@ use crate::api::types::AclRule;
 use crate::client::{Client, ClientError};
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, ResyncReport,
+    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, ResyncReport, in_op,
 };
 use contiv_core::ir::{EpgId, PolicyIr, TenantId};
 use host::HostState;
@@ -92,21 +92,6 @@ impl std::fmt::Debug for VppDatapath {
     }
 }
 
-fn op_name(op: &DpOp) -> String {
-    match op {
-        DpOp::SetGlobal(_) => "SetGlobal".into(),
-        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
-        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
-        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
-        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
-        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
-        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
-        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
-        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
-        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
-    }
-}
-
 fn backend(what: &str, e: ClientError) -> DpError {
     DpError::Backend(format!("VPP {what}: {e}"))
 }
@@ -132,6 +117,20 @@ fn all_acls(h: &HostState) -> (Acls, BTreeSet<(TenantId, EpgId)>) {
 }
 
 impl VppDatapath {
+    /// What this backend claims (see [`Datapath::capabilities`]).
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Capability::Vxlan,
+        Capability::Vlan,
+        Capability::StatefulPolicy,
+        Capability::Ipv6,
+        Capability::ProxyArp,
+        Capability::FloodArp,
+        Capability::Gateway,
+        Capability::Gateway6,
+        Capability::QosBandwidth,
+        Capability::QosDscp,
+    ]);
+
     /// Connects to VPP's API socket. Nothing is changed: call
     /// [`Datapath::resync`] with the full state next (until then,
     /// [`Datapath::apply`] reads VPP first and adds to what it holds).
@@ -291,21 +290,16 @@ impl Datapath for VppDatapath {
         "vpp"
     }
 
-    /// VXLAN (a tunnel per peer), VLAN (sub-interfaces of the uplink),
-    /// stateful policy (ACL plugin, permit+reflect), IPv6, proxy ARP (ARP
-    /// termination) and QoS (policers) are realised; `forwards_packets` is
-    /// false because this backend is proven here against a test server,
-    /// not with packets (no VPP runs here; see the crate README).
+    /// What VPP realises in its state, each shown at state level against
+    /// the VPP test server: VXLAN (a tunnel per peer, static l2fib), VLAN
+    /// (uplink sub-interfaces), stateful policy (ACL plugin, permit+reflect;
+    /// `tests/policy_differential.rs`), IPv6, proxy ARP (ARP termination)
+    /// and flooding, the gateways (BVI addresses), QoS bandwidth and DSCP
+    /// (policers). **Not** `forwards_packets`: no VPP runs where this is
+    /// tested, so no packet was shown to pass (see the crate README); the
+    /// conformance suite's packet scenarios are exempt.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: false,
-        }
+        Self::CAPABILITIES
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
@@ -316,11 +310,8 @@ impl Datapath for VppDatapath {
         for (i, op) in ops.iter().enumerate() {
             let prev: Option<PolicyIr> =
                 matches!(op, DpOp::Policy(_)).then(|| g.host.policy.clone());
-            if let Err(e) = g.host.apply(op) {
-                refused = Some(DpError::InvalidArgument(format!(
-                    "operation {i} ({}): {e}",
-                    op_name(op)
-                )));
+            if let Err(e) = host::check_op(op).and_then(|()| g.host.apply(op)) {
+                refused = Some(in_op(i, op, e));
                 break;
             }
             if let (DpOp::Policy(d), Some(prev)) = (op, prev) {
@@ -357,8 +348,7 @@ impl Datapath for VppDatapath {
     }
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
-        let host = HostState::from_desired(desired)
-            .map_err(|e| DpError::InvalidArgument(format!("desired state: {e}")))?;
+        let host = host::from_desired(desired)?;
         let mut g = self.inner.lock().await;
         let (acls, bound) = all_acls(&host);
         g.host = host;
