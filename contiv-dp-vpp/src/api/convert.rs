@@ -1,6 +1,9 @@
 //! Conversions between the API's address types and `std::net` / `ipnet`.
 
-use super::types::{Address, AddressFamily, AddressUnion, Ip4Prefix, Ip6Prefix, Prefix};
+use super::policer::PolicerAddDel;
+use super::types::{
+    Address, AddressFamily, AddressUnion, Ip4Prefix, Ip6Prefix, PolicerConfig, Prefix,
+};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -71,6 +74,25 @@ impl Ip6Prefix {
     /// The prefix, if the length is at most 128.
     pub fn net(&self) -> Option<Ipv6Net> {
         Ipv6Net::new(Ipv6Addr::from(self.address), self.len).ok()
+    }
+}
+
+impl PolicerAddDel {
+    /// The policer configuration the request carries.
+    pub fn config(&self) -> PolicerConfig {
+        PolicerConfig {
+            cir: self.cir,
+            eir: self.eir,
+            cb: self.cb,
+            eb: self.eb,
+            rate_type: self.rate_type,
+            round_type: self.round_type,
+            r#type: self.r#type,
+            color_aware: self.color_aware,
+            conform_action: self.conform_action,
+            exceed_action: self.exceed_action,
+            violate_action: self.violate_action,
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use super::observe::{Observed, Stale, policer_of};
 use crate::api::types::{
     AclRule, Address, BdFlags, BdIpMac, CnatEndpoint, CnatEndpointTuple, CnatLbType,
     CnatTranslation, IfStatusFlags, Ip4Prefix, Ip6Prefix, IpFlowHashConfigV2, IpNeighbor,
-    IpNeighborFlags, IpProto, IpTable, L2PortType, PolicerConfig, Prefix, Sse2QosAction,
-    Sse2QosActionType, Sse2QosPolicerType, Sse2QosRateType, Sse2QosRoundType, TapFlags,
+    IpNeighborFlags, IpProto, IpTable, L2PortType, Prefix, Sse2QosAction, Sse2QosActionType,
+    Sse2QosPolicerType, Sse2QosRateType, Sse2QosRoundType, TapFlags,
 };
 use crate::api::{acl, af_packet, cnat, interface, ip, ip_neighbor, l2, policer, tapv2, vxlan};
 use crate::client::{Client, ClientError};
@@ -584,24 +584,6 @@ fn policer_msg(is_add: bool, name: String, s: PolicerSpec) -> policer::PolicerAd
         conform_action: conform,
         exceed_action: drop,
         violate_action: drop,
-    }
-}
-
-/// The policer configuration a spec stands for (as `policer_dump` shows it).
-pub fn policer_config(s: PolicerSpec) -> PolicerConfig {
-    let m = policer_msg(true, String::new(), s);
-    PolicerConfig {
-        cir: m.cir,
-        eir: m.eir,
-        cb: m.cb,
-        eb: m.eb,
-        rate_type: m.rate_type,
-        round_type: m.round_type,
-        r#type: m.r#type,
-        color_aware: m.color_aware,
-        conform_action: m.conform_action,
-        exceed_action: m.exceed_action,
-        violate_action: m.violate_action,
     }
 }
 

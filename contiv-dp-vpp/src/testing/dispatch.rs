@@ -4,7 +4,7 @@ use super::state::{Bd, IfKind, Iface, L2Port, L2fib, TapHost, VxlanKey};
 use super::{Shared, lock};
 use crate::api::types::{
     Address, BdIpMac, BridgeDomainSwIf, IfStatusFlags, IfType, Ip4Prefix, Ip6Prefix, IpNeighbor,
-    IpNeighborFlags, IpTable, L2PortType, MessageTableEntry, PolicerConfig, Prefix, SubIfFlags,
+    IpNeighborFlags, IpTable, L2PortType, MessageTableEntry, Prefix, SubIfFlags,
 };
 use crate::api::{
     acl, af_packet, cnat, interface, ip, ip_neighbor, l2, memclnt, policer, tapv2, vxlan,
@@ -655,19 +655,7 @@ pub(super) fn handle(
             }
             "policer_add_del" => {
                 let m = msg!(policer::PolicerAddDel);
-                let cfg = PolicerConfig {
-                    cir: m.cir,
-                    eir: m.eir,
-                    cb: m.cb,
-                    eb: m.eb,
-                    rate_type: m.rate_type,
-                    round_type: m.round_type,
-                    r#type: m.r#type,
-                    color_aware: m.color_aware,
-                    conform_action: m.conform_action,
-                    exceed_action: m.exceed_action,
-                    violate_action: m.violate_action,
-                };
+                let cfg = m.config();
                 let r = match fault {
                     Some(f) => Err(f),
                     None => st.policer_add_del(m.is_add, &m.name, cfg),
