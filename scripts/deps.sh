@@ -53,6 +53,16 @@ if ! "$CONSUL_VENV/bin/python" -c 'import consul' 2>/dev/null; then
   "$CONSUL_VENV/bin/pip" install -q 'py-consul>=1.6,<2'
 fi
 
+# The official VPP Python binding, for contiv-dp-vpp's golden vectors and
+# as an independent client of its VPP test server (no VPP runs here). A venv
+# inside the checkout, pinned: tests find it at .venvs/vpp-papi.
+VPP_PAPI_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venvs/vpp-papi"
+if ! "$VPP_PAPI_VENV/bin/python3" -c 'import vpp_papi, importlib.metadata as m; assert m.version("vpp_papi") == "2.4.2"' 2>/dev/null; then
+  echo "deps: installing vpp-papi 2.4.2 (PyPI) into $VPP_PAPI_VENV"
+  python3 -m venv "$VPP_PAPI_VENV"
+  "$VPP_PAPI_VENV/bin/python3" -m pip install -q vpp-papi==2.4.2
+fi
+
 # Tools the build needs that are not Debian packages.
 command -v protoc >/dev/null || { echo "deps: protoc still missing after install" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "deps: cargo (rustup toolchain) is required" >&2; exit 1; }
