@@ -14,6 +14,7 @@ PKGS=(
   containernetworking-plugins  # reference CNI plugins (bridge, host-local) for side-by-side benches
   openssl                    # throwaway TLS certificates in tests
   curl                       # make demo: netmaster readiness and oper queries
+  python3-venv               # the py-consul venv (checks the Consul test server)
   docker.io busybox-static   # real Docker engine with our remote plugin; busybox image built offline
   podman                     # podman (CNI backend) as a real CNI consumer
   golang-go golang-github-appc-cni-dev golang-github-containernetworking-plugins-dev  # libcni harness, built offline
@@ -41,6 +42,15 @@ fi
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   echo "deps: installing openapi-spec-validator (PyPI)"
   python3 -m pip install -q openapi-spec-validator
+fi
+
+# py-consul (PyPI) checks the wire-faithful Consul test server
+# (contiv-store/tests/consul_server_pyconsul.rs), in its own venv.
+CONSUL_VENV=/opt/contiv-py
+if ! "$CONSUL_VENV/bin/python" -c 'import consul' 2>/dev/null; then
+  echo "deps: installing py-consul (PyPI) into $CONSUL_VENV"
+  python3 -m venv "$CONSUL_VENV"
+  "$CONSUL_VENV/bin/pip" install -q 'py-consul>=1.6,<2'
 fi
 
 # The official VPP Python binding, for contiv-dp-vpp's golden vectors and

@@ -150,7 +150,11 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
     // A local endpoint already in a group moves to another group that has
     // local members (one membership change, one interface rebinding).
     let e: &LocalEndpoint = &d.local_endpoints[0];
-    let tenant = d.networks.iter().find(|n| n.key == e.network).map_or(0, |n| n.tenant_id);
+    let tenant = d
+        .networks
+        .iter()
+        .find(|n| n.key == e.network)
+        .map_or(0, |n| n.tenant_id);
     let target = d
         .local_endpoints
         .iter()
@@ -162,7 +166,11 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
     let ops = vec![
         DpOp::AddLocalEndpoint(moved),
         DpOp::Policy(PolicyDelta {
-            members_added: vec![Membership { tenant, ip, epg: target }],
+            members_added: vec![Membership {
+                tenant,
+                ip,
+                epg: target,
+            }],
             ..PolicyDelta::default()
         }),
     ];
@@ -181,7 +189,11 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
         &[
             DpOp::AddLocalEndpoint(new),
             DpOp::Policy(PolicyDelta {
-                members_added: vec![Membership { tenant, ip: std::net::IpAddr::V4(nip), epg: target }],
+                members_added: vec![Membership {
+                    tenant,
+                    ip: std::net::IpAddr::V4(nip),
+                    epg: target,
+                }],
                 ..PolicyDelta::default()
             }),
         ],
