@@ -13,3 +13,4 @@ pub mod dns;
 pub mod netctl;
 pub mod netmaster;
 pub mod netplugin;
+pub mod tls;
