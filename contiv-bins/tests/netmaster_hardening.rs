@@ -323,10 +323,10 @@ fn agent_api_refuses_unsafe_names_and_impossible_requests() {
     let tn = TestNetmaster::start(Backend::Embedded);
     tn.create("networks", "default:n1", net("n1", "10.1.1.0/24"));
     for (id, host, msg) in [
-        ("a\u{0}b", "h1", "invalid id"),
-        ("a\nb", "h1", "invalid id"),
-        ("..", "h1", "invalid id"),
-        ("../../etc", "h1", "invalid id"),
+        ("a\u{0}b", "h1", "invalid endpoint id"),
+        ("a\nb", "h1", "invalid endpoint id"),
+        ("..", "h1", "invalid endpoint id"),
+        ("../../etc", "h1", "invalid endpoint id"),
         ("ok", "../../etc", "invalid host"),
         ("ok", "h\n1", "invalid host"),
         ("ok", "h\u{0}1", "invalid host"),
@@ -353,7 +353,7 @@ fn agent_api_refuses_unsafe_names_and_impossible_requests() {
         "/api/v1/agent/nodes/..%2Fx/",
         Some(&json!({"node": {"hostname": "../x", "vtep_ip": "10.0.0.1"}})),
         400,
-        "host name",
+        "must be a valid name",
     );
     tn.fails(
         "POST",

@@ -217,7 +217,7 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
     } else {
         dp
     };
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+    crate::daemon::create_private_dir(&cfg.state_dir).map_err(|e| {
         format!(
             "cannot create the state directory {}: {e}",
             cfg.state_dir.display()
