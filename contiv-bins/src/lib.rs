@@ -14,3 +14,4 @@ pub mod netctl;
 pub mod netmaster;
 pub mod netplugin;
 pub mod storetool;
+pub mod tls;

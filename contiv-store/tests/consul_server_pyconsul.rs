@@ -1,5 +1,5 @@
 //! The Consul test server checked with an independent client: PyPI's
-//! `py-consul` (installed by `make deps` into the venv `/opt/contiv-py`,
+//! `py-consul` (installed by `make deps` into the venv `<repo>/.venvs/py-consul`,
 //! or the interpreter named by `CONTIV_PYTHON`) runs
 //! `tests/consul/pyconsul_check.py` against it: KV with CAS, recursion,
 //! keys/separator, blocking queries, the 512 KiB limit, `/v1/txn` results,
@@ -12,7 +12,13 @@ use std::process::Command;
 use std::time::Duration;
 
 fn python() -> String {
-    std::env::var("CONTIV_PYTHON").unwrap_or_else(|_| "/opt/contiv-py/bin/python".to_owned())
+    std::env::var("CONTIV_PYTHON").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../.venvs/py-consul/bin/python3"
+        )
+        .to_owned()
+    })
 }
 
 #[test]
@@ -41,7 +47,7 @@ fn py_consul_agrees_with_the_test_server() {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run {} ({e}): run `make deps` (it installs py-consul into /opt/contiv-py)",
+                "cannot run {} ({e}): run `make deps` (it installs py-consul into <repo>/.venvs/py-consul)",
                 python()
             )
         });

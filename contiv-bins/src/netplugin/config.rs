@@ -65,9 +65,16 @@ pub struct AgentConfig {
     )]
     pub netmaster: Vec<String>,
 
-    /// Bearer token for netmaster, if it requires one.
+    /// Bearer token for netmaster, if it requires one: this host's node
+    /// token (`netmaster --print-node-token <host>`), which allows only
+    /// this host's registration and endpoints and the watch.
     #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// CA certificate(s) (PEM) that signed netmaster's TLS certificate;
+    /// required for `https://` netmaster URLs.
+    #[arg(long = "netmaster-ca", env = "CONTIV_NETMASTER_CA")]
+    pub netmaster_ca: Option<PathBuf>,
 
     /// Datapath backend.
     #[arg(
@@ -364,6 +371,7 @@ impl AgentConfig {
             vxlan_port: 4789,
             netmaster: vec![netmaster.to_owned()],
             token: None,
+            netmaster_ca: None,
             datapath: DatapathKind::Recording,
             ovs: OvsSettings::default(),
             vpp: VppSettings::default(),
@@ -382,6 +390,24 @@ impl AgentConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
         }
+    }
+
+    /// Checks settings that flags alone cannot: durations must be ones the
+    /// timers can represent. The message names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        let max = crate::netmaster::config::MAX_TIMER;
+        for (flag, d) in [
+            ("--add-timeout", self.add_timeout),
+            ("--ovs-timeout", self.ovs.timeout),
+        ] {
+            if d > max {
+                return Err(format!(
+                    "{flag} {d:?} is too long: at most {}s",
+                    max.as_secs()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Path of the Docker plugin socket.
