@@ -15,8 +15,10 @@
 //! 4. commit; if another writer changed an allocator in between, redo
 //!    from step 2; then wait until the cache reflects the commit.
 
+use super::cache::{Map, values};
 use super::objects::Handler;
 use super::{ApiError, ApiResult, Netmaster};
+use bytes::Bytes;
 use contiv_core::model::{
     AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, Global, ModelObject, Netprofile,
     Network, Policy, Rule, ServiceLB, Tenant,
@@ -172,26 +174,47 @@ fn to_value<T: serde::Serialize>(v: &T) -> ApiResult<Value> {
     serde_json::to_value(v).map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))
 }
 
+/// Encodes a response body straight to JSON bytes.
+fn to_body<T: serde::Serialize + ?Sized>(v: &T) -> ApiResult<Bytes> {
+    let mut out = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut out, v)
+        .map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))?;
+    Ok(Bytes::from(out))
+}
+
+/// A JSON array of the values of a map, encoded as it is iterated.
+struct Values<'a, T>(&'a Map<T>);
+
+impl<T: serde::Serialize> serde::Serialize for Values<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values(self.0))
+    }
+}
+
 fn not_found(type_name: &str) -> ApiError {
     ApiError::not_found(format!("{type_name} not found"))
 }
 
 impl Netmaster {
-    /// `GET /api/v1/<c>/`: every object of the collection, sorted by key.
-    pub fn list(&self, coll: Collection) -> ApiResult<Value> {
+    /// `GET /api/v1/<c>/`: every object of the collection, sorted by key,
+    /// as the JSON body. Encoded straight from the cache's snapshot (no
+    /// intermediate tree, no lock held while encoding).
+    pub fn list(&self, coll: Collection) -> ApiResult<Bytes> {
         dispatch!(coll, T => {
             let view = self.cache.read();
-            let items: Vec<&T> = T::map(&view).values().collect();
-            to_value(&items)
+            let mut out = Vec::with_capacity(256 * T::map(&view).len() + 2);
+            serde_json::to_writer(&mut out, &Values(T::map(&view)))
+                .map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))?;
+            Ok(Bytes::from(out))
         })
     }
 
-    /// `GET /api/v1/<c>/<key>/`.
-    pub fn get(&self, coll: Collection, key: &str) -> ApiResult<Value> {
+    /// `GET /api/v1/<c>/<key>/`, as the JSON body.
+    pub fn get(&self, coll: Collection, key: &str) -> ApiResult<Bytes> {
         dispatch!(coll, T => {
             let view = self.cache.read();
             match T::map(&view).get(key) {
-                Some(o) => to_value(o),
+                Some(o) => to_body(&**o),
                 None => Err(not_found(T::TYPE)),
             }
         })
@@ -217,16 +240,13 @@ impl Netmaster {
     /// `GET /api/v1/inspect/<c>/<key>/`: `{"Config": …, "Oper": …}`.
     pub async fn inspect(&self, coll: Collection, key: &str) -> ApiResult<Value> {
         dispatch!(coll, T => {
-            let obj = {
-                let view = self.cache.read();
-                T::map(&view).get(key).cloned()
-            };
+            let obj = T::map(&self.cache.read()).get(key).cloned();
             let Some(obj) = obj else {
                 return Err(not_found(T::TYPE));
             };
             let oper = T::oper(self, &obj).await?;
             let mut out = serde_json::Map::new();
-            out.insert("Config".into(), to_value(&obj)?);
+            out.insert("Config".into(), to_value(&*obj)?);
             if let Some(oper) = oper {
                 out.insert("Oper".into(), oper);
             }
@@ -248,7 +268,7 @@ impl Netmaster {
             let mut tx = self.begin()?;
             match &old {
                 None => T::create(self, &obj, &mut tx).await?,
-                Some(old) if *old == obj => return Ok(obj),
+                Some(old) if **old == obj => return Ok(obj),
                 Some(old) => T::update(self, old, &obj, &mut tx).await?,
             }
             tx.push(TxnOp::Put {

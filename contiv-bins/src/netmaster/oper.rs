@@ -168,7 +168,7 @@ pub async fn tenant(nm: &Netmaster, t: &Tenant) -> ApiResult<Value> {
             v.epgs
                 .values()
                 .filter(|g| g.tenant_name == name)
-                .cloned()
+                .map(|g| (**g).clone())
                 .collect(),
         )
     };

@@ -96,12 +96,21 @@ fn put_or_delete<T: DeserializeOwned>(
 }
 
 impl HostView {
-    /// Applies one `put` or `delete` line; other lines change nothing.
-    /// Returns what changed, if the key is one the agent follows.
+    /// Applies one `put` or `delete` line (or a snapshot's `nodes` line);
+    /// other lines change nothing. Returns what changed, if the key is one
+    /// the agent follows (for a `nodes` line: the first node; snapshots are
+    /// installed whole, see [`HostView::all_changes`]).
     pub fn apply(&mut self, line: &WatchLine) -> Option<Change> {
         let (rev, key, value) = match line {
             WatchLine::Put { rev, key, value } => (*rev, key.as_str(), Some(value)),
             WatchLine::Delete { rev, key } => (*rev, key.as_str(), None),
+            WatchLine::Nodes { rev, nodes } => {
+                self.revision = self.revision.max(*rev);
+                for n in nodes {
+                    self.nodes.insert(n.0.clone(), n.record());
+                }
+                return nodes.first().map(|n| Change::Node(n.0.clone()));
+            }
             _ => return None,
         };
         self.revision = self.revision.max(rev);

@@ -5,7 +5,7 @@
 
 use super::Handler;
 use super::network::ignore_unknown;
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{
@@ -14,7 +14,6 @@ use contiv_core::model::{
 use contiv_core::records::EpgState;
 use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Range, Ipv4Spec};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Checks that everything `g` refers to (besides tenant and network)
 /// exists, and adds preconditions on them.
@@ -73,7 +72,7 @@ fn pool_range(g: &EndpointGroup) -> ApiResult<Option<Ipv4Range>> {
 
 #[async_trait]
 impl Handler for EndpointGroup {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.epgs
     }
 

@@ -2,14 +2,13 @@
 //! exist; VLAN/VXLAN range changes keep every tag in use; never deleted.
 
 use super::Handler;
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::datapath::Encap;
 use contiv_core::model::Global;
 use contiv_ipam::{AllocTxn, IdPool, IdRanges, Resource, VxlanPool};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// "N vlans and M vxlans" the way the original counted networks in use.
 fn networks_in_use(v: &ClusterView) -> (usize, usize) {
@@ -59,7 +58,7 @@ async fn stage_ranges(
 
 #[async_trait]
 impl Handler for Global {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.globals
     }
 

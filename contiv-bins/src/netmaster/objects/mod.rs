@@ -14,20 +14,19 @@ mod policy;
 mod simple;
 mod tenant;
 
-use super::cache::ClusterView;
+use super::cache::{ClusterView, Map};
 use super::{ApiError, ApiResult, ErrorKind, Netmaster};
 use async_trait::async_trait;
 use contiv_core::model::{ModelObject, Tenant};
 use contiv_core::store::{Precondition, TxnOp};
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Behaviour of one model type.
 #[async_trait]
 pub(crate) trait Handler: ModelObject + PartialEq {
     /// The cached objects of this type, by key.
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self>;
+    fn map(view: &ClusterView) -> &Map<Self>;
 
     /// Checks and stages the creation of `obj`.
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()>;

@@ -3,7 +3,7 @@
 //! by groups, services, endpoints and rules that name the network.
 
 use super::{Handler, refuse_update};
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::datapath::Encap;
@@ -11,11 +11,10 @@ use contiv_core::model::{EndpointGroup, Family, ModelObject, Network, Tenant};
 use contiv_core::records::NetworkState;
 use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Spec, Ipv6Pool};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Network {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.networks
     }
 

@@ -4,17 +4,16 @@
 //! ([`crate::netmaster::intents`]); rules cannot be updated.
 
 use super::{Handler, refuse_update, require_tenant, unnamed_tenant};
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule};
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Policy {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.policies
     }
 
@@ -60,7 +59,7 @@ impl Handler for Policy {
 
 #[async_trait]
 impl Handler for Rule {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.rules
     }
 

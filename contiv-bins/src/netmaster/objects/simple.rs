@@ -3,7 +3,7 @@
 
 use super::network::ignore_unknown;
 use super::{Handler, require_tenant, unnamed_tenant};
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{
@@ -13,11 +13,10 @@ use contiv_core::model::{
 use contiv_core::records::ServiceState;
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Netprofile {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.netprofiles
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
@@ -54,7 +53,7 @@ fn check_app_groups(nm: &Netmaster, obj: &AppProfile, tx: &mut AllocTxn) -> ApiR
 
 #[async_trait]
 impl Handler for AppProfile {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.app_profiles
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
@@ -111,7 +110,7 @@ async fn release_vip(nm: &Netmaster, obj: &ServiceLB, tx: &mut AllocTxn) -> ApiR
 
 #[async_trait]
 impl Handler for ServiceLB {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.service_lbs
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
@@ -145,7 +144,7 @@ impl Handler for ServiceLB {
 
 #[async_trait]
 impl Handler for Bgp {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.bgps
     }
     async fn create(_nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
@@ -162,7 +161,7 @@ impl Handler for Bgp {
 
 #[async_trait]
 impl Handler for ExtContractsGroup {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.ext_contracts
     }
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
@@ -186,7 +185,7 @@ impl Handler for ExtContractsGroup {
 
 #[async_trait]
 impl Handler for AciGw {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.aci_gws
     }
     async fn create(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {

@@ -2,18 +2,17 @@
 //! guarded by everything the tenant still holds.
 
 use super::{Handler, refuse_update};
-use crate::netmaster::cache::ClusterView;
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{ModelObject, Tenant};
 use contiv_core::records::TenantState;
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Tenant {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.tenants
     }
 
