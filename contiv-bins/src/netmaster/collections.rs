@@ -5,7 +5,7 @@
 //!
 //! 1. decode the body, copy the URL key into `key`, fill defaults,
 //!    validate fields (400 on failure);
-//! 2. under the model lock, look the key up in the cache: absent → the
+//! 2. under the model lock, look the key up in the view: absent → the
 //!    type's create behaviour, present and identical → nothing to do (an
 //!    idempotent re-send answers 200), present and different → the type's
 //!    update behaviour (many types refuse updates, as the original did);
@@ -14,6 +14,10 @@
 //!    transaction, to which the object write is added;
 //! 4. commit; if another writer changed an allocator in between, redo
 //!    from step 2; then wait until the cache reflects the commit.
+//!
+//! Concurrent writes go through steps 2–4 together: [`super::writes`]
+//! checks each against the view plus the writes before it and commits
+//! them as one group.
 
 use super::cache::{Map, values};
 use super::objects::Handler;
@@ -23,9 +27,7 @@ use contiv_core::model::{
     AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, Global, ModelObject, Netprofile,
     Network, Policy, Rule, ServiceLB, Tenant,
 };
-use contiv_core::store::TxnOp;
 use serde_json::Value;
-use tracing::info;
 
 /// One REST collection of the original's `/api/v1/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -254,78 +256,24 @@ impl Netmaster {
         })
     }
 
-    /// Creates or updates one object (the generic flow of the module docs).
-    pub(crate) async fn upsert_object<T: Handler>(&self, mut obj: T) -> ApiResult<T> {
+    /// Creates or updates one object (the generic flow of the module
+    /// docs; committed in a group with concurrent writes, see
+    /// [`super::writes`]).
+    pub(crate) async fn upsert_object<T: Handler + Send + Sync + 'static>(
+        &self,
+        mut obj: T,
+    ) -> ApiResult<T> {
         obj.apply_defaults();
         obj.validate()?;
-        let _guard = self.model_lock.lock().await;
-        let full_key = self.keys.object(T::TYPE, obj.key());
-        let value = serde_json::to_vec(&obj)
-            .map_err(|e| ApiError::internal(format!("cannot encode {}: {e}", T::TYPE)))?;
-        let mut attempt = 1u32;
-        loop {
-            let old = T::map(&self.cache.read()).get(obj.key()).cloned();
-            let mut tx = self.begin()?;
-            match &old {
-                None => T::create(self, &obj, &mut tx).await?,
-                Some(old) if **old == obj => return Ok(obj),
-                Some(old) => T::update(self, old, &obj, &mut tx).await?,
-            }
-            tx.push(TxnOp::Put {
-                key: full_key.clone(),
-                value: value.clone(),
-                precondition: self.unchanged(&full_key),
-                lease: None,
-            });
-            if let Some(rev) = self.commit_or_retry(tx, &mut attempt).await? {
-                self.settle(rev).await;
-                info!(
-                    kind = T::TYPE,
-                    key = obj.key(),
-                    revision = rev,
-                    "{}",
-                    if old.is_none() { "created" } else { "updated" }
-                );
-                return Ok(obj);
-            }
-        }
+        self.write_upsert(obj).await
     }
 
     /// Deletes one object after its type's guards pass.
-    pub(crate) async fn delete_object<T: Handler>(&self, key: &str) -> ApiResult<()> {
-        let _guard = self.model_lock.lock().await;
-        let full_key = self.keys.object(T::TYPE, key);
-        let mut attempt = 1u32;
-        loop {
-            let Some(obj) = T::map(&self.cache.read()).get(key).cloned() else {
-                return Err(not_found(T::TYPE));
-            };
-            let mut tx = self.begin()?;
-            self.unstage_intents();
-            if let Err(e) = T::delete(self, &obj, &mut tx).await {
-                self.unstage_intents();
-                return Err(e);
-            }
-            tx.push(TxnOp::Delete {
-                key: full_key.clone(),
-                precondition: self.unchanged(&full_key),
-            });
-            let committed = self.commit_or_retry(tx, &mut attempt).await;
-            match committed {
-                Ok(Some(rev)) => {
-                    self.settle(rev).await;
-                    info!(kind = T::TYPE, key, revision = rev, "deleted");
-                    // A change larger than one transaction: complete it.
-                    self.finish_staged_intents().await;
-                    return Ok(());
-                }
-                Ok(None) => self.unstage_intents(),
-                Err(e) => {
-                    self.unstage_intents();
-                    return Err(e);
-                }
-            }
-        }
+    pub(crate) async fn delete_object<T: Handler + Send + Sync + 'static>(
+        &self,
+        key: &str,
+    ) -> ApiResult<()> {
+        self.write_delete::<T>(key).await
     }
 
     /// A JSON error for a collection path that does not exist.

@@ -15,6 +15,7 @@
 //! | [`reservations`] | address reservations for Docker's IPAM driver |
 //! | [`watch`] | the agents' watch stream (snapshot, then ordered deltas) |
 //! | [`fanout`] | the encoded change log every watch stream shares |
+//! | [`writes`] | intent writes combined into group commits |
 //! | [`http`] | the axum router: REST paths, auth, metrics, OpenAPI |
 //! | [`leader`] | leader election by lease |
 //! | [`fenced`] | the store every leader write goes through (fencing by type) |
@@ -53,6 +54,7 @@ pub mod reservations;
 pub mod serve;
 pub mod server;
 pub mod watch;
+pub mod writes;
 
 pub use config::NetmasterConfig;
 pub use error::{ApiError, ApiResult, ErrorKind};
@@ -166,6 +168,8 @@ pub struct Netmaster {
     pub(crate) intent_staged: AtomicBool,
     /// Encoded watch snapshots shared by the streams that start together.
     pub(crate) snapshots: watch::Snapshots,
+    /// Intent writes waiting for their group commit.
+    pub(crate) writes: writes::WriteQueue,
 }
 
 impl Netmaster {
@@ -197,6 +201,7 @@ impl Netmaster {
             ready: AtomicBool::new(false),
             intent_staged: AtomicBool::new(false),
             snapshots: watch::Snapshots::default(),
+            writes: writes::WriteQueue::default(),
         }))
     }
 

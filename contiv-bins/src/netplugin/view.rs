@@ -282,4 +282,21 @@ mod tests {
                 .contains(&Change::Network("default:net".into()))
         );
     }
+
+    #[test]
+    fn a_compact_nodes_line_fills_the_nodes_as_their_puts_would() {
+        let mut full = HostView::default();
+        full.apply(&put(
+            5,
+            "node/h1",
+            json!({"hostname":"h1","vtep_ip":"192.0.2.1","vxlan_port":4790}),
+        ));
+        let mut compact = HostView::default();
+        let line: WatchLine = serde_json::from_value(json!(
+            {"type":"nodes","rev":5,"nodes":[["h1","192.0.2.1",4790]]}
+        ))
+        .unwrap();
+        assert_eq!(compact.apply(&line), Some(Change::Node("h1".into())));
+        assert_eq!(compact, full);
+    }
 }
