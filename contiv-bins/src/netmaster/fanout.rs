@@ -382,6 +382,28 @@ impl Fanout {
         }
     }
 
+    /// Reads everything new for `cur` at once (no size cap) and the
+    /// revision every line up to which it now holds: what a stream sends
+    /// between its snapshot and `synced`. Closed, reset or lagged cursors
+    /// get nothing (their next [`read`](Self::read) reports it).
+    pub fn drain(&self, cur: &mut Cursor) -> (Bytes, Revision) {
+        let l = self.lock();
+        let covered = l.covered.max(cur.skip_through);
+        if l.closed || l.epoch != cur.epoch || cur.seq < l.first_seq {
+            return (Bytes::new(), cur.skip_through);
+        }
+        let start = (cur.seq - l.first_seq) as usize;
+        let mut out = BytesMut::new();
+        for e in l.entries.range(start..) {
+            if e.rev > cur.skip_through {
+                out.put_slice(&e.line);
+                cur.last = cur.last.max(e.rev);
+            }
+        }
+        cur.seq = l.tail_seq();
+        (out.freeze(), covered.max(cur.last))
+    }
+
     /// Appends a `progress` line whenever no line was appended for
     /// `interval`; runs until aborted.
     pub async fn tick_progress(me: Arc<Fanout>, interval: Duration) {
@@ -472,6 +494,18 @@ mod tests {
         assert!(matches!(f.read(&mut slow), Read::Lagged));
         assert!(matches!(f.read(&mut fresh), Read::Lines(_)));
         assert_eq!(f.lines_after(base - 1), None);
+    }
+
+    #[test]
+    fn drain_takes_everything_since_and_the_covered_revision() {
+        let f = Fanout::new();
+        f.reset(10);
+        let mut c = f.cursor_after(10).unwrap();
+        f.append(vec![entry(11, "a"), entry(12, "b")], 14);
+        assert_eq!(f.drain(&mut c), (Bytes::from("a\nb\n"), 14));
+        assert!(matches!(f.read(&mut c), Read::Pending));
+        f.append(vec![entry(15, "c")], 15);
+        assert_eq!(lines(f.read(&mut c)), "c\n");
     }
 
     #[test]

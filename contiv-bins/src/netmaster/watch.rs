@@ -92,7 +92,8 @@ fn puts<T: serde::Serialize>(
     }
 }
 
-/// Encodes a snapshot of `v`: every streamed key, then `synced`.
+/// Encodes a snapshot of `v`: a line for every streamed key (the `synced`
+/// line is added per stream, after the changes since the snapshot).
 pub fn encode_snapshot(root: &str, v: &ClusterView, compact: bool) -> Bytes {
     let mut out = BytesMut::with_capacity(64 << 10);
     puts(&mut out, root, "ep/", &v.endpoints, v);
@@ -155,7 +156,6 @@ pub fn encode_snapshot(root: &str, v: &ClusterView, compact: bool) -> Bytes {
         &v.tenant_states,
         v,
     );
-    fanout::line(&mut out, &WatchLine::Synced { rev: v.revision });
     out.freeze()
 }
 
@@ -287,10 +287,10 @@ fn catch_up(c: CatchUp) -> BoxStream<'static, Bytes> {
 }
 
 impl Netmaster {
-    /// The snapshot to start a stream with and its revision: the cached
-    /// one while the log still holds every change since (they follow it),
-    /// else a fresh one from the cache's view.
-    async fn snapshot(&self, compact: bool) -> (Revision, Bytes, Cursor) {
+    /// The snapshot a stream starts with and a cursor after it: the cached
+    /// snapshot while the log still holds every change since (they are
+    /// sent after it, before `synced`), else a fresh one from the view.
+    async fn snapshot(&self, compact: bool) -> (Bytes, Cursor) {
         let fanout = self.cache.fanout().clone();
         let mut slots = self.snapshots.slots.lock().await;
         let slot = &mut slots[usize::from(compact)];
@@ -301,7 +301,7 @@ impl Netmaster {
                     .is_some_and(|n| n <= SNAPSHOT_REUSE_LINES)
                 && let Some(cur) = fanout.cursor_after(*rev)
             {
-                return (*rev, bytes.clone(), cur);
+                return (bytes.clone(), cur);
             }
             let view = self.cache.read();
             let bytes = encode_snapshot(self.keys.root(), &view, compact);
@@ -322,10 +322,14 @@ impl Netmaster {
     ) -> BoxStream<'static, Bytes> {
         let fanout = self.cache.fanout().clone();
         let Some(r) = from.filter(|r| *r > 0) else {
-            let (_, head, cur) = self.snapshot(compact).await;
-            return stream::once(async move { head })
-                .chain(live(fanout, cur))
-                .boxed();
+            let (snapshot, mut cur) = self.snapshot(compact).await;
+            // The changes since the snapshot belong to it: the stream is
+            // synced at the revision the log covers now.
+            let (since, synced) = fanout.drain(&mut cur);
+            let mut tail = BytesMut::from(&since[..]);
+            fanout::line(&mut tail, &WatchLine::Synced { rev: synced });
+            let head = stream::iter([snapshot, tail.freeze()]);
+            return head.chain(live(fanout, cur)).boxed();
         };
         if let Some(cur) = fanout.cursor_after(r - 1) {
             return live(fanout, cur);

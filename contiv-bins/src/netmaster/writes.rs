@@ -446,12 +446,13 @@ impl Netmaster {
                 if members.len() > 1 {
                     debug!(writes = members.len(), revision = rev, "group commit");
                 }
+                // A change larger than one transaction: complete it before
+                // answering (its writer sees it whole).
+                self.finish_staged_intents().await;
                 for m in members {
                     let outcome = m.staged.map(|w| w.then_some(rev));
                     m.write.answer(outcome);
                 }
-                // A change larger than one transaction: complete it.
-                self.finish_staged_intents().await;
                 (batch, 0)
             }
             Ok(None) => {
