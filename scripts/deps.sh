@@ -17,6 +17,7 @@ PKGS=(
   docker.io busybox-static   # real Docker engine with our remote plugin; busybox image built offline
   podman                     # podman (CNI backend) as a real CNI consumer
   golang-go golang-github-appc-cni-dev golang-github-containernetworking-plugins-dev  # libcni harness, built offline
+  python3-venv               # the schemathesis venv (below)
 )
 
 missing=()
@@ -41,6 +42,15 @@ fi
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   echo "deps: installing openapi-spec-validator (PyPI)"
   python3 -m pip install -q openapi-spec-validator
+fi
+
+# schemathesis (PyPI) in a venv of its own at <repo>/.venv: the OpenAPI
+# fuzz run of netmaster (contiv-bins/tests/netmaster_schemathesis.rs).
+VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+if ! "$VENV/bin/st" --version >/dev/null 2>&1; then
+  echo "deps: installing schemathesis (PyPI) into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "schemathesis>=4,<5"
 fi
 
 # Tools the build needs that are not Debian packages.

@@ -323,10 +323,10 @@ fn agent_api_refuses_unsafe_names_and_impossible_requests() {
     let tn = TestNetmaster::start(Backend::Embedded);
     tn.create("networks", "default:n1", net("n1", "10.1.1.0/24"));
     for (id, host, msg) in [
-        ("a\u{0}b", "h1", "invalid id"),
-        ("a\nb", "h1", "invalid id"),
-        ("..", "h1", "invalid id"),
-        ("../../etc", "h1", "invalid id"),
+        ("a\u{0}b", "h1", "invalid endpoint id"),
+        ("a\nb", "h1", "invalid endpoint id"),
+        ("..", "h1", "invalid endpoint id"),
+        ("../../etc", "h1", "invalid endpoint id"),
         ("ok", "../../etc", "invalid host"),
         ("ok", "h\n1", "invalid host"),
         ("ok", "h\u{0}1", "invalid host"),
@@ -353,7 +353,7 @@ fn agent_api_refuses_unsafe_names_and_impossible_requests() {
         "/api/v1/agent/nodes/..%2Fx/",
         Some(&json!({"node": {"hostname": "../x", "vtep_ip": "10.0.0.1"}})),
         400,
-        "host name",
+        "must be a valid name",
     );
     tn.fails(
         "POST",
@@ -591,9 +591,14 @@ async fn a_deposed_leader_writes_nothing() {
 
 // ------------------------------------------------------------ processes
 
-/// Makes a certificate for 127.0.0.1 signed by a throwaway CA (`openssl`):
-/// returns (ca.pem, cert.pem, key.pem).
-fn make_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+/// A throwaway CA and a certificate for 127.0.0.1 it signed (`openssl`).
+struct Tls {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn make_pki(dir: &Path) -> Tls {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -655,11 +660,52 @@ fn make_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::P
         "-out",
         "cert.pem",
     ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    )
+    Tls {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    }
+}
+
+impl Tls {
+    /// A client of `https://127.0.0.1:<port>` trusting the CA.
+    fn client(&self, port: u16) -> Client {
+        Client::with_ca(
+            &format!("https://127.0.0.1:{port}"),
+            &std::fs::read(&self.ca).expect("ca"),
+        )
+    }
+}
+
+/// Starts netmaster serving HTTPS with `tls` on an embedded store in
+/// `dir` (and `extra` flags, an open-file limit), and waits until it
+/// answers over HTTPS.
+fn spawn_https(
+    dir: &Path,
+    name: &str,
+    tls: &Tls,
+    extra: &[&str],
+    nofile: Option<u64>,
+) -> (NetmasterProcess, u16) {
+    let port = free_port();
+    let store = embedded(dir);
+    let mut args = vec![
+        "--store",
+        &store,
+        "--tls-cert",
+        tls.cert.to_str().expect("utf-8"),
+        "--tls-key",
+        tls.key.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let p = NetmasterProcess::spawn_limited(dir, name, Some(port), &args, &[], nofile);
+    let c = tls.client(port);
+    assert!(
+        wait_until(READY, || c.try_send("GET", "/version", None).ok()).is_some(),
+        "{}",
+        p.log_text()
+    );
+    (p, port)
 }
 
 fn embedded(dir: &Path) -> String {
@@ -686,7 +732,7 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
 #[test]
 fn half_open_connections_are_closed() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (ca, cert, key) = make_pki(dir.path());
+    let pki = make_pki(dir.path());
     let port = free_port();
     let store = embedded(dir.path());
     let mut plain = NetmasterProcess::spawn(
@@ -710,33 +756,13 @@ fn half_open_connections_are_closed() {
         "half header kept open"
     );
 
-    let tls_port = free_port();
     let tls_dir = tempfile::tempdir().expect("tmp");
-    let store2 = embedded(tls_dir.path());
-    let mut tls = NetmasterProcess::spawn(
+    let (mut tls, tls_port) = spawn_https(
         tls_dir.path(),
         "tls",
-        Some(tls_port),
-        &[
-            "--store",
-            &store2,
-            "--tls-cert",
-            cert.to_str().expect("utf-8"),
-            "--tls-key",
-            key.to_str().expect("utf-8"),
-            "--tls-handshake-timeout",
-            "1s",
-        ],
-        &[],
-    );
-    let c = Client::with_ca(
-        &format!("https://127.0.0.1:{tls_port}"),
-        &std::fs::read(&ca).expect("ca"),
-    );
-    assert!(
-        wait_until(READY, || c.try_send("GET", "/version", None).ok()).is_some(),
-        "{}",
-        tls.log_text()
+        &pki,
+        &["--tls-handshake-timeout", "1s"],
+        None,
     );
     let mut silent = TcpStream::connect(("127.0.0.1", tls_port)).expect("connect");
     assert!(
@@ -799,35 +825,15 @@ fn connections_beyond_the_limit_wait_for_a_free_slot() {
 #[test]
 fn out_of_file_descriptors_the_accept_loop_backs_off() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (ca, cert, key) = make_pki(dir.path());
-    let port = free_port();
-    let store = embedded(dir.path());
-    let mut p = NetmasterProcess::spawn_limited(
+    let pki = make_pki(dir.path());
+    let (mut p, port) = spawn_https(
         dir.path(),
         "nofile",
-        Some(port),
-        &[
-            "--store",
-            &store,
-            "--tls-cert",
-            cert.to_str().expect("utf-8"),
-            "--tls-key",
-            key.to_str().expect("utf-8"),
-            "--tls-handshake-timeout",
-            "60s",
-        ],
-        &[],
+        &pki,
+        &["--tls-handshake-timeout", "60s"],
         Some(64),
     );
-    let c = Client::with_ca(
-        &format!("https://127.0.0.1:{port}"),
-        &std::fs::read(&ca).expect("ca"),
-    );
-    assert!(
-        wait_until(READY, || c.try_send("GET", "/version", None).ok()).is_some(),
-        "{}",
-        p.log_text()
-    );
+    let c = pki.client(port);
     // Hold connections until netmaster runs out of descriptors.
     let mut held = Vec::new();
     for _ in 0..80 {
@@ -867,36 +873,11 @@ fn out_of_file_descriptors_the_accept_loop_backs_off() {
 #[test]
 fn agents_and_netctl_use_https_with_their_credentials() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (ca, cert, key) = make_pki(dir.path());
-    let port = free_port();
-    let store = embedded(dir.path());
-    let mut p = NetmasterProcess::spawn(
-        dir.path(),
-        "https",
-        Some(port),
-        &[
-            "--store",
-            &store,
-            "--token",
-            "adm1n",
-            "--tls-cert",
-            cert.to_str().expect("utf-8"),
-            "--tls-key",
-            key.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let pki = make_pki(dir.path());
+    let (mut p, port) = spawn_https(dir.path(), "https", &pki, &["--token", "adm1n"], None);
+    let ca = pki.ca.clone();
     let url = format!("https://127.0.0.1:{port}");
-    let admin = Client::with_ca(&url, &std::fs::read(&ca).expect("ca")).with_token("adm1n");
-    assert!(
-        wait_until(READY, || admin
-            .try_send("GET", "/api/v1/tenants/default/", None)
-            .ok()
-            .filter(|r| r.status == 200))
-        .is_some(),
-        "{}",
-        p.log_text()
-    );
+    let admin = pki.client(port).with_token("adm1n");
     let (code, printed, err) =
         support::process::run_netmaster(&["--token", "adm1n", "--print-node-token", "agent1"], &[]);
     assert_eq!(code, 0, "{err}");

@@ -49,6 +49,48 @@ mod netplugin {
             .find(|e| e.id == id)
     }
 
+    /// Issue 12 point 8: the agent's state directory (crash journal,
+    /// Docker mappings) and its socket directory are created owner-only
+    /// (0700) whatever the umask; `--add-timeout` values a timer cannot hold
+    /// are refused, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = Cluster::start(&[]).await;
+        // SAFETY: umask(2) only changes this process's file-creation mask.
+        let old = unsafe { libc::umask(0o000) };
+        let a = TestAgent::start_cfg(&c, "h1", "192.0.2.1", |cfg| {
+            cfg.state_dir = cfg.state_dir.join("deep/state");
+            cfg.cni_socket = cfg.state_dir.join("../../run/cni.sock");
+        })
+        .await;
+        // SAFETY: as above; restores the previous mask.
+        unsafe { libc::umask(old) };
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let state = &a.cfg.state_dir;
+        for d in [
+            state.clone(),
+            state.join("pending"),
+            state.join("plumbed"),
+            state.parent().expect("parent").to_path_buf(),
+            a.dir.join("state/run"),
+        ] {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+        }
+        let mut bad = a.cfg.clone();
+        bad.add_timeout = Duration::from_secs(u64::MAX / 2);
+        let started = contiv_bins::netplugin::start_with(
+            bad,
+            std::sync::Arc::new(contiv_policy::RecordingDatapath::new()),
+        )
+        .await;
+        let Err(e) = started else {
+            panic!("an absurd --add-timeout was accepted");
+        };
+        assert!(e.contains("--add-timeout"), "{e}");
+    }
+
     /// The node record appears, outlives several lease TTLs thanks to the
     /// heartbeat, and the agent reports ready.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +156,11 @@ mod netplugin {
         assert_eq!(n.key, "default:contiv-net");
         assert_eq!(n.encap, Encap::Vxlan);
         assert_eq!(n.vni, Some(st.ext_pkt_tag));
-        assert_eq!(n.vlan, st.pkt_tag);
+        assert_eq!(n.vlan, 0, "a VXLAN network carries no VLAN to the datapath");
+        assert!(
+            st.pkt_tag > 0,
+            "netmaster still allocates (and netctl shows) a pkt tag"
+        );
         assert_eq!(n.tenant_id, st.tenant_id);
         assert_eq!(n.subnet, Some("10.1.2.0/24".parse().unwrap()));
         assert_eq!(n.gateway, Some("10.1.2.254".parse().unwrap()));
@@ -132,14 +178,16 @@ mod netplugin {
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.1"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.1/24"]}}),
             )
             .await;
         assert_eq!(s, 200, "{r}");
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.9"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.9/24"]}}),
             )
             .await;
         assert_eq!((s, r["kind"].as_str()), (409, Some("conflict")), "{r}");
@@ -446,5 +494,58 @@ mod netplugin {
         .expect("the vanished node's endpoint and VTEP go");
         // The record stays at netmaster (grace period) — only the node went.
         assert_eq!(c.endpoints().len(), 1);
+    }
+
+    /// A netprofile the datapath cannot enforce is reported, never
+    /// silently accepted: in the agent's status (and one log line), and in
+    /// netmaster's endpoint inspect (`notEnforced`), from the capabilities
+    /// the agent registered. (Before: nothing said so anywhere.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unenforced_netprofile_is_reported_by_agent_and_netmaster() {
+        let c = Cluster::start(&[]).await;
+        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        c.ok(
+            Method::POST,
+            "/api/v1/netprofiles/default:gold/",
+            Some(json!({"tenantName": "default", "profileName": "gold",
+                        "bandwidth": "6 mbps", "DSCP": 10, "burst": 100})),
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            "/api/v1/endpointGroups/default:db/",
+            Some(json!({"tenantName": "default", "groupName": "db",
+                        "networkName": "contiv-net", "netProfile": "gold"})),
+        )
+        .await;
+        let a = TestAgent::start(&c, "h1", "192.0.2.1").await;
+        let (s, r) = a.cni("/cni/add", add_body("c1", "contiv-net", "db")).await;
+        assert_eq!(s, 200, "{r}");
+        let q = local(&a, "c1-eth0").and_then(|e| e.qos).expect("qos");
+        assert!(q.rate_kbps > 6000 && q.dscp == 10, "{q:?}");
+        let st = eventually(T, async || {
+            let st = a.agent().status();
+            (!st.not_enforced.is_empty()).then_some(st)
+        })
+        .await
+        .expect("the agent reports the unenforced netprofile");
+        use contiv_core::datapath::Capability;
+        assert_eq!(
+            st.not_enforced["c1-eth0"],
+            vec![Capability::QosBandwidth, Capability::QosDscp]
+        );
+        assert!(!st.capabilities.has(Capability::QosBandwidth));
+        let oper = eventually(T, async || {
+            let v = c
+                .ok(Method::GET, "/api/v1/inspect/endpoints/c1-eth0/", None)
+                .await;
+            v["Oper"].get("notEnforced").is_some().then_some(v)
+        })
+        .await
+        .expect("netmaster's inspect shows notEnforced");
+        assert_eq!(
+            oper["Oper"]["notEnforced"],
+            json!(["qos_bandwidth", "qos_dscp"])
+        );
     }
 }

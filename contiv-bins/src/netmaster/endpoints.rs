@@ -152,7 +152,7 @@ impl Netmaster {
     /// the id and the host (no NUL, newline, `/` or `..` can reach a store
     /// key, a URL or an agent's file names).
     pub(crate) fn check_endpoint_request(req: &EndpointRequest) -> ApiResult<()> {
-        check_endpoint_id("id", &req.id)?;
+        check_endpoint_id("endpoint id", &req.id)?;
         if req.host.is_empty() {
             return Err(ApiError::invalid("endpoint host is required"));
         }

@@ -24,8 +24,8 @@
 use super::leader::Election;
 use async_trait::async_trait;
 use contiv_core::store::{
-    Lease, LeaseId, ListResponse, MAX_TXN_OPS, OpOutcome, PutOptions, Revision, StateStore,
-    StoreError, StoreResult, TxnOp, TxnResponse, WatchStream,
+    Lease, LeaseId, ListResponse, MAX_TXN_OPS, Revision, StateStore, StoreError, StoreResult,
+    TxnOp, TxnResponse, WatchStream,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,34 +104,8 @@ impl StateStore for FencedStore {
         Ok(resp)
     }
 
-    async fn put(&self, key: &str, value: Vec<u8>, opts: PutOptions) -> StoreResult<Revision> {
-        let resp = self
-            .txn(vec![TxnOp::Put {
-                key: key.to_owned(),
-                value,
-                precondition: opts.precondition,
-                lease: opts.lease,
-            }])
-            .await?;
-        Ok(resp.revision)
-    }
-
-    async fn delete(
-        &self,
-        key: &str,
-        precondition: contiv_core::store::Precondition,
-    ) -> StoreResult<Option<Revision>> {
-        let resp = self
-            .txn(vec![TxnOp::Delete {
-                key: key.to_owned(),
-                precondition,
-            }])
-            .await?;
-        Ok(match resp.outcomes.first() {
-            Some(OpOutcome::Deleted) => Some(resp.revision),
-            _ => None,
-        })
-    }
+    // `put` and `delete` are the trait's defaults: one-operation
+    // transactions through `txn` above, so they are fenced too.
 
     async fn watch(&self, prefix: &str, from: Option<Revision>) -> StoreResult<WatchStream> {
         self.inner.watch(prefix, from).await

@@ -313,7 +313,7 @@ async fn delete_endpoint(
     Extension(who): Extension<Identity>,
     Path((net, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    check_endpoint_id("id", &id)?;
+    check_endpoint_id("endpoint id", &id)?;
     nm.check_endpoint_owner(&who, &net, &id)?;
     let deleted = nm.delete_endpoint(&net, &id).await?;
     Ok(Json(json!({ "deleted": deleted })))

@@ -48,6 +48,17 @@ pub struct IntentRecord {
 /// record).
 const DELETES_PER_TXN: usize = MAX_FENCED_OPS - 1;
 
+/// Unconditional deletes of `keys` (each key is removed only by the change
+/// that names it, so a repeated delete is harmless).
+fn deletes<'a>(keys: impl IntoIterator<Item = &'a String>) -> Vec<TxnOp> {
+    keys.into_iter()
+        .map(|k| TxnOp::Delete {
+            key: k.clone(),
+            precondition: Precondition::Any,
+        })
+        .collect()
+}
+
 impl Netmaster {
     /// The prefix of intent records.
     fn intent_prefix(&self) -> String {
@@ -78,11 +89,8 @@ impl Netmaster {
             let later = keys.split_off(room.saturating_sub(1));
             (keys, later)
         };
-        for key in now {
-            tx.push(TxnOp::Delete {
-                key,
-                precondition: Precondition::Any,
-            });
+        for op in deletes(&now) {
+            tx.push(op);
         }
         if later.is_empty() {
             return Ok(());
@@ -135,13 +143,7 @@ impl Netmaster {
             let mut rest = record.deletes.as_slice();
             while rest.len() > DELETES_PER_TXN {
                 let (chunk, tail) = rest.split_at(DELETES_PER_TXN);
-                let mut ops: Vec<TxnOp> = chunk
-                    .iter()
-                    .map(|k| TxnOp::Delete {
-                        key: k.clone(),
-                        precondition: Precondition::Any,
-                    })
-                    .collect();
+                let mut ops = deletes(chunk);
                 // Progress is recorded with the chunk, so a crash never
                 // redoes more than one chunk (and redoing is harmless).
                 let remaining = IntentRecord {
@@ -166,13 +168,7 @@ impl Netmaster {
                     .revision;
                 rest = tail;
             }
-            let mut ops: Vec<TxnOp> = rest
-                .iter()
-                .map(|k| TxnOp::Delete {
-                    key: k.clone(),
-                    precondition: Precondition::Any,
-                })
-                .collect();
+            let mut ops = deletes(rest);
             ops.push(TxnOp::Delete {
                 key: kv.key.clone(),
                 precondition: Precondition::ModRevision(rev),

@@ -33,7 +33,7 @@ impl Netmaster {
     pub async fn register_node(&self, host: &str, reg: NodeRegistration) -> ApiResult<NodeLease> {
         if !is_valid_host_name(host) || reg.node.hostname != host {
             return Err(ApiError::invalid(format!(
-                "invalid node registration: hostname {:?} must be a valid host name and match the URL",
+                "invalid node registration: hostname {:?} must be a valid name and match the URL",
                 reg.node.hostname
             )));
         }

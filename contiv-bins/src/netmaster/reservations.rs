@@ -521,7 +521,7 @@ async fn demote(
     b: Bytes,
 ) -> ApiResult<Json<ReleaseResponse>> {
     let req: DemoteRequest = body(&b, "demote")?;
-    check_endpoint_id("id", &req.id)?;
+    check_endpoint_id("endpoint id", &req.id)?;
     nm.check_endpoint_owner(&who, &req.network_key, &req.id)?;
     Ok(Json(nm.demote_endpoint(req).await?))
 }
