@@ -123,7 +123,10 @@ async fn heartbeat(addr: SocketAddr, i: usize, sh: Arc<Shared>, registered: Arc<
                     .and_then(|v| v["ttl_ms"].as_u64())
                     .unwrap_or(10_000);
                 if status == 200 {
-                    sh.heartbeats.lock().unwrap().push((sent, lat));
+                    sh.heartbeats
+                        .lock()
+                        .expect("no panics while held")
+                        .push((sent, lat));
                     if first {
                         first = false;
                         registered.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +220,10 @@ fn line(sh: &Shared, i: usize, l: &[u8]) {
         if let Ok(k) = id.parse::<usize>()
             && let Some(c) = sh.seen.get(k)
         {
-            sh.deliveries.lock().unwrap().push((k, sh.now()));
+            sh.deliveries
+                .lock()
+                .expect("no panics while held")
+                .push((k, sh.now()));
             if c.fetch_add(1, Ordering::Relaxed) + 1 == sh.n {
                 sh.seen_all.notify_one();
             }
@@ -378,7 +384,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     let mut deliveries: Vec<u64> = sh
         .deliveries
         .lock()
-        .unwrap()
+        .expect("no panics while held")
         .iter()
         .filter(|(k, _)| *k < rules)
         .map(|(k, t)| t - sent_at[*k])
@@ -411,7 +417,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     let mut hb_during: Vec<u64> = sh
         .heartbeats
         .lock()
-        .unwrap()
+        .expect("no panics while held")
         .iter()
         .filter(|(sent, _)| *sent >= hb_from && *sent <= hb_to)
         .map(|(_, l)| *l)
@@ -419,7 +425,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     let mut hb_all: Vec<u64> = sh
         .heartbeats
         .lock()
-        .unwrap()
+        .expect("no panics while held")
         .iter()
         .map(|(_, l)| *l)
         .collect();

@@ -158,8 +158,8 @@ impl NodeEntry {
         NodeEntry(n.hostname.clone(), n.vtep_ip, n.vxlan_port)
     }
 
-    /// The node record it stands for (the control address and version,
-    /// which agents do not use, are left empty).
+    /// The node record it stands for (the control address, version and
+    /// capabilities, which agents do not use, are left empty).
     pub fn record(&self) -> contiv_core::records::NodeRecord {
         contiv_core::records::NodeRecord {
             hostname: self.0.clone(),
@@ -167,6 +167,7 @@ impl NodeEntry {
             vxlan_port: self.2,
             ctrl_addr: String::new(),
             version: String::new(),
+            capabilities: None,
         }
     }
 }

@@ -576,6 +576,7 @@ async fn a_deposed_leader_writes_nothing() {
             vxlan_port: 4789,
             ctrl_addr: String::new(),
             version: String::new(),
+            capabilities: None,
         },
     };
     assert!(nm.register_node("h9", reg).await.is_err());
@@ -933,6 +934,7 @@ fn agents_and_netctl_use_https_with_their_credentials() {
                 vxlan_port: 4789,
                 ctrl_addr: String::new(),
                 version: String::new(),
+                capabilities: None,
             },
         };
         let e = client.register_node("agent2", &reg).await.unwrap_err();

@@ -398,8 +398,7 @@ impl Netmaster {
             }
             apply_ops(self, Arc::make_mut(&mut s.view), &new_ops);
             for op in new_ops {
-                let duplicate_check =
-                    matches!(&op, TxnOp::Check { .. }) && ops.iter().any(|o| *o == op);
+                let duplicate_check = matches!(&op, TxnOp::Check { .. }) && ops.contains(&op);
                 if !duplicate_check {
                     ops.push(op);
                 }
