@@ -192,7 +192,7 @@ pub struct NetmasterConfig {
     /// Recent changes held in memory, encoded, for the agents' watch
     /// streams: a stream resuming within this window (or lagging behind by
     /// less) is served from memory, an older one from the store's history.
-    #[arg(long, env = "CONTIV_NETMASTER_WATCH_WINDOW", default_value_t = 65_536)]
+    #[arg(long, env = "CONTIV_NETMASTER_WATCH_WINDOW", default_value_t = 8192)]
     pub watch_window: usize,
 
     /// Time a client has to send a request's headers (also between the

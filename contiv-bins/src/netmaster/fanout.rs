@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Most lines the log keeps by default (`--watch-window`).
-pub const MAX_ENTRIES: usize = 65_536;
+pub const MAX_ENTRIES: usize = 8192;
 
 /// Most bytes of lines the log keeps.
-pub const MAX_BYTES: usize = 64 << 20;
+pub const MAX_BYTES: usize = 8 << 20;
 
 /// Most bytes one read hands to a stream (a stream far behind catches up
 /// in several writes rather than one huge one).
