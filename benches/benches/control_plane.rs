@@ -101,12 +101,14 @@ fn start(kind: Kind) -> Server {
             let args = vec![
                 "--etcd".into(),
                 etcd.url.clone(),
+                // Like ours: no container runtime behind it.
                 "--mode".into(),
-                "docker".into(),
+                "test".into(),
                 "--netmode".into(),
                 "vxlan".into(),
+                // The original refuses bridge forwarding with vxlan.
                 "--fwdmode".into(),
-                "bridge".into(),
+                "routing".into(),
                 "--control-url".into(),
                 format!("127.0.0.1:{ctrl}"),
                 "--log-level".into(),
@@ -149,11 +151,13 @@ fn network_body(i: usize) -> String {
     )
 }
 
-/// Creates networks `from..to` with 8 parallel clients.
-fn create_networks(base: &str, from: usize, to: usize) {
+/// Creates networks `from..to` with `par` parallel clients (the original
+/// crashes — "concurrent map iteration and map write" — with concurrent
+/// network creates, so it gets one).
+fn create_networks(base: &str, from: usize, to: usize, par: usize) {
     let next = AtomicU64::new(from as u64);
     std::thread::scope(|s| {
-        for _ in 0..8 {
+        for _ in 0..par {
             s.spawn(|| {
                 let a = ureq_agent();
                 loop {
@@ -196,7 +200,8 @@ fn list(ns: &[usize], gets: usize) {
         let base = srv.nm.url();
         let mut have = 0;
         for &n in ns {
-            create_networks(&base, have, n);
+            let par = if kind == Kind::Original { 1 } else { 8 };
+            create_networks(&base, have, n, par);
             have = n;
             let a = ureq_agent();
             let url = format!("{base}/api/v1/networks/");
@@ -331,7 +336,7 @@ fn rss(cycles: usize, n: usize) {
     let mut out = Vec::new();
     let before = srv.nm.rss();
     for c in 0..cycles {
-        create_networks(&base, 0, n);
+        create_networks(&base, 0, n, 8);
         let full = srv.nm.rss();
         delete_networks(&base, 0, n);
         std::thread::sleep(Duration::from_millis(500));
