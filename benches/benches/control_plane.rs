@@ -237,12 +237,12 @@ fn list(ns: &[usize], gets: usize) {
 }
 
 /// One client's loop: policy, 2 rules, group; returns objects written.
-fn writer(base: &str, client: usize, stop: &AtomicBool) -> u64 {
+fn writer(base: &str, client: usize, round: usize, stop: &AtomicBool) -> u64 {
     let a = ureq_agent();
     let mut objects = 0;
     let mut i = 0usize;
     while !stop.load(Ordering::Relaxed) {
-        let p = format!("c{client}p{i}");
+        let p = format!("r{round}c{client}p{i}");
         post(
             &a,
             &format!("{base}/api/v1/policys/default:{p}/"),
@@ -298,7 +298,7 @@ fn writes(clients: &[usize], secs: u64, runs: usize) {
                         .map(|c| {
                             let (base, stop) = (&base, &stop);
                             // Fresh names every round.
-                            s.spawn(move || writer(base, c + 1000 * round, stop))
+                            s.spawn(move || writer(base, c, round, stop))
                         })
                         .collect();
                     std::thread::sleep(Duration::from_secs(secs));
