@@ -1,5 +1,5 @@
 //! OpenAPI-driven fuzzing of a live netmaster with schemathesis (PyPI,
-//! installed by `make deps` into `<repo>/.venv`): every documented
+//! installed by `make deps` into `<repo>/.venvs/schemathesis`): every documented
 //! operation gets bounded generated requests — valid examples, boundary
 //! values, random and stateful (create → read → inspect → delete) — and the
 //! run must find no 5xx, no undocumented status, no response that breaks
@@ -25,7 +25,12 @@ const SEED: &str = "12";
 
 fn schemathesis() -> PathBuf {
     let venv = std::env::var_os("CONTIV_VENV").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../.venvs/schemathesis"
+            ))
+        },
         PathBuf::from,
     );
     let st = venv.join("bin/st");
@@ -35,7 +40,7 @@ fn schemathesis() -> PathBuf {
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "schemathesis not found at {}: run `make deps` (it installs it into <repo>/.venv)",
+        "schemathesis not found at {}: run `make deps` (it installs it into <repo>/.venvs/schemathesis)",
         st.display()
     );
     st

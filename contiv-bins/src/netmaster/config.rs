@@ -95,7 +95,9 @@ pub struct NetmasterConfig {
     pub control_url: Option<String>,
 
     /// State store: `embedded:<path>` (default), `etcd://host:port[,host:port…]`
-    /// (every endpoint is used) or `memory:` (tests).
+    /// (every endpoint is used), `consul://host:port[,host:port…]` (agents
+    /// tried in order; `consuls://` for HTTPS; token and CA from
+    /// `CONSUL_HTTP_TOKEN` / `CONSUL_CACERT`) or `memory:` (tests).
     #[arg(
         long,
         env = "CONTIV_STORE",
@@ -107,6 +109,15 @@ pub struct NetmasterConfig {
     /// --etcd; overrides --store with `etcd://…`).
     #[arg(long = "etcd", alias = "etcd-endpoints", env = "CONTIV_ETCD")]
     pub etcd: Option<String>,
+
+    /// Consul agent addresses, comma separated (compatibility with the
+    /// original's --consul-endpoints; overrides --store with `consul://…`).
+    #[arg(
+        long = "consul-endpoints",
+        env = "CONTIV_CONSUL",
+        conflicts_with = "etcd"
+    )]
+    pub consul: Option<String>,
 
     /// Root prefix of every key in the store.
     #[arg(long, env = "CONTIV_STORE_ROOT", default_value = contiv_core::store::keys::DEFAULT_ROOT)]
@@ -274,7 +285,17 @@ impl NetmasterConfig {
                     .collect();
                 format!("etcd://{}", hosts.join(","))
             }
-            None => self.store.clone(),
+            None => match &self.consul {
+                Some(eps) => {
+                    let hosts: Vec<&str> = eps
+                        .split(',')
+                        .map(|e| e.trim().trim_start_matches("http://").trim_end_matches('/'))
+                        .filter(|e| !e.is_empty())
+                        .collect();
+                    format!("consul://{}", hosts.join(","))
+                }
+                None => self.store.clone(),
+            },
         }
     }
 

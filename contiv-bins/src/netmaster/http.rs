@@ -393,7 +393,7 @@ async fn health(State(nm): State<Shared>) -> Json<Value> {
 async fn info_handler(State(nm): State<Shared>) -> Result<Json<Value>, ApiError> {
     let role = nm.election.role();
     let me = nm.election.me().to_owned();
-    let masters = if nm.store.backend_name() == "etcd" {
+    let masters = if matches!(nm.store.backend_name(), "etcd" | "consul") {
         super::members::list(nm.store.as_ref(), &nm.keys).await?
     } else {
         vec![me.clone()]

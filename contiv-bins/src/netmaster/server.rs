@@ -147,7 +147,8 @@ pub async fn start(cfg: NetmasterConfig) -> Result<Running, ServeError> {
         .local_addr()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let me = cfg.control_url_for(addr);
-    let shared = store.backend_name() == "etcd";
+    // Stores several netmasters can share (the others are one process's).
+    let shared = matches!(store.backend_name(), "etcd" | "consul");
     let election = if shared {
         Election::start(store.clone(), keys.leader(), me.clone(), cfg.leader_ttl)
     } else {

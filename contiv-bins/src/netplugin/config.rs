@@ -15,6 +15,8 @@ pub enum DatapathKind {
     Recording,
     /// Open vSwitch (`contiv-dp-ovs`).
     Ovs,
+    /// VPP over its binary API (`contiv-dp-vpp`, cargo feature `vpp`).
+    Vpp,
 }
 
 impl DatapathKind {
@@ -23,6 +25,7 @@ impl DatapathKind {
         match self {
             DatapathKind::Recording => "recording",
             DatapathKind::Ovs => "ovs",
+            DatapathKind::Vpp => "vpp",
         }
     }
 }
@@ -85,6 +88,10 @@ pub struct AgentConfig {
     /// Open vSwitch settings (used with `--datapath ovs`).
     #[command(flatten)]
     pub ovs: OvsSettings,
+
+    /// VPP settings (used with `--datapath vpp`).
+    #[command(flatten)]
+    pub vpp: VppSettings,
 
     /// Built-in DNS settings.
     #[command(flatten)]
@@ -257,6 +264,38 @@ impl OvsSettings {
     }
 }
 
+/// Where the VPP the agent drives is.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct VppSettings {
+    /// VPP's binary-API socket (`socksvr { socket-name … }` in
+    /// startup.conf).
+    #[arg(
+        long = "vpp-socket",
+        env = "CONTIV_VPP_SOCKET",
+        default_value = "/run/vpp/api.sock"
+    )]
+    pub socket: PathBuf,
+
+    /// VPP's name of the VLAN uplink (e.g. `GigabitEthernet0/8/0`); VLAN
+    /// networks get a dot1q sub-interface on it.
+    #[arg(long = "vpp-uplink", env = "CONTIV_VPP_UPLINK")]
+    pub uplink: Option<String>,
+
+    /// How long to wait for VPP at start (the agent retries until then).
+    #[arg(long = "vpp-timeout", env = "CONTIV_VPP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+}
+
+impl Default for VppSettings {
+    fn default() -> Self {
+        VppSettings {
+            socket: PathBuf::from("/run/vpp/api.sock"),
+            uplink: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The built-in DNS.
 #[derive(Clone, Debug, Args, PartialEq, Eq)]
 pub struct DnsSettings {
@@ -335,6 +374,7 @@ impl AgentConfig {
             netmaster_ca: None,
             datapath: DatapathKind::Recording,
             ovs: OvsSettings::default(),
+            vpp: VppSettings::default(),
             dns: DnsSettings::default(),
             cni_socket: dir.join("contiv-cni.sock"),
             plugin_name: "netplugin".into(),

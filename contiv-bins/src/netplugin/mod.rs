@@ -5,7 +5,8 @@
 //! networks, local and remote endpoints, peer VTEPs and the compiled policy
 //! of the groups present on this host — and drives a
 //! [`contiv_core::datapath::Datapath`] (Open vSwitch with `--datapath
-//! ovs`, the recording reference with `--datapath recording`). It never talks to the store: only to
+//! ovs`, VPP with `--datapath vpp`, the recording reference with `--datapath
+//! recording`). It never talks to the store: only to
 //! netmaster, over REST and the watch stream.
 //!
 //! | module | what it holds |
