@@ -14,6 +14,8 @@
 //! | [`nodes`] | node registration with leases, and cleanup of vanished nodes |
 //! | [`reservations`] | address reservations for Docker's IPAM driver |
 //! | [`watch`] | the agents' watch stream (snapshot, then ordered deltas) |
+//! | [`fanout`] | the encoded change log every watch stream shares |
+//! | [`writes`] | intent writes combined into group commits |
 //! | [`http`] | the axum router: REST paths, auth, metrics, OpenAPI |
 //! | [`leader`] | leader election by lease |
 //! | [`fenced`] | the store every leader write goes through (fencing by type) |
@@ -37,6 +39,7 @@ pub mod collections;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod fanout;
 pub mod fenced;
 pub mod forward;
 pub mod http;
@@ -51,6 +54,7 @@ pub mod reservations;
 pub mod serve;
 pub mod server;
 pub mod watch;
+pub mod writes;
 
 pub use config::NetmasterConfig;
 pub use error::{ApiError, ApiResult, ErrorKind};
@@ -102,6 +106,8 @@ pub struct RuntimeSettings {
     pub net_mode: String,
     /// This netmaster's name, reported in `/info`.
     pub name: String,
+    /// Recent changes the watch streams' log holds (`--watch-window`).
+    pub watch_window: usize,
 }
 
 impl RuntimeSettings {
@@ -115,6 +121,7 @@ impl RuntimeSettings {
             default_infra: cfg.infra.clone(),
             net_mode: cfg.net_mode.as_str().to_owned(),
             name: cfg.node_name(),
+            watch_window: cfg.watch_window,
         }
     }
 }
@@ -129,6 +136,7 @@ impl Default for RuntimeSettings {
             default_infra: "default".into(),
             net_mode: "vxlan".into(),
             name: String::new(),
+            watch_window: fanout::MAX_ENTRIES,
         }
     }
 }
@@ -158,6 +166,10 @@ pub struct Netmaster {
     /// A change staged an intent record that must be completed after its
     /// first transaction commits ([`intents`]).
     pub(crate) intent_staged: AtomicBool,
+    /// Encoded watch snapshots shared by the streams that start together.
+    pub(crate) snapshots: watch::Snapshots,
+    /// Intent writes waiting for their group commit.
+    pub(crate) writes: writes::WriteQueue,
 }
 
 impl Netmaster {
@@ -171,7 +183,7 @@ impl Netmaster {
         settings: RuntimeSettings,
         election: Arc<leader::Election>,
     ) -> ApiResult<Arc<Netmaster>> {
-        let cache = Cache::start(store.clone(), keys.clone()).await?;
+        let cache = Cache::start(store.clone(), keys.clone(), settings.watch_window).await?;
         let store: Arc<dyn StateStore> = fenced::FencedStore::new(store, election.clone());
         let ipam = Ipam::with_options(store.clone(), keys.clone(), Default::default());
         Ok(Arc::new_cyclic(|me| Netmaster {
@@ -188,6 +200,8 @@ impl Netmaster {
             me: me.clone(),
             ready: AtomicBool::new(false),
             intent_staged: AtomicBool::new(false),
+            snapshots: watch::Snapshots::default(),
+            writes: writes::WriteQueue::default(),
         }))
     }
 
@@ -306,6 +320,7 @@ impl Netmaster {
     /// Ends every watch stream (the server is stopping).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+        self.cache.fanout().close();
     }
 
     /// The runtime settings.
