@@ -200,6 +200,7 @@ async fn restart_resync_sends_nothing_when_in_sync_and_removes_what_is_stale() {
             p.members.insert((1, ip("10.1.3.99")), 7);
             p
         },
+        ..DesiredState::default()
     };
     // First run: a fresh install by resync.
     host.connect().await;

@@ -76,6 +76,9 @@ pub fn global_spec(view: &HostView) -> GlobalSpec {
         Some(g) => GlobalSpec {
             arp_mode: g.arp_mode_kind().unwrap_or(ArpMode::Proxy),
             fwd_mode: g.fwd_mode_kind().unwrap_or(FwdMode::Bridge),
+            private_subnet: g
+                .pvt_subnet_net()
+                .unwrap_or(contiv_core::datapath::DEFAULT_PRIVATE_SUBNET),
         },
         None => GlobalSpec::default(),
     }
@@ -104,6 +107,9 @@ pub fn network_spec(view: &HostView, key: &str) -> Option<NetworkSpec> {
         gateway: n.ipv4_gateway().ok().flatten(),
         subnet6: n.ipv6_subnet().ok().flatten(),
         gateway6: n.ipv6_gateway().ok().flatten(),
+        // External access: `data` networks (the default type) have it,
+        // `infra` networks do not.
+        external: n.nw_type != "infra",
     })
 }
 

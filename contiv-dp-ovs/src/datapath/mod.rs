@@ -358,6 +358,12 @@ impl Inner {
                 self.pipeline.apply_policy(&d);
                 self.state.policy.apply(&d);
             }
+            op @ (DpOp::AddService(_)
+            | DpOp::RemoveService(_)
+            | DpOp::AddPublishedPort(_)
+            | DpOp::RemovePublishedPort(_)) => {
+                return Err(DpError::Unsupported(contiv_core::datapath::op_name(&op)));
+            }
         }
         Ok(())
     }

@@ -225,6 +225,7 @@ pub fn vxlan_net(
         gateway: None,
         subnet6: None,
         gateway6: None,
+        external: false,
     }
 }
 
