@@ -18,7 +18,7 @@
 //! vice versa), removing a network removes what is still on it (endpoints,
 //! services), removing an endpoint removes it from the services it backs
 //! and drops its published ports, an endpoint must be on a network the
-//! state holds, a service's backends must be endpoints of its tenant the
+//! state holds, a service's backends must be endpoints on its network the
 //! state holds, and a published port must lead to a local endpoint of a
 //! network with external access.
 //!
@@ -243,22 +243,21 @@ impl HostState {
         }
     }
 
-    /// The tenant id and IPv4 address of endpoint `id` (local or remote).
-    pub fn endpoint_v4(&self, id: &str) -> Option<(crate::ir::TenantId, Option<Ipv4Addr>)> {
-        let (net, v4) = if let Some(e) = self.local.get(id) {
-            (&e.network, e.ipv4.map(|a| a.addr()))
-        } else {
-            let e = self.remote.get(id)?;
-            (&e.network, e.ipv4)
-        };
-        Some((self.networks.get(net)?.tenant_id, v4))
+    /// The network key and IPv4 address of endpoint `id` (local or
+    /// remote).
+    pub fn endpoint_v4(&self, id: &str) -> Option<(&str, Option<Ipv4Addr>)> {
+        if let Some(e) = self.local.get(id) {
+            return Some((&e.network, e.ipv4.map(|a| a.addr())));
+        }
+        let e = self.remote.get(id)?;
+        Some((&e.network, e.ipv4))
     }
 
     /// Checks a service against the state: its network is known and the
     /// VIP is inside the network's subnet (and not its gateway); at least
     /// one port, none 0, no `(protocol, svc_port)` twice; every backend an
-    /// endpoint of the same tenant with an IPv4 address, listed once; no
-    /// other service of the tenant with the same VIP.
+    /// endpoint on the service's network with an IPv4 address, listed once;
+    /// no other service of the tenant with the same VIP.
     pub fn check_service(&self, sv: &ServiceSpec) -> DpResult<()> {
         if sv.key.is_empty() {
             return Err(invalid("the service key is empty"));
@@ -308,10 +307,10 @@ impl HostState {
                         sv.key
                     )));
                 }
-                Some((t, _)) if t != net.tenant_id => {
+                Some((n, _)) if n != sv.network => {
                     return Err(invalid(format!(
-                        "service {}: backend {b} is in another tenant",
-                        sv.key
+                        "service {}: backend {b} is on network {n}, not on the service's network {}",
+                        sv.key, sv.network
                     )));
                 }
                 Some((_, None)) => {
@@ -851,7 +850,6 @@ mod tests {
     #[test]
     fn services_follow_their_endpoints_and_are_checked() {
         let mut d = desired();
-        d.networks[1].tenant_id = 2;
         d.services = vec![service("t:web", &["l1"])];
         let mut s = HostState::from_desired(&d).unwrap();
         assert_eq!(s.snapshot(), d);
@@ -872,7 +870,10 @@ mod tests {
         let e = s.check_service(&service("t:x", &["nobody"])).unwrap_err();
         assert!(e.to_string().contains("not an endpoint"), "{e}");
         let e = s.check_service(&service("t:x", &["r1"])).unwrap_err();
-        assert!(e.to_string().contains("another tenant"), "{e}");
+        assert!(
+            e.to_string().contains("not on the service's network"),
+            "{e}"
+        );
         let mut bad = service("t:x", &[]);
         bad.vip = "10.9.9.9".parse().unwrap();
         assert!(

@@ -336,14 +336,16 @@ pub struct VtepPeer {
 ///
 /// Semantics every backend realises (capability [`Capability::Services`]):
 /// * **DNAT, stateful, one backend per connection**: the first packet of a
-///   connection from any endpoint of the service's tenant to `vip:svc_port`
+///   connection from any endpoint on the service's network to `vip:svc_port`
 ///   (protocol as given) picks one backend and is rewritten to
 ///   `backend:prov_port`; every later packet of that connection goes to the
 ///   same backend, and replies come back with the source rewritten to
 ///   `vip:svc_port` (reverse translation). Connections are spread over the
 ///   backends (not necessarily evenly).
 /// * **Backends follow the endpoints**: a backend is an endpoint (local or
-///   remote) by id; its address is the endpoint's IPv4 address. Removing
+///   remote) on the service's network, by id; its address is the
+///   endpoint's IPv4 address. (The network is the service's L2 domain:
+///   clients and backends meet there, whatever the forwarding mode.) Removing
 ///   the endpoint removes it from every service (no new connection goes to
 ///   it); an updated backend list takes effect for new connections only —
 ///   established ones stay where they are until they end.
@@ -361,14 +363,14 @@ pub struct ServiceSpec {
     /// The service key, `tenant:service`.
     pub key: String,
     /// The network key the VIP belongs to (`tenant:network`); the service
-    /// serves that network's tenant.
+    /// serves that network's endpoints.
     pub network: String,
     /// The virtual IP (inside the network's IPv4 subnet).
     pub vip: Ipv4Addr,
     /// Port mappings `svc_port` → `prov_port`, each TCP or UDP.
     pub ports: Vec<PortSpec>,
-    /// The backends: ids of endpoints of the tenant that have an IPv4
-    /// address, in any order, each once.
+    /// The backends: ids of endpoints on the service's network that have
+    /// an IPv4 address, in any order, each once.
     pub backends: Vec<String>,
 }
 

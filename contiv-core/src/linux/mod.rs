@@ -1,6 +1,9 @@
 //! Linux host plumbing every backend shares (feature `linux`): network
 //! namespaces ([`netns`]), rtnetlink requests ([`link`]), the one ethtool
-//! switch a userspace datapath needs ([`ethtool`]), and [`Plumber`], which
+//! switch a userspace datapath needs ([`ethtool`]), bandwidth shaping
+//! ([`shaping`]: `tbf` on either end of a veth), the host's NAT rules for
+//! external access ([`netfilter`]: an nftables table per owner), and
+//! [`Plumber`], which
 //! realises a [`LocalEndpoint`]'s interfaces — the veth pair between the
 //! switch and a container, its addresses, MAC, MTU and default routes, and
 //! TX checksum offload turned off on both ends (a userspace datapath's
@@ -22,7 +25,9 @@
 
 pub mod ethtool;
 pub mod link;
+pub mod netfilter;
 pub mod netns;
+pub mod shaping;
 
 pub use netns::Netns;
 
