@@ -16,7 +16,7 @@
 use super::PlumbError;
 use super::link;
 use super::netns::{Netns, netlink};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use rtnetlink::packet_core::{
     DefaultNla, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
     NetlinkPayload, Nla,
@@ -24,9 +24,11 @@ use rtnetlink::packet_core::{
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 
+/// `TCA_OPTIONS`.
+const TCA_OPTIONS: u16 = 2;
 const TCA_TBF_PARMS: u16 = 1;
-const TCA_TBF_RATE64: u16 = 5;
-const TCA_TBF_BURST: u16 = 7;
+const TCA_TBF_RATE64: u16 = 4;
+const TCA_TBF_BURST: u16 = 6;
 /// `TC_LINKLAYER_ETHERNET`: the kernel then needs no rate table.
 const LINKLAYER_ETHERNET: u8 = 1;
 
@@ -81,16 +83,25 @@ impl Tbf {
     }
 
     /// Rate (bytes/s) and limit of a `tbf` qdisc's options as the kernel
-    /// dumps them.
+    /// dumps them (the parser keeps an unknown kind's `TCA_OPTIONS` as one
+    /// raw attribute: its nested attributes are walked here).
     fn parse(opts: &[TcOption]) -> Option<(u64, u32)> {
-        let mut rate = None;
-        let mut limit = None;
-        let mut rate64 = None;
+        let mut nested: Vec<(u16, Vec<u8>)> = Vec::new();
         for o in opts {
             let TcOption::Other(nla) = o else { continue };
             let mut v = vec![0u8; nla.value_len()];
             nla.emit_value(&mut v);
-            match nla.kind() {
+            if nla.kind() == TCA_OPTIONS {
+                nested.extend(walk(&v));
+            } else {
+                nested.push((nla.kind(), v));
+            }
+        }
+        let mut rate = None;
+        let mut limit = None;
+        let mut rate64 = None;
+        for (kind, v) in nested {
+            match kind {
                 TCA_TBF_PARMS if v.len() >= 28 => {
                     rate = Some(u64::from(u32::from_ne_bytes(v[8..12].try_into().ok()?)));
                     limit = Some(u32::from_ne_bytes(v[24..28].try_into().ok()?));
@@ -103,6 +114,23 @@ impl Tbf {
         }
         Some((rate64.or(rate)?, limit?))
     }
+}
+
+/// The attributes packed in `buf` (type with the flag bits cleared,
+/// value).
+fn walk(mut buf: &[u8]) -> Vec<(u16, Vec<u8>)> {
+    let mut out = Vec::new();
+    while buf.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([buf[0], buf[1]]));
+        let kind = u16::from_ne_bytes([buf[2], buf[3]]) & 0x3fff;
+        if len < 4 || len > buf.len() {
+            break;
+        }
+        out.push((kind, buf[4..len].to_vec()));
+        let step = (len + 3) & !3;
+        buf = &buf[step.min(buf.len())..];
+    }
+    out
 }
 
 fn fail(what: &str, ifname: &str, e: impl std::fmt::Display) -> PlumbError {
@@ -119,6 +147,7 @@ async fn root_qdisc(
     index: i32,
     ifname: &str,
 ) -> Result<Option<(String, Vec<TcOption>)>, PlumbError> {
+    use futures::TryStreamExt;
     let mut s = h.clone().qdisc().get().index(index).execute();
     while let Some(m) = s
         .try_next()

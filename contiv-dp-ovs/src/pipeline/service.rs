@@ -229,10 +229,7 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
         plain(
             Table::ServiceFwd,
             prio::OBJECT,
-            base.ct_state(
-                ct_state::TRK | ct_state::RPL,
-                ct_state::TRK | ct_state::RPL,
-            ),
+            base.ct_state(ct_state::TRK | ct_state::RPL, ct_state::TRK | ct_state::RPL),
             actions_then(vec![to_b], Table::L2Forward),
             c,
         ),
