@@ -229,7 +229,7 @@ impl HostState {
 
     /// Removes endpoint `id` (local or remote) with what hangs on it: its
     /// place among the backends of every service and its published ports.
-    fn forget_endpoint(&mut self, id: &str) {
+    pub fn forget_endpoint(&mut self, id: &str) {
         self.local.remove(id);
         self.remote.remove(id);
         self.forget_backend(id);

@@ -398,6 +398,7 @@ impl Pipeline {
             self.dirty.insert(Owner::ExternalTenant(old.tenant_id));
         }
         self.dirty.insert(Owner::ExternalTenant(n.tenant_id));
+        self.dirty.insert(Owner::External);
         self.networks.insert(key.clone(), n);
         for id in &locals {
             self.reindex_local(id, 1);
@@ -418,6 +419,7 @@ impl Pipeline {
         }
         if let Some(old) = self.networks.remove(key) {
             self.dirty.insert(Owner::ExternalTenant(old.tenant_id));
+            self.dirty.insert(Owner::External);
         }
         self.mark_network(key);
     }
