@@ -132,6 +132,11 @@ impl OvsDatapath {
         Capability::ProxyArp,
         Capability::FloodArp,
         Capability::Gateway,
+        Capability::Services,
+        Capability::EgressNat,
+        Capability::PublishedPorts,
+        Capability::QosBandwidth,
+        Capability::QosDscp,
     ]);
 
     /// Connects to OVSDB and the bridge (creating the bridge and attaching
