@@ -554,8 +554,14 @@ impl Inner {
         if external::wanted(target) {
             // Re-attached (its veth is made by the host-side converge).
             wanted.insert(cfg.host_port_peer());
-            if owned_names.contains(cfg.host_port_peer().as_str()) {
-                ports.host = self.ports.host;
+            if owned_names.contains(cfg.host_port_peer().as_str())
+                && self
+                    .plumber
+                    .host_link_exists(&cfg.host_port_peer())
+                    .await
+                    .map_err(plumbing)?
+            {
+                ports.host = Some(switch::ensure_host_port(&self.vs, cfg).await?);
             }
         }
         let mut removed = 0;
