@@ -216,12 +216,12 @@ pub fn base_flows() -> Vec<Entry> {
             goto(Table::L2Forward),
             c,
         ),
-        // Replies whose destination was translated back (a service's
-        // hairpin) get their MAC in service-fwd.
+        // Later packets of service connections (translated by the
+        // conntrack stage) get the backend's MAC in service-fwd.
         plain(
             Table::CtState,
             prio::OBJECT + 1,
-            st(ct_state::EST | ct_state::RPL | ct_state::DNAT),
+            st(ct_state::EST | ct_state::DNAT),
             goto(Table::ServiceFwd),
             c,
         ),
@@ -243,7 +243,7 @@ pub fn base_flows() -> Vec<Entry> {
         plain(
             Table::ServiceFwd,
             prio::DISPATCH,
-            st(ct_state::RPL),
+            st(ct_state::EST),
             goto(Table::L2Forward),
             c,
         ),

@@ -10,7 +10,7 @@
 //! | service-lb | `reg0=T, reg1=N, proto, nw_dst=V, tp_dst=svc_port` → `reg5=V`, `SERVICE` flag, `group:G` |
 //! | group `G` (select) | one bucket per backend `B`: `ct(commit, zone=T, nat(dst=B:prov_port), table=service-fwd)` |
 //! | service-fwd | `SERVICE`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → src-epg; with `nw_src=B` too: also the `HAIRPIN` flag |
-//! | service-fwd | `+rpl`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → l2-forward (a hairpin reply arrives addressed to the VIP's MAC) |
+//! | service-fwd | `+est`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → l2-forward (later packets, translated by the conntrack stage, still carry the VIP's MAC; so do hairpin replies); with `nw_src=B` too, the hairpin SNAT is repeated (`ct(zone=nat(T), nat)`) |
 //! | commit | `SERVICE+HAIRPIN, reg0=T, reg5=V` → `ct(commit, zone=nat(T), nat(src=V))` → l2-forward |
 //!
 //! The DNAT is committed by the bucket, before policy: the translated
@@ -200,14 +200,19 @@ pub fn service_flows(
     out
 }
 
-/// The service-fwd flows of one backend (identical for every service it
-/// backs: the flow table merges them).
+/// The service-fwd flows of one backend (identical for every service of
+/// the tenant it backs: the flow table merges them): the first packet of
+/// a connection DNATed to it (hairpin when it is its own client), and
+/// every later packet addressed to it (the conntrack stage translated the
+/// address, the MAC is still the VIP's) — a hairpin connection's packets
+/// get their SNAT to the VIP repeated.
 fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
     let base = Match::new()
         .reg(reg::TENANT, t)
         .eth_type(eth::IPV4)
         .ipv4_dst(b.ip);
     let to_b = Action::SetField(OxmField::EthDst(Masked::exact(b.mac)));
+    let est = |m: Match| m.ct_state(ct_state::TRK | ct_state::EST, ct_state::TRK | ct_state::EST);
     vec![
         plain(
             Table::ServiceFwd,
@@ -228,8 +233,25 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
         ),
         plain(
             Table::ServiceFwd,
+            prio::OBJECT + 1,
+            est(base.clone().ipv4_src(b.ip)),
+            actions_then(
+                vec![
+                    to_b.clone(),
+                    Action::Ct(
+                        Ct::new()
+                            .zone(CtZone::Imm(nat_zone(t)))
+                            .action(Action::Nat(Nat::reverse())),
+                    ),
+                ],
+                Table::L2Forward,
+            ),
+            c,
+        ),
+        plain(
+            Table::ServiceFwd,
             prio::OBJECT,
-            base.ct_state(ct_state::TRK | ct_state::RPL, ct_state::TRK | ct_state::RPL),
+            est(base),
             actions_then(vec![to_b], Table::L2Forward),
             c,
         ),
