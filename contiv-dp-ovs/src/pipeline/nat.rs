@@ -96,6 +96,13 @@ pub fn host_port_flows(pvt: Ipv4Net, host_port: u32) -> Vec<Entry> {
             actions(vec![]),
             c,
         ),
+        plain(
+            Table::ExternalOut,
+            prio::GUARD + 1,
+            flag_set(Match::new().eth_type(eth::IPV4), flags::SNAT_DONE),
+            actions(to_host(pvt, host_port).to_vec()),
+            c,
+        ),
     ]
 }
 
@@ -108,16 +115,17 @@ pub fn tenant_flows(tenant: TenantId, pvt: Ipv4Net, host_port: u32) -> Vec<Entry
     };
     let c = tenant_cookie(tenant);
     let zone = CtZone::Imm(nat_zone(tenant));
-    let mut out_actions = vec![Action::SetField(OxmField::EthDst(Masked::exact(host_mac(
-        pvt,
-    ))))];
-    out_actions.push(Action::Ct(
-        Ct::new()
-            .commit()
-            .zone(zone)
-            .action(Action::Nat(Nat::snat(addr))),
-    ));
-    out_actions.push(Action::output(host_port));
+    // SNAT, recirculated back here (the translated packet), then out.
+    let out_actions = vec![
+        set_bit(reg::FLAGS, flags::bit::SNAT_DONE),
+        Action::Ct(
+            Ct::new()
+                .commit()
+                .zone(zone)
+                .table(Table::ExternalOut.id())
+                .action(Action::Nat(Nat::snat(addr))),
+        ),
+    ];
     vec![
         plain(
             Table::Classify,
@@ -144,7 +152,10 @@ pub fn tenant_flows(tenant: TenantId, pvt: Ipv4Net, host_port: u32) -> Vec<Entry
         plain(
             Table::ExternalOut,
             prio::DISPATCH,
-            Match::new().reg(reg::TENANT, tenant).eth_type(eth::IPV4),
+            flag_clear(
+                Match::new().reg(reg::TENANT, tenant).eth_type(eth::IPV4),
+                flags::SNAT_DONE,
+            ),
             actions(out_actions),
             c,
         ),

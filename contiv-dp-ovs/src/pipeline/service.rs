@@ -11,7 +11,7 @@
 //! | group `G` (select) | one bucket per backend `B`: `ct(commit, zone=T, nat(dst=B:prov_port), table=service-fwd)` |
 //! | service-fwd | `SERVICE`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → src-epg; with `nw_src=B` too: also the `HAIRPIN` flag |
 //! | service-fwd | `+est`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → l2-forward (later packets, translated by the conntrack stage, still carry the VIP's MAC; so do hairpin replies); with `nw_src=B` too, the hairpin SNAT is repeated (`ct(zone=nat(T), nat)`) |
-//! | commit | `SERVICE+HAIRPIN, reg0=T, reg5=V` → `ct(commit, zone=nat(T), nat(src=V))` → l2-forward |
+//! | commit | `SERVICE+HAIRPIN, reg0=T, reg5=V` → `ct(commit, zone=nat(T), nat(src=V), table=l2-forward)` |
 //!
 //! The DNAT is committed by the bucket, before policy: the translated
 //! packet then meets classification and policy as a packet to the backend
@@ -186,15 +186,14 @@ pub fn service_flows(
                 .eth_type(eth::IPV4),
             flags::SERVICE | flags::HAIRPIN,
         ),
-        actions_then(
-            vec![Action::Ct(
-                Ct::new()
-                    .commit()
-                    .zone(CtZone::Imm(nat_zone(t)))
-                    .action(Action::Nat(Nat::snat(v))),
-            )],
-            Table::L2Forward,
-        ),
+        // Recirculated: the translated packet goes on in l2-forward.
+        actions(vec![Action::Ct(
+            Ct::new()
+                .commit()
+                .zone(CtZone::Imm(nat_zone(t)))
+                .table(Table::L2Forward.id())
+                .action(Action::Nat(Nat::snat(v))),
+        )]),
         c,
     ));
     out
@@ -235,17 +234,15 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
             Table::ServiceFwd,
             prio::OBJECT + 1,
             est(base.clone().ipv4_src(b.ip)),
-            actions_then(
-                vec![
-                    to_b.clone(),
-                    Action::Ct(
-                        Ct::new()
-                            .zone(CtZone::Imm(nat_zone(t)))
-                            .action(Action::Nat(Nat::reverse())),
-                    ),
-                ],
-                Table::L2Forward,
-            ),
+            actions(vec![
+                to_b.clone(),
+                Action::Ct(
+                    Ct::new()
+                        .zone(CtZone::Imm(nat_zone(t)))
+                        .table(Table::L2Forward.id())
+                        .action(Action::Nat(Nat::reverse())),
+                ),
+            ]),
             c,
         ),
         plain(

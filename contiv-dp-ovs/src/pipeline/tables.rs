@@ -195,6 +195,8 @@ pub mod flags {
     /// The reverse SNAT lookup was done (the tenant's NAT zone first, then
     /// its own zone; never twice).
     pub const UNSNAT_DONE: u32 = 1 << 7;
+    /// The external SNAT was done (external-out sends it to the host).
+    pub const SNAT_DONE: u32 = 1 << 8;
     /// Bit numbers of the flags, for partial register loads.
     pub mod bit {
         /// Bit of `FROM_LOCAL`.
@@ -213,6 +215,8 @@ pub mod flags {
         pub const HAIRPIN: u16 = 6;
         /// Bit of `UNSNAT_DONE`.
         pub const UNSNAT_DONE: u16 = 7;
+        /// Bit of `SNAT_DONE`.
+        pub const SNAT_DONE: u16 = 8;
     }
 }
 
