@@ -202,11 +202,13 @@ pub fn base_flows() -> Vec<Entry> {
     let st = |bits: u32| Match::new().ct_state(ct_state::TRK | bits, ct_state::TRK | bits);
     v.extend([
         plain(Table::CtState, prio::GUARD, st(ct_state::INV), drop(), c),
+        // Later packets of a connection (service ones were translated by
+        // the conntrack stage and get the backend's MAC in service-fwd).
         plain(
             Table::CtState,
             prio::OBJECT,
             st(ct_state::EST),
-            goto(Table::L2Forward),
+            goto(Table::ServiceFwd),
             c,
         ),
         plain(
@@ -214,15 +216,6 @@ pub fn base_flows() -> Vec<Entry> {
             prio::OBJECT,
             st(ct_state::REL),
             goto(Table::L2Forward),
-            c,
-        ),
-        // Later packets of service connections (translated by the
-        // conntrack stage) get the backend's MAC in service-fwd.
-        plain(
-            Table::CtState,
-            prio::OBJECT + 1,
-            st(ct_state::EST | ct_state::DNAT),
-            goto(Table::ServiceFwd),
             c,
         ),
         plain(

@@ -31,7 +31,8 @@ use super::flow_table::Body;
 use super::forwarding::{arp_reply, flag_clear, flag_set, tag_of};
 use super::tables::{Table, flags, prio, reg};
 use crate::openflow::wire::{
-    Action, Bucket, Ct, CtZone, GroupType, MacAddr, Masked, Match, Nat, OxmField, ct_state,
+    Action, Bucket, Ct, CtZone, GroupType, MacAddr, Masked, Match, Nat, NxmHeader, OxmField,
+    ct_state,
 };
 use contiv_core::datapath::{NetworkSpec, PortSpec, ServiceProtocol, ServiceSpec};
 use contiv_core::ir::TenantId;
@@ -211,6 +212,9 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
         .eth_type(eth::IPV4)
         .ipv4_dst(b.ip);
     let to_b = Action::SetField(OxmField::EthDst(Masked::exact(b.mac)));
+    // A hairpin packet leaves through the port it came in on: OpenFlow
+    // drops that unless the in_port is cleared first.
+    let any_port = Action::load(NxmHeader::IN_PORT, 0, 16, 0);
     let est = |m: Match| m.ct_state(ct_state::TRK | ct_state::EST, ct_state::TRK | ct_state::EST);
     vec![
         plain(
@@ -218,7 +222,11 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
             prio::OBJECT + 1,
             flag_set(base.clone().ipv4_src(b.ip), flags::SERVICE),
             actions_then(
-                vec![to_b.clone(), set_bit(reg::FLAGS, flags::bit::HAIRPIN)],
+                vec![
+                    to_b.clone(),
+                    any_port.clone(),
+                    set_bit(reg::FLAGS, flags::bit::HAIRPIN),
+                ],
                 Table::SrcEpg,
             ),
             c,
@@ -236,6 +244,7 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
             est(base.clone().ipv4_src(b.ip)),
             actions(vec![
                 to_b.clone(),
+                any_port.clone(),
                 Action::Ct(
                     Ct::new()
                         .zone(CtZone::Imm(nat_zone(t)))
@@ -249,7 +258,7 @@ fn backend_flows(t: TenantId, b: BackendAddr, c: u64) -> Vec<Entry> {
             Table::ServiceFwd,
             prio::OBJECT,
             est(base),
-            actions_then(vec![to_b], Table::L2Forward),
+            actions_then(vec![to_b, any_port], Table::L2Forward),
             c,
         ),
     ]
