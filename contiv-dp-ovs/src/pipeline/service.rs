@@ -8,7 +8,7 @@
 //! | arp | `arp_op=1, reg1=N, arp_tpa=V` → ARP reply with the VIP MAC (`02:02:` + `V`) |
 //! | conntrack | `reg0=T, nw_dst=V`, reverse SNAT not done yet → mark it done, `ct(zone=nat(T), nat, table=conntrack)`: a hairpin reply (backend → `V`) gets its destination back before the tenant's conntrack sees it |
 //! | service-lb | `reg0=T, reg1=N, proto, nw_dst=V, tp_dst=svc_port` → `reg5=V`, `SERVICE` flag, `group:G` |
-//! | group `G` (select) | one bucket per backend `B`: `ct(commit, zone=T, nat(dst=B:prov_port), table=service-fwd)` |
+//! | group `G` (select) | one bucket per backend `B`: `prov_port` into the L4 summary (`reg6`), `ct(commit, zone=T, nat(dst=B:prov_port), table=service-fwd)` |
 //! | service-fwd | `SERVICE`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → src-epg; with `nw_src=B` too: also the `HAIRPIN` flag |
 //! | service-fwd | `+est`, `reg0=T, nw_dst=B` → `eth_dst=MAC(B)` → l2-forward (later packets, translated by the conntrack stage, still carry the VIP's MAC; so do hairpin replies); with `nw_src=B` too, the hairpin SNAT is repeated (`ct(zone=nat(T), nat)`) |
 //! | commit | `SERVICE+HAIRPIN, reg0=T, reg5=V` → `ct(commit, zone=nat(T), nat(src=V), table=l2-forward)` |
@@ -100,13 +100,17 @@ pub fn service_group(port: &PortSpec, backends: &[BackendAddr]) -> GroupSpec {
                 proto_max: Some(port.prov_port),
                 ..Nat::dnat(b.ip)
             };
-            let mut bucket = Bucket::new(vec![Action::Ct(
-                Ct::new()
-                    .commit()
-                    .zone(tenant_zone())
-                    .table(Table::ServiceFwd.id())
-                    .action(Action::Nat(nat)),
-            )]);
+            // Policy judges the backend's port: the L4 summary gets it.
+            let mut bucket = Bucket::new(vec![
+                Action::load(NxmHeader::reg(reg::L4), 0, 16, u64::from(port.prov_port)),
+                Action::Ct(
+                    Ct::new()
+                        .commit()
+                        .zone(tenant_zone())
+                        .table(Table::ServiceFwd.id())
+                        .action(Action::Nat(nat)),
+                ),
+            ]);
             bucket.weight = 100;
             bucket
         })
