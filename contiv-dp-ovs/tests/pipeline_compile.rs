@@ -94,8 +94,12 @@ fn all_pairs_of_100_epgs_with_100_endpoints_is_20_201_policy_flows() {
     let c = conj_id_of(&conj);
     let texts: Vec<String> = conj.iter().map(ToString::to_string).collect();
     for want in [
-        format!("table=10 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"),
-        format!("table=10 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"),
+        format!(
+            "table=10 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"
+        ),
+        format!(
+            "table=10 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"
+        ),
         format!("table=10 priority=120,conj_id={c} actions=goto_table:11"),
     ] {
         assert!(texts.contains(&want), "{want} missing");
