@@ -355,6 +355,8 @@ fi
 check "the outside reaches the published port (curl http://198.51.100.1:9099/)" in_ctr "$OUT" curl -fsS --max-time 2 http://198.51.100.1:9099/
 ip netns exec "$SW" env CNI_COMMAND=DEL CNI_CONTAINERID=demo-echo-1 CNI_NETNS=/var/run/netns/echo-1 CNI_IFNAME=eth0 \
    CNI_PATH=/usr/lib/cni /usr/lib/cni/portmap <<<"$PM_CONF" >/dev/null 2>&1 || true
+check_fails "portmap DEL closed the port" in_ctr "$OUT" curl -fsS --max-time 2 http://198.51.100.1:9099/
+run netctl service rm echo
 
 # ------------------------------------------------------ release ------------
 bold "Detaching the containers (contiv-cni DEL) gives every address back"
