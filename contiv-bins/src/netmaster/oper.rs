@@ -74,6 +74,7 @@ fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
         .and_then(|g| {
             view.netprofiles
                 .get(&format!("{}:{}", e.tenant, g.net_profile))
+                .map(|p| &**p)
         })
         .and_then(contiv_core::datapath::Qos::from_netprofile);
     let mut missing = qos.map(|q| q.not_enforced(&caps)).unwrap_or_default();
@@ -200,7 +201,7 @@ pub async fn tenant(nm: &Netmaster, t: &Tenant) -> ApiResult<Value> {
             v.epgs
                 .values()
                 .filter(|g| g.tenant_name == name)
-                .cloned()
+                .map(|g| (**g).clone())
                 .collect(),
         )
     };
