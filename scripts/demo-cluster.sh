@@ -147,21 +147,23 @@ on() {
   ip netns exec "$P-$node" env PATH="$BIN_DIR:$PATH" NETMASTER="$NETMASTER" "$@"
 }
 
-# cni <ADD|DEL> <node> <name> <tenant> <network> [group]
+# cni <ADD|DEL> <node> <name> <tenant> <network> [group] [label k=v]
 cni() {
-  local cmd=$1 node=$2 name=$3 tenant=$4 net=$5 group=${6:-}
+  local cmd=$1 node=$2 name=$3 tenant=$4 net=$5 group=${6:-} label=${7:-} extra=""
   local args="IgnoreUnknown=1;K8S_POD_NAME=$name;CONTIV_TENANT=$tenant;CONTIV_NETWORK=$net"
   [[ -n $group ]] && args+=";CONTIV_GROUP=$group"
-  printf '{"cniVersion":"1.0.0","name":"contiv-net","type":"contiv-cni","socket":"%s"}' "$T/$node/cni.sock" |
+  [[ -n $label ]] && extra=',"args":{"cni":{"labels":[{"key":"'"${label%%=*}"'","value":"'"${label#*=}"'"}]}}'
+  printf '{"cniVersion":"1.0.0","name":"contiv-net","type":"contiv-cni","socket":"%s"%s}' "$T/$node/cni.sock" "$extra" |
     ip netns exec "$P-$node" env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$name-$P" \
       CNI_NETNS="/var/run/netns/$P-c-$name" CNI_IFNAME=eth0 CNI_PATH="$BIN_DIR" CNI_ARGS="$args" \
       "$BIN_DIR/contiv-cni"
 }
 
 declare -A IP NODE
-# docker_run <node> <name> <net spec as in --net=…>: `[group.]network[/tenant]`.
+# docker_run <node> <name> <net spec as in --net=…>: `[group.]network[/tenant]`
+# [label k=v].
 docker_run() {
-  local node=$1 name=$2 spec=$3 tenant=default group="" net
+  local node=$1 name=$2 spec=$3 label=${4:-} tenant=default group="" net
   printf '%s$ docker run -itd --name=%s --net=%s alpine /bin/sh\n' "$node" "$name" "$spec"
   net=$spec
   if [[ $net == */* ]]; then tenant=${net#*/}; net=${net%/*}; fi
@@ -169,7 +171,7 @@ docker_run() {
   local ctr="$P-c-$name"
   netns_add "$ctr"; CTRS+=("$ctr")
   local out
-  out=$(cni ADD "$node" "$name" "$tenant" "$net" "$group") || fail "CNI ADD of $name: $out"
+  out=$(cni ADD "$node" "$name" "$tenant" "$net" "$group" "$label") || fail "CNI ADD of $name: $out"
   IP[$name]=$(grep -o '"address":"[0-9.]*' <<<"$out" | head -1 | cut -d'"' -f4)
   NODE[$name]=$node
   mkdir -p "/etc/netns/$ctr"
@@ -300,3 +302,26 @@ expect_ok exec_in contiv-web nc -nzvw 1 "$DB" 8890
 expect_ok on node1 netctl policy rule-rm db-policy 3
 wait_for "port 8890 to close again" 10 bash -c "! ip netns exec $P-c-contiv-web nc -nzw 1 $DB 8890"
 expect_blocked contiv-web "$DB" 8890
+
+# ------------------------------------------------------- a service across hosts
+say "A load-balanced service whose providers live on both hosts"
+expect_ok on node1 netctl net create --subnet=10.1.60.0/24 --gateway=10.1.60.254 svc-net
+docker_run node1 echo-1 svc-net app=echo
+docker_run node2 echo-2 svc-net app=echo
+docker_run node1 svc-client svc-net
+for e in echo-1 echo-2; do
+  mkdir -p "$T/www-$e"; echo "$e on ${NODE[$e]}" >"$T/www-$e/index.html"
+  (cd "$T/www-$e" && exec ip netns exec "$P-c-$e" python3 -m http.server 8080 >/dev/null 2>&1) &
+  PIDS+=($!)
+done
+expect_ok on node1 netctl service create echo -s svc-net -l app=echo -p 80:8080:TCP
+expect_ok on node1 netctl service ls
+warm svc-client "${IP[echo-2]}"
+wait_for "the service to answer" 15 ip netns exec "$P-c-svc-client" curl -fsS --max-time 2 http://echo/
+printf 'svc-client / # for i in $(seq 20); do curl -s http://echo/; done | sort | uniq -c\n'
+HITS=$(for _ in $(seq 1 20); do ip netns exec "$P-c-svc-client" curl -fsS --max-time 2 http://echo/ 2>/dev/null; done | sort | uniq -c)
+echo "$HITS" | sed 's/^/   /'
+grep -q "echo-1 on node1" <<<"$HITS" || fail "no request reached the provider on node1"
+grep -q "echo-2 on node2" <<<"$HITS" || fail "no request reached the provider on node2"
+note "the VIP is DNATed on the client's host; the provider on node2 is reached over VXLAN"
+

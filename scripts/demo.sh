@@ -4,7 +4,8 @@
 # Starts netmaster (embedded store in a temporary directory), a private Open
 # vSwitch (userspace datapath, in a network namespace of its own) and
 # netplugin with `--datapath ovs`; then walks the container networking
-# tutorial (chapters 2, 3 and 5, the VLAN network of chapter 4) and the
+# tutorial (chapters 2, 3 and 5, the VLAN network of chapter 4, chapter 4's
+# host NAT and published port, and a load-balanced service) and the
 # policy walk-through of netplugin-docs.md, running every `netctl` command
 # verbatim. "Containers" are network namespaces attached through the real CNI
 # plugin (`contiv-cni`), exactly as a container runtime attaches them; they
@@ -29,7 +30,7 @@ fi
 for b in netmaster netplugin netctl contiv-cni; do
   [[ -x "$BIN/$b" ]] || { echo "demo: $BIN/$b is missing; run: make demo (it builds first)" >&2; exit 1; }
 done
-for t in ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-ofctl nc ping ss; do
+for t in ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-ofctl nc ping ss curl python3 nft; do
   command -v "$t" >/dev/null || { echo "demo: $t is missing; run: make deps" >&2; exit 1; }
 done
 
@@ -40,6 +41,8 @@ PIDS=()                      # every process we started, killed by pid
 CTRS=()                      # "containers" (network namespaces), in order
 declare -A CTR_CID CTR_CONF  # container -> CNI container id / netconf file
 declare -A IP                # container -> address
+declare -A CTR_RESULT        # container -> its CNI ADD result (prevResult of a chain)
+OUT="ctvdemo-out$$"          # "the outside world": a namespace behind the host
 RESULTS=()                   # "✔ text" / "✘ text"
 FAILED=0
 PRE_NETNS="$(ls /var/run/netns 2>/dev/null || true)"
@@ -102,6 +105,7 @@ cleanup() {
     ip netns delete "$c" 2>/dev/null
     rm -rf "/etc/netns/$c"
   done
+  ip netns delete "$OUT" 2>/dev/null
   ip netns delete "$SW" 2>/dev/null
   # DNS namespaces a killed agent could not remove (created by this run).
   local n
@@ -165,7 +169,7 @@ say "netmaster $NETMASTER (embedded store), OVS bridge contivbr (datapath_type=n
 # ctr NAME TENANT NETWORK GROUP: a "container" attached through contiv-cni,
 # the way a CNI runtime does it; it resolves names through the built-in DNS.
 ctr() {
-  local name="$1" tenant="$2" net="$3" group="${4:-}"
+  local name="$1" tenant="$2" net="$3" group="${4:-}" label="${5:-}"
   if [[ -e "/var/run/netns/$name" ]]; then
     echo "demo: network namespace $name already exists; remove it first" >&2
     return 1
@@ -174,8 +178,10 @@ ctr() {
   CTRS+=("$name")
   ip -n "$name" link set lo up
   local conf="$T/$name.conf"
-  printf '{"cniVersion":"1.0.0","name":"%s","type":"contiv-cni","tenant":"%s","network":"%s","group":"%s","socket":"%s"}\n' \
-    "$net" "$tenant" "$net" "$group" "$T/cni.sock" >"$conf"
+  local args=""
+  [[ -n "$label" ]] && args=',"args":{"cni":{"labels":[{"key":"'"${label%%=*}"'","value":"'"${label#*=}"'"}]}}'
+  printf '{"cniVersion":"1.0.0","name":"%s","type":"contiv-cni","tenant":"%s","network":"%s","group":"%s","socket":"%s"%s}\n' \
+    "$net" "$tenant" "$net" "$group" "$T/cni.sock" "$args" >"$conf"
   CTR_CID[$name]="demo-$name"
   CTR_CONF[$name]="$conf"
   local out
@@ -185,6 +191,7 @@ ctr() {
     return 0
   fi
   IP[$name]="$(sed -n 's/.*"address":"\([0-9.]*\)\/.*/\1/p' <<<"$out" | head -1)"
+  CTR_RESULT[$name]="$out"
   mkdir -p "/etc/netns/$name"
   local ns
   ns="$(sed -n 's/.*"nameservers":\["\([0-9.]*\)".*/\1/p' <<<"$out")"
@@ -294,10 +301,67 @@ say "Service discovery: the group is reachable by DNS name web (and web.contiv-n
 check "ping web (the group's name) reaches $WEB" in_ctr contiv-c2 ping -c 1 web
 check "ping web.contiv-net reaches $WEB" in_ctr contiv-c2 ping -c 1 web.contiv-net
 
+
+# ------------------------------------------------------ chapter 4 --------
+bold "Chapter 4: External connectivity (host NAT, published ports) and a load-balanced service"
+say "The switch's namespace is the host here; a namespace behind it, $OUT (198.51.100.2), is 'the outside'."
+ip netns add "$OUT"
+ip -n "$OUT" link set lo up
+ip link add ctvout$$ netns "$SW" type veth peer name eth0 netns "$OUT"
+ip -n "$SW" addr add 198.51.100.1/24 dev ctvout$$
+ip -n "$SW" link set ctvout$$ up
+ip -n "$OUT" addr add 198.51.100.2/24 dev eth0
+ip -n "$OUT" link set eth0 up
+# http_name NS NAME PORT: an HTTP server answering NAME (python's http.server).
+http_name() {
+  local d="$T/www-$1"; mkdir -p "$d"; echo "$2" >"$d/index.html"
+  (cd "$d" && exec ip netns exec "$1" python3 -m http.server "$3" >/dev/null 2>&1) & PIDS+=($!)
+}
+# The outside's server answers with the address a connection came from.
+ip netns exec "$OUT" python3 -c '
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = (self.client_address[0] + "\n").encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever()' >/dev/null 2>&1 & PIDS+=($!)
+run netctl net create --subnet=10.1.50.0/24 --gateway=10.1.50.254 contiv-ext
+ctr ext-c1 default contiv-ext
+ctr echo-1 default contiv-ext "" app=echo
+ctr echo-2 default contiv-ext "" app=echo
+http_name echo-1 echo-1 8080; http_name echo-2 echo-2 8080
+sleep 1
+say "Host NAT: a data network's traffic to outside the cluster leaves through the host, SNATed to its address."
+check "ext-c1 reaches the outside (curl http://198.51.100.2:8080/)" in_ctr ext-c1 curl -fsS --max-time 2 http://198.51.100.2:8080/
+SEEN="$(ip netns exec ext-c1 curl -fsS --max-time 2 http://198.51.100.2:8080/ 2>/dev/null || true)"
+if [[ "$SEEN" == 198.51.100.1 ]]; then ok "the outside sees the host's address ($SEEN), not ${IP[ext-c1]}"; else bad "the outside saw '$SEEN'"; fi
+say "A load-balanced service: netctl allocates the VIP, the datapath DNATs to the providers (label app=echo)."
+run netctl service create echo -s contiv-ext -l app=echo -p 80:8080:TCP
+run netctl service ls
+check "curl http://echo/ (the service by name: built-in DNS -> VIP -> a provider)" in_ctr ext-c1 curl -fsS --max-time 2 http://echo/
+HITS="$(for _ in $(seq 1 30); do ip netns exec ext-c1 curl -fsS --max-time 2 http://echo/ 2>/dev/null; done | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+say "  30 requests: $HITS"
+if [[ "$HITS" == *echo-1* && "$HITS" == *echo-2* ]]; then ok "the requests were spread over both providers"; else bad "not spread: $HITS"; fi
+check "a provider reaches its own service (hairpin)" in_ctr echo-1 curl -fsS --max-time 2 http://echo/
+say "A published port: the reference portmap plugin chained after contiv-cni (prevResult passed on), host port 9099 -> echo-1:8080."
+PM_CONF='{"cniVersion":"1.0.0","name":"contiv-ext","type":"portmap","capabilities":{"portMappings":true},"runtimeConfig":{"portMappings":[{"hostPort":9099,"containerPort":8080,"protocol":"tcp"}]},"prevResult":'"${CTR_RESULT[echo-1]}"'}'
+if ip netns exec "$SW" env CNI_COMMAND=ADD CNI_CONTAINERID=demo-echo-1 CNI_NETNS=/var/run/netns/echo-1 CNI_IFNAME=eth0 \
+   CNI_PATH=/usr/lib/cni /usr/lib/cni/portmap <<<"$PM_CONF" >"$T/portmap.out" 2>&1; then
+  ok "portmap ADD accepted contiv-cni's result"
+else
+  cat "$T/portmap.out"; bad "portmap ADD"
+fi
+check "the outside reaches the published port (curl http://198.51.100.1:9099/)" in_ctr "$OUT" curl -fsS --max-time 2 http://198.51.100.1:9099/
+ip netns exec "$SW" env CNI_COMMAND=DEL CNI_CONTAINERID=demo-echo-1 CNI_NETNS=/var/run/netns/echo-1 CNI_IFNAME=eth0 \
+   CNI_PATH=/usr/lib/cni /usr/lib/cni/portmap <<<"$PM_CONF" >/dev/null 2>&1 || true
+check_fails "portmap DEL closed the port" in_ctr "$OUT" curl -fsS --max-time 2 http://198.51.100.1:9099/
+run netctl service rm echo
+
 # ------------------------------------------------------ release ------------
 bold "Detaching the containers (contiv-cni DEL) gives every address back"
 show_switch
-NETS="default:contiv-net blue:contiv-net default:contiv-vlan"
+NETS="default:contiv-net blue:contiv-net default:contiv-vlan default:contiv-ext"
 say "  addresses allocated before: $(for n in $NETS; do printf '%s=%s ' "$n" "$(allocated "$n")"; done)"
 for c in "${CTRS[@]}"; do
   CNI_COMMAND=DEL CNI_CONTAINERID="${CTR_CID[$c]}" CNI_NETNS="/var/run/netns/$c" \

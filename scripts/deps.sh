@@ -18,6 +18,7 @@ PKGS=(
   docker.io busybox-static   # real Docker engine with our remote plugin; busybox image built offline
   podman                     # podman (CNI backend) as a real CNI consumer
   golang-go golang-github-appc-cni-dev golang-github-containernetworking-plugins-dev  # libcni harness, built offline
+  nftables iperf3            # external access (host-side NAT rules, nft), bandwidth scenarios (iperf3)
   python3-venv               # the schemathesis venv (below)
 )
 

@@ -94,9 +94,13 @@ fn all_pairs_of_100_epgs_with_100_endpoints_is_20_201_policy_flows() {
     let c = conj_id_of(&conj);
     let texts: Vec<String> = conj.iter().map(ToString::to_string).collect();
     for want in [
-        format!("table=8 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"),
-        format!("table=8 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"),
-        format!("table=8 priority=120,conj_id={c} actions=goto_table:9"),
+        format!(
+            "table=10 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"
+        ),
+        format!(
+            "table=10 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"
+        ),
+        format!("table=10 priority=120,conj_id={c} actions=goto_table:11"),
     ] {
         assert!(texts.contains(&want), "{want} missing");
     }
@@ -205,8 +209,8 @@ fn seed_tutorial_rules_lower_to_one_flow_each() {
     assert_eq!(
         texts,
         vec![
-            "cookie=0x600000000000002 table=8 priority=120,reg3=0x5,reg6=0x622b8/0xffffff actions=goto_table:9",
-            "cookie=0x600000000000001 table=8 priority=103,reg3=0x5,reg6=0x60000/0xff0000 actions=drop",
+            "cookie=0x600000000000002 table=10 priority=120,reg3=0x5,reg6=0x622b8/0xffffff actions=goto_table:11",
+            "cookie=0x600000000000001 table=10 priority=103,reg3=0x5,reg6=0x60000/0xff0000 actions=drop",
         ]
     );
 }
@@ -247,8 +251,8 @@ fn port_ranges_and_any_protocol_ports_expand_to_masks_on_reg6() {
     assert_eq!(
         texts,
         vec![
-            "table=7 priority=111,reg2=0x5,reg3=0x6,reg6=0x110400/0xfffc00 actions=drop",
-            "table=7 priority=111,reg2=0x5,reg3=0x6,reg6=0x60400/0xfffc00 actions=drop",
+            "table=9 priority=111,reg2=0x5,reg3=0x6,reg6=0x110400/0xfffc00 actions=drop",
+            "table=9 priority=111,reg2=0x5,reg3=0x6,reg6=0x60400/0xfffc00 actions=drop",
         ]
     );
 }

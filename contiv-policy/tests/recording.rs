@@ -25,6 +25,7 @@ fn net(key: &str, tenant_id: u32) -> NetworkSpec {
         gateway: None,
         subnet6: Some("fd00:1::/64".parse().unwrap()),
         gateway6: None,
+        external: false,
     }
 }
 
@@ -317,6 +318,7 @@ fn desired() -> DesiredState {
             ip: ip("192.0.2.2"),
         }],
         policy: c.into_ir(),
+        ..DesiredState::default()
     }
 }
 

@@ -172,6 +172,8 @@ impl Switch {
                     (e.id.clone(), p)
                 })
                 .collect(),
+            // The host port (external access), when the switch has it.
+            host: ofports.get("contivh0o").copied(),
             ..PortMap::default()
         };
         let mut p = Pipeline::from_desired(desired, &ports);

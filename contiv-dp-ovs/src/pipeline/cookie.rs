@@ -34,6 +34,10 @@ pub enum CookieKind {
     Rule = 0x06,
     /// A group of policy rules sharing a conjunction.
     RuleGroup = 0x07,
+    /// A service (VIP, load balancing, hairpin, its backends' flows).
+    Service = 0x08,
+    /// External access: the host port's flows and each tenant's SNAT.
+    External = 0x09,
 }
 
 impl CookieKind {
@@ -47,6 +51,8 @@ impl CookieKind {
             0x05 => CookieKind::Membership,
             0x06 => CookieKind::Rule,
             0x07 => CookieKind::RuleGroup,
+            0x08 => CookieKind::Service,
+            0x09 => CookieKind::External,
             _ => return None,
         })
     }
@@ -72,6 +78,8 @@ impl fmt::Display for CookieKind {
             CookieKind::Membership => "membership",
             CookieKind::Rule => "rule",
             CookieKind::RuleGroup => "rule-group",
+            CookieKind::Service => "service",
+            CookieKind::External => "external",
         })
     }
 }
