@@ -1,6 +1,22 @@
 //! # contiv-dp-ebpf
 //!
-//! The tc/BPF datapath: programs on the host side of each veth, written in
-//! C and loaded with aya, with maps for endpoints, EPG policy and
-//! connection tracking. This crate is filled by a later issue; today it only
-//! declares itself.
+//! The tc/BPF datapath (work in progress).
+
+pub mod abi;
+pub mod compile;
+pub mod config;
+pub mod datapath;
+pub mod gc;
+pub mod kernel;
+pub mod netns;
+mod object;
+pub mod plumbing;
+pub mod sets;
+pub mod state;
+pub mod stats;
+pub mod sync;
+pub mod tables;
+
+pub use config::{CtTimeouts, EbpfConfig};
+pub use datapath::{EbpfDatapath, EbpfStats};
+pub use stats::{Counters, EndpointCounters, RuleCounters};
