@@ -66,3 +66,15 @@ pub fn sweep_pinned(maps_dir: &Path, t: &CtTimeouts) -> DpResult<usize> {
         crate::kernel::maps::open(maps_dir, "conntrack")?;
     sweep(&mut ct, t)
 }
+
+/// Deletes every entry of `ct`; returns how many.
+pub fn flush(ct: &mut BpfHash<MapData, CtKey, CtEntry>) -> DpResult<usize> {
+    let keys: Vec<CtKey> = ct.keys().filter_map(Result::ok).collect();
+    let mut n = 0;
+    for k in keys {
+        if ct.remove(&k).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}

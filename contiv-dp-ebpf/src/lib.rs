@@ -18,5 +18,5 @@ pub mod sync;
 pub mod tables;
 
 pub use config::{CtTimeouts, EbpfConfig};
-pub use datapath::{EbpfDatapath, EbpfStats};
+pub use datapath::{EbpfDatapath, EbpfStats, PacketRun};
 pub use stats::{Counters, EndpointCounters, RuleCounters};

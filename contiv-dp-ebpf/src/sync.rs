@@ -182,6 +182,11 @@ impl Tables {
         Ok(c)
     }
 
+    /// True if retired list generations wait to be deleted.
+    pub fn has_retired(&self) -> bool {
+        self.rules.has_retired() || self.flood.has_retired()
+    }
+
     /// Deletes every retired list generation now.
     pub fn reap_all(&mut self, maps: &mut Maps) -> Result<usize, DpError> {
         let a = self
@@ -232,8 +237,10 @@ impl Tables {
     /// flushes them. Returns what was written, deleted and found right.
     pub fn resync(&mut self, maps: &mut Maps, full: Full) -> Result<Counts, DpError> {
         let mut c = Counts::default();
-        let stale = self.reap_all(maps)? + self.adopt_lists(maps)?;
-        c.removed += stale;
+        // Old generations earlier flushes retired are that flush's work,
+        // not differences; entries no head points at are.
+        self.reap_all(maps)?;
+        c.removed += self.adopt_lists(maps)?;
         c += self
             .interfaces
             .resync(&maps.interfaces, full.interfaces)

@@ -466,6 +466,11 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
         !self.dirty.is_empty()
     }
 
+    /// True if old generations wait to be deleted.
+    pub fn has_retired(&self) -> bool {
+        !self.retired.is_empty()
+    }
+
     /// Deletes retired generations old enough (all of them if `all`).
     pub fn reap(&mut self, maps: &mut ListMaps<'_, V>, all: bool) -> MapResult<usize> {
         let now = Instant::now();

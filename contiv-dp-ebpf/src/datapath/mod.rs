@@ -34,14 +34,37 @@ use contiv_core::datapath::{
 use host::{HostSide, Inner};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// What [`EbpfDatapath::run_packet`] saw the classifier do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketRun {
+    /// The tc verdict: `TC_ACT_REDIRECT` (7) forwarded, `TC_ACT_SHOT` (2)
+    /// dropped.
+    pub verdict: i32,
+    /// The frame after the program (answers are written in place).
+    pub frame: Vec<u8>,
+}
+
+impl PacketRun {
+    /// `TC_ACT_REDIRECT`.
+    pub const REDIRECT: i32 = 7;
+    /// `TC_ACT_SHOT`.
+    pub const SHOT: i32 = 2;
+
+    /// The program forwarded (or answered) the frame.
+    pub fn forwarded(&self) -> bool {
+        self.verdict == Self::REDIRECT
+    }
+}
 
 /// The eBPF datapath. See the [module documentation](self).
 pub struct EbpfDatapath {
     cfg: EbpfConfig,
     root: PathBuf,
     load: LoadReport,
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
     gc: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -165,6 +188,7 @@ impl EbpfDatapath {
             stats: EbpfStats::default(),
         };
         inner.write_config(&cfg)?;
+        let inner = Arc::new(Mutex::new(inner));
         let gc = if cfg.gc_interval.is_zero() {
             None
         } else {
@@ -204,9 +228,25 @@ impl EbpfDatapath {
             cfg,
             root,
             load: report,
-            inner: Mutex::new(inner),
+            inner,
             gc,
         })
+    }
+
+    /// Deletes the list generations a flush retired, shortly after it
+    /// (once no program run can still read them).
+    fn reap_later(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if let Some(inner) = weak.upgrade() {
+                let mut g = inner.lock().await;
+                let inner = &mut *g;
+                if let Err(e) = inner.tables.reap_all(&mut inner.maps) {
+                    tracing::warn!(error = %e, "deleting retired list entries failed");
+                }
+            }
+        });
     }
 
     /// The configuration.
@@ -257,6 +297,52 @@ impl EbpfDatapath {
         crate::gc::sweep(&mut g.maps.conntrack, &self.cfg.conntrack)
     }
 
+    /// Runs `frame` (an Ethernet frame) through the loaded `from_endpoint`
+    /// classifier as if local endpoint `id` had sent it
+    /// (`BPF_PROG_TEST_RUN`: the verdict and the frame as the program left
+    /// it; nothing is sent). It has the effects a real packet has on the
+    /// maps: a new connection it allows is tracked, counters count.
+    pub async fn run_packet(&self, id: &str, frame: &[u8]) -> DpResult<PacketRun> {
+        let g = self.inner.lock().await;
+        let ifindex = g
+            .sides
+            .get(id)
+            .ok_or_else(|| DpError::InvalidArgument(format!("no local endpoint {id}")))?
+            .ifindex;
+        // struct __sk_buff up to `ifindex` (offset 40): the packet arrives
+        // on the endpoint's host side.
+        let mut ctx = [0u8; 44];
+        ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
+        let mut out = vec![0u8; frame.len().max(128) + 64];
+        let prog = &g.progs.endpoint.prog;
+        let r =
+            g.ns.run(|| {
+                use aya::programs::{TestRun, TestRunOptions};
+                let opts = TestRunOptions {
+                    data_in: Some(frame),
+                    data_out: Some(&mut out),
+                    ctx_in: Some(&ctx),
+                    ..TestRunOptions::default()
+                };
+                prog.test_run(opts)
+                    .map(|r| (r.return_value, r.data_size_out))
+            })
+            .map_err(DpError::Backend)?
+            .map_err(|e| DpError::Backend(format!("BPF_PROG_TEST_RUN: {e}")))?;
+        out.truncate(r.1 as usize);
+        Ok(PacketRun {
+            verdict: r.0 as i32,
+            frame: out,
+        })
+    }
+
+    /// Deletes every conntrack entry: existing connections are judged by
+    /// the rules again at their next packet. Returns how many were deleted.
+    pub async fn flush_conntrack(&self) -> DpResult<usize> {
+        let mut g = self.inner.lock().await;
+        crate::gc::flush(&mut g.maps.conntrack)
+    }
+
     /// Number of entries in every map, by name (for leak checks and the
     /// status API).
     pub async fn map_sizes(&self) -> DpResult<Vec<(&'static str, usize)>> {
@@ -295,6 +381,9 @@ impl Datapath for EbpfDatapath {
         }
         // Whatever was applied before a failure is realised.
         let flushed = g.flush(&self.cfg);
+        if g.tables.has_retired() {
+            self.reap_later();
+        }
         match failed {
             Some(e) => Err(e),
             None => flushed.map(|_| ()),
