@@ -142,12 +142,18 @@ INLINE int parse_eth(struct __sk_buff *skb, struct pkt *p)
 	return 0;
 }
 
+/* p->l4_off bounded for the verifier (parse_ip refuses more than 0x3ff). */
+INLINE __u32 l4_off(const struct pkt *p)
+{
+	return p->l4_off & 0x3ff;
+}
+
 /* L4 fields at p->l4_off. -1 if truncated. */
 INLINE int parse_l4(struct __sk_buff *skb, struct pkt *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
-	void *l4 = data + p->l4_off;
+	void *l4 = data + l4_off(p);
 	if (p->frag)
 		return 0;
 	if (p->proto == PROTO_TCP) {
@@ -208,14 +214,29 @@ INLINE int parse_ip(struct __sk_buff *skb, struct pkt *p)
 		p->proto = ip6->nexthdr;
 		p->is_v6 = 1;
 		p->l4_off = p->l3_off + sizeof(*ip6);
+		/* Skip up to two extension headers (hop-by-hop, routing,
+		 * destination options, fragment) to the L4 protocol. */
+#pragma unroll
+		for (int i = 0; i < 2; i++) {
+			__u8 nh = p->proto;
+			if (nh != 0 && nh != 43 && nh != 60 && nh != 44)
+				break;
+			__u8 *ext = data + l4_off(p);
+			if ((void *)(ext + 8) > end)
+				return -1;
+			if (nh == 44) {
+				/* a fragment: only the first one has the L4 header */
+				p->frag = (bpf_ntohs(*(__be16 *)(ext + 2)) & 0xfff8) != 0;
+				p->l4_off += 8;
+			} else {
+				p->l4_off += (ext[1] + 1) * 8;
+			}
+			p->proto = ext[0];
+		}
+		if (p->l4_off > 0x3ff)
+			return -1;
 	}
 	return parse_l4(skb, p);
-}
-
-/* p->l4_off bounded for the verifier (it is at most 14 + 60). */
-INLINE __u32 l4_off(const struct pkt *p)
-{
-	return p->l4_off & 0xff;
 }
 
 /* Neighbour discovery and MLD: bypass conntrack and policy (as on OVS). */

@@ -13,8 +13,6 @@
 //! to change.
 #![allow(clippy::unwrap_used)]
 
-#[path = "support/frames.rs"]
-mod frames;
 mod support;
 
 use contiv_core::datapath::{
@@ -26,11 +24,11 @@ use contiv_core::ir::{
     RuleOrigin, TenantId,
 };
 use contiv_policy::{Cause, Packet, PacketEnd, evaluate};
-use frames::{L4, ip_frame};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
+use support::frames::{L4, ip_frame};
 use support::*;
 
 #[derive(Clone, Debug)]

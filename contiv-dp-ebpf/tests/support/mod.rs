@@ -6,6 +6,8 @@
 //! namespaces (veths, the VXLAN device).
 #![allow(dead_code)]
 
+pub mod frames;
+
 use contiv_core::datapath::{
     Attachment, Datapath, DpOp, Encap, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint,
 };
