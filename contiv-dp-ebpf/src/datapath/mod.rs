@@ -472,6 +472,9 @@ impl Datapath for EbpfDatapath {
         inner.stats.map_writes += c.added as u64;
         inner.stats.map_deletes += c.removed as u64;
         inner.stats.resyncs += 1;
+        if inner.tables.has_retired() {
+            self.reap_later();
+        }
         if let Some((id, e)) = failed.first() {
             let more = match failed.len() {
                 1 => String::new(),
