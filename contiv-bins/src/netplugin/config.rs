@@ -15,6 +15,8 @@ pub enum DatapathKind {
     Recording,
     /// Open vSwitch (`contiv-dp-ovs`).
     Ovs,
+    /// tc/BPF programs on the endpoints' veths (`contiv-dp-ebpf`).
+    Ebpf,
 }
 
 impl DatapathKind {
@@ -23,6 +25,7 @@ impl DatapathKind {
         match self {
             DatapathKind::Recording => "recording",
             DatapathKind::Ovs => "ovs",
+            DatapathKind::Ebpf => "ebpf",
         }
     }
 }
@@ -75,9 +78,19 @@ pub struct AgentConfig {
     )]
     pub datapath: DatapathKind,
 
+    /// VLAN uplink: an existing interface (in the switch namespace for
+    /// OVS) carrying VLAN networks tagged, as a trunk (the original's
+    /// `--vlan-if`).
+    #[arg(long = "vlan-if", alias = "uplink", env = "CONTIV_VLAN_IF")]
+    pub vlan_if: Option<String>,
+
     /// Open vSwitch settings (used with `--datapath ovs`).
     #[command(flatten)]
     pub ovs: OvsSettings,
+
+    /// eBPF settings (used with `--datapath ebpf`).
+    #[command(flatten)]
+    pub ebpf: EbpfSettings,
 
     /// Built-in DNS settings.
     #[command(flatten)]
@@ -205,12 +218,6 @@ pub struct OvsSettings {
     )]
     pub datapath_type: String,
 
-    /// VLAN uplink: an existing interface in the switch's namespace,
-    /// attached to the bridge as a trunk; VLAN networks leave and enter
-    /// through it (the original's `--vlan-if`).
-    #[arg(long = "vlan-if", alias = "uplink", env = "CONTIV_VLAN_IF")]
-    pub uplink: Option<String>,
-
     /// The network namespace ovs-vswitchd runs in (a name from `ip netns`
     /// or a path such as `/proc/<pid>/ns/net`); the host sides of the
     /// container veths are created there. Default: the agent's own.
@@ -230,7 +237,6 @@ impl Default for OvsSettings {
             db: None,
             bridge: "contivbr".into(),
             datapath_type: "netdev".into(),
-            uplink: None,
             netns: None,
             timeout: Duration::from_secs(30),
         }
@@ -247,6 +253,43 @@ impl OvsSettings {
         } else {
             Path::new("/var/run/netns").join(ns)
         })
+    }
+}
+
+/// Where the eBPF datapath pins its objects and which device it tunnels
+/// through.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct EbpfSettings {
+    /// A bpffs mount point (mounted if it is not one yet).
+    #[arg(long = "bpf-fs", env = "CONTIV_BPF_FS", default_value = "/sys/fs/bpf")]
+    pub bpffs: PathBuf,
+
+    /// The directory under the bpffs this agent owns: maps, programs and
+    /// attachments are pinned there, so a restarted agent adopts them
+    /// (forwarding never stops with the agent).
+    #[arg(
+        long = "bpf-pin-name",
+        env = "CONTIV_BPF_PIN_NAME",
+        default_value = "contiv"
+    )]
+    pub pin_name: String,
+
+    /// The host's VXLAN device (`vxlan external gbp`, created if missing).
+    #[arg(
+        long = "vxlan-device",
+        env = "CONTIV_VXLAN_DEVICE",
+        default_value = "contiv_vxlan"
+    )]
+    pub vxlan_device: String,
+}
+
+impl Default for EbpfSettings {
+    fn default() -> Self {
+        EbpfSettings {
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            pin_name: "contiv".into(),
+            vxlan_device: "contiv_vxlan".into(),
+        }
     }
 }
 
@@ -326,7 +369,9 @@ impl AgentConfig {
             netmaster: vec![netmaster.to_owned()],
             token: None,
             datapath: DatapathKind::Recording,
+            vlan_if: None,
             ovs: OvsSettings::default(),
+            ebpf: EbpfSettings::default(),
             dns: DnsSettings::default(),
             cni_socket: dir.join("contiv-cni.sock"),
             plugin_name: "netplugin".into(),
