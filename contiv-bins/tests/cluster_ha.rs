@@ -105,3 +105,10 @@ fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters() {
     cluster::run_cases(&mut c, &[("TriggerNetmasterSwitchover", switchover)]);
     c.teardown();
 }
+
+#[test]
+fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters_ebpf() {
+    let mut c = Cluster::start(ClusterSpec::new(3).ha().ebpf());
+    cluster::run_cases(&mut c, &[("TriggerNetmasterSwitchover", switchover)]);
+    c.teardown();
+}

@@ -247,12 +247,7 @@ impl OvsSettings {
     /// The switch namespace as a path: `None` for the agent's own, a name
     /// without `/` is `/var/run/netns/<name>`.
     pub fn netns_path(&self) -> Option<PathBuf> {
-        let ns = self.netns.as_deref().filter(|s| !s.is_empty())?;
-        Some(if ns.contains('/') {
-            PathBuf::from(ns)
-        } else {
-            Path::new("/var/run/netns").join(ns)
-        })
+        netns_path(self.netns.as_deref())
     }
 }
 
@@ -281,6 +276,30 @@ pub struct EbpfSettings {
         default_value = "contiv_vxlan"
     )]
     pub vxlan_device: String,
+
+    /// The network namespace the datapath's interfaces live in (the host
+    /// sides of the container veths, the VXLAN device, the uplink): a name
+    /// from `ip netns` or a path. Default: the agent's own.
+    #[arg(long = "bpf-netns", env = "CONTIV_BPF_NETNS")]
+    pub bpf_netns: Option<String>,
+}
+
+impl EbpfSettings {
+    /// The datapath namespace as a path (see [`netns_path`]).
+    pub fn netns_path(&self) -> Option<PathBuf> {
+        netns_path(self.bpf_netns.as_deref())
+    }
+}
+
+/// A namespace flag as a path: `None` for the agent's own, a name without
+/// `/` is `/var/run/netns/<name>`.
+pub fn netns_path(ns: Option<&str>) -> Option<PathBuf> {
+    let ns = ns.filter(|s| !s.is_empty())?;
+    Some(if ns.contains('/') {
+        PathBuf::from(ns)
+    } else {
+        Path::new("/var/run/netns").join(ns)
+    })
 }
 
 impl Default for EbpfSettings {
@@ -289,6 +308,7 @@ impl Default for EbpfSettings {
             bpffs: PathBuf::from("/sys/fs/bpf"),
             pin_name: "contiv".into(),
             vxlan_device: "contiv_vxlan".into(),
+            bpf_netns: None,
         }
     }
 }
@@ -413,6 +433,16 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            cfg: AgentConfig,
+        }
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     #[test]
     fn socket_modes_parse_as_octal() {

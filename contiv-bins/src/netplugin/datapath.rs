@@ -61,12 +61,21 @@ pub fn ebpf_config(cfg: &AgentConfig) -> contiv_dp_ebpf::EbpfConfig {
     c.vxlan_device = e.vxlan_device.clone();
     c.vxlan_port = cfg.vxlan_port;
     c.uplink = cfg.vlan_if.clone().filter(|u| !u.is_empty());
+    c.netns = e.netns_path();
     c
 }
 
 #[cfg(feature = "ebpf")]
 async fn ebpf(cfg: &AgentConfig) -> Result<Built, String> {
     let ec = ebpf_config(cfg);
+    if let Some(ns) = &ec.netns
+        && !ns.exists()
+    {
+        return Err(format!(
+            "the datapath namespace {} (--bpf-netns) does not exist",
+            ns.display()
+        ));
+    }
     let dp = contiv_dp_ebpf::EbpfDatapath::connect(ec.clone())
         .await
         .map_err(|e| {
