@@ -1,7 +1,8 @@
 //! `contiv-cni` driven by a real CNI runtime: a harness over Debian's
 //! libcni (what container runtimes link) execs the plugin from CNI_PATH
 //! for ADD, CHECK (with the cached result) and DEL, for several
-//! namespaces, against the real `netplugin` on a real Open vSwitch.
+//! namespaces, against the real `netplugin` on a real Open vSwitch; and
+//! CHECK finding each way a container's interface can be broken after ADD.
 
 #[path = "netplugin_support/mod.rs"]
 mod support;
@@ -18,7 +19,7 @@ mod cni_libcni {
     use super::e2e::{CONTIV_CNI, Ctr, Plugin, Switch};
     use super::support::Cluster;
     use serde_json::json;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     fn conflist(sock: &Path, network: &str) -> serde_json::Value {
         json!({"cniVersion": "1.0.0", "name": network, "plugins": [
@@ -26,17 +27,35 @@ mod cni_libcni {
         ]})
     }
 
+    /// A host: netmaster with network `contiv-net` (10.1.2.0/24, gateway
+    /// .254), a private OVS, netplugin on it, the libcni harness and its
+    /// conflist. Dropped in field order: the agent first.
+    struct Host {
+        p: Plugin,
+        sw: Switch,
+        c: Cluster,
+        h: Harness,
+        list: PathBuf,
+    }
+
+    impl Host {
+        async fn start() -> Host {
+            let h = Harness::build(Path::new(CONTIV_CNI));
+            let c = Cluster::start(&[]).await;
+            c.network("default", "contiv-net", "10.1.2.0/24", "10.1.2.254")
+                .await;
+            let sw = Switch::start();
+            let dir = c.dir.path().join("np");
+            let mut p = Plugin::start(&c.url, &dir, &sw, "h1", &[]);
+            p.wait_ready().await;
+            let list = h.conflist("contiv-net", &conflist(&p.sock, "contiv-net"));
+            Host { p, sw, c, h, list }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn libcni_add_check_del_for_several_namespaces() {
-        let h = Harness::build(Path::new(CONTIV_CNI));
-        let c = Cluster::start(&[]).await;
-        c.network("default", "contiv-net", "10.1.2.0/24", "10.1.2.254")
-            .await;
-        let sw = Switch::start();
-        let dir = c.dir.path().join("np");
-        let mut p = Plugin::start(&c.url, &dir, &sw, "h1", &[]);
-        p.wait_ready().await;
-        let list = h.conflist("contiv-net", &conflist(&p.sock, "contiv-net"));
+        let Host { p, sw, c, h, list } = &Host::start().await;
         let list = list.to_str().unwrap();
 
         let ctrs: Vec<Ctr> = (0..4).map(|i| Ctr::new(&format!("l{i}"))).collect();
@@ -152,5 +171,159 @@ mod cni_libcni {
             })
             .count();
         assert_eq!(owned, 0, "no endpoint flows are left");
+    }
+
+    /// CHECK reads the container's namespace (CNI spec 1.0.0 `CHECK`): after
+    /// each defect, libcni's CHECK (with the cached result as prevResult)
+    /// fails with code 103 naming exactly what differs; the untouched
+    /// container still passes, and a repaired one passes again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn libcni_check_finds_what_changed_in_the_namespace() {
+        let Host { c, h, list, .. } = &Host::start().await;
+        let list = list.to_str().unwrap();
+
+        // (tag, defect commands, what CHECK must name, repair commands).
+        type Case = (
+            &'static str,
+            &'static [&'static [&'static str]],
+            &'static [&'static str],
+            &'static [&'static [&'static str]],
+        );
+        let cases: &[Case] = &[
+            ("ok", &[], &[], &[]),
+            (
+                "flush",
+                &[&["ip", "addr", "flush", "dev", "eth0"]],
+                &["address 10.1.2.2/24 is missing"],
+                &[],
+            ),
+            (
+                "del",
+                &[&["ip", "link", "del", "eth0"]],
+                &["interface eth0 does not exist"],
+                &[],
+            ),
+            (
+                "mtu",
+                &[&["ip", "link", "set", "eth0", "mtu", "1400"]],
+                &["MTU is 1400, expected 1450"],
+                &[&["ip", "link", "set", "eth0", "mtu", "1450"]],
+            ),
+            (
+                "route",
+                &[&["ip", "route", "del", "default"]],
+                &["route 0.0.0.0/0 via 10.1.2.254 is missing"],
+                &[&[
+                    "ip",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    "10.1.2.254",
+                    "dev",
+                    "eth0",
+                ]],
+            ),
+            (
+                "dns",
+                &[&["ip", "route", "del", "169.254.53.53/32"]],
+                &["route 169.254.53.53/32 (link) is missing"],
+                &[&[
+                    "ip",
+                    "route",
+                    "add",
+                    "169.254.53.53/32",
+                    "dev",
+                    "eth0",
+                    "scope",
+                    "link",
+                ]],
+            ),
+            (
+                "down",
+                &[&["ip", "link", "set", "eth0", "down"]],
+                &["interface eth0 is down"],
+                &[],
+            ),
+            (
+                "mac",
+                &[&["ip", "link", "set", "eth0", "address", "02:00:00:00:00:99"]],
+                &["MAC is 02:00:00:00:00:99, expected 02:02:0a:01:02:08"],
+                &[&["ip", "link", "set", "eth0", "address", "02:02:0a:01:02:08"]],
+            ),
+        ];
+        let ctrs: Vec<Ctr> = cases.iter().map(|(tag, ..)| Ctr::new(tag)).collect();
+        let check = async |ctr: &Ctr, id: &str| {
+            h.run(&["check", list, ctr.path.to_str().unwrap(), id, "eth0", ""])
+                .await
+        };
+        for (i, ctr) in ctrs.iter().enumerate() {
+            let id = format!("chk-{i}");
+            let r = h
+                .run(&["add", list, ctr.path.to_str().unwrap(), &id, "eth0", ""])
+                .await;
+            assert_eq!(r.code, 0, "ADD {id}: {}", r.stdout);
+            assert_eq!(
+                r.json["ips"][0]["address"],
+                format!("10.1.2.{}/24", i + 1),
+                "addresses go in order, as the cases expect"
+            );
+            let r = check(ctr, &id).await;
+            assert_eq!(r.code, 0, "CHECK {id} right after ADD: {}", r.stdout);
+        }
+        for (i, ((tag, defect, named, repair), ctr)) in cases.iter().zip(&ctrs).enumerate() {
+            let id = format!("chk-{i}");
+            for cmd in *defect {
+                ctr.run(cmd).await;
+            }
+            let r = check(ctr, &id).await;
+            if named.is_empty() {
+                assert_eq!(r.code, 0, "{tag}: untouched, CHECK passes: {}", r.stdout);
+                continue;
+            }
+            assert_eq!(r.code, 1, "{tag}: CHECK must fail: {}", r.stdout);
+            assert_eq!(r.json["code"], 103, "{tag}: {}", r.stdout);
+            let msg = r.json["msg"].as_str().unwrap_or_default();
+            for what in *named {
+                assert!(msg.contains(what), "{tag}: {what:?} not in {msg:?}");
+            }
+            assert!(
+                msg.contains(ctr.path.to_str().unwrap()),
+                "{tag}: names the namespace: {msg}"
+            );
+            if !repair.is_empty() {
+                for cmd in *repair {
+                    ctr.run(cmd).await;
+                }
+                let r = check(ctr, &id).await;
+                assert_eq!(r.code, 0, "{tag}: repaired, CHECK passes: {}", r.stdout);
+            }
+        }
+        // The container's namespace is gone.
+        let gone = &ctrs[0];
+        let st = std::process::Command::new("ip")
+            .args(["netns", "delete", &gone.name])
+            .status()
+            .expect("ip runs");
+        assert!(st.success());
+        let r = check(gone, "chk-0").await;
+        assert_eq!(r.json["code"], 103, "{}", r.stdout);
+        assert!(
+            r.json["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("does not exist")),
+            "{}",
+            r.stdout
+        );
+        // DEL still cleans up every one of them.
+        for (i, ctr) in ctrs.iter().enumerate() {
+            let id = format!("chk-{i}");
+            let r = h
+                .run(&["del", list, ctr.path.to_str().unwrap(), &id, "eth0", ""])
+                .await;
+            assert_eq!(r.code, 0, "DEL {id}: {}", r.stdout);
+        }
+        assert!(c.endpoints().is_empty());
+        assert_eq!(c.allocated("default:contiv-net").await, 0);
     }
 }

@@ -152,6 +152,9 @@ mod cni {
                 wrong["ips"][0]["address"] = json!("10.1.2.200/24");
                 let bad = cni("CHECK", &e, &conf(v, &sock, json!({"prevResult": wrong}))).await;
                 assert_eq!(bad.json["code"], 100, "{}", bad.raw);
+                let garbled = json!({"prevResult": {"ips": [{"address": "not-an-address"}]}});
+                let bad = cni("CHECK", &e, &conf(v, &sock, garbled)).await;
+                assert_eq!(bad.json["code"], 6, "undecodable prevResult: {}", bad.raw);
             }
             for _ in 0..2 {
                 let del = cni("DEL", &e, &conf(v, &sock, json!({"prevResult": r.clone()}))).await;

@@ -1,5 +1,5 @@
 //! netctl output compared byte for byte with the original's
-//! (`shared/reference/netctl-golden.txt`): tables rendered from the same
+//! (`tests/fixtures/netctl-golden.txt`, a copy of the recording): tables rendered from the same
 //! objects, whole command lines run against a scripted netmaster that
 //! answers what the original netmaster answered in that session, and the
 //! same session replayed with the real `netctl` binary against a live
@@ -19,7 +19,7 @@ mod netctl {
     fn golden() -> Vec<(String, String)> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/netctl-golden.txt"
+            "/tests/fixtures/netctl-golden.txt"
         );
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("golden file {path} must be readable: {e}"));

@@ -1,4 +1,5 @@
-//! Every `netctl` command of the seed documents (`shared/seeds/*.md`),
+//! Every `netctl` command of the seed documents (their netctl lines are
+//! copied into `tests/fixtures/seed-netctl-commands.txt`),
 //! verbatim, run against a scripted netmaster: the Go-style flags parse to
 //! the intended values and each command sends exactly the expected
 //! requests. The list of commands is read from the seeds, so a seed command
@@ -20,34 +21,10 @@ mod netctl {
 
     /// Command lines (after `netctl `) found in the seed documents.
     fn seed_commands() -> BTreeSet<String> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/seeds");
-        let entries = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("seed directory {dir} must be readable: {e}"));
-        let root = cli::command();
-        let mut found = BTreeSet::new();
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("md") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for line in text.lines() {
-                let cmd = match line.find("$ netctl ") {
-                    Some(i) => &line[i + 9..],
-                    None => match line.strip_prefix("netctl ") {
-                        Some(rest) => rest,
-                        None => continue,
-                    },
-                };
-                let cmd = cmd.trim();
-                let first = cmd.split_whitespace().next().unwrap_or("");
-                // Prose such as "netctl netctl: provide fallback…" is not a command.
-                if root.find_subcommand(first).is_some() {
-                    found.insert(cmd.to_owned());
-                }
-            }
-        }
-        found
+        seed_commands_in_order()
+            .into_iter()
+            .map(|(_, cmd)| cmd)
+            .collect()
     }
 
     type Expected = Vec<(Method, &'static str, Option<Value>)>;
@@ -553,33 +530,43 @@ mod netctl {
         );
     }
 
-    /// `(document, command)` for every seed command, in document order.
+    /// `(document, command)` for every seed command, in document order,
+    /// from the repository's copy of the seed documents' netctl lines
+    /// (`tests/fixtures/seed-netctl-commands.txt`; its header says how it
+    /// was extracted).
     fn seed_commands_in_order() -> Vec<(String, String)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/seeds");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("md"))
-            .collect();
-        files.sort();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/seed-netctl-commands.txt"
+        );
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("seed command list {path} must be readable: {e}"));
         let root = cli::command();
+        let mut doc = None;
         let mut out = Vec::new();
-        for path in files {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let doc = path.file_name().unwrap().to_string_lossy().into_owned();
-            for line in text.lines() {
-                let cmd = match line.find("$ netctl ") {
-                    Some(i) => &line[i + 9..],
-                    None => match line.strip_prefix("netctl ") {
-                        Some(rest) => rest,
-                        None => continue,
-                    },
-                };
-                let cmd = cmd.trim();
-                let first = cmd.split_whitespace().next().unwrap_or("");
-                if root.find_subcommand(first).is_some() {
-                    out.push((doc.clone(), cmd.to_owned()));
-                }
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix("== ") {
+                doc = Some(name.to_owned());
+                continue;
+            }
+            let cmd = match line.find("$ netctl ") {
+                Some(i) => &line[i + 9..],
+                None => match line.strip_prefix("netctl ") {
+                    Some(rest) => rest,
+                    None => continue,
+                },
+            };
+            let cmd = cmd.trim();
+            let first = cmd.split_whitespace().next().unwrap_or("");
+            // Prose such as "netctl netctl: provide fallback…" is not a command.
+            if root.find_subcommand(first).is_some() {
+                let doc = doc
+                    .clone()
+                    .expect("a `== <document>` line precedes every command");
+                out.push((doc, cmd.to_owned()));
             }
         }
         out

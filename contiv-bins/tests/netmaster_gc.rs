@@ -43,6 +43,7 @@ async fn register(nm: &Netmaster, host: &str, vtep: &str) {
             vxlan_port: 4789,
             ctrl_addr: String::new(),
             version: String::new(),
+            capabilities: None,
         },
     };
     nm.register_node(host, reg).await.expect("register");

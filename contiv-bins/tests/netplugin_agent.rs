@@ -114,7 +114,11 @@ mod netplugin {
         assert_eq!(n.key, "default:contiv-net");
         assert_eq!(n.encap, Encap::Vxlan);
         assert_eq!(n.vni, Some(st.ext_pkt_tag));
-        assert_eq!(n.vlan, st.pkt_tag);
+        assert_eq!(n.vlan, 0, "a VXLAN network carries no VLAN to the datapath");
+        assert!(
+            st.pkt_tag > 0,
+            "netmaster still allocates (and netctl shows) a pkt tag"
+        );
         assert_eq!(n.tenant_id, st.tenant_id);
         assert_eq!(n.subnet, Some("10.1.2.0/24".parse().unwrap()));
         assert_eq!(n.gateway, Some("10.1.2.254".parse().unwrap()));
@@ -132,14 +136,16 @@ mod netplugin {
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.1"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.1/24"]}}),
             )
             .await;
         assert_eq!(s, 200, "{r}");
         let (s, r) = a
             .cni(
                 "/cni/check",
-                json!({"container_id": "c1", "ifname": "eth0", "expect_ips": ["10.1.2.9"]}),
+                json!({"container_id": "c1", "ifname": "eth0",
+                        "prev": {"addresses": ["10.1.2.9/24"]}}),
             )
             .await;
         assert_eq!((s, r["kind"].as_str()), (409, Some("conflict")), "{r}");
@@ -446,5 +452,58 @@ mod netplugin {
         .expect("the vanished node's endpoint and VTEP go");
         // The record stays at netmaster (grace period) — only the node went.
         assert_eq!(c.endpoints().len(), 1);
+    }
+
+    /// A netprofile the datapath cannot enforce is reported, never
+    /// silently accepted: in the agent's status (and one log line), and in
+    /// netmaster's endpoint inspect (`notEnforced`), from the capabilities
+    /// the agent registered. (Before: nothing said so anywhere.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unenforced_netprofile_is_reported_by_agent_and_netmaster() {
+        let c = Cluster::start(&[]).await;
+        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        c.ok(
+            Method::POST,
+            "/api/v1/netprofiles/default:gold/",
+            Some(json!({"tenantName": "default", "profileName": "gold",
+                        "bandwidth": "6 mbps", "DSCP": 10, "burst": 100})),
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            "/api/v1/endpointGroups/default:db/",
+            Some(json!({"tenantName": "default", "groupName": "db",
+                        "networkName": "contiv-net", "netProfile": "gold"})),
+        )
+        .await;
+        let a = TestAgent::start(&c, "h1", "192.0.2.1").await;
+        let (s, r) = a.cni("/cni/add", add_body("c1", "contiv-net", "db")).await;
+        assert_eq!(s, 200, "{r}");
+        let q = local(&a, "c1-eth0").and_then(|e| e.qos).expect("qos");
+        assert!(q.rate_kbps > 6000 && q.dscp == 10, "{q:?}");
+        let st = eventually(T, async || {
+            let st = a.agent().status();
+            (!st.not_enforced.is_empty()).then_some(st)
+        })
+        .await
+        .expect("the agent reports the unenforced netprofile");
+        use contiv_core::datapath::Capability;
+        assert_eq!(
+            st.not_enforced["c1-eth0"],
+            vec![Capability::QosBandwidth, Capability::QosDscp]
+        );
+        assert!(!st.capabilities.has(Capability::QosBandwidth));
+        let oper = eventually(T, async || {
+            let v = c
+                .ok(Method::GET, "/api/v1/inspect/endpoints/c1-eth0/", None)
+                .await;
+            v["Oper"].get("notEnforced").is_some().then_some(v)
+        })
+        .await
+        .expect("netmaster's inspect shows notEnforced");
+        assert_eq!(
+            oper["Oper"]["notEnforced"],
+            json!(["qos_bandwidth", "qos_dscp"])
+        );
     }
 }

@@ -18,11 +18,17 @@
 //!   handed to a backend (OVS, eBPF, VPP) as idempotent operations, plus
 //!   `resync`.
 //!
-//! Nothing in this crate performs I/O; backends live in `contiv-store` and
-//! `contiv-dp-*`.
+//! * `linux` (feature `linux`) — host plumbing every datapath backend and
+//!   the agent's DNS endpoint share: network namespaces, veth pairs,
+//!   addresses and routes over rtnetlink, the ethtool checksum switch.
+//!
+//! Without the `linux` feature nothing in this crate performs I/O;
+//! backends live in `contiv-store` and `contiv-dp-*`.
 
 pub mod datapath;
 pub mod ir;
+#[cfg(all(feature = "linux", target_os = "linux"))]
+pub mod linux;
 pub mod model;
 pub mod records;
 pub mod store;

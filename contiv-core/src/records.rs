@@ -136,6 +136,10 @@ pub struct NodeRecord {
     /// Agent version.
     #[serde(default)]
     pub version: String,
+    /// What the host's datapath enforces (absent from agents that do not
+    /// say: nothing is then reported as not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<crate::datapath::Capabilities>,
 }
 
 fn default_vxlan_port() -> u16 {

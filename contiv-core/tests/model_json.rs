@@ -6,7 +6,7 @@ use serde_json::json;
 
 /// The `Config` block of `netctl global inspect` printed by the original Go
 /// netctl against the original netmaster (`fwdmode routing`), copied from
-/// `/work/shared/reference/netctl-golden.txt` and re-indented to the top
+/// `contiv-bins/tests/fixtures/netctl-golden.txt` and re-indented to the top
 /// level (`json.MarshalIndent(obj, "", "  ")`).
 const GOLDEN_GLOBAL_CONFIG: &str = r#"{
   "key": "global",

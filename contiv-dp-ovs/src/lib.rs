@@ -22,6 +22,8 @@
 //!   typed values and operations, and [`ovsdb::vswitch`], the idempotent
 //!   convenience layer the pipeline uses (bridges, ports, interfaces,
 //!   ownership marks, ingress policing, VLAN tags).
+//! * Endpoint interfaces (veth pairs, namespaces, addresses, routes) are
+//!   plumbed by the shared `contiv_core::linux::Plumber`.
 //! * `testing` (feature `testing`) — `OvsInstance`, a private ovsdb-server
 //!   + ovs-vswitchd per test, torn down on drop.
 //!
@@ -32,7 +34,6 @@ pub mod datapath;
 pub mod openflow;
 pub mod ovsdb;
 pub mod pipeline;
-pub mod plumbing;
 
 #[cfg(feature = "testing")]
 pub mod testing;

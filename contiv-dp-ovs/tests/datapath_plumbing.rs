@@ -10,7 +10,7 @@ mod hosts;
 mod model;
 
 use contiv_core::datapath::Attachment;
-use contiv_dp_ovs::plumbing::{PlumbError, Plumber, ethtool};
+use contiv_core::linux::{PlumbError, Plumber, ethtool};
 use hosts::{NetnsGuard, unique};
 use model::*;
 

@@ -5,7 +5,10 @@
 //! incrementally ([`Compiler`]) or from scratch ([`compile`]); evaluates
 //! packets against the IR with an explanation ([`evaluate`], the oracle);
 //! and provides a recording in-memory [`contiv_core::datapath::Datapath`]
-//! ([`RecordingDatapath`]).
+//! ([`RecordingDatapath`]). With feature `testing`, `conformance` is the
+//! datapath conformance suite every backend runs (it needs the oracle, so
+//! it lives here, above `contiv-core` and below the backends, which
+//! dev-depend on it).
 //!
 //! ## Semantics
 //!
@@ -152,6 +155,8 @@
 //!   where the source lives (the datapaths' business; the IR says which).
 
 mod compiler;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod emit;
 mod error;
 mod full;

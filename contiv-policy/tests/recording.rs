@@ -7,8 +7,8 @@ mod common;
 
 use common::{group, ip, network, rule};
 use contiv_core::datapath::{
-    Attachment, Datapath, DesiredState, DpError, DpOp, Encap, FwdMode, GlobalSpec, LocalEndpoint,
-    MacAddr, NetworkSpec, RemoteEndpoint, ResyncReport, VtepPeer,
+    Attachment, Capability, Datapath, DesiredState, DpError, DpOp, Encap, FwdMode, GlobalSpec,
+    LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint, ResyncReport, VtepPeer,
 };
 use contiv_core::ir::{AddrSet, AddrSetId, Membership, PolicyDelta};
 use contiv_policy::{Compiler, EndpointInput, PROTO_TCP, Recorded, RecordingDatapath, evaluate};
@@ -67,7 +67,11 @@ fn operations_are_kept_idempotently_and_logged() {
         let dp = RecordingDatapath::new();
         assert_eq!(dp.name(), "recording");
         let caps = dp.capabilities();
-        assert!(caps.stateful_policy && caps.ipv6 && !caps.forwards_packets);
+        assert!(
+            caps.has(Capability::Vxlan)
+                && !caps.has(Capability::ForwardsPackets)
+                && !caps.has(Capability::QosBandwidth)
+        );
         let ops = vec![
             DpOp::SetGlobal(GlobalSpec {
                 fwd_mode: FwdMode::Routing,
@@ -150,7 +154,7 @@ fn invalid_operations_are_refused_naming_the_operation() {
         let mut vx = net("default:v", 1);
         vx.vni = None;
         let err = dp.apply(vec![DpOp::AddNetwork(vx)]).await.unwrap_err();
-        assert!(err.to_string().contains("vxlan network default:v has no VNI"), "{err}");
+        assert!(err.to_string().contains("network default:v: a VXLAN network needs a VNI"), "{err}");
 
         // Policy deltas must leave every rule's address sets in place.
         let mut c = Compiler::new();

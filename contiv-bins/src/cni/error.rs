@@ -28,6 +28,10 @@ pub const REFUSED: u32 = 100;
 pub const DATAPATH_FAILURE: u32 = 101;
 /// 102 (ours): an unexpected failure in the agent.
 pub const INTERNAL: u32 = 102;
+/// 103 (ours, CHECK): the container's interface, addresses or routes are
+/// not as ADD left them (the message names each difference); the runtime
+/// should DEL and ADD again.
+pub const MISCONFIGURED: u32 = 103;
 
 /// A CNI error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -15,7 +15,10 @@
 //! * `DEL`: idempotent; releases the address. If the agent is not
 //!   reachable, DEL fails with code 11 so the runtime retries it.
 //! * `CHECK` (0.4.0+): the endpoint exists at netmaster and on this host,
-//!   with the addresses of `prevResult`.
+//!   with the addresses of `prevResult`; and inside `CNI_NETNS` the
+//!   interface exists, is up, has the listed MAC and MTU, the endpoint's
+//!   addresses, and the routes ADD created that `prevResult` still lists
+//!   (the agent reads the namespace: [`crate::netplugin::ifcheck`]).
 //! * `VERSION`: `0.3.0`, `0.3.1`, `0.4.0`, `1.0.0`, `1.1.0`.
 //! * `STATUS` (1.1.0): succeeds when the agent is registered and synced,
 //!   else code 50.
@@ -36,13 +39,15 @@
 //! ## Errors
 //!
 //! Printed on stdout as `{"cniVersion","code","msg","details"}` with a
-//! non-zero exit: 1 incompatible version, 3 the netns does not exist, 4
+//! non-zero exit: 1 incompatible version, 3 the netns does not exist (ADD), 4
 //! invalid environment or `CNI_ARGS`, 5 I/O failure with the agent, 6
-//! undecodable netconf, 7 invalid netconf (or names the agent refused), 11
+//! undecodable netconf or `prevResult`, 7 invalid netconf (or names the agent refused), 11
 //! try again later (agent or netmaster unreachable, not synced), 50 agent
 //! not available (STATUS), 100 netmaster refused the endpoint (unknown
-//! network or group, conflict, address taken), 101 datapath failure, 102
-//! internal error.
+//! network or group, conflict, address taken; CHECK: `prevResult` names
+//! an address the endpoint does not have), 101 datapath failure, 102
+//! internal error, 103 CHECK found the container's interface, addresses or
+//! routes not as ADD left them (the message names each difference).
 
 pub mod client;
 pub mod env;

@@ -17,6 +17,7 @@
 //! recorded on the endpoint.
 
 use super::error::{CniError, DECODE_FAILURE, INCOMPATIBLE_VERSION, INVALID_NETWORK_CONFIG};
+use super::result::CniResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -206,20 +207,17 @@ impl NetConf {
         Ok(None)
     }
 
-    /// The addresses of `prevResult`'s `ips`.
-    pub fn prev_ips(&self) -> Vec<IpAddr> {
-        let Some(ips) = self
-            .prev_result
+    /// `prevResult`, parsed; `None` if there is none. A `prevResult` that
+    /// is not a CNI result fails with code 6.
+    pub fn prev(&self) -> Result<Option<CniResult>, CniError> {
+        self.prev_result
             .as_ref()
-            .and_then(|p| p.get("ips"))
-            .and_then(|i| i.as_array())
-        else {
-            return Vec::new();
-        };
-        ips.iter()
-            .filter_map(|i| i.get("address").and_then(|a| a.as_str()))
-            .filter_map(|a| a.split('/').next().and_then(|x| x.parse().ok()))
-            .collect()
+            .map(|p| {
+                CniResult::parse(p).map_err(|e| {
+                    CniError::new(DECODE_FAILURE, "cannot decode prevResult", e.to_string())
+                })
+            })
+            .transpose()
     }
 }
 
@@ -242,7 +240,13 @@ mod tests {
             nc.requested_ipv4().unwrap(),
             Some("10.1.2.9".parse().unwrap())
         );
-        assert_eq!(nc.prev_ips(), vec!["10.1.2.9".parse::<IpAddr>().unwrap()]);
+        let prev = nc.prev().unwrap().unwrap();
+        assert_eq!(prev.ips[0].address, "10.1.2.9/24".parse().unwrap());
+        let bad = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"t","prevResult":{"ips":[{"address":"x"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(bad.prev().unwrap_err().code, DECODE_FAILURE);
     }
 
     #[test]

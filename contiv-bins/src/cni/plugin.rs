@@ -5,7 +5,7 @@ use super::client::{CallError, call};
 use super::env::{CniEnv, Command};
 use super::error::*;
 use super::netconf::{LATEST, NetConf, SUPPORTED_VERSIONS, supported, version_tuple};
-use super::result::{CniResult, Interface, IpConfig, Route};
+use super::result::{CniResult, Interface, IpConfig};
 use crate::netplugin::AgentErrorKind;
 use crate::netplugin::wire::{
     AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest, ErrorBody,
@@ -116,6 +116,7 @@ fn agent_error(e: ErrorBody, status: u16) -> CniError {
         AgentErrorKind::NotFound | AgentErrorKind::Conflict => REFUSED,
         AgentErrorKind::Unavailable | AgentErrorKind::Injected => TRY_AGAIN_LATER,
         AgentErrorKind::Datapath => DATAPATH_FAILURE,
+        AgentErrorKind::Misconfigured => MISCONFIGURED,
         AgentErrorKind::Internal => INTERNAL,
     };
     CniError::new(
@@ -243,41 +244,22 @@ pub fn to_result(r: &CniAddResponse, nc: &NetConf) -> CniResult {
         dns: nc.dns.clone().unwrap_or_default(),
         ..CniResult::default()
     };
-    if let Some(a) = r.ipv4 {
+    for address in r.addresses() {
         res.ips.push(IpConfig {
-            address: a.into(),
-            gateway: r.gateway.map(IpAddr::V4),
+            address,
+            gateway: match address {
+                ipnet::IpNet::V4(_) => r.gateway.map(IpAddr::V4),
+                ipnet::IpNet::V6(_) => r.gateway6.map(IpAddr::V6),
+            },
             interface: Some(1),
         });
-        if let Some(g) = r.gateway {
-            res.routes.push(Route {
-                dst: "0.0.0.0/0".parse().unwrap_or_else(|_| a.into()),
-                gw: Some(IpAddr::V4(g)),
-            });
-        }
     }
+    res.routes = r.routes();
     if let Some(d) = r.dns {
         // The built-in DNS first, then whatever the netconf names.
         let ours = d.to_string();
         res.dns.nameservers.retain(|n| *n != ours);
         res.dns.nameservers.insert(0, ours);
-        res.routes.push(Route {
-            dst: ipnet::Ipv4Net::from(d).into(),
-            gw: None,
-        });
-    }
-    if let Some(a) = r.ipv6 {
-        res.ips.push(IpConfig {
-            address: a.into(),
-            gateway: r.gateway6.map(IpAddr::V6),
-            interface: Some(1),
-        });
-        if let Some(g) = r.gateway6 {
-            res.routes.push(Route {
-                dst: "::/0".parse().unwrap_or_else(|_| a.into()),
-                gw: Some(IpAddr::V6(g)),
-            });
-        }
     }
     res
 }
@@ -302,10 +284,18 @@ fn check(env: &CniEnv, nc: &NetConf, socket: &Path) -> Result<(), CniError> {
             format!("config version {}", nc.cni_version),
         ));
     }
+    let prev = match nc.prev()? {
+        Some(p) => Some(
+            p.listed(&env.ifname)
+                .map_err(|e| CniError::new(DECODE_FAILURE, "cannot decode prevResult", e))?,
+        ),
+        None => None,
+    };
     let req = CniCheckRequest {
         container_id: env.container_id.clone(),
         ifname: env.ifname.clone(),
-        expect_ips: nc.prev_ips(),
+        netns: env.netns.clone(),
+        prev,
     };
     let _: CniAddResponse = request(socket, "POST", "/cni/check", Some(&req))?;
     Ok(())

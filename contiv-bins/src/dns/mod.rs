@@ -13,8 +13,7 @@
 //! | [`forward`] | forwarding unknown names to upstream resolvers |
 //! | [`resolv_conf`] | reading the host's upstream resolvers |
 //! | [`server`] | the UDP/TCP servers, one socket per (tenant, network) |
-//! | [`netns`] | opening a socket inside a network namespace; named namespaces |
-//! | [`routes`] | link-scope routes inside a namespace |
+//! | [`netns`] | opening a socket inside a network namespace; named namespaces (re-exported from the shared `contiv_core::linux`, which also adds the link routes) |
 //!
 //! # How a container reaches it
 //!
@@ -76,7 +75,6 @@ pub mod names;
 pub mod netns;
 pub mod reply;
 pub mod resolv_conf;
-pub mod routes;
 pub mod server;
 
 use contiv_core::datapath::MacAddr;

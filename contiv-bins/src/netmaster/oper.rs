@@ -56,7 +56,32 @@ pub fn endpoint_oper(view: &ClusterView, e: &EndpointRecord) -> EndpointOper {
             .get(&e.host)
             .map(|n| n.vtep_ip.to_string())
             .unwrap_or_default(),
+        not_enforced: not_enforced(view, e),
     }
+}
+
+/// What the endpoint's netprofile asks for that its host's datapath (as
+/// its agent registered it) does not enforce.
+fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
+    let Some(caps) = view.nodes.get(&e.host).and_then(|n| n.capabilities) else {
+        return Vec::new();
+    };
+    let qos = e
+        .group_key()
+        .and_then(|g| view.epgs.get(&g))
+        .filter(|g| !g.net_profile.is_empty())
+        .and_then(|g| {
+            view.netprofiles
+                .get(&format!("{}:{}", e.tenant, g.net_profile))
+        })
+        .and_then(contiv_core::datapath::Qos::from_netprofile);
+    qos.map(|q| {
+        q.not_enforced(&caps)
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Oper of a network.

@@ -18,7 +18,8 @@
 //! completed by a retried DEL or when the agent starts again.
 //!
 //! **CHECK**: the endpoint exists at netmaster (in the streamed view), on
-//! this host, and is plumbed in the datapath.
+//! this host, and is plumbed in the datapath; the CNI API then reads the
+//! container's namespace (see [`super::ifcheck`]).
 //!
 //! Between the steps sit the [fault-injection](super::faults) points.
 

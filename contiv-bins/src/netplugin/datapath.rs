@@ -147,7 +147,7 @@ impl DatapathCounters for EbpfCounters {
 /// The OVS datapath configuration of `cfg`.
 #[cfg(feature = "ovs")]
 pub fn ovs_config(cfg: &AgentConfig) -> contiv_dp_ovs::datapath::OvsConfig {
-    use contiv_dp_ovs::plumbing::Netns;
+    use contiv_core::linux::Netns;
     let o = &cfg.ovs;
     let mut c = contiv_dp_ovs::datapath::OvsConfig::new(&o.rundir);
     c.db_socket = o.db.clone();

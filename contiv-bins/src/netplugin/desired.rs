@@ -15,10 +15,10 @@
 
 use super::view::HostView;
 use contiv_core::datapath::{
-    ArpMode, Attachment, DesiredState, DpOp, Encap, FwdMode, GlobalSpec, LocalEndpoint,
-    NetworkSpec, Qos, RemoteEndpoint, VtepPeer,
+    ArpMode, Attachment, DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, Qos,
+    RemoteEndpoint, VtepPeer,
 };
-use contiv_core::ir::{EpgId, NO_EPG, PolicyDelta, PolicyIr, TenantId};
+use contiv_core::ir::{EpgId, NO_EPG, TenantId};
 use contiv_core::records::EndpointRecord;
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,7 +92,13 @@ pub fn network_spec(view: &HostView, key: &str) -> Option<NetworkSpec> {
         tenant: n.tenant_name.clone(),
         tenant_id: st.tenant_id,
         encap: st.encap,
-        vlan: st.pkt_tag,
+        // The wire VLAN of a VLAN network; a VXLAN network's `pkt_tag` is
+        // netmaster's bookkeeping (shown by netctl), not the datapath's.
+        vlan: if st.encap == Encap::Vlan {
+            st.pkt_tag
+        } else {
+            0
+        },
         vni: (st.encap == Encap::Vxlan).then_some(st.ext_pkt_tag),
         subnet: Some(subnet),
         gateway: n.ipv4_gateway().ok().flatten(),
@@ -110,12 +116,7 @@ fn qos_of(view: &HostView, e: &EndpointRecord) -> Option<Qos> {
     let p = view
         .netprofiles
         .get(&format!("{}:{}", e.tenant, g.net_profile))?;
-    let rate = p.bandwidth_kbps().ok().flatten().unwrap_or(0);
-    Some(Qos {
-        rate_kbps: u32::try_from(rate).unwrap_or(u32::MAX),
-        burst_kb: u32::try_from(p.burst.max(0)).unwrap_or(u32::MAX),
-        dscp: p.dscp_value().unwrap_or(0),
-    })
+    Qos::from_netprofile(p)
 }
 
 /// The local endpoint for record `e` with `attachment` and `mtu`.
@@ -219,159 +220,11 @@ pub fn desired(
     out
 }
 
-/// What the datapath holds, as the agent last applied it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Applied {
-    /// Global modes, if ever set.
-    pub global: Option<GlobalSpec>,
-    /// Networks by key.
-    pub networks: BTreeMap<String, NetworkSpec>,
-    /// Local endpoints by id.
-    pub local: BTreeMap<String, LocalEndpoint>,
-    /// Remote endpoints by id.
-    pub remote: BTreeMap<String, RemoteEndpoint>,
-    /// Peers by address.
-    pub peers: BTreeMap<IpAddr, VtepPeer>,
-    /// The host policy.
-    pub policy: PolicyIr,
-}
-
-impl Applied {
-    /// The state after a successful resync to `d`.
-    pub fn from_desired(d: &DesiredState) -> Self {
-        Applied {
-            global: Some(d.global.clone()),
-            networks: d
-                .networks
-                .iter()
-                .map(|n| (n.key.clone(), n.clone()))
-                .collect(),
-            local: d
-                .local_endpoints
-                .iter()
-                .map(|e| (e.id.clone(), e.clone()))
-                .collect(),
-            remote: d
-                .remote_endpoints
-                .iter()
-                .map(|e| (e.id.clone(), e.clone()))
-                .collect(),
-            peers: d.peers.iter().map(|p| (p.ip, p.clone())).collect(),
-            policy: d.policy.clone(),
-        }
-    }
-
-    /// Records that `op` was applied.
-    pub fn record(&mut self, op: &DpOp) {
-        match op {
-            DpOp::SetGlobal(g) => self.global = Some(g.clone()),
-            DpOp::AddNetwork(n) => {
-                self.networks.insert(n.key.clone(), n.clone());
-            }
-            DpOp::RemoveNetwork(k) => {
-                self.networks.remove(k);
-                self.local.retain(|_, e| e.network != *k);
-                self.remote.retain(|_, e| e.network != *k);
-            }
-            DpOp::AddLocalEndpoint(e) => {
-                self.remote.remove(&e.id);
-                self.local.insert(e.id.clone(), e.clone());
-            }
-            DpOp::RemoveLocalEndpoint(id) => {
-                self.local.remove(id);
-            }
-            DpOp::AddRemoteEndpoint(e) => {
-                self.local.remove(&e.id);
-                self.remote.insert(e.id.clone(), e.clone());
-            }
-            DpOp::RemoveRemoteEndpoint(id) => {
-                self.remote.remove(id);
-            }
-            DpOp::AddPeer(p) => {
-                self.peers.insert(p.ip, p.clone());
-            }
-            DpOp::RemovePeer(ip) => {
-                self.peers.remove(ip);
-            }
-            DpOp::Policy(d) => self.policy.apply(d),
-        }
-    }
-}
-
-/// The operations that turn `applied` into `desired` (whose policy part is
-/// reached by applying `policy` to `applied.policy`), in an order every
-/// backend accepts: global, networks, peers, endpoint removals, endpoint
-/// additions, policy, then peer and network removals.
-pub fn diff(applied: &Applied, desired: &DesiredState, policy: PolicyDelta) -> Vec<DpOp> {
-    let mut ops = Vec::new();
-    if applied.global.as_ref() != Some(&desired.global) {
-        ops.push(DpOp::SetGlobal(desired.global.clone()));
-    }
-    let nets: BTreeMap<&str, &NetworkSpec> = desired
-        .networks
-        .iter()
-        .map(|n| (n.key.as_str(), n))
-        .collect();
-    for n in &desired.networks {
-        if applied.networks.get(&n.key) != Some(n) {
-            ops.push(DpOp::AddNetwork(n.clone()));
-        }
-    }
-    let peers: BTreeMap<IpAddr, &VtepPeer> = desired.peers.iter().map(|p| (p.ip, p)).collect();
-    for p in &desired.peers {
-        if applied.peers.get(&p.ip) != Some(p) {
-            ops.push(DpOp::AddPeer(p.clone()));
-        }
-    }
-    let local: BTreeMap<&str, &LocalEndpoint> = desired
-        .local_endpoints
-        .iter()
-        .map(|e| (e.id.as_str(), e))
-        .collect();
-    let remote: BTreeMap<&str, &RemoteEndpoint> = desired
-        .remote_endpoints
-        .iter()
-        .map(|e| (e.id.as_str(), e))
-        .collect();
-    for id in applied.local.keys() {
-        if !local.contains_key(id.as_str()) && !remote.contains_key(id.as_str()) {
-            ops.push(DpOp::RemoveLocalEndpoint(id.clone()));
-        }
-    }
-    for id in applied.remote.keys() {
-        if !remote.contains_key(id.as_str()) && !local.contains_key(id.as_str()) {
-            ops.push(DpOp::RemoveRemoteEndpoint(id.clone()));
-        }
-    }
-    for e in &desired.local_endpoints {
-        if applied.local.get(&e.id) != Some(e) {
-            ops.push(DpOp::AddLocalEndpoint(e.clone()));
-        }
-    }
-    for e in &desired.remote_endpoints {
-        if applied.remote.get(&e.id) != Some(e) {
-            ops.push(DpOp::AddRemoteEndpoint(e.clone()));
-        }
-    }
-    if !policy.is_empty() {
-        ops.push(DpOp::Policy(policy));
-    }
-    for ip in applied.peers.keys() {
-        if !peers.contains_key(ip) {
-            ops.push(DpOp::RemovePeer(*ip));
-        }
-    }
-    for k in applied.networks.keys() {
-        if !nets.contains_key(k.as_str()) {
-            ops.push(DpOp::RemoveNetwork(k.clone()));
-        }
-    }
-    ops
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contiv_core::datapath::{DpOp, HostState};
+    use contiv_core::ir::PolicyDelta;
     use serde_json::json;
 
     fn view() -> HostView {
@@ -451,7 +304,10 @@ mod tests {
         let s = &d.state;
         assert_eq!(s.networks.len(), 1, "the network without tags is left out");
         assert_eq!(s.networks[0].vni, Some(5000));
-        assert_eq!(s.networks[0].vlan, 2);
+        assert_eq!(
+            s.networks[0].vlan, 0,
+            "a VXLAN network carries no VLAN: the host-local one is the backend's business"
+        );
         assert_eq!(s.networks[0].gateway, Some("10.1.1.254".parse().unwrap()));
         let ids: Vec<&str> = s.local_endpoints.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["a", "e"]);
@@ -507,22 +363,21 @@ mod tests {
     fn diff_reaches_the_target_and_is_empty_when_equal() {
         let v = view();
         let d = desired(&v, &me(), &BTreeMap::new()).state;
-        let ops = diff(&Applied::default(), &d, PolicyDelta::default());
-        assert!(matches!(ops[0], DpOp::SetGlobal(_)));
-        assert!(matches!(ops[1], DpOp::AddNetwork(_)));
-        let mut applied = Applied::default();
+        let ops = HostState::default().diff(&d, PolicyDelta::default());
+        assert!(matches!(ops[0], DpOp::AddNetwork(_)), "{ops:?}");
+        let mut applied = HostState::default();
         for op in &ops {
             applied.record(op);
         }
-        assert_eq!(applied, Applied::from_desired(&d));
-        assert!(diff(&applied, &d, PolicyDelta::default()).is_empty());
+        assert_eq!(applied, HostState::from_desired_unchecked(&d));
+        assert!(applied.diff(&d, PolicyDelta::default()).is_empty());
 
         // The node of b vanishes: exactly its endpoint and the peer go.
         let mut v2 = v.clone();
         v2.apply_key("node/other", None);
         v2.apply_key("node/clone", None);
         let d2 = desired(&v2, &me(), &BTreeMap::new()).state;
-        let ops = diff(&applied, &d2, PolicyDelta::default());
+        let ops = applied.diff(&d2, PolicyDelta::default());
         assert_eq!(
             ops,
             vec![

@@ -28,14 +28,15 @@
 //! recording reference) and not with `--no-dns`.
 
 use super::config::DnsSettings;
-use super::desired::Applied;
 use super::view::{Change, HostView};
 use crate::dns::forward::{ForwardConfig, Forwarder};
 use crate::dns::names::{GroupEntry, NameTables, ServiceEntry, SharedNames};
 use crate::dns::server::{DnsContext, DnsServer, ServeHandle};
-use crate::dns::{DNS_ADDR, DNS_MAC, netns, routes};
+use crate::dns::{DNS_ADDR, DNS_MAC, netns};
+use contiv_core::datapath::HostState;
 use contiv_core::datapath::{Attachment, DesiredState, LocalEndpoint, NetworkSpec};
 use contiv_core::ir::NO_EPG;
+use contiv_core::linux::Netns;
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -223,7 +224,7 @@ impl DnsAgent {
 
     /// Serves every DNS endpoint the datapath holds, and stops serving
     /// (and deletes the namespaces of) those it no longer holds.
-    pub async fn realise(&self, applied: &Applied) {
+    pub async fn realise(&self, applied: &HostState) {
         let wanted: BTreeMap<&str, Option<Ipv4Net>> = applied
             .local
             .values()
@@ -290,9 +291,13 @@ impl DnsAgent {
             .ok_or_else(|| format!("invalid network key {key:?}"))?;
         let path: PathBuf = netns::named_netns_path(&self.netns_name(key));
         if let Some(s) = subnet {
-            routes::add_link_routes(&path, DNS_IFNAME, &[s.trunc()])
-                .await
-                .map_err(|e| e.to_string())?;
+            contiv_core::linux::add_link_routes(
+                &Netns::Path(path.clone()),
+                DNS_IFNAME,
+                &[s.trunc()],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         }
         let addr = SocketAddr::from((DNS_ADDR, 53));
         let p = path.clone();

@@ -22,6 +22,9 @@ pub enum AgentErrorKind {
     Unavailable,
     /// The datapath refused or failed the operation.
     Datapath,
+    /// CHECK: the container's interface, addresses or routes are not as
+    /// ADD left them.
+    Misconfigured,
     /// A failure injected on purpose by the fault-injection hook (tests).
     Injected,
     /// A bug or an unexpected failure.
@@ -34,7 +37,7 @@ impl AgentErrorKind {
         match self {
             AgentErrorKind::Invalid => 400,
             AgentErrorKind::NotFound => 404,
-            AgentErrorKind::Conflict => 409,
+            AgentErrorKind::Conflict | AgentErrorKind::Misconfigured => 409,
             AgentErrorKind::Unavailable | AgentErrorKind::Injected => 503,
             AgentErrorKind::Datapath | AgentErrorKind::Internal => 500,
         }
@@ -86,6 +89,10 @@ impl AgentError {
     /// An [`AgentErrorKind::Datapath`] error.
     pub fn datapath(message: impl Into<String>) -> Self {
         Self::new(AgentErrorKind::Datapath, message)
+    }
+    /// An [`AgentErrorKind::Misconfigured`] error.
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        Self::new(AgentErrorKind::Misconfigured, message)
     }
     /// An [`AgentErrorKind::Internal`] error.
     pub fn internal(message: impl Into<String>) -> Self {

@@ -6,13 +6,14 @@
 //! | `GET /status` | readiness (registered, synced) |
 //! | `POST /cni/add` | ADD: endpoint `<container-id>-<ifname>`, plumbed into the netns |
 //! | `POST /cni/del` | DEL (idempotent) |
-//! | `POST /cni/check` | CHECK |
+//! | `POST /cni/check` | CHECK: records, then the container's namespace ([`super::ifcheck`]) |
 //! | `POST /cni/gc` | GC: delete this host's endpoints of a CNI network that are not in the valid list |
 //! | `GET /debug/desired` | the host's full desired state (what a resync converges to), as JSON |
 //! | `GET /counters` | the datapath's packet counters: per endpoint, per rule, drops by reason (404 if the datapath does not count) |
 
 use super::core::{AddSpec, Added, Core};
 use super::error::{AgentError, AgentResult};
+use super::ifcheck;
 use super::journal::Release;
 use super::wire::{
     AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest, ErrorBody,
@@ -75,6 +76,8 @@ pub fn agent_status(core: &Core) -> AgentStatus {
         resyncs: rs.resyncs,
         netmaster: core.client.current_url().to_owned(),
         reason: reason.unwrap_or_default(),
+        capabilities: core.recon.datapath().capabilities(),
+        not_enforced: rs.not_enforced,
     }
 }
 
@@ -176,8 +179,8 @@ async fn add(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniAdd
     if dns.is_some() {
         // The container reaches the DNS endpoint over a link route.
         let route = ipnet::Ipv4Net::from(crate::dns::DNS_ADDR);
-        if let Err(e) = crate::dns::routes::add_link_routes(&req.netns, &req.ifname, &[route]).await
-        {
+        let ns = contiv_core::linux::Netns::Path(req.netns.clone());
+        if let Err(e) = contiv_core::linux::add_link_routes(&ns, &req.ifname, &[route]).await {
             let undo = core
                 .del(&added.endpoint.id, Some(net_key), Release::Free)
                 .await;
@@ -217,20 +220,6 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
     let req: CniCheckRequest = body(&b)?;
     let id = cni_endpoint_id(&req.container_id, &req.ifname);
     let (rec, local) = core.check(&id).await?;
-    for ip in &req.expect_ips {
-        let ok = match ip {
-            std::net::IpAddr::V4(a) => rec.ipv4 == Some(*a),
-            std::net::IpAddr::V6(a) => rec.ipv6 == Some(*a),
-        };
-        if !ok {
-            return Err(AgentError::conflict(format!(
-                "endpoint {id} does not have address {ip} of the previous result (it has {})",
-                rec.ipv4
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "none".into())
-            )));
-        }
-    }
     let (netns, ifname) = match &local.attachment {
         Attachment::Netns { netns, ifname } => (netns.clone(), ifname.clone()),
         _ => (Default::default(), req.ifname.clone()),
@@ -239,7 +228,7 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
         .recon
         .with_view(|v| super::desired::network_spec(v, &rec.network_key()))
         .await;
-    Ok(Json(CniAddResponse {
+    let added = CniAddResponse {
         endpoint_id: rec.id.clone(),
         network_key: rec.network_key(),
         group: rec.group.clone(),
@@ -253,7 +242,28 @@ async fn check(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniA
         ipv6: local.ipv6,
         gateway6: net.as_ref().and_then(|n| n.gateway6),
         dns: dns_for(&core, &rec.network_key()).await,
-    }))
+    };
+    let want = ifcheck::Expected::new(&added, req.prev.as_ref()).map_err(AgentError::conflict)?;
+    if core
+        .recon
+        .datapath()
+        .capabilities()
+        .has(contiv_core::datapath::Capability::ForwardsPackets)
+    {
+        let netns = if req.netns.as_os_str().is_empty() {
+            &added.netns
+        } else {
+            &req.netns
+        };
+        ifcheck::verify(netns, &want)
+            .await
+            .map_err(|e| e.context(&format!("CHECK of endpoint {id}")))?;
+    } else {
+        // The recording reference plumbs no interfaces: the records are all
+        // there is to compare.
+        tracing::debug!(endpoint = %id, "CHECK: the datapath plumbs no interfaces; namespace not read");
+    }
+    Ok(Json(added))
 }
 
 /// `POST /cni/gc`.

@@ -20,6 +20,7 @@
 //! | [`reconciler`] | the only writer of the datapath: batches, resyncs, retries |
 //! | [`dns`] | the built-in DNS: a DNS endpoint per network, its server, the name tables |
 //! | [`core`] | ADD / DEL / CHECK shared by CNI and Docker, with rollback |
+//! | [`ifcheck`] | CHECK inside the container: its interface, addresses and routes read over rtnetlink |
 //! | [`journal`] | crash-recovery journal of unfinished operations |
 //! | [`faults`] | fault-injection hook between the steps (tests) |
 //! | [`local_api`], [`wire`] | the CNI socket's HTTP API and its bodies |
@@ -48,6 +49,7 @@ pub mod desired;
 pub mod dns;
 pub mod error;
 pub mod faults;
+pub mod ifcheck;
 pub mod ifnames;
 pub mod journal;
 pub mod local_api;
@@ -233,12 +235,17 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
         vtep,
         mtu: cfg.mtu,
     };
-    let dns = if cfg.dns.disabled || !dp.capabilities().forwards_packets {
+    let dns = if cfg.dns.disabled
+        || !dp
+            .capabilities()
+            .has(contiv_core::datapath::Capability::ForwardsPackets)
+    {
         None
     } else {
         let identity = dns::agent_identity(&host, &cfg.state_dir);
         Some(Arc::new(dns::DnsAgent::new(&cfg.dns, &identity).await?))
     };
+    let dp_caps = dp.capabilities();
     let mut recon = reconciler::Reconciler::new(dp, me.clone());
     if let Some(d) = dns {
         recon = recon.with_dns(d);
@@ -306,6 +313,7 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
         vxlan_port: cfg.vxlan_port,
         ctrl_addr: String::new(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        capabilities: Some(dp_caps),
     };
     let mut tasks = vec![
         tokio::spawn(registration::run(core.clone(), node)),

@@ -1,7 +1,7 @@
 //! The reconciler: the only writer of the datapath.
 //!
 //! It holds the view, the policy compiler, the host policy, the local
-//! plumbing intents and what the datapath was last given ([`Applied`]).
+//! plumbing intents and what the datapath was last given ([`HostState`]).
 //! After each batch of watch lines (or a change of intents) it computes
 //! the desired state, diffs it against what was applied and sends the
 //! difference as one [`Datapath::apply`] call. When a snapshot is
@@ -15,7 +15,7 @@
 //! backoff, and a policy failure switches to a full policy diff until the
 //! datapath has caught up.
 
-use super::desired::{Applied, HostDesired, HostIdentity, LocalIntent, desired, diff};
+use super::desired::{HostDesired, HostIdentity, LocalIntent, desired};
 use super::dns::DnsAgent;
 use super::error::{AgentError, AgentResult};
 use super::policy::{HostPolicy, PolicyFeed};
@@ -24,6 +24,7 @@ use crate::api::WatchLine;
 use contiv_core::datapath::{
     Attachment, Datapath, DesiredState, DpOp, LocalEndpoint, ResyncReport,
 };
+use contiv_core::datapath::{Capability, HostState};
 use contiv_core::ir::PolicyDelta;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -51,13 +52,16 @@ pub struct ReconcilerStatus {
     pub ops_failed: u64,
     /// A retry is pending after a failure.
     pub retry_pending: bool,
+    /// Local endpoints whose intent (their netprofile) the datapath does
+    /// not enforce, with the capabilities it lacks.
+    pub not_enforced: BTreeMap<String, Vec<Capability>>,
 }
 
 struct State {
     view: HostView,
     feed: PolicyFeed,
     host_policy: HostPolicy,
-    applied: Applied,
+    applied: HostState,
     policy_in_sync: bool,
     intents: BTreeMap<String, LocalIntent>,
     /// Local endpoints to remove even if not applied (a failed plumbing
@@ -100,7 +104,7 @@ impl Reconciler {
                 view: HostView::default(),
                 feed: PolicyFeed::default(),
                 host_policy: HostPolicy::default(),
-                applied: Applied::default(),
+                applied: HostState::default(),
                 policy_in_sync: false,
                 intents: BTreeMap::new(),
                 purge: BTreeSet::new(),
@@ -160,7 +164,7 @@ impl Reconciler {
     }
 
     /// What the datapath was last given.
-    pub async fn applied(&self) -> Applied {
+    pub async fn applied(&self) -> HostState {
         self.state.lock().await.applied.clone()
     }
 
@@ -428,7 +432,35 @@ impl Reconciler {
         if let Some(d) = &self.dns {
             d.realise(&st.applied).await;
         }
+        self.track_not_enforced(st);
         self.publish(st);
+    }
+
+    /// Records which applied endpoints ask for what the datapath does not
+    /// enforce, and says so once per endpoint (again if it changes).
+    fn track_not_enforced(&self, st: &mut State) {
+        let caps = self.dp.capabilities();
+        let now: BTreeMap<String, Vec<Capability>> = st
+            .applied
+            .local
+            .values()
+            .filter_map(|e| {
+                let missing = e.qos?.not_enforced(&caps);
+                (!missing.is_empty()).then(|| (e.id.clone(), missing))
+            })
+            .collect();
+        for (id, missing) in &now {
+            if st.status.not_enforced.get(id) != Some(missing) {
+                let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+                warn!(
+                    endpoint = %id,
+                    datapath = self.dp.name(),
+                    not_enforced = %names.join(","),
+                    "the endpoint's netprofile is not enforced by this datapath"
+                );
+            }
+        }
+        st.status.not_enforced = now;
     }
 
     /// The datapath part of [`pass`](Self::pass).
@@ -456,7 +488,7 @@ impl Reconciler {
         } else {
             st.applied.policy.diff(st.host_policy.ir())
         };
-        let mut ops = diff(&st.applied, &target, pol);
+        let mut ops = st.applied.diff(&target, pol);
         let wanted: BTreeSet<&str> = target
             .local_endpoints
             .iter()
@@ -557,7 +589,7 @@ impl Reconciler {
                         unchanged = report.unchanged,
                         "datapath resynced"
                     );
-                    st.applied = Applied::from_desired(&target);
+                    st.applied = HostState::from_desired_unchecked(&target);
                     st.policy_in_sync = true;
                     st.resync_needed = false;
                     st.purge.clear();

@@ -3,7 +3,8 @@
 //! Errors come back as [`ErrorBody`] with a non-2xx status.
 
 use super::error::AgentErrorKind;
-use ipnet::{Ipv4Net, Ipv6Net};
+use contiv_core::datapath::MacAddr;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -92,16 +93,95 @@ pub struct CniDelRequest {
     pub network: String,
 }
 
-/// `POST /cni/check`: is the interface as ADD left it?
+/// `POST /cni/check`: is the interface as ADD left it? The agent compares
+/// the previous result with its record, then reads the container's
+/// namespace (see [`super::ifcheck`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CniCheckRequest {
     /// `CNI_CONTAINERID`.
     pub container_id: String,
     /// `CNI_IFNAME`.
     pub ifname: String,
-    /// Addresses the previous result listed; each must be the endpoint's.
+    /// `CNI_NETNS`: the namespace to inspect (empty: the one ADD plumbed).
     #[serde(default)]
-    pub expect_ips: Vec<IpAddr>,
+    pub netns: PathBuf,
+    /// What `prevResult` lists for the interface; `None` when the runtime
+    /// sent no `prevResult` (then the record alone says what to expect).
+    #[serde(default)]
+    pub prev: Option<ListedInterface>,
+}
+
+/// What a CNI result lists for one container interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedInterface {
+    /// Its MAC, if listed.
+    #[serde(default)]
+    pub mac: Option<MacAddr>,
+    /// Its MTU, if listed (results of 1.1.0 and later).
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    /// The addresses whose `interface` index names it.
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    /// Every route of the result (a CNI result does not say which
+    /// interface a route uses).
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+/// A route of a CNI result, and of a container's routing table: a
+/// destination, and a next hop unless it is a link (on-link) route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Route {
+    /// Destination.
+    pub dst: IpNet,
+    /// Next hop; `None` for a link route.
+    #[serde(default)]
+    pub gw: Option<IpAddr>,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.gw {
+            Some(g) => write!(f, "{} via {g}", self.dst),
+            None => write!(f, "{} (link)", self.dst),
+        }
+    }
+}
+
+impl CniAddResponse {
+    /// The container's addresses, IPv4 first.
+    pub fn addresses(&self) -> Vec<IpNet> {
+        let v4 = self.ipv4.map(IpNet::V4);
+        let v6 = self.ipv6.map(IpNet::V6);
+        v4.into_iter().chain(v6).collect()
+    }
+
+    /// The routes ADD puts into the container, in result order: the IPv4
+    /// default route via the gateway, the link route to the built-in DNS,
+    /// the IPv6 default route.
+    pub fn routes(&self) -> Vec<Route> {
+        let mut out = Vec::new();
+        if let (Some(_), Some(g)) = (self.ipv4, self.gateway) {
+            out.push(Route {
+                dst: IpNet::V4(Ipv4Net::default()),
+                gw: Some(IpAddr::V4(g)),
+            });
+        }
+        if let Some(d) = self.dns {
+            out.push(Route {
+                dst: IpNet::V4(Ipv4Net::from(d)),
+                gw: None,
+            });
+        }
+        if let (Some(_), Some(g)) = (self.ipv6, self.gateway6) {
+            out.push(Route {
+                dst: IpNet::V6(Ipv6Net::default()),
+                gw: Some(IpAddr::V6(g)),
+            });
+        }
+        out
+    }
 }
 
 /// `GET /status`.
@@ -128,6 +208,13 @@ pub struct AgentStatus {
     /// Why the agent is not ready, if it is not.
     #[serde(default)]
     pub reason: String,
+    /// What the datapath enforces (capability names).
+    #[serde(default)]
+    pub capabilities: contiv_core::datapath::Capabilities,
+    /// Local endpoints whose netprofile the datapath does not enforce,
+    /// with the capabilities it lacks.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_enforced: std::collections::BTreeMap<String, Vec<contiv_core::datapath::Capability>>,
 }
 
 /// `GET /counters`: the datapath's packet counters (datapaths that count

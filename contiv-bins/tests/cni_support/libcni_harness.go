@@ -13,7 +13,8 @@
 //	libcni_harness bench <conflist> <rounds> <netns>...
 //
 // add prints the result; errors are printed as JSON on stdout with exit
-// status 1. bench runs, <rounds> times, ADD on every namespace in order,
+// status 1: {"error": "..."}, plus the plugin's "code", "msg" and
+// "details" when the error is a CNI error. bench runs, <rounds> times, ADD on every namespace in order,
 // then DEL on every namespace, and prints the latency of each call in
 // nanoseconds: {"add":[...],"del":[...]}.
 //
@@ -26,6 +27,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,10 +36,18 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
 )
 
 func fail(err error) {
-	out, _ := json.Marshal(map[string]string{"error": err.Error()})
+	body := map[string]interface{}{"error": err.Error()}
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) {
+		body["code"] = cniErr.Code
+		body["msg"] = cniErr.Msg
+		body["details"] = cniErr.Details
+	}
+	out, _ := json.Marshal(body)
 	fmt.Println(string(out))
 	os.Exit(1)
 }

@@ -15,12 +15,20 @@
 //!
 //! Backends declare what they can do in [`Capabilities`]; callers check
 //! instead of assuming.
+//!
+//! [`HostState`] is the one model of host state every backend, the
+//! recording reference and the agent share: apply/check an operation,
+//! build and check the target of a resync, diff against a
+//! [`DesiredState`], snapshot, and count what a resync changes.
 
+mod host;
 mod types;
 
+pub use host::{HostState, check_network, in_op, op_name};
 pub use types::{
-    ArpMode, Attachment, Capabilities, DesiredState, DpError, DpOp, DpResult, Encap, FwdMode,
-    GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport, VtepPeer,
+    ArpMode, Attachment, Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap,
+    FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport,
+    VtepPeer,
 };
 
 use async_trait::async_trait;
@@ -44,4 +52,22 @@ pub trait Datapath: Send + Sync + 'static {
     /// differs, removes what this backend owns but `desired` does not name.
     /// When nothing differs, changes nothing (e.g. sends no flow-mods).
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport>;
+}
+
+/// A shared datapath is a datapath (the agent and a test can hold the same
+/// backend).
+#[async_trait]
+impl<T: Datapath + ?Sized> Datapath for std::sync::Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
+        (**self).apply(ops).await
+    }
+    async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
+        (**self).resync(desired).await
+    }
 }

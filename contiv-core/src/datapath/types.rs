@@ -145,8 +145,9 @@ pub struct NetworkSpec {
     pub tenant_id: TenantId,
     /// Encapsulation.
     pub encap: Encap,
-    /// For `Vlan`: the VLAN id on the wire. For `Vxlan`: the host-local VLAN
-    /// used inside the switch (allocated per VNI by netmaster).
+    /// For `Vlan`: the 802.1Q VLAN id on the wire (`1..=4094`). For
+    /// `Vxlan`: not used (the agent sends 0; a backend that needs a
+    /// host-local VLAN inside its switch allocates it itself).
     pub vlan: u16,
     /// For `Vxlan`: the VNI.
     pub vni: Option<u32>,
@@ -193,6 +194,38 @@ pub struct Qos {
     pub burst_kb: u32,
     /// DSCP to mark (0 = leave unchanged).
     pub dscp: u8,
+}
+
+impl Qos {
+    /// The rate limit and marking of a netprofile (`None` if it asks for
+    /// neither, or is invalid — validation refused it at creation).
+    pub fn from_netprofile(p: &crate::model::Netprofile) -> Option<Qos> {
+        let rate = p.bandwidth_kbps().ok().flatten().unwrap_or(0);
+        let q = Qos {
+            rate_kbps: u32::try_from(rate).unwrap_or(u32::MAX),
+            burst_kb: u32::try_from(p.burst.max(0)).unwrap_or(u32::MAX),
+            dscp: p.dscp_value().unwrap_or(0),
+        };
+        (q.rate_kbps != 0 || q.dscp != 0).then_some(q)
+    }
+
+    /// The capabilities enforcing this takes: [`Capability::QosBandwidth`]
+    /// for a rate, [`Capability::QosDscp`] for a DSCP mark.
+    pub fn needs(&self) -> Vec<Capability> {
+        let mut v = Vec::new();
+        if self.rate_kbps != 0 {
+            v.push(Capability::QosBandwidth);
+        }
+        if self.dscp != 0 {
+            v.push(Capability::QosDscp);
+        }
+        v
+    }
+
+    /// What of this a datapath with `caps` does not enforce.
+    pub fn not_enforced(&self, caps: &Capabilities) -> Vec<Capability> {
+        caps.missing(&self.needs())
+    }
 }
 
 /// An endpoint on this host.
@@ -302,23 +335,156 @@ pub struct ResyncReport {
     pub unchanged: usize,
 }
 
-/// What a backend supports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Capabilities {
-    /// VXLAN networks across hosts.
-    pub vxlan: bool,
-    /// VLAN networks with an uplink.
-    pub vlan: bool,
-    /// Stateful (connection-tracking) policy.
-    pub stateful_policy: bool,
-    /// IPv6 endpoints and rules.
-    pub ipv6: bool,
-    /// Proxy ARP.
-    pub proxy_arp: bool,
-    /// Rate limiting / DSCP.
-    pub qos: bool,
-    /// Forwards real packets (false for the recording reference).
-    pub forwards_packets: bool,
+/// One thing a backend can do. A backend claims it in its
+/// [`Capabilities`] only if the conformance suite (`contiv-policy`, feature
+/// `testing`) shows it; what a backend does not claim, the agent reports
+/// as not enforced instead of pretending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Capability {
+    /// Forwards real packets between endpoints (false for the recording
+    /// reference, which only keeps state).
+    ForwardsPackets,
+    /// VXLAN networks across hosts (one tunnel per peer VTEP).
+    Vxlan,
+    /// VLAN networks over an uplink trunk.
+    Vlan,
+    /// Stateful (connection-tracking) policy: rules judge new connections,
+    /// replies pass.
+    StatefulPolicy,
+    /// IPv6 endpoints, forwarding and rules.
+    Ipv6,
+    /// `arpMode=proxy`: the datapath answers ARP for known endpoints.
+    ProxyArp,
+    /// `arpMode=flood`: ARP is flooded like any broadcast.
+    FloodArp,
+    /// The network's IPv4 gateway address answers ARP and ping from the
+    /// network's endpoints.
+    Gateway,
+    /// The network's IPv6 gateway address answers neighbour solicitations
+    /// and ping from the network's endpoints.
+    Gateway6,
+    /// A netprofile's bandwidth is enforced on the endpoint.
+    QosBandwidth,
+    /// A netprofile's DSCP is marked on the endpoint's traffic.
+    QosDscp,
+}
+
+impl Capability {
+    /// Every capability, in declaration order.
+    pub const ALL: [Capability; 11] = [
+        Capability::ForwardsPackets,
+        Capability::Vxlan,
+        Capability::Vlan,
+        Capability::StatefulPolicy,
+        Capability::Ipv6,
+        Capability::ProxyArp,
+        Capability::FloodArp,
+        Capability::Gateway,
+        Capability::Gateway6,
+        Capability::QosBandwidth,
+        Capability::QosDscp,
+    ];
+
+    /// The name used in JSON, logs and `netctl` (`qos_bandwidth`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::ForwardsPackets => "forwards_packets",
+            Capability::Vxlan => "vxlan",
+            Capability::Vlan => "vlan",
+            Capability::StatefulPolicy => "stateful_policy",
+            Capability::Ipv6 => "ipv6",
+            Capability::ProxyArp => "proxy_arp",
+            Capability::FloodArp => "flood_arp",
+            Capability::Gateway => "gateway",
+            Capability::Gateway6 => "gateway6",
+            Capability::QosBandwidth => "qos_bandwidth",
+            Capability::QosDscp => "qos_dscp",
+        }
+    }
+
+    const fn bit(self) -> u64 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a backend supports: a set of [`Capability`]. Serialised as the
+/// list of names (`["vxlan", "vlan", …]`).
+///
+/// ```
+/// use contiv_core::datapath::{Capabilities, Capability};
+/// let caps = Capabilities::of(&[Capability::ForwardsPackets, Capability::Vxlan]);
+/// assert!(caps.has(Capability::Vxlan) && !caps.has(Capability::QosBandwidth));
+/// assert_eq!(caps.missing(&[Capability::Vxlan, Capability::Ipv6]), vec![Capability::Ipv6]);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities(u64);
+
+impl Capabilities {
+    /// Nothing.
+    pub const NONE: Capabilities = Capabilities(0);
+
+    /// The set of `caps`.
+    pub const fn of(caps: &[Capability]) -> Capabilities {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < caps.len() {
+            bits |= caps[i].bit();
+            i += 1;
+        }
+        Capabilities(bits)
+    }
+
+    /// This set plus `c`.
+    pub const fn with(self, c: Capability) -> Capabilities {
+        Capabilities(self.0 | c.bit())
+    }
+
+    /// This set without `c`.
+    pub fn without(self, c: Capability) -> Capabilities {
+        Capabilities(self.0 & !c.bit())
+    }
+
+    /// Whether `c` is in the set.
+    pub fn has(&self, c: Capability) -> bool {
+        self.0 & c.bit() != 0
+    }
+
+    /// The members of `needed` not in the set, in order.
+    pub fn missing(&self, needed: &[Capability]) -> Vec<Capability> {
+        needed.iter().copied().filter(|c| !self.has(*c)).collect()
+    }
+
+    /// The members, in [`Capability::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = Capability> + '_ {
+        Capability::ALL.into_iter().filter(|c| self.has(*c))
+    }
+}
+
+impl fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Capabilities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Capabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Vec::<Capability>::deserialize(d)?;
+        Ok(Capabilities::of(&v))
+    }
 }
 
 #[cfg(test)]
@@ -336,5 +502,24 @@ mod tests {
         let j = serde_json::to_string(&m).unwrap();
         assert_eq!(j, "\"02:02:0a:01:02:03\"");
         assert_eq!(serde_json::from_str::<MacAddr>(&j).unwrap(), m);
+    }
+
+    #[test]
+    fn capabilities_are_a_set_serialised_by_name() {
+        let c = Capabilities::of(&[Capability::Vxlan, Capability::QosDscp]);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"["vxlan","qos_dscp"]"#
+        );
+        let back: Capabilities = serde_json::from_str(r#"["qos_dscp","vxlan"]"#).unwrap();
+        assert_eq!(back, c);
+        assert!(!c.without(Capability::Vxlan).has(Capability::Vxlan));
+        for (i, x) in Capability::ALL.iter().enumerate() {
+            assert_eq!(*x as usize, i);
+            assert_eq!(
+                serde_json::to_string(x).unwrap(),
+                format!("\"{}\"", x.name())
+            );
+        }
     }
 }

@@ -54,6 +54,12 @@ pub struct EndpointOper {
     /// EPG name.
     #[serde(rename = "serviceName", default, skip_serializing_if = "is_default")]
     pub service_name: String,
+    /// What the endpoint's intent asks for that the datapath of its host
+    /// does not enforce (capability names, e.g. `qos_bandwidth` for a
+    /// netprofile bandwidth on a backend that cannot police). Not in the
+    /// original; absent when everything is enforced.
+    #[serde(rename = "notEnforced", default, skip_serializing_if = "is_default")]
+    pub not_enforced: Vec<String>,
     /// `v` + port name.
     #[serde(rename = "virtualPort", default, skip_serializing_if = "is_default")]
     pub virtual_port: String,

@@ -1,6 +1,6 @@
 //! [`OvsConfig`]: where the switch is and how the datapath uses it.
 
-use crate::plumbing::Netns;
+use contiv_core::linux::Netns;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //!   integration bridge (`fail_mode=secure`, userspace datapath by
 //!   default), one port per local endpoint, one VXLAN port per peer
 //!   (`key=flow`), the VLAN uplink; every port marked with the owner.
-//! * **Interfaces** ([`crate::plumbing`]): veth pairs into container
+//! * **Interfaces** ([`contiv_core::linux`]): veth pairs into container
 //!   namespaces with addresses, MAC, MTU, routes, TX checksum offload off.
 //! * **Flows** over OpenFlow 1.3 on the bridge's management socket: the
 //!   [`pipeline`](crate::pipeline) compiles the state; every
@@ -38,13 +38,13 @@ pub use config::OvsConfig;
 use crate::openflow::conn::Connection;
 use crate::ovsdb::vswitch::Vswitch;
 use crate::pipeline::{Flow, Pipeline, PortMap};
-use crate::plumbing::Plumber;
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Attachment, Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, LocalEndpoint,
-    ResyncReport,
+    Attachment, Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult,
+    HostState, LocalEndpoint, ResyncReport, in_op,
 };
-use state::{HostState, check_global, check_network};
+use contiv_core::linux::Plumber;
+use state::{check_global, check_network};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use tokio::sync::Mutex;
@@ -90,33 +90,7 @@ impl std::fmt::Debug for OvsDatapath {
     }
 }
 
-fn op_name(op: &DpOp) -> String {
-    match op {
-        DpOp::SetGlobal(_) => "SetGlobal".into(),
-        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
-        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
-        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
-        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
-        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
-        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
-        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
-        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
-        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
-    }
-}
-
-/// Prefixes an error with the operation that failed.
-fn in_op(i: usize, op: &DpOp, e: DpError) -> DpError {
-    let ctx = format!("operation {i} ({})", op_name(op));
-    match e {
-        DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("{ctx}: {m}")),
-        DpError::Unsupported(m) => DpError::Unsupported(format!("{ctx}: {m}")),
-        DpError::Plumbing(m) => DpError::Plumbing(format!("{ctx}: {m}")),
-        DpError::Backend(m) => DpError::Backend(format!("{ctx}: {m}")),
-    }
-}
-
-fn plumbing(e: crate::plumbing::PlumbError) -> DpError {
+fn plumbing(e: contiv_core::linux::PlumbError) -> DpError {
     DpError::Plumbing(e.to_string())
 }
 
@@ -144,6 +118,19 @@ fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
 }
 
 impl OvsDatapath {
+    /// What the conformance suite (`tests/conformance.rs`) shows on the
+    /// userspace datapath.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Capability::ForwardsPackets,
+        Capability::Vxlan,
+        Capability::Vlan,
+        Capability::StatefulPolicy,
+        Capability::Ipv6,
+        Capability::ProxyArp,
+        Capability::FloodArp,
+        Capability::Gateway,
+    ]);
+
     /// Connects to OVSDB and the bridge (creating the bridge and attaching
     /// the uplink if needed). No flows are touched: call
     /// [`Datapath::resync`] with the full state next (until then,
@@ -252,9 +239,7 @@ impl Inner {
     }
 
     async fn add_local(&mut self, cfg: &OvsConfig, ep: LocalEndpoint) -> DpResult<()> {
-        self.state
-            .check_local(&ep)
-            .map_err(DpError::InvalidArgument)?;
+        self.state.check_local(&ep)?;
         let net = self
             .state
             .networks
@@ -292,12 +277,12 @@ impl Inner {
     async fn apply_op(&mut self, cfg: &OvsConfig, op: DpOp) -> DpResult<()> {
         match op {
             DpOp::SetGlobal(g) => {
-                check_global(&g).map_err(DpError::Unsupported)?;
+                check_global(&g)?;
                 self.pipeline.set_global(g.clone());
                 self.state.global = g;
             }
             DpOp::AddNetwork(n) => {
-                check_network(&n).map_err(DpError::InvalidArgument)?;
+                check_network(&n)?;
                 let replumb: Vec<LocalEndpoint> = match self.state.networks.get(&n.key) {
                     Some(old) if old.gateway != n.gateway || old.gateway6 != n.gateway6 => self
                         .state
@@ -342,9 +327,7 @@ impl Inner {
             DpOp::AddLocalEndpoint(e) => self.add_local(cfg, e).await?,
             DpOp::RemoveLocalEndpoint(id) => self.remove_local(cfg, &id).await?,
             DpOp::AddRemoteEndpoint(e) => {
-                self.state
-                    .check_remote(&e)
-                    .map_err(DpError::InvalidArgument)?;
+                self.state.check_remote(&e)?;
                 if self.state.local.contains_key(&e.id) {
                     let id = e.id.clone();
                     self.remove_local(cfg, &id).await?;
@@ -371,9 +354,7 @@ impl Inner {
                 self.state.peers.remove(&ip);
             }
             DpOp::Policy(d) => {
-                self.state
-                    .check_delta(&d)
-                    .map_err(DpError::InvalidArgument)?;
+                self.state.check_delta(&d)?;
                 self.pipeline.apply_policy(&d);
                 self.state.policy.apply(&d);
             }
@@ -506,15 +487,7 @@ impl Datapath for OvsDatapath {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: true,
-        }
+        OvsDatapath::CAPABILITIES
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
@@ -537,8 +510,14 @@ impl Datapath for OvsDatapath {
     }
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
-        let target = HostState::from_desired(desired)
-            .map_err(|e| DpError::InvalidArgument(format!("desired state: {e}")))?;
+        check_global(&desired.global)?;
+        for n in &desired.networks {
+            check_network(n)?;
+        }
+        let target = HostState::from_desired(desired).map_err(|e| match e {
+            DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("desired state: {m}")),
+            other => other,
+        })?;
         let mut g = self.inner.lock().await;
         g.ensure_connected(&self.cfg).await?;
         let (ports_added, ports_removed, failed) = g.resync_switch(&self.cfg, &target).await?;

@@ -1,174 +1,29 @@
-//! What the datapath was told, and the checks an operation must pass
-//! before anything is touched (so a refused operation changes nothing).
+//! The checks only the OVS datapath adds to the shared
+//! [`HostState`](contiv_core::datapath::HostState) model: what this
+//! switch's pipeline cannot realise.
 
-use contiv_core::datapath::{
-    DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, VtepPeer,
-};
-use contiv_core::ir::{PolicyDelta, PolicyIr};
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-
-/// The host state as told (the switch realises it).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct HostState {
-    /// Global modes.
-    pub global: GlobalSpec,
-    /// Networks by key.
-    pub networks: BTreeMap<String, NetworkSpec>,
-    /// Local endpoints by id.
-    pub local: BTreeMap<String, LocalEndpoint>,
-    /// Remote endpoints by id.
-    pub remote: BTreeMap<String, RemoteEndpoint>,
-    /// Peers by address.
-    pub peers: BTreeMap<IpAddr, VtepPeer>,
-    /// The compiled policy.
-    pub policy: PolicyIr,
-}
+use contiv_core::datapath::{DpError, DpResult, FwdMode, GlobalSpec, NetworkSpec};
 
 /// Checks the global settings this backend can realise.
-pub fn check_global(g: &GlobalSpec) -> Result<(), String> {
+pub fn check_global(g: &GlobalSpec) -> DpResult<()> {
     if g.fwd_mode == FwdMode::Routing {
-        return Err(
+        return Err(DpError::Unsupported(
             "forwarding mode `routing` is not implemented by the OVS datapath (bridge mode only)"
                 .into(),
-        );
+        ));
     }
     Ok(())
 }
 
-/// Checks a network spec.
-pub fn check_network(n: &NetworkSpec) -> Result<(), String> {
-    if n.key.is_empty() {
-        return Err("the network key is empty".into());
-    }
+/// Checks a network spec: the shared checks plus the tenant id, which
+/// the pipeline uses as a 16-bit conntrack zone.
+pub fn check_network(n: &NetworkSpec) -> DpResult<()> {
+    contiv_core::datapath::check_network(n)?;
     if n.tenant_id > 0xffff {
-        return Err(format!(
+        return Err(DpError::InvalidArgument(format!(
             "network {}: tenant id {} does not fit a 16-bit conntrack zone (ids 0..=65535)",
             n.key, n.tenant_id
-        ));
+        )));
     }
-    match n.encap {
-        Encap::Vxlan => match n.vni {
-            Some(v) if (1..=0x00ff_ffff).contains(&v) => Ok(()),
-            Some(v) => Err(format!(
-                "network {}: VNI {v} is outside 1..=16777215",
-                n.key
-            )),
-            None => Err(format!("network {}: a VXLAN network needs a VNI", n.key)),
-        },
-        Encap::Vlan if (1..=4094).contains(&n.vlan) => Ok(()),
-        Encap::Vlan => Err(format!(
-            "network {}: VLAN {} is outside 1..=4094",
-            n.key, n.vlan
-        )),
-    }
-}
-
-impl HostState {
-    /// Checks a local endpoint against the state.
-    pub fn check_local(&self, e: &LocalEndpoint) -> Result<(), String> {
-        self.check_endpoint(&e.id, &e.network)?;
-        if e.host_ifname.is_empty() || e.host_ifname.len() > 15 {
-            return Err(format!(
-                "endpoint {}: host interface name {:?} must be 1 to 15 bytes",
-                e.id, e.host_ifname
-            ));
-        }
-        if let Some(other) = self
-            .local
-            .values()
-            .find(|o| o.id != e.id && o.host_ifname == e.host_ifname)
-        {
-            return Err(format!(
-                "endpoint {}: host interface {} is already used by endpoint {}",
-                e.id, e.host_ifname, other.id
-            ));
-        }
-        if e.mtu != 0 && !(68..=65535).contains(&e.mtu) {
-            return Err(format!(
-                "endpoint {}: MTU {} is outside 68..=65535",
-                e.id, e.mtu
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks a remote endpoint against the state.
-    pub fn check_remote(&self, e: &RemoteEndpoint) -> Result<(), String> {
-        self.check_endpoint(&e.id, &e.network)
-    }
-
-    fn check_endpoint(&self, id: &str, network: &str) -> Result<(), String> {
-        if id.is_empty() {
-            return Err("the endpoint id is empty".into());
-        }
-        if !self.networks.contains_key(network) {
-            return Err(format!(
-                "endpoint {id} is on network {network}, which was never added (add the network first)"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Refuses a delta that would leave a rule referencing a missing
-    /// address set, or a membership in group 0 ([`PolicyIr::check_delta`]).
-    pub fn check_delta(&self, d: &PolicyDelta) -> Result<(), String> {
-        self.policy.check_delta(d)
-    }
-
-    /// Builds and checks the state a resync must reach.
-    pub fn from_desired(d: &DesiredState) -> Result<HostState, String> {
-        check_global(&d.global)?;
-        let mut s = HostState {
-            global: d.global.clone(),
-            ..HostState::default()
-        };
-        for n in &d.networks {
-            check_network(n)?;
-            if s.networks.insert(n.key.clone(), n.clone()).is_some() {
-                return Err(format!("network {} is listed twice", n.key));
-            }
-        }
-        for e in &d.local_endpoints {
-            s.check_local(e)?;
-            if s.local.insert(e.id.clone(), e.clone()).is_some() {
-                return Err(format!("local endpoint {} is listed twice", e.id));
-            }
-        }
-        for e in &d.remote_endpoints {
-            s.check_remote(e)?;
-            if s.local.contains_key(&e.id) || s.remote.insert(e.id.clone(), e.clone()).is_some() {
-                return Err(format!("endpoint {} is listed twice", e.id));
-            }
-        }
-        for p in &d.peers {
-            s.peers.insert(p.ip, p.clone());
-        }
-        let full = PolicyDelta {
-            rules_added: d.policy.rules.values().cloned().collect(),
-            sets_upserted: d.policy.addr_sets.values().cloned().collect(),
-            members_added: d
-                .policy
-                .members
-                .iter()
-                .map(|(&(tenant, ip), &epg)| contiv_core::ir::Membership { tenant, ip, epg })
-                .collect(),
-            ..PolicyDelta::default()
-        };
-        s.check_delta(&full)?;
-        s.policy = d.policy.clone();
-        Ok(s)
-    }
-
-    /// The state as a [`DesiredState`] (collections sorted by key).
-    pub fn snapshot(&self) -> DesiredState {
-        DesiredState {
-            global: self.global.clone(),
-            networks: self.networks.values().cloned().collect(),
-            local_endpoints: self.local.values().cloned().collect(),
-            remote_endpoints: self.remote.values().cloned().collect(),
-            peers: self.peers.values().cloned().collect(),
-            policy: self.policy.clone(),
-        }
-    }
+    Ok(())
 }

@@ -54,13 +54,17 @@ pub async fn ensure_endpoint_port(
     cfg: &OvsConfig,
     ep: &LocalEndpoint,
 ) -> Result<u32, DpError> {
-    let (rate, burst) = ep.qos.map_or((0, 0), |q| (q.rate_kbps, q.burst_kb));
     let created = !matches!(ep.attachment, contiv_core::datapath::Attachment::Existing);
     let spec = PortSpec::new(&cfg.bridge, &ep.host_ifname, InterfaceKind::System)
         .owner(&cfg.owner)
         .endpoint(&ep.id)
         .external_id(VETH_KEY, if created { "true" } else { "false" })
-        .policing(rate, burst);
+        // No ingress policing: on the userspace datapath it needs tc's
+        // police action (absent from this kernel: OVS logs "adding
+        // cls_basic policing action failed" and lets everything through).
+        // Bandwidth is not claimed (Capability::QosBandwidth), so the
+        // agent reports it as not enforced; 0 also clears an old setting.
+        .policing(0, 0);
     vs.ensure_port(&spec).await.map_err(backend(&format!(
         "adding port {} for endpoint {}",
         ep.host_ifname, ep.id

@@ -315,6 +315,7 @@ pub fn network_flows(
     let mut v = Vec::new();
     let local_out: Vec<Action> = local_ports.iter().map(|p| Action::output(*p)).collect();
     let bcast = multicast_dst(Match::new().reg(reg::NETWORK, tag));
+    v.extend(gateway_flows(net, c));
     match net.encap {
         Encap::Vxlan => {
             let Some(vni) = net.vni else { return v };
@@ -390,14 +391,30 @@ pub fn network_flows(
 /// The proxy-ARP answer for `ip` at `mac`, sent back out the port the
 /// request came in on.
 fn arp_reply(net: &NetworkSpec, ip: Ipv4Addr, mac: MacAddr, cookie: u64) -> Entry {
+    arp_reply_to(net, ip, mac, cookie, false)
+}
+
+/// [`arp_reply`], only for requests from local ports with `local_only`.
+fn arp_reply_to(
+    net: &NetworkSpec,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+    cookie: u64,
+    local_only: bool,
+) -> Entry {
+    let m = Match::new()
+        .eth_type(eth::ARP)
+        .arp_op(1)
+        .reg(reg::NETWORK, tag_of(net))
+        .arp_tpa(ip);
     plain(
         Table::Arp,
         prio::OBJECT,
-        Match::new()
-            .eth_type(eth::ARP)
-            .arp_op(1)
-            .reg(reg::NETWORK, tag_of(net))
-            .arp_tpa(ip),
+        if local_only {
+            flag_set(m, flags::FROM_LOCAL)
+        } else {
+            m
+        },
         actions(vec![
             Action::move_field(NxmHeader::ETH_SRC, NxmHeader::ETH_DST),
             Action::SetField(OxmField::EthSrc(Masked::exact(mac))),
@@ -410,6 +427,49 @@ fn arp_reply(net: &NetworkSpec, ip: Ipv4Addr, mac: MacAddr, cookie: u64) -> Entr
         ]),
         cookie,
     )
+}
+
+/// The MAC the gateway of a network answers with: `02:02` followed by the
+/// gateway's IPv4 address (like an endpoint's, and never an endpoint's:
+/// the gateway address is not allocated).
+pub fn gateway_mac(gw: Ipv4Addr) -> MacAddr {
+    MacAddr::from_ipv4(gw)
+}
+
+/// The gateway of `net` answering its local endpoints: ARP for the
+/// gateway address (in either ARP mode: nobody else answers for it) and
+/// ICMP echo requests to it (an echo reply from the gateway MAC, sent back
+/// out the port the request came in on). Requests from tunnels and
+/// uplinks are left to the host they came from.
+fn gateway_flows(net: &NetworkSpec, cookie: u64) -> Vec<Entry> {
+    let Some(gw) = net.gateway else {
+        return Vec::new();
+    };
+    let mac = gateway_mac(gw);
+    let arp = arp_reply_to(net, gw, mac, cookie, true);
+    let echo = plain(
+        Table::Arp,
+        prio::OBJECT,
+        flag_set(
+            Match::new()
+                .eth_type(eth::IPV4)
+                .reg(reg::NETWORK, tag_of(net))
+                .ip_proto(1)
+                .ipv4_dst(gw)
+                .field(OxmField::Icmpv4Type(8)),
+            flags::FROM_LOCAL,
+        ),
+        actions(vec![
+            Action::move_field(NxmHeader::ETH_SRC, NxmHeader::ETH_DST),
+            Action::SetField(OxmField::EthSrc(Masked::exact(mac))),
+            Action::move_field(NxmHeader::IP_SRC, NxmHeader::IP_DST),
+            Action::SetField(OxmField::Ipv4Src(Masked::exact(gw))),
+            Action::SetField(OxmField::Icmpv4Type(0)),
+            Action::output(port_no::IN_PORT),
+        ]),
+        cookie,
+    );
+    vec![arp, echo]
 }
 
 /// A local endpoint's flows: port classification, spoof guard (with DSCP

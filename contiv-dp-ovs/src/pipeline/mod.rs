@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | [`Classify`](Table::Classify) | local port (`in_port`) → tenant `reg0`, network `reg1`, `FROM_LOCAL`; VXLAN (`tun_id=VNI`) → `FROM_TUNNEL`; VLAN uplink (`in_port`,`dl_vlan`, tag popped) → `FROM_UPLINK`; multicast source MAC and unknown ports drop |
 //! | 1 | [`SpoofGuard`](Table::SpoofGuard) | local ports only: `dl_src` = the endpoint's MAC with `nw_src` / `arp_spa`+`arp_sha` / `ipv6_src` its own (IPv6 link-local and `::` only for ICMPv6); DSCP marking of a netprofile; anything else drops |
-//! | 2 | [`Arp`](Table::Arp) | proxy mode: `arp_op=1` for a known endpoint IP of the network is answered in place (`IN_PORT`); other ARP (and all ARP from tunnels/uplinks) → L2; IPv4/IPv6 → conntrack; other ethertypes drop |
+//! | 2 | [`Arp`](Table::Arp) | proxy mode: `arp_op=1` for a known endpoint IP of the network is answered in place (`IN_PORT`); other ARP (and all ARP from tunnels/uplinks) → L2; IPv4/IPv6 → conntrack; the network's IPv4 gateway answers ARP and ICMP echo from local ports in both ARP modes (MAC `02:02:<gateway IPv4>`); other ethertypes drop |
 //! | 3 | [`Conntrack`](Table::Conntrack) | L4 summary into `reg6` (protocol, TCP/UDP destination port, ICMP flag — one policy match for both families), then `ct(table=4, zone=reg0[0..15])`; ICMPv6 RS/RA/NS/NA/MLD bypass to L2 |
 //! | 4 | [`CtState`](Table::CtState) | `+trk+inv` drop; `+trk+est` and `+trk+rel` → L2 (replies never see policy); `+trk+new` → 5 |
 //! | 5 | [`SrcEpg`](Table::SrcEpg) | (tenant `reg0`, source IP) → source EPG `reg2` (one flow per member address) |

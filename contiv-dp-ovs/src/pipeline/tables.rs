@@ -93,7 +93,9 @@ impl Table {
         match self {
             Table::Classify => "port -> tenant (reg0), network (reg1), origin flags (reg4)",
             Table::SpoofGuard => "local ports: only the endpoint's MAC + IPs pass",
-            Table::Arp => "proxy ARP for known endpoints; ARP -> L2, IP -> conntrack",
+            Table::Arp => {
+                "proxy ARP for known endpoints; the gateway answers ARP and ping; ARP -> L2, IP -> conntrack"
+            }
             Table::Conntrack => "L4 -> reg6; ct(table=ct-state, zone=reg0[0..15])",
             Table::CtState => "+est/+rel -> L2, +inv drop, +new -> classification",
             Table::SrcEpg => "(tenant, src IP) -> src EPG (reg2)",

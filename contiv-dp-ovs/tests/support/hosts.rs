@@ -5,26 +5,15 @@
 //! VTEP address, REAL_COMPONENTS §4) or a trunk uplink. Everything created
 //! is removed on drop — also when a test panics: namespaces by name,
 //! processes by pid.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+use contiv_core::linux::Netns;
 use contiv_dp_ovs::datapath::{OvsConfig, OvsDatapath};
-use contiv_dp_ovs::plumbing::Netns;
 use contiv_dp_ovs::testing::{Netns as FixtureNetns, OvsInstance, OvsOptions};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A unique short name: `<prefix><pid % 10000>x<n>` (≤ 15 bytes for
-/// prefixes up to 4 bytes).
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}x{}",
-        std::process::id() % 10000,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use contiv_policy::conformance::fixture::unique;
 
 /// Runs a command; panics with its output if it fails.
 pub fn run(args: &[&str]) -> String {

@@ -1,54 +1,15 @@
 //! Builders for datapath model values (networks, endpoints, IR rules) so
 //! tests read as the scenario they describe.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use contiv_core::datapath::{
-    Attachment, Encap, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint,
-};
+use contiv_core::datapath::{Attachment, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint};
 use contiv_core::ir::{
     Action, AddrSet, AddrSetId, Direction, EpgId, IrRule, PeerMatch, PortRange, RuleId, RuleOrigin,
     TenantId,
 };
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
-/// A VXLAN network `tenant:name`.
-pub fn vxlan_net(
-    tenant: &str,
-    tenant_id: TenantId,
-    name: &str,
-    vni: u32,
-    subnet: &str,
-) -> NetworkSpec {
-    let subnet: ipnet::Ipv4Net = subnet.parse().expect("subnet");
-    NetworkSpec {
-        key: format!("{tenant}:{name}"),
-        tenant: tenant.into(),
-        tenant_id,
-        encap: Encap::Vxlan,
-        vlan: (vni % 4000) as u16 + 1,
-        vni: Some(vni),
-        subnet: Some(subnet),
-        gateway: None,
-        subnet6: None,
-        gateway6: None,
-    }
-}
-
-/// A VLAN network `tenant:name`.
-pub fn vlan_net(
-    tenant: &str,
-    tenant_id: TenantId,
-    name: &str,
-    vlan: u16,
-    subnet: &str,
-) -> NetworkSpec {
-    NetworkSpec {
-        encap: Encap::Vlan,
-        vlan,
-        vni: None,
-        ..vxlan_net(tenant, tenant_id, name, 1, subnet)
-    }
-}
+pub use contiv_policy::conformance::fixture::{ip, vlan_net, vxlan_net};
 
 /// A local endpoint with the contiv MAC of its address, on an existing
 /// host interface.
@@ -124,9 +85,4 @@ pub fn addr_set(name: &str, cidrs: &[&str]) -> AddrSet {
         id: AddrSetId(name.into()),
         prefixes,
     }
-}
-
-/// `a.b.c.d` as an `IpAddr`.
-pub fn ip(s: &str) -> IpAddr {
-    s.parse().expect("ip")
 }

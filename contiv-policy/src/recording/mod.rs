@@ -19,16 +19,14 @@
 //!   rule, address set and membership), what it created or updated,
 //!   removed, and found unchanged.
 
-mod state;
-
 use crate::oracle::{Packet, PacketEnd, Verdict, evaluate};
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, ResyncReport,
+    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
+    ResyncReport, in_op,
 };
 use contiv_core::ir::{EpgId, PolicyIr};
 use serde::{Deserialize, Serialize};
-use state::HostState;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -143,8 +141,8 @@ impl RecordingDatapath {
         dst_port: u16,
     ) -> DpResult<Packet> {
         let g = self.lock();
-        let s = g.state.endpoint_view(src)?;
-        let d = g.state.endpoint_view(dst)?;
+        let s = endpoint_view(&g.state, src)?;
+        let d = endpoint_view(&g.state, dst)?;
         let (sip, dip) = match (s.v4, d.v4, s.v6, d.v6) {
             (Some(a), Some(b), _, _) => (IpAddr::V4(a), IpAddr::V4(b)),
             (_, _, Some(a), Some(b)) => (IpAddr::V6(a), IpAddr::V6(b)),
@@ -171,51 +169,34 @@ struct EndpointView {
     v6: Option<std::net::Ipv6Addr>,
 }
 
-impl HostState {
-    fn endpoint_view(&self, id: &str) -> DpResult<EndpointView> {
-        let (network, epg, v4, v6) = if let Some(e) = self.local.get(id) {
-            (
-                &e.network,
-                e.epg,
-                e.ipv4.map(|n| n.addr()),
-                e.ipv6.map(|n| n.addr()),
-            )
-        } else if let Some(e) = self.remote.get(id) {
-            (&e.network, e.epg, e.ipv4, e.ipv6)
-        } else {
-            return Err(DpError::InvalidArgument(format!(
-                "endpoint {id} is not known to this datapath"
-            )));
-        };
-        let tenant = self
-            .networks
-            .get(network)
-            .map(|n| n.tenant_id)
-            .ok_or_else(|| {
-                DpError::InvalidArgument(format!("endpoint {id} is on unknown network {network}"))
-            })?;
-        Ok(EndpointView {
-            tenant,
-            epg,
-            v4,
-            v6,
-        })
-    }
-}
-
-fn op_name(op: &DpOp) -> String {
-    match op {
-        DpOp::SetGlobal(_) => "SetGlobal".into(),
-        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
-        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
-        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
-        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
-        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
-        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
-        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
-        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
-        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
-    }
+fn endpoint_view(st: &HostState, id: &str) -> DpResult<EndpointView> {
+    let (network, epg, v4, v6) = if let Some(e) = st.local.get(id) {
+        (
+            &e.network,
+            e.epg,
+            e.ipv4.map(|n| n.addr()),
+            e.ipv6.map(|n| n.addr()),
+        )
+    } else if let Some(e) = st.remote.get(id) {
+        (&e.network, e.epg, e.ipv4, e.ipv6)
+    } else {
+        return Err(DpError::InvalidArgument(format!(
+            "endpoint {id} is not known to this datapath"
+        )));
+    };
+    let tenant = st
+        .networks
+        .get(network)
+        .map(|n| n.tenant_id)
+        .ok_or_else(|| {
+            DpError::InvalidArgument(format!("endpoint {id} is on unknown network {network}"))
+        })?;
+    Ok(EndpointView {
+        tenant,
+        epg,
+        v4,
+        v6,
+    })
 }
 
 #[async_trait]
@@ -224,32 +205,26 @@ impl Datapath for RecordingDatapath {
         "recording"
     }
 
+    /// Only state: it keeps VXLAN and VLAN networks (the conformance
+    /// suite's state-level scenarios show that) and enforces nothing.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: false,
-        }
+        Capabilities::of(&[Capability::Vxlan, Capability::Vlan])
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
         let mut g = self.lock();
         for (i, op) in ops.into_iter().enumerate() {
-            g.state.apply(&op).map_err(|e| {
-                DpError::InvalidArgument(format!("operation {i} ({}): {e}", op_name(&op)))
-            })?;
+            g.state.apply(&op).map_err(|e| in_op(i, &op, e))?;
             g.log.push(Recorded::Op(op));
         }
         Ok(())
     }
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
-        let target = HostState::from_desired(desired)
-            .map_err(|e| DpError::InvalidArgument(format!("desired state: {e}")))?;
+        let target = HostState::from_desired(desired).map_err(|e| match e {
+            DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("desired state: {m}")),
+            other => other,
+        })?;
         let mut g = self.lock();
         let report = g.state.report(&target);
         g.state = target;

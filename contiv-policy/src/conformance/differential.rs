@@ -1,35 +1,39 @@
-//! Differential test: random policies × random packets; the verdict of the
-//! real switch (`ofproto/trace`, last `Datapath actions:`) must equal the
-//! policy oracle's (`contiv_policy::evaluate`).
+//! The oracle differential: random policies × random packets; the real
+//! dataplane's verdict ([`Harness::probe`]) must equal the policy oracle's
+//! ([`crate::evaluate`]) for exactly the stages this host enforces.
 //!
 //! One host with local endpoints in two tenants (IPv4, some IPv6) and
-//! remote endpoints behind a VXLAN peer. A packet between two local
-//! endpoints meets both policy stages here; one to a remote endpoint only
-//! the egress stage (the other host does ingress); one arriving through
-//! the tunnel only the ingress stage — so each trace is compared with the
-//! oracle's verdict for exactly the stages this host enforces. Replies
-//! (`ct_state=+est`) must always pass within a tenant.
-// Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used)]
+//! remote endpoints behind a VXLAN peer (a second host on the underlay).
+//! A packet between two local endpoints meets both policy stages here;
+//! one to a remote endpoint only the egress stage (the other host does
+//! ingress); one arriving through the tunnel only the ingress stage.
+//! Packets of established connections must always pass within a tenant.
 
-#[path = "support/hosts.rs"]
-mod hosts;
-#[path = "support/model.rs"]
-mod model;
-
-use contiv_core::datapath::MacAddr;
-use contiv_core::datapath::{Attachment, Datapath, DpOp, LocalEndpoint, NetworkSpec, VtepPeer};
+use super::fixture::{Container, ip, remote_ep, vxlan_net};
+use super::{Harness, Outcome, Probe, ProbeIngress, gate, host, start};
+use crate::{Cause, ConnState, Packet, PacketEnd, evaluate};
+use contiv_core::datapath::{Datapath, DpOp, LocalEndpoint, MacAddr, NetworkSpec, VtepPeer};
 use contiv_core::ir::{
-    Action, AddrSetId, Direction, EpgId, IrRule, PeerMatch, PolicyIr, PortRange, RuleId,
+    Action, AddrSet, AddrSetId, Direction, EpgId, IrRule, PeerMatch, PolicyIr, PortRange, RuleId,
     RuleOrigin, TenantId,
 };
-use contiv_policy::{Cause, ConnState, Packet, PacketEnd, evaluate};
-use hosts::{Host, forwards, unique};
-use model::*;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::cell::RefCell;
 use std::net::IpAddr;
+
+fn addr_set(name: &str, cidrs: &[&str]) -> AddrSet {
+    let mut prefixes: Vec<ipnet::IpNet> = cidrs
+        .iter()
+        .map(|c| c.parse().unwrap_or_else(|e| panic!("{c}: {e}")))
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    AddrSet {
+        id: AddrSetId(name.into()),
+        prefixes,
+    }
+}
 
 /// An endpoint of the scenario.
 #[derive(Clone, Debug)]
@@ -100,17 +104,18 @@ const EPS: [Ep; 8] = [
     },
 ];
 
-const PEER: &str = "172.31.60.2";
-
 fn nets() -> [NetworkSpec; 2] {
     let mut n1 = vxlan_net("t1", 1, "n1", 6000, "10.60.0.0/24");
-    n1.subnet6 = Some("fd60::/64".parse().unwrap());
+    n1.subnet6 = "fd60::/64".parse().ok();
     let n2 = vxlan_net("t2", 2, "n2", 6001, "10.60.0.0/24");
     [n1, n2]
 }
 
 fn mac_of(e: &Ep) -> MacAddr {
-    MacAddr::from_ipv4(e.v4.parse().unwrap())
+    match ip(e.v4) {
+        IpAddr::V4(a) => MacAddr::from_ipv4(a),
+        IpAddr::V6(_) => unreachable!("EPS have IPv4 addresses"),
+    }
 }
 
 fn sets() -> Vec<contiv_core::ir::AddrSet> {
@@ -299,72 +304,42 @@ fn epg_choice(e: &Ep) -> BoxedStrategy<EpgId> {
     }
 }
 
-struct Scenario {
-    host: Host,
-    ofport: Vec<Option<u32>>,
-    tunnel: u32,
-    _veths: Vec<String>,
-}
-
-/// The trace flow of a packet entering this host (from a local port or
-/// the tunnel).
-fn trace_flow(sc: &Scenario, p: &Pkt) -> Option<String> {
+/// The probe of a packet entering this host (from a local endpoint or
+/// the tunnel), `None` if the families do not match.
+fn probe_of(p: &Pkt, peer: IpAddr) -> Option<Probe> {
     let (s, d) = (&EPS[p.src], &EPS[p.dst]);
     let v6 = p.v6 && s.v6.is_some() && d.v6.is_some();
-    let (sip, dip) = if v6 {
-        (s.v6?.to_string(), d.v6?.to_string())
-    } else {
-        (s.v4.to_string(), d.v4.to_string())
-    };
-    let inp = if s.local {
-        format!("in_port={}", sc.ofport[p.src]?)
-    } else {
-        format!("in_port={},tun_id=6000", sc.tunnel)
-    };
-    let l4 = match (p.proto, v6) {
-        (6, false) => format!(
-            "tcp,nw_src={sip},nw_dst={dip},tp_src=40000,tp_dst={}",
-            p.port
-        ),
-        (6, true) => format!(
-            "tcp6,ipv6_src={sip},ipv6_dst={dip},tp_src=40000,tp_dst={}",
-            p.port
-        ),
-        (17, false) => format!(
-            "udp,nw_src={sip},nw_dst={dip},udp_src=40000,udp_dst={}",
-            p.port
-        ),
-        (17, true) => format!(
-            "udp6,ipv6_src={sip},ipv6_dst={dip},udp_src=40000,udp_dst={}",
-            p.port
-        ),
-        (1, false) => format!("icmp,nw_src={sip},nw_dst={dip},icmp_type=8,icmp_code=0"),
-        (1, true) => format!("icmp6,ipv6_src={sip},ipv6_dst={dip},icmpv6_type=128,icmpv6_code=0"),
-        (n, false) => format!("ip,nw_proto={n},nw_src={sip},nw_dst={dip}"),
-        (n, true) => format!("ipv6,nw_proto={n},ipv6_src={sip},ipv6_dst={dip}"),
-    };
-    Some(format!(
-        "{inp},dl_src={},dl_dst={},{l4}",
-        mac_of(s),
-        mac_of(d)
-    ))
-}
-
-/// The oracle's verdict for the stages this host enforces.
-fn expected(ir: &PolicyIr, p: &Pkt) -> bool {
-    let (s, d) = (&EPS[p.src], &EPS[p.dst]);
-    let v6 = p.v6 && s.v6.is_some() && d.v6.is_some();
-    let (sip, dip): (IpAddr, IpAddr) = if v6 {
-        (ip(s.v6.unwrap_or_default()), ip(d.v6.unwrap_or_default()))
+    let (src, dst) = if v6 {
+        (ip(s.v6?), ip(d.v6?))
     } else {
         (ip(s.v4), ip(d.v4))
     };
-    let proto = if p.proto == 1 && v6 { 58 } else { p.proto };
+    let ports = matches!(p.proto, 6 | 17);
+    Some(Probe {
+        ingress: if s.local {
+            ProbeIngress::Endpoint(s.id.into())
+        } else {
+            ProbeIngress::Tunnel { peer, vni: 6000 }
+        },
+        src_mac: mac_of(s),
+        dst_mac: mac_of(d),
+        src,
+        dst,
+        proto: if p.proto == 1 && v6 { 58 } else { p.proto },
+        src_port: if ports { 40000 } else { 0 },
+        dst_port: if ports { p.port } else { 0 },
+        established: p.reply,
+    })
+}
+
+/// The oracle's verdict for the stages this host enforces.
+fn expected(ir: &PolicyIr, p: &Pkt, probe: &Probe) -> bool {
+    let (s, d) = (&EPS[p.src], &EPS[p.dst]);
     let mut pk = Packet::l4(
-        PacketEnd::addr(s.tenant, sip),
-        PacketEnd::addr(d.tenant, dip),
-        proto,
-        if matches!(proto, 6 | 17) { p.port } else { 0 },
+        PacketEnd::addr(s.tenant, probe.src),
+        PacketEnd::addr(d.tenant, probe.dst),
+        probe.proto,
+        probe.dst_port,
     );
     if p.reply {
         pk = pk.with_state(ConnState::Reply);
@@ -380,72 +355,66 @@ fn expected(ir: &PolicyIr, p: &Pkt) -> bool {
     }
 }
 
-#[test]
-fn switch_verdicts_equal_the_oracle_for_random_policies_and_packets() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut host = Host::new();
-    host.fake_underlay("172.31.60.1", PEER);
+/// Random policies × random packets: the dataplane's verdict equals the
+/// oracle's. Needs [`Harness::probe`].
+pub async fn oracle_differential<H: Harness>(h: &H) -> Outcome {
+    if let Err(o) = gate(h, "oracle_differential") {
+        return o;
+    }
+    let (mut ha, mut hb) = (host(h).await, host(h).await);
+    let (_vtep_a, peer) = h
+        .join_underlay(&mut ha, &mut hb)
+        .await
+        .unwrap_or_else(|e| panic!("join the underlays: {e}"));
     let [n1, n2] = nets();
-    // Local endpoints on pre-made veths (the trace needs only the ports).
-    let mut veths = Vec::new();
     let mut ops = vec![
         DpOp::AddNetwork(n1.clone()),
         DpOp::AddNetwork(n2.clone()),
         DpOp::AddPeer(VtepPeer {
             host: "far".into(),
-            ip: PEER.parse().unwrap(),
+            ip: peer,
         }),
     ];
+    let mut ctrs = Vec::new();
     for e in &EPS {
         let net = if e.tenant == 1 { &n1 } else { &n2 };
         if e.local {
-            let name = unique("dv");
-            host.ns.ip(&[
-                "link",
-                "add",
-                &name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &format!("{name}p"),
-            ]);
-            host.ns.ip(&["link", "set", &format!("{name}p"), "up"]);
-            let mut ep: LocalEndpoint = local_ep(e.id, net, e.v4, 0, &name);
-            ep.attachment = Attachment::Existing;
-            ep.ipv6 =
-                e.v6.map(|a| ipnet::Ipv6Net::new(a.parse().unwrap(), 64).unwrap());
+            let c = Container::new(true).await;
+            let mut ep: LocalEndpoint = super::fixture::local_ep(e.id, net, e.v4, 0, &c);
+            if let Some(v6) = e.v6 {
+                ep = super::fixture::with_v6(ep, net, v6);
+            }
             ops.push(DpOp::AddLocalEndpoint(ep));
-            veths.push(name);
+            ctrs.push(c);
         } else {
-            let mut r = remote_ep(e.id, net, e.v4, 0, PEER);
-            r.ipv6 = e.v6.map(|a| a.parse().unwrap());
+            let mut r = remote_ep(e.id, net, e.v4, 0, peer);
+            r.ipv6 = e.v6.and_then(|a| a.parse().ok());
             ops.push(DpOp::AddRemoteEndpoint(r));
         }
     }
-    let (ofport, tunnel) = rt.block_on(async {
-        host.connect().await;
-        host.dp().apply(ops).await.expect("set up the scenario");
-        let mut v = Vec::new();
-        for e in &EPS {
-            v.push(host.dp().ofport_of(e.id).await);
-        }
-        (
-            v,
-            host.dp().peer_ofport(PEER.parse().unwrap()).await.unwrap(),
-        )
-    });
-    let sc = Scenario {
-        host,
-        ofport,
-        tunnel,
-        _veths: veths,
+    let dp = start(h, &mut ha).await;
+    dp.apply(ops).await.expect("set up the scenario");
+    // The probe must exist and exercise the dataplane.
+    let sanity = Pkt {
+        src: 0,
+        dst: 1,
+        v6: false,
+        proto: 6,
+        port: 80,
+        reply: false,
     };
-    let installed = RefCell::new(PolicyIr::default());
+    let first = probe_of(&sanity, peer).unwrap_or_else(|| unreachable!());
+    match h.probe(&ha, &dp, &first).await {
+        Ok(Some(true)) => {}
+        Ok(Some(false)) => panic!("with no policy, l1 -> l2 must be forwarded"),
+        Ok(None) => panic!(
+            "a forwarding backend claiming stateful_policy must supply Harness::probe \
+             (the oracle differential needs the real dataplane's verdicts)"
+        ),
+        Err(e) => panic!("probe: {e}"),
+    }
+
+    let mut installed = PolicyIr::default();
     let epgs = EPS.iter().map(epg_choice).collect::<Vec<_>>();
     let strategy = (
         epgs,
@@ -453,71 +422,69 @@ fn switch_verdicts_equal_the_oracle_for_random_policies_and_packets() {
         proptest::collection::vec(pkt(), 12..20),
     );
     let mut runner = TestRunner::new(Config {
-        cases: 96,
         failure_persistence: None,
         ..Config::default()
     });
-    let compared = std::cell::Cell::new(0usize);
-    let denied = std::cell::Cell::new(0usize);
-    let by_rule = std::cell::Cell::new(0usize);
-    let result = runner.run(&strategy, |(epgs, rules, pkts)| {
+    // The dataplane is async and the runner is not: draw the cases first,
+    // then check them in order (a failure prints the whole case).
+    let cases: Vec<_> = (0..96)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .unwrap_or_else(|e| panic!("drawing a case: {e}"))
+                .current()
+        })
+        .collect();
+    let (mut compared, mut denied, mut by_rule) = (0usize, 0usize, 0usize);
+    for (epgs, rules, pkts) in cases {
         let ir = policy(&epgs, &rules);
-        let delta = installed.borrow().diff(&ir);
-        rt.block_on(sc.host.dp().apply(vec![DpOp::Policy(delta)]))
-            .map_err(|e| TestCaseError::fail(format!("apply: {e}")))?;
-        *installed.borrow_mut() = ir.clone();
+        dp.apply(vec![DpOp::Policy(installed.diff(&ir))])
+            .await
+            .unwrap_or_else(|e| panic!("apply: {e}"));
+        installed = ir.clone();
         for p in &pkts {
-            let Some(flow) = trace_flow(&sc, p) else {
-                continue;
-            };
-            // Both ends elsewhere, or a packet to itself (OpenFlow never
-            // outputs to the input port): not this host's business.
+            // Both ends elsewhere, or a packet to itself: not this host's
+            // business.
             if (!EPS[p.src].local && !EPS[p.dst].local) || p.src == p.dst {
                 continue;
             }
-            let ct = if p.reply { "trk,est" } else { "trk,new" };
-            let actions = sc
-                .host
-                .try_trace(&flow, Some(ct))
-                .map_err(TestCaseError::fail)?;
-            let got = forwards(&actions);
-            let want = expected(&ir, p);
-            compared.set(compared.get() + 1);
-            denied.set(denied.get() + usize::from(!want));
+            let Some(probe) = probe_of(p, peer) else {
+                continue;
+            };
+            let got = match h.probe(&ha, &dp, &probe).await {
+                Ok(Some(v)) => v,
+                Ok(None) => panic!("the probe stopped answering"),
+                Err(e) => panic!("probe {probe:?}: {e}"),
+            };
+            let want = expected(&ir, p, &probe);
+            compared += 1;
+            denied += usize::from(!want);
             let same_tenant = EPS[p.src].tenant == EPS[p.dst].tenant;
-            by_rule.set(by_rule.get() + usize::from(!want && same_tenant && !p.reply));
-            if got != want {
-                let full = sc
-                    .host
-                    .ovs
-                    .appctl(&["ofproto/trace", "contivbr", &flow, "--ct-next", ct])
-                    .unwrap_or_default();
-                eprintln!("full trace of the mismatch:\n{full}");
+            by_rule += usize::from(!want && same_tenant && !p.reply);
+            let result: Result<(), TestCaseError> = (|| {
+                prop_assert_eq!(
+                    got,
+                    want,
+                    "packet {:?}\nprobe {:?}\nrules: {:#?}\nmembers: {:?}",
+                    p,
+                    probe,
+                    ir.rules.values().collect::<Vec<_>>(),
+                    ir.members
+                );
+                Ok(())
+            })();
+            if let Err(e) = result {
+                panic!("the dataplane disagrees with the oracle: {e}");
             }
-            prop_assert_eq!(
-                got,
-                want,
-                "packet {:?}\ntrace flow {}\ndatapath actions: {}\nrules: {:#?}\nmembers: {:?}",
-                p,
-                flow,
-                actions,
-                ir.rules.values().collect::<Vec<_>>(),
-                ir.members
-            );
         }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
     }
-    let (compared, denied, by_rule) = (compared.get(), denied.get(), by_rule.get());
     println!(
-        "compared {compared} packets with the oracle ({denied} denied, {by_rule} of them by a rule)"
+        "conformance: compared {compared} packets with the oracle ({denied} denied, {by_rule} of them by a rule)"
     );
-    // The run must exercise both outcomes and rule denies, not only
-    // tenant isolation.
     assert!(
         compared > 800 && by_rule > 30 && compared - denied > 150,
-        "{compared} compared / {denied} denied / {by_rule} by rules"
+        "the run must exercise both outcomes and rule denies: {compared} compared / {denied} denied / {by_rule} by rules"
     );
+    drop(ctrs);
+    Outcome::Passed
 }

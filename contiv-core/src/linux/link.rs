@@ -3,8 +3,10 @@
 //! that is what idempotence means.
 
 use super::PlumbError;
-use contiv_core::datapath::MacAddr;
+use crate::datapath::MacAddr;
 use futures::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::packet_route::route::RouteScope;
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
@@ -174,4 +176,25 @@ pub async fn add_default_route_v6(h: &Handle, gw: Ipv6Addr) -> Result<(), PlumbE
         Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
         Err(e) => Err(fail(&format!("adding the default route via {gw}"), "", &e)),
     }
+}
+
+/// Adds or replaces the link-scope route `dst dev <index>` (`NLM_F_REPLACE`:
+/// an existing route is fine).
+pub async fn replace_link_route_v4(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    dst: Ipv4Net,
+) -> Result<(), PlumbError> {
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(dst.network(), dst.prefix_len())
+        .output_interface(index)
+        .scope(RouteScope::Link)
+        .build();
+    h.route()
+        .add(msg)
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| fail(&format!("adding the route {dst} dev"), name, &e))
 }

@@ -1,11 +1,14 @@
-//! Endpoint interface plumbing over rtnetlink: the veth pair between the
-//! switch and a container, its addresses, MAC, MTU and default route, and
-//! TX checksum offload turned off on both ends (the userspace datapath's
+//! Linux host plumbing every backend shares (feature `linux`): network
+//! namespaces ([`netns`]), rtnetlink requests ([`link`]), the one ethtool
+//! switch a userspace datapath needs ([`ethtool`]), and [`Plumber`], which
+//! realises a [`LocalEndpoint`]'s interfaces — the veth pair between the
+//! switch and a container, its addresses, MAC, MTU and default routes, and
+//! TX checksum offload turned off on both ends (a userspace datapath's
 //! conntrack needs full checksums, see [`ethtool`]).
 //!
-//! The host side of every veth lives in the *switch namespace* (where
-//! ovs-vswitchd runs; normally this process's own) so the switch can open
-//! it by name. Every operation is idempotent: creating what exists
+//! The host side of every veth lives in the *switch namespace* (where the
+//! dataplane runs — ovs-vswitchd, the tc programs; normally this process's
+//! own) so the dataplane can open it by name. Every operation is idempotent: creating what exists
 //! re-applies its configuration, removing what is gone succeeds.
 //!
 //! * [`Attachment::Netns`]: create `host_ifname` ↔ `ifname` with the peer
@@ -23,7 +26,7 @@ pub mod netns;
 
 pub use netns::Netns;
 
-use contiv_core::datapath::{Attachment, LocalEndpoint, NetworkSpec};
+use crate::datapath::{Attachment, LocalEndpoint, NetworkSpec};
 use std::os::fd::AsRawFd;
 
 /// Plumbing failures, naming the interface and namespace involved.
@@ -69,8 +72,11 @@ pub struct Plumber {
 /// Temporary name of the container side before it is moved and renamed:
 /// unique per endpoint id, at most 15 bytes.
 fn temp_name(id: &str) -> String {
-    let h = crate::pipeline::cookie::stable_hash(&[id.as_bytes()]);
-    format!("ctmp{:08x}", h as u32)
+    // FNV-1a: stable across runs and builds.
+    let h = id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("ctmp{h:08x}")
 }
 
 fn check_name(what: &str, name: &str) -> Result<(), PlumbError> {
@@ -239,4 +245,26 @@ impl Plumber {
         let host = netns::netlink(&self.switch_ns).await?;
         Ok(link::index(&host, name).await?.is_some())
     }
+}
+
+/// Adds (or replaces) link-scope routes to `dsts` via interface `ifname`
+/// inside `ns` — e.g. a container's route to a link-local service address
+/// (`169.254.53.53/32 dev eth0 scope link`) and that service's routes back
+/// to the network's subnets.
+pub async fn add_link_routes(
+    ns: &Netns,
+    ifname: &str,
+    dsts: &[ipnet::Ipv4Net],
+) -> Result<(), PlumbError> {
+    let h = netns::netlink(ns).await?;
+    let Some(index) = link::index(&h, ifname).await? else {
+        return Err(PlumbError::Invalid(format!(
+            "interface {ifname} does not exist in {}",
+            ns.describe()
+        )));
+    };
+    for d in dsts {
+        link::replace_link_route_v4(&h, index, ifname, *d).await?;
+    }
+    Ok(())
 }

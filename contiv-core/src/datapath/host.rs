@@ -1,0 +1,590 @@
+//! [`HostState`]: the one model of what a host's datapath holds — used by
+//! every backend (what it was told and must realise), by the recording
+//! reference, and by the agent (what it last handed the datapath).
+//!
+//! * [`HostState::check`] validates an operation against the state without
+//!   changing anything; [`HostState::apply`] checks, then
+//!   [`HostState::record`]s it. A refused operation changes nothing.
+//! * [`HostState::from_desired`] builds (and checks) the state a
+//!   [`Datapath::resync`](super::Datapath::resync) must reach;
+//!   [`HostState::snapshot`] turns a state back into a [`DesiredState`].
+//! * [`HostState::diff`] lists the operations that turn this state into a
+//!   desired one, in an order every backend accepts;
+//!   [`HostState::report`] counts, entry by entry, what a resync from this
+//!   state to another creates or updates, removes and leaves alone.
+//!
+//! The rules are the contract's (see [`super`]): endpoint ids are one
+//! namespace (a local endpoint replaces a remote one with the same id and
+//! vice versa), removing a network removes what is still on it, and an
+//! endpoint must be on a network the state holds.
+//!
+//! Backend-specific limits (a conntrack zone that only has 16 bits, a mode
+//! the backend cannot realise) are the backend's to check on top.
+//!
+//! ```
+//! use contiv_core::datapath::{DesiredState, DpOp, GlobalSpec, HostState};
+//! let mut applied = HostState::default();
+//! let desired = DesiredState::default();
+//! // Nothing differs: nothing to send.
+//! assert!(applied.diff_full(&desired).is_empty());
+//! applied.apply(&DpOp::SetGlobal(GlobalSpec::default())).unwrap();
+//! assert_eq!(applied.snapshot(), desired);
+//! ```
+
+use super::types::{
+    DesiredState, DpError, DpOp, DpResult, Encap, GlobalSpec, LocalEndpoint, NetworkSpec,
+    RemoteEndpoint, ResyncReport, VtepPeer,
+};
+use crate::ir::{PolicyDelta, PolicyIr};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What a host's datapath holds. See the [module documentation](self).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostState {
+    /// Global modes.
+    pub global: GlobalSpec,
+    /// Networks by key.
+    pub networks: BTreeMap<String, NetworkSpec>,
+    /// Local endpoints by id.
+    pub local: BTreeMap<String, LocalEndpoint>,
+    /// Remote endpoints by id.
+    pub remote: BTreeMap<String, RemoteEndpoint>,
+    /// Peers by address.
+    pub peers: BTreeMap<IpAddr, VtepPeer>,
+    /// The compiled policy.
+    pub policy: PolicyIr,
+}
+
+fn invalid(m: impl Into<String>) -> DpError {
+    DpError::InvalidArgument(m.into())
+}
+
+/// Checks a network spec on its own: a key, a VNI in `1..=16777215` for
+/// VXLAN, a VLAN id in `1..=4094` for VLAN. ([`NetworkSpec::vlan`] of a
+/// VXLAN network is not looked at.)
+pub fn check_network(n: &NetworkSpec) -> DpResult<()> {
+    if n.key.is_empty() {
+        return Err(invalid("the network key is empty"));
+    }
+    match n.encap {
+        Encap::Vxlan => match n.vni {
+            Some(v) if (1..=0x00ff_ffff).contains(&v) => Ok(()),
+            Some(v) => Err(invalid(format!(
+                "network {}: VNI {v} is outside 1..=16777215",
+                n.key
+            ))),
+            None => Err(invalid(format!(
+                "network {}: a VXLAN network needs a VNI",
+                n.key
+            ))),
+        },
+        Encap::Vlan if (1..=4094).contains(&n.vlan) => Ok(()),
+        Encap::Vlan => Err(invalid(format!(
+            "network {}: VLAN {} is outside 1..=4094",
+            n.key, n.vlan
+        ))),
+    }
+}
+
+/// A short description of an operation for error messages and logs
+/// (`AddLocalEndpoint ep-a`, `Policy (3 entries)`).
+pub fn op_name(op: &DpOp) -> String {
+    match op {
+        DpOp::SetGlobal(_) => "SetGlobal".into(),
+        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
+        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
+        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
+        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
+        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
+        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
+        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
+        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
+        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
+    }
+}
+
+/// Prefixes an error with the operation (index `i` of its batch) that
+/// failed, keeping its kind.
+pub fn in_op(i: usize, op: &DpOp, e: DpError) -> DpError {
+    let ctx = format!("operation {i} ({})", op_name(op));
+    match e {
+        DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("{ctx}: {m}")),
+        DpError::Unsupported(m) => DpError::Unsupported(format!("{ctx}: {m}")),
+        DpError::Plumbing(m) => DpError::Plumbing(format!("{ctx}: {m}")),
+        DpError::Backend(m) => DpError::Backend(format!("{ctx}: {m}")),
+    }
+}
+
+impl HostState {
+    /// Checks `op` against the state; changes nothing.
+    pub fn check(&self, op: &DpOp) -> DpResult<()> {
+        match op {
+            DpOp::AddNetwork(n) => check_network(n),
+            DpOp::AddLocalEndpoint(e) => self.check_local(e),
+            DpOp::AddRemoteEndpoint(e) => self.check_remote(e),
+            DpOp::Policy(d) => self.check_delta(d),
+            DpOp::SetGlobal(_)
+            | DpOp::RemoveNetwork(_)
+            | DpOp::RemoveLocalEndpoint(_)
+            | DpOp::RemoveRemoteEndpoint(_)
+            | DpOp::AddPeer(_)
+            | DpOp::RemovePeer(_) => Ok(()),
+        }
+    }
+
+    /// Checks `op`, then records it; a refused operation changes nothing.
+    pub fn apply(&mut self, op: &DpOp) -> DpResult<()> {
+        self.check(op)?;
+        self.record(op);
+        Ok(())
+    }
+
+    /// Records that `op` was applied, without checking it (for a caller
+    /// that knows the datapath accepted it).
+    pub fn record(&mut self, op: &DpOp) {
+        match op {
+            DpOp::SetGlobal(g) => self.global = g.clone(),
+            DpOp::AddNetwork(n) => {
+                self.networks.insert(n.key.clone(), n.clone());
+            }
+            DpOp::RemoveNetwork(k) => {
+                self.networks.remove(k);
+                self.local.retain(|_, e| e.network != *k);
+                self.remote.retain(|_, e| e.network != *k);
+            }
+            DpOp::AddLocalEndpoint(e) => {
+                self.remote.remove(&e.id);
+                self.local.insert(e.id.clone(), e.clone());
+            }
+            DpOp::RemoveLocalEndpoint(id) => {
+                self.local.remove(id);
+            }
+            DpOp::AddRemoteEndpoint(e) => {
+                self.local.remove(&e.id);
+                self.remote.insert(e.id.clone(), e.clone());
+            }
+            DpOp::RemoveRemoteEndpoint(id) => {
+                self.remote.remove(id);
+            }
+            DpOp::AddPeer(p) => {
+                self.peers.insert(p.ip, p.clone());
+            }
+            DpOp::RemovePeer(ip) => {
+                self.peers.remove(ip);
+            }
+            DpOp::Policy(d) => self.policy.apply(d),
+        }
+    }
+
+    /// Checks a local endpoint against the state: a known network, a host
+    /// interface name of 1 to 15 bytes no other endpoint uses, an MTU of 0
+    /// (default) or `68..=65535`.
+    pub fn check_local(&self, e: &LocalEndpoint) -> DpResult<()> {
+        self.check_endpoint(&e.id, &e.network)?;
+        if e.host_ifname.is_empty() || e.host_ifname.len() > 15 {
+            return Err(invalid(format!(
+                "endpoint {}: host interface name {:?} must be 1 to 15 bytes",
+                e.id, e.host_ifname
+            )));
+        }
+        if let Some(other) = self
+            .local
+            .values()
+            .find(|o| o.id != e.id && o.host_ifname == e.host_ifname)
+        {
+            return Err(invalid(format!(
+                "endpoint {}: host interface {} is already used by endpoint {}",
+                e.id, e.host_ifname, other.id
+            )));
+        }
+        if e.mtu != 0 && !(68..=65535).contains(&e.mtu) {
+            return Err(invalid(format!(
+                "endpoint {}: MTU {} is outside 68..=65535",
+                e.id, e.mtu
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks a remote endpoint against the state (a known network).
+    pub fn check_remote(&self, e: &RemoteEndpoint) -> DpResult<()> {
+        self.check_endpoint(&e.id, &e.network)
+    }
+
+    fn check_endpoint(&self, id: &str, network: &str) -> DpResult<()> {
+        if id.is_empty() {
+            return Err(invalid("the endpoint id is empty"));
+        }
+        if !self.networks.contains_key(network) {
+            return Err(invalid(format!(
+                "endpoint {id} is on network {network}, which was never added (add the network first)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a delta that would leave a rule referencing a missing
+    /// address set, or a membership in group 0 ([`PolicyIr::check_delta`]).
+    pub fn check_delta(&self, d: &PolicyDelta) -> DpResult<()> {
+        self.policy.check_delta(d).map_err(invalid)
+    }
+
+    /// Builds the state `desired` describes, refusing inconsistent input
+    /// (an id listed twice, an endpoint on a network not listed, an
+    /// invalid network or endpoint, an inconsistent policy).
+    pub fn from_desired(desired: &DesiredState) -> DpResult<HostState> {
+        let mut s = HostState {
+            global: desired.global.clone(),
+            ..HostState::default()
+        };
+        for n in &desired.networks {
+            check_network(n)?;
+            if s.networks.insert(n.key.clone(), n.clone()).is_some() {
+                return Err(invalid(format!("network {} is listed twice", n.key)));
+            }
+        }
+        for e in &desired.local_endpoints {
+            s.check_local(e)?;
+            if s.local.insert(e.id.clone(), e.clone()).is_some() {
+                return Err(invalid(format!("local endpoint {} is listed twice", e.id)));
+            }
+        }
+        for e in &desired.remote_endpoints {
+            s.check_remote(e)?;
+            if s.local.contains_key(&e.id) {
+                return Err(invalid(format!(
+                    "endpoint {} is listed as both local and remote",
+                    e.id
+                )));
+            }
+            if s.remote.insert(e.id.clone(), e.clone()).is_some() {
+                return Err(invalid(format!("remote endpoint {} is listed twice", e.id)));
+            }
+        }
+        for p in &desired.peers {
+            if s.peers.insert(p.ip, p.clone()).is_some() {
+                return Err(invalid(format!("peer {} is listed twice", p.ip)));
+            }
+        }
+        desired.policy.check().map_err(invalid)?;
+        s.policy = desired.policy.clone();
+        Ok(s)
+    }
+
+    /// The state `desired` describes, taken as given (for a caller whose
+    /// datapath just accepted it in a resync). Later duplicates win.
+    pub fn from_desired_unchecked(desired: &DesiredState) -> HostState {
+        HostState {
+            global: desired.global.clone(),
+            networks: desired
+                .networks
+                .iter()
+                .map(|n| (n.key.clone(), n.clone()))
+                .collect(),
+            local: desired
+                .local_endpoints
+                .iter()
+                .map(|e| (e.id.clone(), e.clone()))
+                .collect(),
+            remote: desired
+                .remote_endpoints
+                .iter()
+                .map(|e| (e.id.clone(), e.clone()))
+                .collect(),
+            peers: desired.peers.iter().map(|p| (p.ip, p.clone())).collect(),
+            policy: desired.policy.clone(),
+        }
+    }
+
+    /// The state as a [`DesiredState`] (collections sorted by key).
+    pub fn snapshot(&self) -> DesiredState {
+        DesiredState {
+            global: self.global.clone(),
+            networks: self.networks.values().cloned().collect(),
+            local_endpoints: self.local.values().cloned().collect(),
+            remote_endpoints: self.remote.values().cloned().collect(),
+            peers: self.peers.values().cloned().collect(),
+            policy: self.policy.clone(),
+        }
+    }
+
+    /// Counts, entry by entry (the global settings, each network,
+    /// endpoint, peer, compiled rule, address set and membership), what
+    /// turning `self` into `target` creates or updates, removes, and leaves
+    /// alone.
+    pub fn report(&self, target: &HostState) -> ResyncReport {
+        let mut r = ResyncReport::default();
+        if self.global == target.global {
+            r.unchanged += 1;
+        } else {
+            r.added += 1;
+        }
+        tally(&mut r, &self.networks, &target.networks);
+        tally(&mut r, &self.local, &target.local);
+        tally(&mut r, &self.remote, &target.remote);
+        tally(&mut r, &self.peers, &target.peers);
+        tally(&mut r, &self.policy.rules, &target.policy.rules);
+        tally(&mut r, &self.policy.addr_sets, &target.policy.addr_sets);
+        tally(&mut r, &self.policy.members, &target.policy.members);
+        r
+    }
+
+    /// The operations that turn `self` into `desired`, with the policy
+    /// reached by applying `policy` to `self.policy` (callers that compile
+    /// incrementally pass their delta; [`HostState::diff_full`] computes
+    /// it). The order is one every backend accepts: global, networks,
+    /// peers, endpoint removals, endpoint additions, policy, then peer and
+    /// network removals. Empty when nothing differs.
+    pub fn diff(&self, desired: &DesiredState, policy: PolicyDelta) -> Vec<DpOp> {
+        let mut ops = Vec::new();
+        if self.global != desired.global {
+            ops.push(DpOp::SetGlobal(desired.global.clone()));
+        }
+        let nets: BTreeMap<&str, &NetworkSpec> = desired
+            .networks
+            .iter()
+            .map(|n| (n.key.as_str(), n))
+            .collect();
+        for n in &desired.networks {
+            if self.networks.get(&n.key) != Some(n) {
+                ops.push(DpOp::AddNetwork(n.clone()));
+            }
+        }
+        let peers: BTreeMap<IpAddr, &VtepPeer> = desired.peers.iter().map(|p| (p.ip, p)).collect();
+        for p in &desired.peers {
+            if self.peers.get(&p.ip) != Some(p) {
+                ops.push(DpOp::AddPeer(p.clone()));
+            }
+        }
+        let local: BTreeMap<&str, &LocalEndpoint> = desired
+            .local_endpoints
+            .iter()
+            .map(|e| (e.id.as_str(), e))
+            .collect();
+        let remote: BTreeMap<&str, &RemoteEndpoint> = desired
+            .remote_endpoints
+            .iter()
+            .map(|e| (e.id.as_str(), e))
+            .collect();
+        for id in self.local.keys() {
+            if !local.contains_key(id.as_str()) && !remote.contains_key(id.as_str()) {
+                ops.push(DpOp::RemoveLocalEndpoint(id.clone()));
+            }
+        }
+        for id in self.remote.keys() {
+            if !remote.contains_key(id.as_str()) && !local.contains_key(id.as_str()) {
+                ops.push(DpOp::RemoveRemoteEndpoint(id.clone()));
+            }
+        }
+        for e in &desired.local_endpoints {
+            if self.local.get(&e.id) != Some(e) {
+                ops.push(DpOp::AddLocalEndpoint(e.clone()));
+            }
+        }
+        for e in &desired.remote_endpoints {
+            if self.remote.get(&e.id) != Some(e) {
+                ops.push(DpOp::AddRemoteEndpoint(e.clone()));
+            }
+        }
+        if !policy.is_empty() {
+            ops.push(DpOp::Policy(policy));
+        }
+        for ip in self.peers.keys() {
+            if !peers.contains_key(ip) {
+                ops.push(DpOp::RemovePeer(*ip));
+            }
+        }
+        for k in self.networks.keys() {
+            if !nets.contains_key(k.as_str()) {
+                ops.push(DpOp::RemoveNetwork(k.clone()));
+            }
+        }
+        ops
+    }
+
+    /// [`HostState::diff`] with the policy delta computed from the two
+    /// policies.
+    pub fn diff_full(&self, desired: &DesiredState) -> Vec<DpOp> {
+        self.diff(desired, self.policy.diff(&desired.policy))
+    }
+}
+
+fn tally<K: Ord, V: PartialEq>(r: &mut ResyncReport, have: &BTreeMap<K, V>, want: &BTreeMap<K, V>) {
+    for (k, v) in want {
+        match have.get(k) {
+            Some(h) if h == v => r.unchanged += 1,
+            _ => r.added += 1,
+        }
+    }
+    r.removed += have.keys().filter(|k| !want.contains_key(*k)).count();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::datapath::{Attachment, MacAddr};
+
+    fn net(key: &str, vni: u32) -> NetworkSpec {
+        NetworkSpec {
+            key: key.into(),
+            tenant: "t".into(),
+            tenant_id: 1,
+            encap: Encap::Vxlan,
+            vlan: 0,
+            vni: Some(vni),
+            subnet: Some("10.1.0.0/24".parse().unwrap()),
+            gateway: None,
+            subnet6: None,
+            gateway6: None,
+        }
+    }
+
+    fn local(id: &str, network: &str, ifname: &str) -> LocalEndpoint {
+        LocalEndpoint {
+            id: id.into(),
+            network: network.into(),
+            epg: 0,
+            ipv4: Some("10.1.0.2/24".parse().unwrap()),
+            ipv6: None,
+            mac: MacAddr([2, 2, 10, 1, 0, 2]),
+            host_ifname: ifname.into(),
+            attachment: Attachment::Existing,
+            mtu: 1450,
+            qos: None,
+        }
+    }
+
+    fn remote(id: &str, network: &str) -> RemoteEndpoint {
+        RemoteEndpoint {
+            id: id.into(),
+            network: network.into(),
+            epg: 0,
+            ipv4: Some("10.1.0.9".parse().unwrap()),
+            ipv6: None,
+            mac: MacAddr([2, 2, 10, 1, 0, 9]),
+            vtep: "192.0.2.9".parse().unwrap(),
+        }
+    }
+
+    fn desired() -> DesiredState {
+        DesiredState {
+            networks: vec![net("t:a", 10), net("t:b", 11)],
+            local_endpoints: vec![local("l1", "t:a", "vh1")],
+            remote_endpoints: vec![remote("r1", "t:b")],
+            peers: vec![VtepPeer {
+                host: "h2".into(),
+                ip: "192.0.2.9".parse().unwrap(),
+            }],
+            ..DesiredState::default()
+        }
+    }
+
+    #[test]
+    fn diff_reaches_the_target_and_is_empty_when_equal() {
+        let d = desired();
+        let mut s = HostState::default();
+        let ops = s.diff_full(&d);
+        assert!(matches!(ops[0], DpOp::AddNetwork(_)), "{ops:?}");
+        for op in &ops {
+            s.apply(op).unwrap();
+        }
+        assert_eq!(s, HostState::from_desired(&d).unwrap());
+        assert_eq!(s.snapshot(), d);
+        assert!(s.diff_full(&d).is_empty());
+        assert_eq!(s.report(&s.clone()).added, 0);
+
+        // Network b goes: its remote endpoint and the peer go first.
+        let mut d2 = d.clone();
+        d2.networks.truncate(1);
+        d2.remote_endpoints.clear();
+        d2.peers.clear();
+        let ops = s.diff_full(&d2);
+        assert_eq!(
+            ops,
+            vec![
+                DpOp::RemoveRemoteEndpoint("r1".into()),
+                DpOp::RemovePeer("192.0.2.9".parse().unwrap()),
+                DpOp::RemoveNetwork("t:b".into()),
+            ]
+        );
+        let r = s.report(&HostState::from_desired(&d2).unwrap());
+        assert_eq!((r.added, r.removed), (0, 3));
+    }
+
+    #[test]
+    fn refused_operations_change_nothing_and_say_why() {
+        let mut s = HostState::default();
+        let e = s
+            .apply(&DpOp::AddLocalEndpoint(local("l1", "t:a", "vh1")))
+            .unwrap_err();
+        assert!(e.to_string().contains("never added"), "{e}");
+        assert_eq!(s, HostState::default());
+        let mut bad = net("t:a", 1);
+        bad.vni = None;
+        assert!(s.apply(&DpOp::AddNetwork(bad)).is_err());
+        bad = net("t:a", 1);
+        bad.encap = Encap::Vlan;
+        bad.vlan = 4095;
+        assert!(
+            s.apply(&DpOp::AddNetwork(bad))
+                .unwrap_err()
+                .to_string()
+                .contains("VLAN 4095")
+        );
+        s.apply(&DpOp::AddNetwork(net("t:a", 1))).unwrap();
+        s.apply(&DpOp::AddLocalEndpoint(local("l1", "t:a", "vh1")))
+            .unwrap();
+        let e = s
+            .apply(&DpOp::AddLocalEndpoint(local("l2", "t:a", "vh1")))
+            .unwrap_err();
+        assert!(e.to_string().contains("already used by endpoint l1"), "{e}");
+        let e = s
+            .apply(&DpOp::AddLocalEndpoint(local(
+                "l2",
+                "t:a",
+                "a-very-long-name",
+            )))
+            .unwrap_err();
+        assert!(e.to_string().contains("1 to 15 bytes"), "{e}");
+        // One id namespace: the remote replaces the local.
+        s.apply(&DpOp::AddRemoteEndpoint(remote("l1", "t:a")))
+            .unwrap();
+        assert!(s.local.is_empty() && s.remote.len() == 1);
+        // Removing a network takes its endpoints.
+        s.apply(&DpOp::RemoveNetwork("t:a".into())).unwrap();
+        assert_eq!(s, HostState::default());
+        let e = in_op(3, &DpOp::RemoveNetwork("x".into()), invalid("boom"));
+        assert_eq!(
+            e.to_string(),
+            "invalid datapath operation: operation 3 (RemoveNetwork x): boom"
+        );
+    }
+
+    #[test]
+    fn from_desired_refuses_duplicates() {
+        let mut d = desired();
+        d.peers.push(d.peers[0].clone());
+        assert!(
+            HostState::from_desired(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("listed twice")
+        );
+        let mut d = desired();
+        let mut r = remote("l1", "t:a");
+        r.id = "l1".into();
+        d.remote_endpoints.push(r);
+        assert!(
+            HostState::from_desired(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("both local and remote")
+        );
+        assert_eq!(
+            HostState::from_desired_unchecked(&desired()),
+            HostState::from_desired(&desired()).unwrap()
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! What scenarios are made of: containers (network namespaces the suite
+//! creates and deletes), packets (`ping`, `nc`), and builders for the
+//! datapath model values. Public so a backend's own tests can use them.
+
+use contiv_core::datapath::{
+    Attachment, Encap, LocalEndpoint, MacAddr, NetworkSpec, RemoteEndpoint,
+};
+use contiv_core::ir::{
+    Action, Direction, EpgId, IrRule, PeerMatch, PortRange, RuleId, RuleOrigin, TenantId,
+};
+use contiv_core::linux::netns;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique in this process and among concurrent test processes:
+/// `<prefix><pid % 10000>x<n>` (≤ 15 bytes for prefixes up to 4 bytes).
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 10000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A container: a network namespace created by the suite (only when the
+/// backend forwards packets; otherwise a name that is never opened),
+/// deleted on drop — also when the scenario panics.
+#[derive(Debug)]
+pub struct Container {
+    name: String,
+    real: bool,
+}
+
+impl Container {
+    /// A fresh container; `real` creates the namespace (loopback up).
+    pub async fn new(real: bool) -> Container {
+        let name = unique("ctr");
+        let c = Container { name, real };
+        if real {
+            netns::create_named_netns(&c.name)
+                .unwrap_or_else(|e| panic!("create namespace {}: {e}", c.name));
+            c.ip(&["link", "set", "lo", "up"]).await;
+        }
+        c
+    }
+
+    /// Its namespace name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its namespace path.
+    pub fn path(&self) -> PathBuf {
+        netns::named_netns_path(&self.name)
+    }
+
+    /// How the datapath plumbs an endpoint into it (`eth0`).
+    pub fn attachment(&self) -> Attachment {
+        Attachment::Netns {
+            netns: self.path(),
+            ifname: "eth0".into(),
+        }
+    }
+
+    /// Runs a command inside, whatever its result.
+    pub async fn exec(&self, args: &[&str]) -> Output {
+        assert!(self.real, "container {} has no namespace", self.name);
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {args:?} in {}: {e}", self.name))
+    }
+
+    /// `ip -n <ns> <args>`; panics if it fails.
+    pub async fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["-n", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run ip {args:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "ip -n {} {args:?} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether two pings to `ip` get an answer (within about 2 s).
+    pub async fn ping(&self, ip: &str) -> bool {
+        self.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", ip])
+            .await
+            .status
+            .success()
+    }
+
+    /// Pings until one answers (ARP/ND, DAD and flows settle), up to
+    /// `secs`.
+    pub async fn ping_eventually(&self, ip: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self
+                .exec(&["ping", "-c", "1", "-W", "1", ip])
+                .await
+                .status
+                .success()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Whether a TCP connection to `ip:port` is accepted within 2 s.
+    pub async fn tcp_connects(&self, ip: &str, port: u16) -> bool {
+        self.exec(&["nc", "-z", "-w", "2", ip, &port.to_string()])
+            .await
+            .status
+            .success()
+    }
+
+    /// Like [`Container::tcp_connects`], retried for up to `secs` (the
+    /// first connection across hosts waits for ARP and tunnels).
+    pub async fn tcp_connects_eventually(&self, ip: &str, port: u16, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.tcp_connects(ip, port).await {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A TCP listener on `port` (all IPv4 addresses, or all IPv6 ones with
+    /// `v6`), killed on drop.
+    pub async fn listen(&self, port: u16, v6: bool) -> Listener {
+        let p = port.to_string();
+        let mut args = vec!["netns", "exec", &self.name, "nc"];
+        if v6 {
+            args.push("-6");
+        }
+        args.extend(["-lk", p.as_str()]);
+        let child = Command::new("ip")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nc in {}: {e}", self.name));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let want = format!(":{port} ");
+        while Instant::now() < deadline {
+            let out = self.exec(&["ss", "-ltnH"]).await;
+            if String::from_utf8_lossy(&out.stdout).contains(&want) {
+                return Listener(child);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("nc did not start listening on {port} in {}", self.name);
+    }
+
+    /// The neighbour entry for `ip` (`ip neigh show <ip>`).
+    pub async fn neigh(&self, ip: &str) -> String {
+        self.ip(&["neigh", "show", ip]).await
+    }
+
+    /// Whether interface `ifname` exists inside.
+    pub async fn has_link(&self, ifname: &str) -> bool {
+        self.exec(&["ip", "link", "show", ifname])
+            .await
+            .status
+            .success()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.real {
+            let _ = netns::delete_named_netns(&self.name);
+        }
+    }
+}
+
+/// A background process (a listener), killed by pid on drop.
+#[derive(Debug)]
+pub struct Listener(Child);
+
+impl Listener {
+    /// The process id, if it is still running.
+    pub fn id(&self) -> Option<u32> {
+        self.0.id()
+    }
+}
+
+/// A VXLAN network `tenant:name`.
+pub fn vxlan_net(
+    tenant: &str,
+    tenant_id: TenantId,
+    name: &str,
+    vni: u32,
+    subnet: &str,
+) -> NetworkSpec {
+    NetworkSpec {
+        key: format!("{tenant}:{name}"),
+        tenant: tenant.into(),
+        tenant_id,
+        encap: Encap::Vxlan,
+        vlan: 0,
+        vni: Some(vni),
+        subnet: Some(subnet.parse().unwrap_or_else(|e| panic!("{subnet}: {e}"))),
+        gateway: None,
+        subnet6: None,
+        gateway6: None,
+    }
+}
+
+/// A VLAN network `tenant:name`.
+pub fn vlan_net(
+    tenant: &str,
+    tenant_id: TenantId,
+    name: &str,
+    vlan: u16,
+    subnet: &str,
+) -> NetworkSpec {
+    NetworkSpec {
+        encap: Encap::Vlan,
+        vlan,
+        vni: None,
+        ..vxlan_net(tenant, tenant_id, name, 1, subnet)
+    }
+}
+
+/// `s` as an IP address (panics on a typo in a scenario).
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// A local endpoint with the contiv MAC of its IPv4 address, plumbed into
+/// `ctr`, on a fresh host interface name, MTU 1450.
+pub fn local_ep(
+    id: &str,
+    net: &NetworkSpec,
+    v4: &str,
+    epg: EpgId,
+    ctr: &Container,
+) -> LocalEndpoint {
+    let a: Ipv4Addr = v4.parse().unwrap_or_else(|e| panic!("{v4}: {e}"));
+    let plen = net.subnet.map_or(24, |s| s.prefix_len());
+    LocalEndpoint {
+        id: id.into(),
+        network: net.key.clone(),
+        epg,
+        ipv4: ipnet::Ipv4Net::new(a, plen).ok(),
+        ipv6: None,
+        mac: MacAddr::from_ipv4(a),
+        host_ifname: unique("vh"),
+        attachment: ctr.attachment(),
+        mtu: 1450,
+        qos: None,
+    }
+}
+
+/// `ep` with IPv6 address `v6` (prefix of the network's IPv6 subnet, /64
+/// without one).
+pub fn with_v6(mut ep: LocalEndpoint, net: &NetworkSpec, v6: &str) -> LocalEndpoint {
+    let a: Ipv6Addr = v6.parse().unwrap_or_else(|e| panic!("{v6}: {e}"));
+    ep.ipv6 = ipnet::Ipv6Net::new(a, net.subnet6.map_or(64, |s| s.prefix_len())).ok();
+    ep
+}
+
+/// A remote endpoint behind `vtep`.
+pub fn remote_ep(
+    id: &str,
+    net: &NetworkSpec,
+    v4: &str,
+    epg: EpgId,
+    vtep: IpAddr,
+) -> RemoteEndpoint {
+    let a: Ipv4Addr = v4.parse().unwrap_or_else(|e| panic!("{v4}: {e}"));
+    RemoteEndpoint {
+        id: id.into(),
+        network: net.key.clone(),
+        epg,
+        ipv4: Some(a),
+        ipv6: None,
+        mac: MacAddr::from_ipv4(a),
+        vtep,
+    }
+}
+
+/// A rule of the IR (what the compiler makes of a `netctl policy
+/// rule-add`).
+#[derive(Clone, Debug)]
+pub struct RuleBuilder(IrRule);
+
+impl RuleBuilder {
+    /// Rule `id` protecting group `epg` of `tenant`, direction in, any
+    /// peer, any protocol, priority 1, allow.
+    pub fn new(id: u64, tenant: TenantId, epg: EpgId) -> RuleBuilder {
+        RuleBuilder(IrRule {
+            id: RuleId(id),
+            tenant,
+            epg,
+            direction: Direction::In,
+            peer: PeerMatch::Any,
+            local: None,
+            proto: None,
+            ports: None,
+            priority: 1,
+            action: Action::Allow,
+            origin: RuleOrigin {
+                policy: format!("p{epg}"),
+                rule: id.to_string(),
+                epg: format!("g{epg}"),
+            },
+        })
+    }
+    /// Direction out.
+    pub fn outbound(mut self) -> Self {
+        self.0.direction = Direction::Out;
+        self
+    }
+    /// Protocol (6 tcp, 17 udp, 1 icmp).
+    pub fn proto(mut self, p: u8) -> Self {
+        self.0.proto = Some(p);
+        self
+    }
+    /// Destination port.
+    pub fn port(mut self, p: u16) -> Self {
+        self.0.ports = Some(PortRange::single(p));
+        self
+    }
+    /// Peer group.
+    pub fn peer_epg(mut self, g: EpgId) -> Self {
+        self.0.peer = PeerMatch::Epg(g);
+        self
+    }
+    /// Priority.
+    pub fn priority(mut self, p: u8) -> Self {
+        self.0.priority = p;
+        self
+    }
+    /// Deny.
+    pub fn deny(mut self) -> Self {
+        self.0.action = Action::Deny;
+        self
+    }
+    /// The rule.
+    pub fn build(self) -> IrRule {
+        self.0
+    }
+}
