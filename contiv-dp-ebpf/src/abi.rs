@@ -265,6 +265,7 @@ pub const CT_SEEN_REPLY: u32 = 1;
 pub const CT_FIN_A: u32 = 2;
 pub const CT_FIN_B: u32 = 4;
 pub const CT_RST: u32 = 8;
+pub const CT_A_INIT: u32 = 16;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

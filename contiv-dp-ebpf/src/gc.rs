@@ -78,3 +78,43 @@ pub fn flush(ct: &mut BpfHash<MapData, CtKey, CtEntry>) -> DpResult<usize> {
     }
     Ok(n)
 }
+
+/// The conntrack key of (src, sport) → (dst, dport) as the programs build
+/// it (the smaller (address, port) end first, compared as the raw memory
+/// words the programs compare), and whether the source is side a.
+pub fn key_of(
+    tenant: u32,
+    proto: u8,
+    src: std::net::IpAddr,
+    sport: u16,
+    dst: std::net::IpAddr,
+    dport: u16,
+) -> (CtKey, bool) {
+    use crate::abi::IpKey;
+    let words = |k: &IpKey| -> [u32; 4] {
+        let b = k.0;
+        [0, 4, 8, 12].map(|i| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
+    };
+    // Ports as the programs hold them: network order in memory.
+    let raw = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
+    let (s, d) = (IpKey::of(src), IpKey::of(dst));
+    let (ps, pd) = (raw(sport), raw(dport));
+    let src_first = (words(&s), ps) <= (words(&d), pd);
+    let (a, pa, b, pb) = if src_first {
+        (s, ps, d, pd)
+    } else {
+        (d, pd, s, ps)
+    };
+    (
+        CtKey {
+            tenant,
+            proto,
+            pad: [0; 3],
+            a,
+            b,
+            pa,
+            pb,
+        },
+        src_first,
+    )
+}

@@ -1,36 +1,13 @@
-//! One host, real packets: containers in namespaces plumbed by the eBPF
-//! datapath ping and connect; policy drops and passes; the gateway and
-//! ARP/ND are answered in BPF.
+//! What only the eBPF datapath does on one host (the conformance suite,
+//! `tests/conformance.rs`, covers forwarding, tenants, ARP/ND, the gateway
+//! and policy): per-rule and per-endpoint counters with real packets, DSCP
+//! marking and the sender's rate limit.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-use contiv_core::datapath::{DpOp, GlobalSpec};
+use contiv_core::datapath::DpOp;
 use support::*;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_containers_reach_each_other_and_the_gateway() {
-    let host = Host::new("eh").await;
-    let net = vxlan_net("t1:n1", 1, 61, 6100);
-    let a_ns = Netns::new("ec");
-    let b_ns = Netns::new("ec");
-    let a = local_ep("a", &net, 2, 0, &a_ns);
-    let b = local_ep("b", &net, 3, 0, &b_ns);
-    host.apply(vec![
-        DpOp::SetGlobal(GlobalSpec::default()),
-        DpOp::AddNetwork(net.clone()),
-        DpOp::AddLocalEndpoint(a.clone()),
-        DpOp::AddLocalEndpoint(b.clone()),
-    ])
-    .await;
-    assert!(a_ns.ping(&v4(&b)), "a pings b");
-    assert!(b_ns.ping(&v4(&a)), "b pings a");
-    assert!(a_ns.ping("10.61.0.1"), "a pings the gateway");
-    assert!(a_ns.ping(&v6(&b)), "a pings b over IPv6");
-    assert!(a_ns.ping("fd3d::1"), "a pings the IPv6 gateway");
-    let c = host.dp().counters().await.unwrap();
-    eprintln!("{c:#?}");
-}
 
 fn rule(
     id: u64,
@@ -81,7 +58,7 @@ fn members(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_judges_new_connections_and_replies_pass() {
+async fn rules_and_endpoints_count_what_they_decide() {
     use contiv_core::ir::{Action::*, Direction::*, PolicyDelta};
     let host = Host::new("eh").await;
     let net = vxlan_net("t1:n1", 1, 62, 6200);
@@ -139,90 +116,6 @@ async fn policy_judges_new_connections_and_replies_pass() {
     assert!(
         a_ns.tcp(&bip, 9000),
         "a reaches b:9000 once the deny is gone"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_with_overlapping_subnets_stay_apart() {
-    let host = Host::new("eh").await;
-    let n1 = vxlan_net("t1:n", 1, 63, 6301);
-    let n2 = vxlan_net("t2:n", 2, 63, 6302);
-    let ns: Vec<Netns> = (0..4).map(|_| Netns::new("ec")).collect();
-    let a1 = local_ep("a1", &n1, 2, 0, &ns[0]);
-    let b1 = local_ep("b1", &n1, 3, 0, &ns[1]);
-    let a2 = local_ep("a2", &n2, 2, 0, &ns[2]);
-    let c2 = local_ep("c2", &n2, 4, 0, &ns[3]);
-    host.apply(vec![
-        DpOp::AddNetwork(n1.clone()),
-        DpOp::AddNetwork(n2.clone()),
-        DpOp::AddLocalEndpoint(a1.clone()),
-        DpOp::AddLocalEndpoint(b1.clone()),
-        DpOp::AddLocalEndpoint(a2.clone()),
-        DpOp::AddLocalEndpoint(c2.clone()),
-    ])
-    .await;
-    // The same address in both tenants; each reaches its own.
-    assert!(ns[1].ping("10.63.0.2"), "b1 reaches a1");
-    assert!(ns[3].ping("10.63.0.2"), "c2 reaches a2");
-    // 10.63.0.4 exists only in tenant 2.
-    assert!(!ns[0].ping("10.63.0.4"), "a1 must not reach tenant 2's c2");
-    assert!(ns[2].ping("10.63.0.4"), "a2 reaches c2");
-    // Proxy ARP never answers with another tenant's endpoint.
-    let neigh = ns[0].ip(&["neigh", "show", "10.63.0.4"]);
-    assert!(!neigh.contains("02:02:0a:3f:00:04"), "{neigh}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arp_is_proxied_or_flooded_by_mode() {
-    use contiv_core::datapath::{ArpMode, RemoteEndpoint, VtepPeer};
-    let host = Host::new("eh").await;
-    let net = vxlan_net("t1:n", 1, 64, 6400);
-    let a_ns = Netns::new("ec");
-    let b_ns = Netns::new("ec");
-    let a = local_ep("a", &net, 2, 0, &a_ns);
-    let b = local_ep("b", &net, 3, 0, &b_ns);
-    // A remote endpoint: no container answers for it here.
-    let r = RemoteEndpoint {
-        id: "r".into(),
-        network: net.key.clone(),
-        epg: 0,
-        ipv4: Some("10.64.0.9".parse().unwrap()),
-        ipv6: None,
-        mac: "02:02:0a:40:00:09".parse().unwrap(),
-        vtep: "192.0.2.50".parse().unwrap(),
-    };
-    host.apply(vec![
-        DpOp::AddNetwork(net.clone()),
-        DpOp::AddPeer(VtepPeer {
-            host: "p".into(),
-            ip: "192.0.2.50".parse().unwrap(),
-        }),
-        DpOp::AddLocalEndpoint(a.clone()),
-        DpOp::AddLocalEndpoint(b.clone()),
-        DpOp::AddRemoteEndpoint(r),
-    ])
-    .await;
-    // Proxy mode: the datapath answers for the remote endpoint.
-    let _ = a_ns.ping("10.64.0.9");
-    let neigh = a_ns.ip(&["neigh", "show", "10.64.0.9"]);
-    assert!(neigh.contains("02:02:0a:40:00:09"), "proxied: {neigh}");
-    // Flood mode: requests reach the other containers, who answer for
-    // themselves; nobody answers for the remote endpoint here.
-    host.apply(vec![DpOp::SetGlobal(GlobalSpec {
-        arp_mode: ArpMode::Flood,
-        ..GlobalSpec::default()
-    })])
-    .await;
-    a_ns.ip(&["neigh", "flush", "all"]);
-    b_ns.ip(&["neigh", "flush", "all"]);
-    assert!(a_ns.ping(&v4(&b)), "a reaches b with flooded ARP");
-    let neigh = a_ns.ip(&["neigh", "show", &v4(&b)]);
-    assert!(neigh.contains("02:02:0a:40:00:03"), "b answered: {neigh}");
-    let _ = a_ns.ping("10.64.0.9");
-    let neigh = a_ns.ip(&["neigh", "show", "10.64.0.9"]);
-    assert!(
-        !neigh.contains("02:02:0a:40:00:09"),
-        "flood mode: the datapath no longer answers for the remote endpoint: {neigh}"
     );
 }
 

@@ -1,8 +1,9 @@
 //! Two hosts (namespaces, each with its own bpffs and datapath) joined by
-//! a veth underlay (VXLAN between their `vxlan external gbp` devices) and a
-//! veth trunk (the VLAN uplink of both): containers on either host reach
-//! each other, `in` rules are judged where the destination lives with the
-//! source group carried in VXLAN-GBP, `out` rules where the source lives.
+//! a veth underlay (VXLAN between their `vxlan external gbp` devices):
+//! `in` rules are judged where the destination lives with the source group
+//! carried in VXLAN-GBP (the receiving host need not know the sender's
+//! group), `out` rules where the source lives. (Plain two-host VXLAN and
+//! VLAN forwarding is the conformance suite's.)
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -99,7 +100,10 @@ async fn vxlan_carries_traffic_and_the_source_group() {
     setup(&ha, &net, &a, &b, vtep(n, 2)).await;
     setup(&hb, &net, &b, &a, vtep(n, 1)).await;
     assert!(a_ns.ping(&v4(&b)), "a reaches b across the VXLAN underlay");
-    assert!(b_ns.ping(&v6(&a)), "b reaches a over IPv6");
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || b_ns.ping(&v6(&a))),
+        "b reaches a over IPv6 (once duplicate address detection is done)"
+    );
     let _l = b_ns.spawn(&["nc", "-l", "-k", "-p", "80"]);
     let _m = a_ns.spawn(&["nc", "-l", "-k", "-p", "81"]);
     assert!(
@@ -159,38 +163,4 @@ async fn vxlan_carries_traffic_and_the_source_group() {
     );
     let ea = c.endpoints.iter().find(|e| e.id == "a").unwrap();
     assert!(ea.tx_drops >= 1, "{ea:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vlan_networks_leave_and_enter_through_the_uplink() {
-    let n = 68;
-    let (ha, hb) = pair(n).await;
-    let net = vlan_net("t1:v", 1, 69, 169);
-    let a_ns = Netns::new("ec");
-    let b_ns = Netns::new("ec");
-    let a = local_ep("a", &net, 2, 0, &a_ns);
-    let b = local_ep("b", &net, 3, 0, &b_ns);
-    setup(&ha, &net, &a, &b, vtep(n, 2)).await;
-    setup(&hb, &net, &b, &a, vtep(n, 1)).await;
-    assert!(a_ns.ping(&v4(&b)), "a reaches b over the trunk");
-    assert!(b_ns.ping(&v6(&a)), "b reaches a over IPv6");
-    // An address no endpoint has leaves through the uplink, tagged (VLAN
-    // unknown unicast); host B's classifier sees it on its trunk and
-    // drops it: no endpoint there either. (A static neighbour entry, so a sends the
-    // packet without waiting for an ARP answer nobody gives.)
-    a_ns.ip(&[
-        "neigh",
-        "add",
-        "10.69.0.77",
-        "lladdr",
-        "02:02:0a:45:00:4d",
-        "dev",
-        "eth0",
-    ]);
-    assert!(!a_ns.ping("10.69.0.77"));
-    let c = hb.dp().counters().await.unwrap();
-    assert!(
-        c.drops.iter().any(|(r, n)| r == "no-route" && *n >= 1),
-        "host B saw a's tagged packet to an unknown address: {c:?}"
-    );
 }

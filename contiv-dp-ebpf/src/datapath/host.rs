@@ -8,16 +8,16 @@ use crate::config::EbpfConfig;
 use crate::kernel::attach::{self, Hook};
 use crate::kernel::load::Programs;
 use crate::kernel::maps::Maps;
-use crate::netns::Netns;
-use crate::plumbing::Plumber;
+use crate::plumbing::Devices;
 use crate::sets::{SetIds, name_hash};
-use crate::state::{HostState, check_global, check_network};
 use crate::sync::Tables;
 use crate::tables::Counts;
 use contiv_core::datapath::{
-    ArpMode, Attachment, DpError, DpOp, DpResult, Encap, LocalEndpoint, NetworkSpec,
+    ArpMode, Attachment, DpError, DpOp, DpResult, Encap, FwdMode, GlobalSpec, HostState,
+    LocalEndpoint, NetworkSpec, check_network,
 };
 use contiv_core::ir::{AddrSetId, RuleId, TenantId};
+use contiv_core::linux::Netns;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -65,7 +65,7 @@ pub struct EbpfStats {
 pub struct Inner {
     pub(crate) maps: Maps,
     pub(crate) progs: Programs,
-    pub(crate) plumber: Plumber,
+    pub(crate) devices: Devices,
     pub(crate) ns: Netns,
     pub(crate) links: PathBuf,
     pub(crate) state: HostState,
@@ -96,6 +96,17 @@ pub fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
 
 fn plumb_err(e: String) -> DpError {
     DpError::Plumbing(e)
+}
+
+/// Checks the global settings this backend realises.
+pub fn check_global(g: &GlobalSpec) -> DpResult<()> {
+    if g.fwd_mode == FwdMode::Routing {
+        return Err(DpError::Unsupported(
+            "forwarding mode `routing` is not implemented by the eBPF datapath (bridge mode only)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Inner {
@@ -197,7 +208,7 @@ impl Inner {
                 },
             )?;
         }
-        self.plumber.remove(&ep).await.map_err(plumb_err)?;
+        self.devices.remove_endpoint(&ep).await.map_err(plumb_err)?;
         self.state.local.remove(id);
         Ok(())
     }
@@ -223,11 +234,15 @@ impl Inner {
             self.set_contrib(Obj::Remote(ep.id.clone()), Contrib::default());
             self.dirty_vteps = true;
         }
-        let (ifindex, owned) = self.plumber.ensure(&ep, &net).await.map_err(plumb_err)?;
+        let (ifindex, owned) = self
+            .devices
+            .ensure_endpoint(&ep, &net)
+            .await
+            .map_err(plumb_err)?;
         if let Err(e) = self.attach_endpoint(&ep.host_ifname, ifindex) {
             // Do not leave a veth nobody owns.
             if owned {
-                let _ = self.plumber.remove(&ep).await;
+                let _ = self.devices.remove_endpoint(&ep).await;
             }
             return Err(e);
         }
@@ -351,7 +366,10 @@ impl Inner {
                     .cloned()
                     .collect();
                 for e in eps {
-                    self.plumber.ensure(&e, &n).await.map_err(plumb_err)?;
+                    self.devices
+                        .ensure_endpoint(&e, &n)
+                        .await
+                        .map_err(plumb_err)?;
                 }
             }
         }

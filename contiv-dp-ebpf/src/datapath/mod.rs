@@ -21,16 +21,16 @@ use crate::config::EbpfConfig;
 use crate::kernel::attach::{self, Hook};
 use crate::kernel::bpffs;
 use crate::kernel::load::{self, LoadReport};
-use crate::netns::Netns;
-use crate::plumbing::Plumber;
-use crate::state::HostState;
+use crate::plumbing::Devices;
 use crate::stats::{self, Counters};
 use crate::sync::Tables;
 use crate::tables::KvMap;
 use async_trait::async_trait;
 use contiv_core::datapath::{
-    Capabilities, Datapath, DesiredState, DpError, DpOp, DpResult, ResyncReport,
+    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
+    ResyncReport, in_op,
 };
+use contiv_core::linux::Netns;
 use host::{HostSide, Inner};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -84,32 +84,23 @@ impl Drop for EbpfDatapath {
     }
 }
 
-fn op_name(op: &DpOp) -> String {
-    match op {
-        DpOp::SetGlobal(_) => "SetGlobal".into(),
-        DpOp::AddNetwork(n) => format!("AddNetwork {}", n.key),
-        DpOp::RemoveNetwork(k) => format!("RemoveNetwork {k}"),
-        DpOp::AddLocalEndpoint(e) => format!("AddLocalEndpoint {}", e.id),
-        DpOp::RemoveLocalEndpoint(id) => format!("RemoveLocalEndpoint {id}"),
-        DpOp::AddRemoteEndpoint(e) => format!("AddRemoteEndpoint {}", e.id),
-        DpOp::RemoveRemoteEndpoint(id) => format!("RemoveRemoteEndpoint {id}"),
-        DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
-        DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
-        DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
-    }
-}
-
-fn in_op(i: usize, op: &DpOp, e: DpError) -> DpError {
-    let ctx = format!("operation {i} ({})", op_name(op));
-    match e {
-        DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("{ctx}: {m}")),
-        DpError::Unsupported(m) => DpError::Unsupported(format!("{ctx}: {m}")),
-        DpError::Plumbing(m) => DpError::Plumbing(format!("{ctx}: {m}")),
-        DpError::Backend(m) => DpError::Backend(format!("{ctx}: {m}")),
-    }
-}
-
 impl EbpfDatapath {
+    /// What this datapath does, as the conformance suite shows
+    /// (`tests/conformance.rs`). A netprofile's bandwidth is not claimed:
+    /// the programs police what an endpoint sends, not what it receives.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Capability::ForwardsPackets,
+        Capability::Vxlan,
+        Capability::Vlan,
+        Capability::StatefulPolicy,
+        Capability::Ipv6,
+        Capability::ProxyArp,
+        Capability::FloodArp,
+        Capability::Gateway,
+        Capability::Gateway6,
+        Capability::QosDscp,
+    ]);
+
     /// Loads (or adopts) the datapath's objects and hooks the VXLAN device
     /// and the uplink. Endpoint state is untouched until
     /// [`Datapath::resync`]. Needs a tokio runtime, root (CAP_BPF,
@@ -118,8 +109,8 @@ impl EbpfDatapath {
         bpffs::ensure_mounted(&cfg.bpffs)?;
         let root = cfg.pin_root();
         let (mut maps, mut progs, report) = load::load(&root)?;
-        let ns = Netns::new(cfg.netns.clone());
-        let plumber = Plumber::new(&ns).await.map_err(DpError::Plumbing)?;
+        let ns = cfg.netns.clone().map(Netns::Path).unwrap_or_default();
+        let devices = Devices::new(ns.clone()).await.map_err(DpError::Plumbing)?;
         let links = load::links_dir(&root);
         // Programs that replaced older ones take over every pinned link.
         for a in attach::list(&links)? {
@@ -132,7 +123,7 @@ impl EbpfDatapath {
                 attach::repoint(&mut p.prog, &links, a)?;
             }
         }
-        let vxlan_ifindex = plumber
+        let vxlan_ifindex = devices
             .ensure_vxlan(&cfg.vxlan_device, cfg.vxlan_port)
             .await
             .map_err(DpError::Plumbing)?;
@@ -147,7 +138,7 @@ impl EbpfDatapath {
         )?;
         let mut uplink_ifindex = 0;
         if let Some(up) = &cfg.uplink {
-            uplink_ifindex = plumber
+            uplink_ifindex = devices
                 .index_of(up)
                 .await
                 .map_err(DpError::Plumbing)?
@@ -170,7 +161,7 @@ impl EbpfDatapath {
         let mut inner = Inner {
             maps,
             progs,
-            plumber,
+            devices,
             ns,
             links,
             state: HostState::default(),
@@ -315,25 +306,52 @@ impl EbpfDatapath {
         ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
         let mut out = vec![0u8; frame.len().max(128) + 64];
         let prog = &g.progs.endpoint.prog;
-        let r =
-            g.ns.run(|| {
-                use aya::programs::{TestRun, TestRunOptions};
-                let opts = TestRunOptions {
-                    data_in: Some(frame),
-                    data_out: Some(&mut out),
-                    ctx_in: Some(&ctx),
-                    ..TestRunOptions::default()
-                };
-                prog.test_run(opts)
-                    .map(|r| (r.return_value, r.data_size_out))
-            })
-            .map_err(DpError::Backend)?
-            .map_err(|e| DpError::Backend(format!("BPF_PROG_TEST_RUN: {e}")))?;
+        let r = crate::plumbing::in_ns(&g.ns, || {
+            use aya::programs::{TestRun, TestRunOptions};
+            let opts = TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                ..TestRunOptions::default()
+            };
+            prog.test_run(opts)
+                .map(|r| (r.return_value, r.data_size_out))
+        })
+        .map_err(DpError::Backend)?
+        .map_err(|e| DpError::Backend(format!("BPF_PROG_TEST_RUN: {e}")))?;
         out.truncate(r.1 as usize);
         Ok(PacketRun {
             verdict: r.0 as i32,
             frame: out,
         })
+    }
+
+    /// Tracks the connection (`src`, `sport`) → (`dst`, `dport`) of
+    /// protocol `proto` in `tenant` as an allowed, answered one: its
+    /// packets, both ways, pass without meeting the rules (ICMP echo: the
+    /// ports are its id). For probes and tests of established traffic.
+    pub async fn track(
+        &self,
+        tenant: contiv_core::ir::TenantId,
+        proto: u8,
+        src: std::net::IpAddr,
+        sport: u16,
+        dst: std::net::IpAddr,
+        dport: u16,
+    ) -> DpResult<()> {
+        let (k, src_first) = crate::gc::key_of(tenant, proto, src, sport, dst, dport);
+        let now = crate::gc::monotonic_ns();
+        let e = crate::abi::CtEntry {
+            created_ns: now,
+            seen_ns: now,
+            flags: crate::abi::CT_SEEN_REPLY | if src_first { crate::abi::CT_A_INIT } else { 0 },
+            pad: 0,
+        };
+        let mut g = self.inner.lock().await;
+        g.maps
+            .conntrack
+            .insert(k, e, 0)
+            .map_err(|e| DpError::Backend(format!("writing conntrack: {e}")))
     }
 
     /// Deletes every conntrack entry: existing connections are judged by
@@ -358,15 +376,7 @@ impl Datapath for EbpfDatapath {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vxlan: true,
-            vlan: true,
-            stateful_policy: true,
-            ipv6: true,
-            proxy_arp: true,
-            qos: true,
-            forwards_packets: true,
-        }
+        EbpfDatapath::CAPABILITIES
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
@@ -391,8 +401,8 @@ impl Datapath for EbpfDatapath {
     }
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
-        let target = HostState::from_desired(desired)
-            .map_err(|e| DpError::InvalidArgument(format!("desired state: {e}")))?;
+        host::check_global(&desired.global)?;
+        let target = HostState::from_desired(desired)?;
         let mut g = self.inner.lock().await;
         let mut added = 0;
         let mut removed = 0;
@@ -409,9 +419,12 @@ impl Datapath for EbpfDatapath {
                 && host::replumb_needed(old, ep)
             {
                 let old = old.clone();
-                g.plumber.remove(&old).await.map_err(DpError::Plumbing)?;
+                g.devices
+                    .remove_endpoint(&old)
+                    .await
+                    .map_err(DpError::Plumbing)?;
             }
-            match g.plumber.ensure(ep, net).await {
+            match g.devices.ensure_endpoint(ep, net).await {
                 Ok((ifindex, owned)) => match g.attach_endpoint(&ep.host_ifname, ifindex) {
                     Ok(made) => {
                         added += usize::from(made);
@@ -442,7 +455,7 @@ impl Datapath for EbpfDatapath {
             removed += 1;
             if a.hook == Hook::Endpoint && owned_before.get(&a.ifindex) == Some(&true) {
                 let deleted = g
-                    .plumber
+                    .devices
                     .delete_veth(a.ifindex)
                     .await
                     .map_err(DpError::Plumbing)?;
@@ -457,7 +470,10 @@ impl Datapath for EbpfDatapath {
             .cloned()
             .collect();
         for e in gone {
-            g.plumber.remove(&e).await.map_err(DpError::Plumbing)?;
+            g.devices
+                .remove_endpoint(&e)
+                .await
+                .map_err(DpError::Plumbing)?;
         }
         // Maps: every object's entries from the new state, then the diff.
         g.state = state;

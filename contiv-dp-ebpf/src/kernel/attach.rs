@@ -2,11 +2,12 @@
 //! `<hook>_<ifindex>` under the links directory, so attachments survive the
 //! agent and a restarted one finds them.
 
-use crate::netns::Netns;
+use crate::plumbing::in_ns;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
 use contiv_core::datapath::DpError;
+use contiv_core::linux::Netns;
 use std::path::{Path, PathBuf};
 
 /// Which classifier an interface runs.
@@ -83,7 +84,9 @@ pub fn list(dir: &Path) -> Result<Vec<Attachment>, DpError> {
 
 /// Whether `prog_id` is attached (tcx ingress) on `ifname` in `ns`.
 pub fn runs_on(ns: &Netns, ifname: &str, prog_id: u32) -> bool {
-    let q = ns.run(|| SchedClassifier::query_tcx(ifname, TcAttachType::Ingress).ok());
+    let q = in_ns(ns, || {
+        SchedClassifier::query_tcx(ifname, TcAttachType::Ingress).ok()
+    });
     match q {
         Ok(Some((_, progs))) => progs.iter().any(|p| p.id() == prog_id),
         _ => false,
@@ -111,16 +114,15 @@ pub fn ensure(
         // came back with the same index: replace it.
         remove(dir, a)?;
     }
-    let id = ns
-        .run(|| {
-            prog.attach_with_options(
-                ifname,
-                TcAttachType::Ingress,
-                TcAttachOptions::TcxOrder(LinkOrder::default()),
-            )
-        })
-        .map_err(DpError::Backend)?
-        .map_err(|e| DpError::Backend(format!("attaching the classifier to {ifname}: {e}")))?;
+    let id = in_ns(ns, || {
+        prog.attach_with_options(
+            ifname,
+            TcAttachType::Ingress,
+            TcAttachOptions::TcxOrder(LinkOrder::default()),
+        )
+    })
+    .map_err(DpError::Backend)?
+    .map_err(|e| DpError::Backend(format!("attaching the classifier to {ifname}: {e}")))?;
     let link = prog
         .take_link(id)
         .map_err(|e| DpError::Backend(format!("link on {ifname}: {e}")))?;

@@ -312,3 +312,81 @@ pub fn v4(ep: &LocalEndpoint) -> String {
 pub fn v6(ep: &LocalEndpoint) -> String {
     ep.ipv6.expect("ipv6").addr().to_string()
 }
+
+/// A raw packet socket on one interface of a namespace: sees the frames
+/// the interface receives.
+pub struct Tap {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Tap {
+    /// Opens `ifname` in the namespace at `netns`.
+    pub fn open(netns: &Path, ifname: &str) -> Result<Tap, String> {
+        let ifname = ifname.to_owned();
+        contiv_core::linux::netns::run_in_netns(netns, move || -> Result<Tap, String> {
+            use std::os::fd::FromRawFd;
+            let c = std::ffi::CString::new(ifname.clone()).map_err(|e| e.to_string())?;
+            // SAFETY: plain libc calls with valid arguments; the returned
+            // descriptor is owned by the OwnedFd.
+            unsafe {
+                let index = libc::if_nametoindex(c.as_ptr());
+                if index == 0 {
+                    return Err(format!("no {ifname}"));
+                }
+                let proto = (libc::ETH_P_ALL as u16).to_be();
+                let fd = libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    i32::from(proto),
+                );
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error().to_string());
+                }
+                let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                sll.sll_family = libc::AF_PACKET as u16;
+                sll.sll_protocol = proto;
+                sll.sll_ifindex = index as i32;
+                let rc = libc::bind(
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                );
+                if rc != 0 {
+                    return Err(std::io::Error::last_os_error().to_string());
+                }
+                Ok(Tap { fd })
+            }
+        })
+        .map_err(|e| e.to_string())?
+    }
+
+    /// The frames received since the last call (not those sent).
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let mut buf = vec![0u8; 2048];
+            // SAFETY: `buf` and `sll` are valid for the sizes given.
+            let (n, pkttype) = unsafe {
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+                let n = libc::recvfrom(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
+                    &mut len,
+                );
+                (n, sll.sll_pkttype)
+            };
+            if n <= 0 {
+                return out;
+            }
+            if pkttype != libc::PACKET_OUTGOING {
+                buf.truncate(n as usize);
+                out.push(buf);
+            }
+        }
+    }
+}
