@@ -86,6 +86,11 @@ impl Pinned {
         Ok(false)
     }
 
+    /// The number of entries of every map but the arrays, by name.
+    pub fn sizes(&self) -> DpResult<Vec<(&'static str, usize)>> {
+        crate::stats::sizes(&crate::kernel::maps::Maps::open(&self.dir)?)
+    }
+
     /// Whether ARP and neighbour solicitations are answered in BPF (proxy
     /// mode) rather than flooded.
     pub fn arp_proxy(&self) -> DpResult<bool> {

@@ -294,6 +294,18 @@ impl EbpfDatapath {
     /// it; nothing is sent). It has the effects a real packet has on the
     /// maps: a new connection it allows is tracked, counters count.
     pub async fn run_packet(&self, id: &str, frame: &[u8]) -> DpResult<PacketRun> {
+        self.time_packet(id, frame, 1).await.map(|(r, _)| r)
+    }
+
+    /// [`EbpfDatapath::run_packet`] `repeat` times in the kernel; returns
+    /// the last run and the mean time of one run (what a packet of this
+    /// kind costs the classifier).
+    pub async fn time_packet(
+        &self,
+        id: &str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> DpResult<(PacketRun, std::time::Duration)> {
         let g = self.inner.lock().await;
         let ifindex = g
             .sides
@@ -312,18 +324,22 @@ impl EbpfDatapath {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
                 ctx_in: Some(&ctx),
+                repeat: repeat.max(1),
                 ..TestRunOptions::default()
             };
             prog.test_run(opts)
-                .map(|r| (r.return_value, r.data_size_out))
+                .map(|r| (r.return_value, r.data_size_out, r.duration))
         })
         .map_err(DpError::Backend)?
         .map_err(|e| DpError::Backend(format!("BPF_PROG_TEST_RUN: {e}")))?;
         out.truncate(r.1 as usize);
-        Ok(PacketRun {
-            verdict: r.0 as i32,
-            frame: out,
-        })
+        Ok((
+            PacketRun {
+                verdict: r.0 as i32,
+                frame: out,
+            },
+            r.2,
+        ))
     }
 
     /// Tracks the connection (`src`, `sport`) → (`dst`, `dport`) of

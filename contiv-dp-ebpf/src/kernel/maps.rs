@@ -182,3 +182,50 @@ impl Maps {
         })
     }
 }
+
+impl Maps {
+    /// Opens every map pinned in `dir` (another process's datapath), with
+    /// the same layout checks as adoption.
+    pub fn open(dir: &Path) -> Result<Maps, DpError> {
+        let mut ids = HashSet::new();
+        macro_rules! pinned {
+            ($name:literal, $k:ty, $v:ty) => {{
+                let p = dir.join($name);
+                let data = MapData::from_pin(&p).map_err(|e| {
+                    DpError::Backend(format!("opening pinned map {}: {e}", p.display()))
+                })?;
+                check_sizes::<$k, $v>($name, &data)?;
+                if let Ok(i) = data.info() {
+                    ids.insert(i.id());
+                }
+                let m = Map::from_map_data(data)
+                    .map_err(|e| DpError::Backend(format!("map {}: {e}", $name)))?;
+                m.try_into().map_err(|e: aya::maps::MapError| {
+                    DpError::Backend(format!("map {}: {e}", $name))
+                })?
+            }};
+        }
+        Ok(Maps {
+            config: pinned!("config", u32, Config),
+            interfaces: pinned!("interfaces", u32, Iface),
+            networks: pinned!("networks", u32, Network),
+            vnis: pinned!("vnis", u32, u32),
+            vteps: pinned!("vteps", IpKey, u32),
+            endpoints: pinned!("endpoints", EpKey, Target),
+            macs: pinned!("macs", MacKey, Target),
+            membership: pinned!("membership", MemberKey, u32),
+            addr_sets: pinned!("addr_sets", SetData, u32),
+            set_ids: pinned!("set_ids", u32, u64),
+            rule_heads: pinned!("rule_heads", ListKey, ListHead),
+            rules: pinned!("rules", ListEntryKey, Rule),
+            flood_heads: pinned!("flood_heads", ListKey, ListHead),
+            flood: pinned!("flood", ListEntryKey, Target),
+            conntrack: pinned!("conntrack", CtKey, CtEntry),
+            ep_stats: pinned!("ep_stats", u32, EpStats),
+            rule_stats: pinned!("rule_stats", u64, RuleStats),
+            drop_reasons: pinned!("drop_reasons", u32, u64),
+            buckets: pinned!("buckets", u32, Bucket),
+            ids,
+        })
+    }
+}
