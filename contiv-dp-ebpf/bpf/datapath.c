@@ -132,6 +132,17 @@ INLINE int set_tunnel(struct __sk_buff *skb, const struct ip_addr *vtep, __u32 v
 	return 0;
 }
 
+/* The source's group: from VXLAN-GBP, else looked up once (only packets
+ * that meet policy or leave through the tunnel need it). */
+INLINE __u32 src_group(struct pkt *p)
+{
+	if (!p->hint_epg) {
+		p->src_epg = member_of(p->tenant, &p->src);
+		p->hint_epg = 1;
+	}
+	return p->src_epg;
+}
+
 /* ---- flooding ---------------------------------------------------------- */
 
 struct flood_ctx {
@@ -179,7 +190,7 @@ static long flood_one(__u32 idx, void *ctx)
 /* Copies the frame to every target of the network's flood list (local
  * endpoints but the sender; from a local endpoint also every peer VTEP or
  * the uplink), then drops the original. */
-INLINE int flood_net(struct __sk_buff *skb, const struct pkt *p, const struct network *net,
+INLINE int flood_net(struct __sk_buff *skb, struct pkt *p, const struct network *net,
 		     const struct config *cfg)
 {
 	struct list_key hk = {.k = {p->net, 0, 0}};
@@ -194,7 +205,7 @@ INLINE int flood_net(struct __sk_buff *skb, const struct pkt *p, const struct ne
 		.local_only = p->origin != ORIGIN_LOCAL,
 		.vni = net->vni,
 		.vlan = net->vlan,
-		.epg = p->src_epg,
+		.epg = p->origin == ORIGIN_LOCAL ? src_group(p) : 0,
 		.vxlan_if = cfg->vxlan_ifindex,
 		.uplink_if = cfg->uplink_ifindex,
 		.len = p->len,
@@ -208,7 +219,7 @@ INLINE int flood_net(struct __sk_buff *skb, const struct pkt *p, const struct ne
 
 /* ---- delivery ---------------------------------------------------------- */
 
-INLINE int deliver(struct __sk_buff *skb, const struct pkt *p, const struct target *t,
+INLINE int deliver(struct __sk_buff *skb, struct pkt *p, const struct target *t,
 		   const struct network *net, const struct config *cfg, int set_mac)
 {
 	if (t->kind == TARGET_LOCAL) {
@@ -224,7 +235,7 @@ INLINE int deliver(struct __sk_buff *skb, const struct pkt *p, const struct targ
 			return drop(DROP_NO_ROUTE);
 		if (set_mac && !mac_eq(p->dmac, t->mac) && bpf_skb_store_bytes(skb, 0, t->mac, 6, 0))
 			return drop(DROP_REDIRECT);
-		if (set_tunnel(skb, &t->vtep, net->vni, p->src_epg))
+		if (set_tunnel(skb, &t->vtep, net->vni, src_group(p)))
 			return drop(DROP_REDIRECT);
 		return bpf_redirect(cfg->vxlan_ifindex, 0);
 	}
@@ -430,11 +441,9 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 	__u32 rx_if = dst_local ? t->ifindex : 0;
 	__u32 tx_if = ifc ? p->in_ifindex : 0;
 
-	if (!p->hint_epg)
-		p->src_epg = member_of(p->tenant, &p->src);
 	__u64 now = bpf_ktime_get_ns();
 	if (!ct_lookup(p, cfg, now) && !ct_related(skb, p, cfg, now)) {
-		if (policy(p, p->origin == ORIGIN_LOCAL, dst_local, p->src_epg) != ACT_ALLOW)
+		if (policy(p, p->origin == ORIGIN_LOCAL, dst_local, src_group(p)) != ACT_ALLOW)
 			return drop_ep(DROP_POLICY, tx_if, rx_if);
 		ct_create(p, now);
 	}

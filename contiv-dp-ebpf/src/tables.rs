@@ -342,14 +342,14 @@ pub struct ListTable<V> {
 }
 
 /// The two maps of a list table.
-pub struct ListMaps<'a, V: Pod> {
+pub struct ListMaps<'a, H, E> {
     /// Heads.
-    pub heads: &'a mut BpfHash<MapData, ListKey, ListHead>,
+    pub heads: &'a mut H,
     /// Entries.
-    pub entries: &'a mut BpfHash<MapData, ListEntryKey, V>,
+    pub entries: &'a mut E,
 }
 
-impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
+impl<V: Copy + PartialEq + std::fmt::Debug> ListTable<V> {
     /// An empty table for lists `name`.
     pub fn new(name: &'static str) -> Self {
         ListTable {
@@ -391,7 +391,11 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
 
     /// Reads heads and entries back: what is active becomes the written
     /// state; entries no head points at are deleted now (returned count).
-    pub fn adopt(&mut self, maps: &mut ListMaps<'_, V>) -> MapResult<usize> {
+    pub fn adopt<H, E>(&mut self, maps: &mut ListMaps<'_, H, E>) -> MapResult<usize>
+    where
+        H: KvMap<ListKey, ListHead>,
+        E: KvMap<ListEntryKey, V>,
+    {
         let heads = maps
             .heads
             .entries()
@@ -472,7 +476,11 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
     }
 
     /// Deletes retired generations old enough (all of them if `all`).
-    pub fn reap(&mut self, maps: &mut ListMaps<'_, V>, all: bool) -> MapResult<usize> {
+    pub fn reap<H, E>(&mut self, maps: &mut ListMaps<'_, H, E>, all: bool) -> MapResult<usize>
+    where
+        H: KvMap<ListKey, ListHead>,
+        E: KvMap<ListEntryKey, V>,
+    {
         let now = Instant::now();
         let mut n = 0;
         let mut keep = Vec::new();
@@ -494,7 +502,11 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
 
     /// Writes every dirty list (see the [module documentation](self)).
     /// Returns (entries written, entries deleted).
-    pub fn flush(&mut self, maps: &mut ListMaps<'_, V>) -> MapResult<(usize, usize)> {
+    pub fn flush<H, E>(&mut self, maps: &mut ListMaps<'_, H, E>) -> MapResult<(usize, usize)>
+    where
+        H: KvMap<ListKey, ListHead>,
+        E: KvMap<ListEntryKey, V>,
+    {
         let mut written = 0;
         let mut deleted = self.reap(maps, false)?;
         let keys: Vec<ListKey> = self.dirty.iter().copied().collect();
@@ -520,6 +532,19 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
                 self.dirty.remove(&k);
                 continue;
             }
+            if let Some(c) = cur {
+                let n = c.items.len();
+                // Appending (a new endpoint's veth has the highest index, a
+                // new rule often the lowest priority): the new entries go
+                // into the live generation past its count, then the count
+                // grows — readers see the old list or the new one.
+                if want.len() > n && want[..n] == c.items[..] {
+                    let g = c.gen_;
+                    let want = want.to_vec();
+                    written += self.write_list(maps, k, g, n, want)?;
+                    continue;
+                }
+            }
             let new_gen = cur.map(|c| 1 - c.gen_).unwrap_or(0);
             // A generation retired moments ago is overwritten now; its
             // surplus entries go.
@@ -532,46 +557,141 @@ impl<V: Pod + PartialEq + std::fmt::Debug> ListTable<V> {
                     true
                 }
             });
-            for (i, v) in want.iter().enumerate() {
-                maps.entries
-                    .put(&ListEntryKey::new(k, new_gen, i as u32), v)
-                    .map_err(|e| format!("writing {} entry: {e}", self.name))?;
-                written += 1;
-            }
             for i in want.len() as u32..surplus {
                 maps.entries
                     .del(&ListEntryKey::new(k, new_gen, i))
                     .map_err(|e| format!("deleting {} entry: {e}", self.name))?;
                 deleted += 1;
             }
-            maps.heads
-                .put(
-                    &k,
-                    &ListHead {
-                        gen_: new_gen,
-                        count: want.len() as u32,
-                    },
-                )
-                .map_err(|e| format!("writing {} head: {e}", self.name))?;
-            written += 1;
-            if let Some(c) = cur {
+            // The old generation retires only once the head points away.
+            let old = cur.map(|c| (c.gen_, c.items.len() as u32));
+            let want = want.to_vec();
+            written += self.write_list(maps, k, new_gen, 0, want)?;
+            if let Some((gen_, count)) = old {
                 self.retired.push(Retired {
                     at: Instant::now(),
                     list: k,
-                    gen_: c.gen_,
-                    count: c.items.len() as u32,
+                    gen_,
+                    count,
                 });
             }
-            let items = want.to_vec();
-            self.written.insert(
-                k,
-                Written {
-                    gen_: new_gen,
-                    items,
-                },
-            );
-            self.dirty.remove(&k);
         }
         Ok((written, deleted))
+    }
+
+    /// Writes `items[from..]` into generation `gen_` of list `k`, then its
+    /// head (readers see the old list or the new one), and records it as
+    /// written. Returns the number of map writes.
+    fn write_list<H, E>(
+        &mut self,
+        maps: &mut ListMaps<'_, H, E>,
+        k: ListKey,
+        gen_: u32,
+        from: usize,
+        items: Vec<V>,
+    ) -> MapResult<usize>
+    where
+        H: KvMap<ListKey, ListHead>,
+        E: KvMap<ListEntryKey, V>,
+    {
+        let mut written = 0;
+        for (i, v) in items.iter().enumerate().skip(from) {
+            maps.entries
+                .put(&ListEntryKey::new(k, gen_, i as u32), v)
+                .map_err(|e| format!("writing {} entry: {e}", self.name))?;
+            written += 1;
+        }
+        let head = ListHead {
+            gen_,
+            count: items.len() as u32,
+        };
+        maps.heads
+            .put(&k, &head)
+            .map_err(|e| format!("writing {} head: {e}", self.name))?;
+        self.written.insert(k, Written { gen_, items });
+        self.dirty.remove(&k);
+        Ok(written + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// An in-memory map.
+    #[derive(Debug, Default)]
+    struct Mem<K, V>(BTreeMap<K, V>);
+
+    impl<K: Ord + Copy, V: Copy> KvMap<K, V> for Mem<K, V> {
+        fn put(&mut self, k: &K, v: &V) -> MapResult<()> {
+            self.0.insert(*k, *v);
+            Ok(())
+        }
+        fn del(&mut self, k: &K) -> MapResult<()> {
+            self.0.remove(k);
+            Ok(())
+        }
+        fn entries(&self) -> MapResult<Vec<(K, V)>> {
+            Ok(self.0.iter().map(|(k, v)| (*k, *v)).collect())
+        }
+    }
+
+    /// What a reader that looked at the head now sees.
+    fn read(h: &Mem<ListKey, ListHead>, e: &Mem<ListEntryKey, u32>, k: ListKey) -> Vec<u32> {
+        let Some(head) = h.0.get(&k) else {
+            return Vec::new();
+        };
+        (0..head.count)
+            .map(|i| *e.0.get(&ListEntryKey::new(k, head.gen_, i)).expect("entry"))
+            .collect()
+    }
+
+    #[test]
+    fn lists_switch_append_shrink_and_leave_nothing_behind() {
+        let (mut h, mut e) = (Mem::default(), Mem::default());
+        let k = ListKey { k: [1, 2, 3] };
+        let mut t: ListTable<u32> = ListTable::new("test");
+        let flush = |t: &mut ListTable<u32>, h: &mut Mem<_, _>, e: &mut Mem<_, _>| {
+            t.flush(&mut ListMaps {
+                heads: h,
+                entries: e,
+            })
+            .expect("flush")
+        };
+        for want in [
+            vec![5, 6],
+            vec![5, 6, 7, 8],    // append: same generation
+            vec![4, 5, 6, 7, 8], // insertion in front: the other one
+            vec![4, 5],
+            vec![9],
+            vec![9, 10],
+        ] {
+            let gen_before = h.0.get(&k).map(|x: &ListHead| x.gen_);
+            let appended = read(&h, &e, k).len() < want.len()
+                && want.starts_with(&read(&h, &e, k))
+                && gen_before.is_some();
+            t.set(k, want.clone());
+            flush(&mut t, &mut h, &mut e);
+            assert_eq!(read(&h, &e, k), want);
+            if appended {
+                assert_eq!(
+                    h.0.get(&k).map(|x| x.gen_),
+                    gen_before,
+                    "appends stay in place"
+                );
+            }
+        }
+        t.set(k, Vec::new());
+        flush(&mut t, &mut h, &mut e);
+        t.reap(
+            &mut ListMaps {
+                heads: &mut h,
+                entries: &mut e,
+            },
+            true,
+        )
+        .expect("reap");
+        assert!(h.0.is_empty() && e.0.is_empty(), "{h:?} {e:?}");
     }
 }
