@@ -261,7 +261,9 @@ fn main() {
 
     println!(
         "CNI ADD/DEL latency, {n_ns} namespaces x {rounds} rounds (+1 warm-up), one plugin exec per call via libcni; load average {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let mut all: [(Vec<u64>, Vec<u64>); 3] = Default::default();
     let lists = [
