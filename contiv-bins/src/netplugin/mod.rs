@@ -5,7 +5,8 @@
 //! networks, local and remote endpoints, peer VTEPs and the compiled policy
 //! of the groups present on this host — and drives a
 //! [`contiv_core::datapath::Datapath`] (Open vSwitch with `--datapath
-//! ovs`, the recording reference with `--datapath recording`). It never talks to the store: only to
+//! ovs`, VPP with `--datapath vpp`, the recording reference with `--datapath
+//! recording`). It never talks to the store: only to
 //! netmaster, over REST and the watch stream.
 //!
 //! | module | what it holds |
@@ -199,16 +200,18 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
 /// Starts the agent driving a built datapath (with its counters, if it
 /// has them).
 pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Agent, String> {
+    cfg.check()?;
     let datapath::Built { dp, counters } = built;
     let host = cfg.host_name()?;
-    if !contiv_core::model::validate::is_valid_name(&host) {
+    if !contiv_core::model::validate::is_valid_host_name(&host) {
         return Err(format!(
             "invalid host name {host:?}: use letters, digits, '-' and '.' (pass --host)"
         ));
     }
-    let client = Arc::new(client::NetmasterClient::new(
+    let client = Arc::new(client::NetmasterClient::with_tls(
         &cfg.netmaster,
         cfg.token.clone(),
+        cfg.netmaster_ca.as_deref(),
     )?);
     let vtep = match cfg.vtep_ip {
         Some(ip) => ip,
@@ -223,7 +226,7 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
     } else {
         dp
     };
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+    crate::daemon::create_private_dir(&cfg.state_dir).map_err(|e| {
         format!(
             "cannot create the state directory {}: {e}",
             cfg.state_dir.display()

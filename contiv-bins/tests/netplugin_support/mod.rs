@@ -216,7 +216,7 @@ impl Cluster {
             .read()
             .endpoints
             .values()
-            .cloned()
+            .map(|e| (**e).clone())
             .collect()
     }
 
