@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use contiv_core::datapath::Capabilities;
 use contiv_dp_ovs::datapath::OvsDatapath;
 use contiv_policy::conformance::{Harness, HarnessError, Probe, ProbeIngress, conformance_suite};
-use hosts::{Host, forwards, trunk, underlay};
+use hosts::{Host, fabric, forwards, trunk, underlay};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -57,6 +57,16 @@ impl Harness for Ovs {
         let (ua, ub) = trunk(a, b);
         a.uplink = Some(ua);
         b.uplink = Some(ub);
+        Ok(())
+    }
+
+    async fn join_fabric(
+        &self,
+        host: &mut Host,
+        netns: &str,
+        ifname: &str,
+    ) -> Result<(), HarnessError> {
+        host.uplink = Some(fabric(host, netns, ifname));
         Ok(())
     }
 

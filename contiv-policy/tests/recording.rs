@@ -317,6 +317,7 @@ fn desired() -> DesiredState {
             ip: ip("192.0.2.2"),
         }],
         policy: c.into_ir(),
+        ..DesiredState::default()
     }
 }
 

@@ -27,6 +27,7 @@
 //! until the cache reflects the commit before answering.
 
 pub mod absence;
+pub mod agent_oper;
 pub mod cache;
 pub mod collections;
 pub mod config;
@@ -93,6 +94,9 @@ pub struct RuntimeSettings {
     pub net_mode: String,
     /// This netmaster's name, reported in `/info`.
     pub name: String,
+    /// The bearer token sent to agents' control APIs (the cluster's API
+    /// token, which agents are given too).
+    pub agent_token: Option<String>,
 }
 
 impl RuntimeSettings {
@@ -106,6 +110,7 @@ impl RuntimeSettings {
             default_infra: cfg.infra.clone(),
             net_mode: cfg.net_mode.as_str().to_owned(),
             name: cfg.node_name(),
+            agent_token: cfg.token.clone(),
         }
     }
 }
@@ -120,6 +125,7 @@ impl Default for RuntimeSettings {
             default_infra: "default".into(),
             net_mode: "vxlan".into(),
             name: String::new(),
+            agent_token: None,
         }
     }
 }

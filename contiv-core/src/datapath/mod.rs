@@ -4,8 +4,10 @@
 //! idempotent operations ([`DpOp`], applied in batches with
 //! [`Datapath::apply`]): the global modes, networks (tenant/VRF, encap,
 //! VLAN/VNI, subnet, gateway), local endpoints (interface, addresses, MAC,
-//! EPG), remote endpoints (addresses, MAC, VTEP), peer VTEPs, and compiled
-//! policy deltas ([`crate::ir::PolicyDelta`]). After a restart or reconnect
+//! EPG), remote endpoints (addresses, MAC, VTEP), peer VTEPs, compiled
+//! policy deltas ([`crate::ir::PolicyDelta`]) and, in routing mode with a
+//! BGP hand-off, the host's router on the fabric ([`FabricSpec`]) and the
+//! routes learned from it ([`ExternalRoute`]). After a restart or reconnect
 //! it calls [`Datapath::resync`] with the full [`DesiredState`]: the backend
 //! converges to exactly that state and removes everything stale it owns.
 //!
@@ -24,11 +26,11 @@
 mod host;
 mod types;
 
-pub use host::{HostState, check_network, in_op, op_name};
+pub use host::{HostState, check_fabric, check_network, in_op, op_name};
 pub use types::{
     ArpMode, Attachment, Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap,
-    FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint, ResyncReport,
-    VtepPeer,
+    ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos,
+    RemoteEndpoint, ResyncReport, VtepPeer,
 };
 
 use async_trait::async_trait;

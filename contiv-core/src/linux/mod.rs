@@ -1,5 +1,6 @@
 //! Linux host plumbing every backend shares (feature `linux`): network
-//! namespaces ([`netns`]), rtnetlink requests ([`link`]), the one ethtool
+//! namespaces ([`netns`]), rtnetlink requests ([`link`]), the kernel's
+//! neighbour table ([`neigh`]), the one ethtool
 //! switch a userspace datapath needs ([`ethtool`]), and [`Plumber`], which
 //! realises a [`LocalEndpoint`]'s interfaces — the veth pair between the
 //! switch and a container, its addresses, MAC, MTU and default routes, and
@@ -22,6 +23,7 @@
 
 pub mod ethtool;
 pub mod link;
+pub mod neigh;
 pub mod netns;
 
 pub use netns::Netns;

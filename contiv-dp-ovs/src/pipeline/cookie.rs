@@ -34,6 +34,10 @@ pub enum CookieKind {
     Rule = 0x06,
     /// A group of policy rules sharing a conjunction.
     RuleGroup = 0x07,
+    /// The host's router on the fabric (routing mode with BGP).
+    Fabric = 0x08,
+    /// A route to an external prefix learned from the fabric.
+    Route = 0x09,
 }
 
 impl CookieKind {
@@ -47,6 +51,8 @@ impl CookieKind {
             0x05 => CookieKind::Membership,
             0x06 => CookieKind::Rule,
             0x07 => CookieKind::RuleGroup,
+            0x08 => CookieKind::Fabric,
+            0x09 => CookieKind::Route,
             _ => return None,
         })
     }
@@ -72,6 +78,8 @@ impl fmt::Display for CookieKind {
             CookieKind::Membership => "membership",
             CookieKind::Rule => "rule",
             CookieKind::RuleGroup => "rule-group",
+            CookieKind::Fabric => "fabric",
+            CookieKind::Route => "route",
         })
     }
 }

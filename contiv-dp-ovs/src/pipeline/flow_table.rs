@@ -33,6 +33,10 @@ pub enum Owner {
     Member(TenantId, IpAddr),
     /// A policy rule group, by its conjunction id.
     Group(u32),
+    /// The host's router on the fabric.
+    Fabric,
+    /// An external route, by prefix.
+    Route(ipnet::Ipv4Net),
 }
 
 /// What an owner puts at a key.

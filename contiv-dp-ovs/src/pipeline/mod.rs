@@ -66,9 +66,11 @@ pub mod flow;
 pub mod flow_table;
 pub mod forwarding;
 pub mod fxhash;
+pub mod gateway6;
 pub mod policy;
 pub mod ports;
 pub mod render;
+pub mod routing;
 pub mod tables;
 
 pub use compiler::{Pipeline, PortMap};

@@ -41,13 +41,18 @@ pub enum Table {
     Commit = 9,
     /// L2 forwarding and output: local MACs → their port, remote MACs →
     /// VXLAN with the VNI or the VLAN uplink with the tag, broadcast and
-    /// multicast → head-end replication / uplink.
+    /// multicast → head-end replication / uplink. Routed packets (flag
+    /// `ROUTED`) go on to [`Table::L3Forward`].
     L2Forward = 10,
+    /// Routing mode: (tenant, destination IP) → the endpoint's MACs, TTL
+    /// decrement and its port / tunnel / uplink; external prefixes learned
+    /// from the fabric → the next hop through the uplink.
+    L3Forward = 11,
 }
 
 impl Table {
     /// Every table, in pipeline order.
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Classify,
         Table::SpoofGuard,
         Table::Arp,
@@ -59,6 +64,7 @@ impl Table {
         Table::Ingress,
         Table::Commit,
         Table::L2Forward,
+        Table::L3Forward,
     ];
 
     /// The OpenFlow table id.
@@ -85,6 +91,7 @@ impl Table {
             Table::Ingress => "ingress",
             Table::Commit => "commit",
             Table::L2Forward => "l2-forward",
+            Table::L3Forward => "l3-forward",
         }
     }
 
@@ -103,7 +110,12 @@ impl Table {
             Table::Egress => "out rules of the src EPG (source local only)",
             Table::Ingress => "in rules of the dst EPG (destination local only)",
             Table::Commit => "ct(commit) in the tenant zone",
-            Table::L2Forward => "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood",
+            Table::L2Forward => {
+                "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood; routed -> l3-forward"
+            }
+            Table::L3Forward => {
+                "routing mode: (tenant, dst IP) -> endpoint MACs, dec_ttl, port/tunnel/uplink; external routes -> fabric"
+            }
         }
     }
 }
@@ -143,6 +155,10 @@ pub mod flags {
     /// The destination IP belongs to a local endpoint (set by
     /// [`Table::DstEpg`](super::Table::DstEpg)).
     pub const DST_LOCAL: u32 = 1 << 3;
+    /// Routing mode: the packet is routed (it was sent to a gateway's MAC,
+    /// or came from the fabric to the host's router MAC); L2 forwarding
+    /// hands it to [`Table::L3Forward`](super::Table::L3Forward).
+    pub const ROUTED: u32 = 1 << 4;
     /// Bit numbers of the flags, for partial register loads.
     pub mod bit {
         /// Bit of `FROM_LOCAL`.
@@ -153,6 +169,8 @@ pub mod flags {
         pub const FROM_UPLINK: u16 = 2;
         /// Bit of `DST_LOCAL`.
         pub const DST_LOCAL: u16 = 3;
+        /// Bit of `ROUTED`.
+        pub const ROUTED: u16 = 4;
     }
 }
 
@@ -191,6 +209,9 @@ pub mod prio {
     pub const FLOOD_REMOTE: u16 = 60;
     /// L2 (VLAN networks): unknown unicast to the uplink.
     pub const UNKNOWN_UNICAST: u16 = 10;
+    /// L3: an external route, `ROUTE_BASE + prefix length` (the longest
+    /// prefix wins; every endpoint route, at [`OBJECT`], wins over them).
+    pub const ROUTE_BASE: u16 = 40;
 }
 
 /// The value [`reg::NETWORK`] holds for a network: unique per encap and
@@ -221,7 +242,7 @@ mod tests {
             assert_eq!(usize::from(t.id()), i);
             assert_eq!(Table::from_id(t.id()), Some(*t));
         }
-        assert_eq!(Table::from_id(11), None);
+        assert_eq!(Table::from_id(12), None);
     }
 
     #[test]
