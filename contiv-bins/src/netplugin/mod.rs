@@ -315,6 +315,10 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
     }
 
     let mut tasks = Vec::new();
+    // The control API: where --ctrl-listen says (a failure is fatal), or
+    // by default on the VTEP address (a failure only costs live state in
+    // `netctl bgp inspect`).
+    let explicit = cfg.ctrl_listen.is_some();
     let ctrl_addr = match cfg
         .ctrl_listen
         .unwrap_or(config::CtrlListen::At(SocketAddr::new(vtep, 0)))
@@ -330,6 +334,13 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
                         bound.ip()
                     };
                     format!("http://{}", SocketAddr::new(ip, bound.port()))
+                }
+                Err(e) if !explicit => {
+                    tracing::warn!(
+                        error = %e,
+                        "no control API (pass --ctrl-listen): netctl bgp inspect will not show this host's live state"
+                    );
+                    String::new()
                 }
                 Err(e) => {
                     for s in servers {

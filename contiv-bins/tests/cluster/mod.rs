@@ -42,6 +42,7 @@ pub mod http;
 pub mod hub;
 pub mod netns;
 pub mod sys;
+pub mod tor;
 
 // Re-exports for the test files; each uses a different subset.
 #[allow(unused_imports)]
@@ -400,6 +401,7 @@ impl Cluster {
             inv.prefixes.push(h.dns_netns_prefix());
             inv.dirs.push(h.ovs.rundir().to_owned());
             inv.pids.extend(h.agent_pid());
+            inv.pids.extend(h.speaker_pid());
         }
         inv
     }
