@@ -346,6 +346,41 @@ impl Tor {
         out
     }
 
+    /// Whether the ToR's BGP RIB holds `prefix` (one cheap query, for
+    /// latency polling; FRR only).
+    pub fn has_route(&self, prefix: Ipv4Net) -> bool {
+        match self.speaker {
+            Speaker::Frr => {
+                let out = self.vtysh(&format!("show bgp ipv4 unicast {prefix} json"));
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+                v["paths"].as_array().is_some_and(|p| !p.is_empty())
+            }
+            Speaker::Bird => self.rib().contains_key(&prefix),
+        }
+    }
+
+    /// How many prefixes the ToR holds from `peer` (FRR's `pfxRcd`;
+    /// BIRD's imported routes).
+    pub fn prefixes_from(&self, peer: Ipv4Addr) -> u64 {
+        match self.speaker {
+            Speaker::Frr => {
+                let v: serde_json::Value =
+                    serde_json::from_str(&self.vtysh("show bgp ipv4 unicast summary json"))
+                        .unwrap_or_default();
+                v["peers"][peer.to_string()]["pfxRcd"].as_u64().unwrap_or(0)
+            }
+            Speaker::Bird => {
+                let name = format!("h{}", peer.octets()[3]);
+                let out = self.birdc(&format!("show protocols all {name}"));
+                out.lines()
+                    .find_map(|l| l.trim().strip_prefix("Routes:"))
+                    .and_then(|r| r.split_whitespace().next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }
+        }
+    }
+
     /// The ToR kernel's route to `ip` (`ip route get`), to see what was
     /// installed.
     pub fn kernel_route(&self, ip: Ipv4Addr) -> String {
