@@ -14,12 +14,14 @@ PKGS=(
   containernetworking-plugins  # reference CNI plugins (bridge, host-local) for side-by-side benches
   openssl                    # throwaway TLS certificates in tests
   curl                       # make demo: netmaster readiness and oper queries
+  python3-venv               # the py-consul venv (checks the Consul test server)
   docker.io busybox-static   # real Docker engine with our remote plugin; busybox image built offline
   podman                     # podman (CNI backend) as a real CNI consumer
   golang-go golang-github-appc-cni-dev golang-github-containernetworking-plugins-dev  # libcni harness, built offline
   gobgpd                     # netplugin's BGP speaker (routing mode), driven over gRPC
   golang-github-osrg-gobgp-dev  # gobgpd's .proto files (contiv-bins/proto/gobgp is checked against them)
   frr bird2                  # real BGP peers playing the top-of-rack switch in tests
+  python3-venv               # the schemathesis venv (below)
 )
 
 missing=()
@@ -44,6 +46,33 @@ fi
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   echo "deps: installing openapi-spec-validator (PyPI)"
   python3 -m pip install -q openapi-spec-validator
+fi
+
+# Python tools from PyPI, each in a venv of its own under <repo>/.venvs/:
+VENVS="$(cd "$(dirname "$0")/.." && pwd)/.venvs"
+
+# py-consul checks the wire-faithful Consul test server
+# (contiv-store/tests/consul_server_pyconsul.rs).
+if ! "$VENVS/py-consul/bin/python3" -c 'import consul' 2>/dev/null; then
+  echo "deps: installing py-consul (PyPI) into $VENVS/py-consul"
+  python3 -m venv "$VENVS/py-consul"
+  "$VENVS/py-consul/bin/pip" install -q 'py-consul>=1.6,<2'
+fi
+
+# The official VPP Python binding, for contiv-dp-vpp's golden vectors and
+# as an independent client of its VPP test server (no VPP runs here), pinned.
+if ! "$VENVS/vpp-papi/bin/python3" -c 'import vpp_papi, importlib.metadata as m; assert m.version("vpp_papi") == "2.4.2"' 2>/dev/null; then
+  echo "deps: installing vpp-papi 2.4.2 (PyPI) into $VENVS/vpp-papi"
+  python3 -m venv "$VENVS/vpp-papi"
+  "$VENVS/vpp-papi/bin/python3" -m pip install -q vpp-papi==2.4.2
+fi
+
+# schemathesis: the OpenAPI fuzz run of netmaster
+# (contiv-bins/tests/netmaster_schemathesis.rs).
+if ! "$VENVS/schemathesis/bin/st" --version >/dev/null 2>&1; then
+  echo "deps: installing schemathesis (PyPI) into $VENVS/schemathesis"
+  python3 -m venv "$VENVS/schemathesis"
+  "$VENVS/schemathesis/bin/pip" install -q "schemathesis>=4,<5"
 fi
 
 # Tools the build needs that are not Debian packages.

@@ -1,14 +1,23 @@
 //! netmaster REST throughput: endpoint creates per second through the HTTP
-//! API (`POST /api/v1/agent/endpoints/`) of a real netmaster on the
-//! embedded store (a redb file in a temp dir, fsync per commit), with N
+//! API (`POST /api/v1/agent/endpoints/`) of a real netmaster, with N
 //! concurrent clients (blocking HTTP/1.1 clients with keep-alive, one
-//! thread each) on one `/8` network.
+//! thread each) on one `/8` network, once per store:
 //!
-//! * `netmaster/endpoint_create/embedded/clients=N` — each iteration is one
-//!   endpoint create (address allocation + endpoint record in one store
-//!   transaction, answered after the cache has the write).
+//! * `netmaster/endpoint_create/embedded/clients=N` — a redb file in a temp
+//!   dir, fsync per commit;
+//! * `netmaster/endpoint_create/etcd/clients=N` — a real single-member etcd
+//!   on loopback;
+//! * `netmaster/endpoint_create/consul-test-server/clients=N` — the Consul
+//!   backend against the in-process wire-faithful Consul test server (not a
+//!   real Consul: its numbers show the backend's round trips and CPU, not
+//!   Raft).
 //!
-//! Run: `cargo bench -p contiv-benches --bench netmaster`.
+//! Each iteration is one endpoint create (address allocation + endpoint
+//! record in one store transaction, answered after the cache has the
+//! write).
+//!
+//! Run: `cargo bench -p contiv-benches --bench netmaster` (one store's
+//! rows: append e.g. `-- consul`; every store is started either way).
 
 use clap::Parser;
 use contiv_bins::netmaster::{NetmasterConfig, start};
@@ -43,13 +52,27 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) {
     assert_eq!(status, 200, "POST {url}: {text}");
 }
 
-fn endpoint_creates(c: &mut Criterion) {
+fn embedded(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = format!("embedded:{}", dir.path().join("bench.redb").display());
+    endpoint_creates(c, "embedded", &store);
+}
+
+fn etcd(c: &mut Criterion) {
+    let server = contiv_store::testing::EtcdServer::start().expect("start etcd (make deps)");
+    endpoint_creates(c, "etcd", &server.store_url());
+}
+
+fn consul(c: &mut Criterion) {
+    let server = contiv_store::testing::ConsulTestServer::start().expect("Consul test server");
+    endpoint_creates(c, "consul-test-server", &server.store_url());
+}
+
+fn endpoint_creates(c: &mut Criterion, name: &str, store: &str) {
     let cfg = Cli::parse_from([
         "netmaster",
         "--store",
-        &store,
+        store,
         "--listen-url",
         "127.0.0.1:0",
         "--mode",
@@ -85,7 +108,7 @@ fn endpoint_creates(c: &mut Criterion) {
 
     let next_id = Arc::new(AtomicU64::new(0));
     let url = format!("{base}/api/v1/agent/endpoints/");
-    let mut g = c.benchmark_group("netmaster/endpoint_create/embedded");
+    let mut g = c.benchmark_group(format!("netmaster/endpoint_create/{name}"));
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
@@ -122,5 +145,5 @@ fn endpoint_creates(c: &mut Criterion) {
     rt.block_on(running.stop());
 }
 
-criterion_group!(benches, endpoint_creates);
+criterion_group!(benches, embedded, etcd, consul);
 criterion_main!(benches);

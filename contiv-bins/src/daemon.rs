@@ -139,6 +139,17 @@ pub fn args_with_config_file(env: &str) -> Result<Vec<OsString>, String> {
     Ok(out)
 }
 
+/// Creates `dir` and its missing parents with mode 0700 (owner only),
+/// whatever the umask; an existing directory keeps its mode. The daemons'
+/// state and socket directories are made with this.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Resolves when SIGINT or SIGTERM arrives.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

@@ -1,6 +1,7 @@
 //! TriggerNetmasterSwitchover (reference §8.1) on a three-host namespace
 //! cluster whose control plane is three netmasters on a three-member etcd
-//! cluster, all in the hub namespace (leader lease 2 s). Three times: the
+//! cluster — and, from the same body, on the Consul test server with three
+//! agents — all in the hub namespace (leader lease 2 s). Three times: the
 //! leader is killed with SIGKILL; the other two agree on a new leader; the
 //! existing containers (VXLAN and VLAN) keep pinging across hosts; new
 //! containers are created on every host (the agents fail over to a live
@@ -11,7 +12,7 @@
 mod cluster;
 
 use cluster::checks::{SETTLE, all_pairs_ping};
-use cluster::{Attach, Cluster, ClusterSpec, Container};
+use cluster::{Attach, Cluster, ClusterSpec, Container, ControlKind};
 use std::time::Duration;
 
 /// A killed leader's lease (2 s) runs out and another netmaster takes
@@ -99,9 +100,18 @@ fn switchover(c: &mut Cluster) {
     c.netctl(&["net", "rm", "ha-vl"]);
 }
 
-#[test]
-fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters() {
-    let mut c = Cluster::start(ClusterSpec::new(3).ha());
+fn switchover_on(kind: ControlKind) {
+    let mut c = Cluster::start(ClusterSpec::new(3).ha_on(kind));
     cluster::run_cases(&mut c, &[("TriggerNetmasterSwitchover", switchover)]);
     c.teardown();
+}
+
+#[test]
+fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters() {
+    switchover_on(ControlKind::Etcd3);
+}
+
+#[test]
+fn cluster_netmaster_switchover_on_consul() {
+    switchover_on(ControlKind::Consul3);
 }

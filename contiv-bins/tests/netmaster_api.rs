@@ -338,7 +338,7 @@ mod netmaster {
     /// TestNetworkAddDelete: the valid and invalid network definitions.
     fn network_add_delete(tn: &TestNetmaster) {
         let valid = [
-            net("default", "n1", "10.1.1.1/24"),
+            net("default", "n1", "10.1.1.0/24"),
             net("default", "n2", "10.2.1.10-10.2.1.20/24"),
             net("default", "n3", "10.3.1.10-10.3.5.254/16"),
             {
@@ -398,6 +398,14 @@ mod netmaster {
             (json!({"subnet": "11.1.1.1-70/26"}), 400, "subnet"),
             (json!({"subnet": "11.1.1.1/32"}), 400, "subnet"),
             (json!({"subnet": ""}), 400, "subnet"),
+            // Issue 12: accepted and persisted before.
+            (json!({"subnet": "11.1.1.1/24"}), 400, "host bits"),
+            (json!({"subnet": "224.0.0.0/24"}), 400, "multicast"),
+            (json!({"subnet": "127.0.0.0/24"}), 400, "loopback"),
+            (json!({"subnet": "255.255.255.0/24"}), 400, "broadcast"),
+            (json!({"subnet": "11.1.1.0/31"}), 400, "/31"),
+            (json!({"ipv6Subnet": "fe80::/64"}), 400, "link-local"),
+            (json!({"ipv6Subnet": "ff05::/64"}), 400, "multicast"),
             (json!({"ipv6Subnet": "2001:11::/128"}), 400, "ipv6Subnet"),
             (json!({"encap": "vvvv"}), 400, "encap"),
             (json!({"encap": "vlan", "pktTag": 5000}), 400, "pktTag"),

@@ -61,6 +61,11 @@ mod netmaster {
             "--tls-cert",
             "--tls-key",
             "--tls-ca",
+            "--node-token-key",
+            "--print-node-token",
+            "--max-connections",
+            "--header-timeout",
+            "--tls-handshake-timeout",
             "--log-format",
             "--config",
             "CONTIV_NETMASTER_LISTEN_URL",
@@ -93,6 +98,16 @@ mod netmaster {
             (vec!["--store", "etcd://:2379"], "store URL"),
             (vec!["--leader-ttl", "10ms"], "--leader-ttl"),
             (vec!["--node-ttl", "5x"], "invalid duration unit"),
+            // Issue 12: these panicked (a Duration overflow).
+            (vec!["--node-ttl", "99999999999999999999999h"], "too long"),
+            (
+                vec!["--node-gc-grace", "99999999999999999999999h"],
+                "too long",
+            ),
+            (vec!["--leader-ttl", "5000000000000h"], "--leader-ttl"),
+            (vec!["--header-timeout", "1e999"], "invalid duration"),
+            (vec!["--max-connections", "0"], "--max-connections"),
+            (vec!["--print-node-token", "n1"], "needs the admin --token"),
             (vec!["--control-url", "ftp://x:1"], "--control-url"),
             (
                 vec![
@@ -217,33 +232,33 @@ mod netmaster {
         let anon = p.client();
         let r = anon.get("/api/v1/tenants/");
         assert_eq!(r.status, 401, "{}", r.body);
-        assert!(
-            r.body.contains("missing or invalid bearer token"),
-            "{}",
-            r.body
-        );
+        assert!(r.body.contains("missing bearer token"), "{}", r.body);
         let r = anon.post("/api/v1/tenants/t1/", &json!({"tenantName": "t1"}));
         assert_eq!(r.status, 401);
         for path in [
             "/api/v1/watch",
             "/info",
-            "/api/v1/openapi.json",
+            "/metrics",
             "/api/v1/inspect/globals/global/",
         ] {
             assert_eq!(anon.get(path).status, 401, "{path}");
         }
         let wrong = p.client().with_token("s3cre7");
-        assert_eq!(wrong.get("/api/v1/tenants/").status, 401);
+        let r = wrong.get("/api/v1/tenants/");
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("invalid bearer token"), "{}", r.body);
         assert_eq!(ok.get("/api/v1/tenants/").status, 200);
         assert_eq!(
             ok.post("/api/v1/tenants/t1/", &json!({"tenantName": "t1"}))
                 .status,
             200
         );
-        // Health, version and metrics stay open.
-        for path in ["/version", "/health", "/metrics"] {
+        // Health, version and the API description stay open; metrics
+        // need the token once one is set.
+        for path in ["/version", "/health", "/api/v1/openapi.json"] {
             assert_eq!(anon.get(path).status, 200, "{path}");
         }
+        assert_eq!(ok.get("/metrics").status, 200);
         // netctl sends the token from its config file.
         let home = tmp();
         std::fs::create_dir_all(home.path().join(".netctl")).unwrap();

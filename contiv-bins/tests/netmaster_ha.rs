@@ -1,24 +1,28 @@
-//! High availability with real processes: a 3-member etcd cluster on
-//! loopback and three `netmaster` processes on it (leader TTL 2 s). Two
-//! clients stream endpoint creates, one through a follower and one through
-//! the leader; the leader is killed with SIGKILL mid-stream. Checked:
-//! a new leader serves writes within 2 × TTL of the kill (a property of the
-//! lease, not a speed benchmark), every acknowledged create is in the store
-//! with the address it was acknowledged with, no two endpoints share an
-//! address, and the network's allocator state holds exactly the live
-//! endpoints' addresses.
+//! High availability with real processes, once per store: a 3-member etcd
+//! cluster on loopback, and the wire-faithful Consul test server with three
+//! agents (each netmaster prefers its own agent and fails over to the
+//! others). Three `netmaster` processes run on the store (leader TTL 2 s).
+//! Two clients stream endpoint creates, one through a follower and one
+//! through the leader; the leader is killed with SIGKILL mid-stream,
+//! restarted, and the new leader killed again — three times. Checked after
+//! every kill: a new leader serves writes within TTL × (1 + the store's
+//! lease expiry factor) of the kill (etcd expires a lease on time, Consul up
+//! to twice its TTL; a property of the lease, not a speed benchmark); at the
+//! end: every acknowledged create is in the store with the address it was
+//! acknowledged with, no two endpoints share an address, and the network's
+//! allocator state holds exactly the live endpoints' addresses.
 
 mod support;
 
 #[cfg(test)]
 mod netmaster {
     use super::support::process::NetmasterProcess;
-    use super::support::stores::unique_root;
+    use super::support::stores::{consul_env, consul_server, unique_root};
     use super::support::{Client, free_port, wait_until};
     use contiv_core::records::EndpointRecord;
     use contiv_core::store::keys::Keys;
     use contiv_ipam::Ipam;
-    use contiv_store::testing::EtcdCluster;
+    use contiv_store::testing::{ConsulTestServer, EtcdCluster};
     use serde_json::{Value, json};
     use std::collections::{BTreeMap, BTreeSet};
     use std::net::Ipv4Addr;
@@ -27,6 +31,56 @@ mod netmaster {
     use std::time::{Duration, Instant};
 
     const TTL: Duration = Duration::from_secs(2);
+
+    /// The store an HA test runs on.
+    enum HaStore {
+        /// A 3-member etcd cluster.
+        Etcd(EtcdCluster),
+        /// The Consul test server with `n` agents on one state.
+        Consul(ConsulTestServer),
+    }
+
+    impl HaStore {
+        fn etcd() -> Self {
+            HaStore::Etcd(EtcdCluster::start(3).expect("start a 3-member etcd cluster"))
+        }
+
+        fn consul(agents: usize) -> Self {
+            HaStore::Consul(consul_server(agents))
+        }
+
+        /// The store URL of netmaster `i` (Consul: its own agent first).
+        fn url(&self, i: usize) -> String {
+            match self {
+                HaStore::Etcd(c) => c.store_url(),
+                HaStore::Consul(s) => {
+                    let mut agents = s.addresses();
+                    let n = agents.len();
+                    agents.rotate_left(i % n);
+                    format!("consul://{}", agents.join(","))
+                }
+            }
+        }
+
+        /// The environment a netmaster process on this store needs.
+        fn env(&self) -> Vec<(&'static str, &'static str)> {
+            match self {
+                HaStore::Etcd(_) => Vec::new(),
+                HaStore::Consul(_) => consul_env(),
+            }
+        }
+
+        /// How long a takeover may take after the leader died: its lease
+        /// runs out (Consul: up to twice the TTL), then one more TTL for
+        /// the new leader to be elected and serve.
+        fn takeover_bound(&self, ttl: Duration) -> Duration {
+            let factor = match self {
+                HaStore::Etcd(_) => 1,
+                HaStore::Consul(_) => 2,
+            };
+            ttl * (1 + factor)
+        }
+    }
 
     /// The index of the netmaster every live one names as leader.
     fn agreed_leader(clients: &[Option<Client>]) -> Option<usize> {
@@ -115,41 +169,56 @@ mod netmaster {
     }
 
     #[test]
-    fn leader_killed_mid_stream_loses_nothing() {
-        let cluster = EtcdCluster::start(3).expect("start a 3-member etcd cluster");
+    fn etcd_leader_killed_repeatedly_loses_nothing() {
+        leader_killed_repeatedly_loses_nothing(HaStore::etcd(), 3);
+    }
+
+    #[test]
+    fn consul_leader_killed_repeatedly_loses_nothing() {
+        leader_killed_repeatedly_loses_nothing(HaStore::consul(3), 3);
+    }
+
+    fn spawn_netmaster(
+        dir: &std::path::Path,
+        store: &HaStore,
+        root: &str,
+        i: usize,
+        port: u16,
+    ) -> NetmasterProcess {
+        let url = store.url(i);
+        let ttl = format!("{}s", TTL.as_secs());
+        let mut p = NetmasterProcess::spawn(
+            dir,
+            &format!("nm{i}"),
+            Some(port),
+            &[
+                "--store",
+                &url,
+                "--store-root",
+                root,
+                "--leader-ttl",
+                &ttl,
+                "--mode",
+                "test",
+            ],
+            &store.env(),
+        );
+        p.wait_listening(Duration::from_secs(30));
+        p
+    }
+
+    fn leader_killed_repeatedly_loses_nothing(store: HaStore, kills: usize) {
         let dir = tempfile::Builder::new()
             .prefix("contiv-nm-ha-")
             .tempdir()
             .unwrap();
         let root = unique_root();
-        let store_url = cluster.store_url();
-        let ttl = format!("{}s", TTL.as_secs());
         let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut procs: Vec<Option<NetmasterProcess>> = ports
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                Some(NetmasterProcess::spawn(
-                    dir.path(),
-                    &format!("nm{i}"),
-                    Some(*p),
-                    &[
-                        "--store",
-                        &store_url,
-                        "--store-root",
-                        &root,
-                        "--leader-ttl",
-                        &ttl,
-                        "--mode",
-                        "test",
-                    ],
-                    &[],
-                ))
-            })
+            .map(|(i, p)| Some(spawn_netmaster(dir.path(), &store, &root, i, *p)))
             .collect();
-        for p in procs.iter_mut().flatten() {
-            p.wait_listening(Duration::from_secs(30));
-        }
         let mut clients: Vec<Option<Client>> = procs
             .iter()
             .map(|p| p.as_ref().map(|p| p.client()))
@@ -172,8 +241,9 @@ mod netmaster {
         );
         assert_eq!(r.status, 200, "{}", r.body);
 
-        // Two writers: through the first follower (which survives) and
-        // through the leader (falling back to the followers).
+        // Two writers: through the first follower and through the leader,
+        // each falling back to the others (a killed netmaster comes back
+        // on its port).
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicUsize::new(0));
         let times: Times = Arc::default();
@@ -182,7 +252,7 @@ mod netmaster {
         let c = |i: usize| clients[i].clone().unwrap();
         let wf = writer(
             "f",
-            vec![c(followers[0]), c(followers[1])],
+            vec![c(followers[0]), c(followers[1]), c(leader)],
             acks_f.clone(),
             stop.clone(),
             times.clone(),
@@ -196,58 +266,69 @@ mod netmaster {
             times.clone(),
             errors.clone(),
         );
-        assert!(
+        let progressed = |f: usize, l: usize| {
             wait_until(Duration::from_secs(60), || {
-                (acks_f.lock().unwrap().len() >= 100 && acks_l.lock().unwrap().len() >= 100)
+                (acks_f.lock().unwrap().len() >= f && acks_l.lock().unwrap().len() >= l)
                     .then_some(())
             })
-            .is_some(),
-            "writers made no progress"
-        );
+            .is_some()
+        };
+        assert!(progressed(100, 100), "writers made no progress");
 
-        // Kill the leader mid-stream.
-        let before_kill = (acks_f.lock().unwrap().len(), acks_l.lock().unwrap().len());
-        let killed_at = Instant::now();
-        procs[leader].as_mut().unwrap().kill9();
-        clients[leader] = None;
-        // Failover: the first write that was sent after the kill (so only
-        // a new leader can have served it) and acknowledged.
-        let elected = wait_until(Duration::from_secs(20), || {
-            agreed_leader(&clients).map(|l| (l, killed_at.elapsed()))
-        })
-        .expect("the survivors agree on a new leader");
-        let first_write = wait_until(Duration::from_secs(20), || {
-            times
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(sent, _)| *sent > killed_at)
-                .map(|(_, acked)| *acked)
-                .min()
-        })
-        .expect("no write was acknowledged after the leader was killed");
-        let new_leader = elected.0;
-        assert_ne!(new_leader, leader);
-        let serve_gap = first_write.saturating_duration_since(killed_at);
-        assert!(
-            serve_gap <= 2 * TTL,
-            "a new leader served writes {serve_gap:?} after the kill (TTL {TTL:?})"
-        );
-        eprintln!(
-            "failover: new leader nm{new_leader}, first acknowledged write {serve_gap:?} after the kill (agreement seen at {:?}); {} retried requests",
-            elected.1,
-            errors.load(Ordering::Relaxed)
-        );
-        // Keep streaming through the new term.
-        assert!(
-            wait_until(Duration::from_secs(60), || {
-                (acks_f.lock().unwrap().len() >= before_kill.0 + 100
-                    && acks_l.lock().unwrap().len() >= before_kill.1 + 100)
-                    .then_some(())
+        let bound = store.takeover_bound(TTL);
+        let mut leader = leader;
+        for round in 1..=kills {
+            // Kill the leader mid-stream.
+            let before_kill = (acks_f.lock().unwrap().len(), acks_l.lock().unwrap().len());
+            let killed_at = Instant::now();
+            procs[leader].as_mut().unwrap().kill9();
+            clients[leader] = None;
+            // Failover: the first write that was sent after the kill (so
+            // only a new leader can have served it) and acknowledged.
+            let elected = wait_until(Duration::from_secs(30), || {
+                agreed_leader(&clients).map(|l| (l, killed_at.elapsed()))
             })
-            .is_some(),
-            "writers stalled after the failover"
-        );
+            .expect("the survivors agree on a new leader");
+            let first_write = wait_until(Duration::from_secs(30), || {
+                times
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(sent, _)| *sent > killed_at)
+                    .map(|(_, acked)| *acked)
+                    .min()
+            })
+            .expect("no write was acknowledged after the leader was killed");
+            let new_leader = elected.0;
+            assert_ne!(new_leader, leader);
+            let serve_gap = first_write.saturating_duration_since(killed_at);
+            assert!(
+                serve_gap <= bound,
+                "round {round}: a new leader served writes {serve_gap:?} after the kill (TTL {TTL:?}, bound {bound:?})"
+            );
+            eprintln!(
+                "round {round}: new leader nm{new_leader}, first acknowledged write {serve_gap:?} after the kill (agreement seen at {:?}); {} retried requests",
+                elected.1,
+                errors.load(Ordering::Relaxed)
+            );
+            // Keep streaming through the new term, then bring the killed
+            // netmaster back (it rejoins as a follower).
+            assert!(
+                progressed(before_kill.0 + 50, before_kill.1 + 50),
+                "writers stalled after the failover"
+            );
+            procs[leader] = Some(spawn_netmaster(
+                dir.path(),
+                &store,
+                &root,
+                leader,
+                ports[leader],
+            ));
+            clients[leader] = procs[leader].as_ref().map(|p| p.client());
+            leader = wait_until(Duration::from_secs(30), || agreed_leader(&clients))
+                .expect("three netmasters agree again");
+            assert_eq!(leader, new_leader, "the restarted netmaster took over");
+        }
         stop.store(true, Ordering::Relaxed);
         wf.join().expect("follower writer");
         wl.join().expect("leader writer");
@@ -257,12 +338,12 @@ mod netmaster {
             .enable_all()
             .build()
             .unwrap();
-        let store = rt
-            .block_on(contiv_store::open_store(&store_url))
-            .expect("open etcd");
+        let store_handle = rt
+            .block_on(contiv_store::open_store(&store.url(0)))
+            .expect("open the store");
         let keys = Keys::new(&root);
         let list = rt
-            .block_on(store.list(&keys.endpoints_of("default:n1")))
+            .block_on(store_handle.list(&keys.endpoints_of("default:n1")))
             .unwrap();
         let mut stored: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
         for kv in &list.kvs {
@@ -276,7 +357,11 @@ mod netmaster {
             .chain(acks_l.lock().unwrap().iter())
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        assert!(acked.len() >= 400, "{} acknowledged creates", acked.len());
+        assert!(
+            acked.len() >= 200 + 100 * kills,
+            "{} acknowledged creates",
+            acked.len()
+        );
         for (id, ip) in &acked {
             assert_eq!(
                 stored.get(id),
@@ -284,14 +369,17 @@ mod netmaster {
                 "acknowledged endpoint {id} ({ip}) is missing or changed"
             );
         }
-        // Unacknowledged creates (the one in flight at the kill) may exist;
-        // nothing else.
+        // Unacknowledged creates (the ones in flight at the kills) may
+        // exist; nothing else.
         let extra: Vec<&String> = stored.keys().filter(|k| !acked.contains_key(*k)).collect();
-        assert!(extra.len() <= 2, "endpoints nobody created: {extra:?}");
+        assert!(
+            extra.len() <= 2 * kills,
+            "endpoints nobody created: {extra:?}"
+        );
         let ips: BTreeSet<Ipv4Addr> = stored.values().copied().collect();
         assert_eq!(ips.len(), stored.len(), "two endpoints share an address");
         // The allocator holds exactly the live addresses.
-        let ipam = Ipam::with_options(store.clone(), keys.clone(), Default::default());
+        let ipam = Ipam::with_options(store_handle.clone(), keys.clone(), Default::default());
         let allocated: BTreeSet<Ipv4Addr> = rt
             .block_on(
                 ipam.network_v4("default:n1")
@@ -304,13 +392,17 @@ mod netmaster {
             allocated, ips,
             "allocator state differs from the live endpoints"
         );
-        // The survivors' caches agree with the store.
+        // Every netmaster's cache agrees with the store.
         for c in clients.iter().flatten() {
-            let o: Value = c.get("/api/v1/inspect/networks/default:n1/").json();
-            assert_eq!(o["Oper"]["numEndpoints"], stored.len(), "{}", c.base());
+            let ok = wait_until(Duration::from_secs(10), || {
+                let o: Value = c.get("/api/v1/inspect/networks/default:n1/").json();
+                (o["Oper"]["numEndpoints"] == stored.len()).then_some(())
+            });
+            assert!(ok.is_some(), "{} disagrees with the store", c.base());
         }
+        drop(store_handle);
         drop(procs);
-        drop(cluster);
+        drop(store);
     }
 
     fn signal(p: &NetmasterProcess, sig: libc::c_int) {
@@ -326,14 +418,23 @@ mod netmaster {
     /// never commit as a stale leader. Afterwards every acknowledged create
     /// is stored, addresses are unique and the allocator matches.
     #[test]
-    fn paused_leader_cannot_commit_after_losing_its_lease() {
+    fn etcd_paused_leader_cannot_commit_after_losing_its_lease() {
         let etcd = super::support::stores::shared_etcd();
+        paused_leader_cannot_commit_after_losing_its_lease(&etcd.store_url(), &[]);
+    }
+
+    #[test]
+    fn consul_paused_leader_cannot_commit_after_losing_its_lease() {
+        let consul = consul_server(2);
+        paused_leader_cannot_commit_after_losing_its_lease(&consul.store_url(), &consul_env());
+    }
+
+    fn paused_leader_cannot_commit_after_losing_its_lease(store_url: &str, env: &[(&str, &str)]) {
         let dir = tempfile::Builder::new()
             .prefix("contiv-nm-fence-")
             .tempdir()
             .unwrap();
         let root = unique_root();
-        let store_url = etcd.store_url();
         let ports = [free_port(), free_port()];
         let procs: Vec<NetmasterProcess> = ports
             .iter()
@@ -345,7 +446,7 @@ mod netmaster {
                     Some(*p),
                     &[
                         "--store",
-                        &store_url,
+                        store_url,
                         "--store-root",
                         &root,
                         "--leader-ttl",
@@ -353,7 +454,7 @@ mod netmaster {
                         "--mode",
                         "test",
                     ],
-                    &[],
+                    env,
                 );
                 n.wait_listening(Duration::from_secs(30));
                 n
@@ -464,7 +565,7 @@ mod netmaster {
             .enable_all()
             .build()
             .unwrap();
-        let store = rt.block_on(contiv_store::open_store(&store_url)).unwrap();
+        let store = rt.block_on(contiv_store::open_store(store_url)).unwrap();
         let keys = Keys::new(&root);
         let list = rt
             .block_on(store.list(&keys.endpoints_of("default:n1")))
@@ -501,19 +602,29 @@ mod netmaster {
             .into_iter()
             .collect();
         assert_eq!(allocated, ips);
+        drop(store);
         drop(procs);
-        drop(etcd);
     }
 
     /// A leader whose lock was taken over behind its back (the key now has
     /// another revision) cannot commit: its next write fails the fence
     /// check in the store, answers 503 and writes nothing.
     #[test]
-    fn a_write_with_a_stale_fence_is_refused() {
-        use super::support::{Backend, TestNetmaster};
+    fn etcd_a_write_with_a_stale_fence_is_refused() {
+        a_write_with_a_stale_fence_is_refused(super::support::Backend::Etcd);
+    }
+
+    #[test]
+    fn consul_a_write_with_a_stale_fence_is_refused() {
+        a_write_with_a_stale_fence_is_refused(super::support::Backend::Consul);
+    }
+
+    fn a_write_with_a_stale_fence_is_refused(backend: super::support::Backend) {
+        use super::support::TestNetmaster;
         use contiv_core::store::{Precondition, PutOptions};
-        // A long TTL: the leader checks its key only every TTL/3 = 2 s.
-        let tn = TestNetmaster::start_with(Backend::Etcd, &["--leader-ttl", "6s"]);
+        // A long TTL: the leader checks its key only every TTL/3 = 2 s
+        // (Consul rounds it up to its 10 s minimum: every 3.3 s).
+        let tn = TestNetmaster::start_with(backend, &["--leader-ttl", "6s"]);
         tn.create(
             "networks",
             "default:n1",

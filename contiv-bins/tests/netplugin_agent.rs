@@ -49,6 +49,48 @@ mod netplugin {
             .find(|e| e.id == id)
     }
 
+    /// Issue 12 point 8: the agent's state directory (crash journal,
+    /// Docker mappings) and its socket directory are created owner-only
+    /// (0700) whatever the umask; `--add-timeout` values a timer cannot hold
+    /// are refused, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = Cluster::start(&[]).await;
+        // SAFETY: umask(2) only changes this process's file-creation mask.
+        let old = unsafe { libc::umask(0o000) };
+        let a = TestAgent::start_cfg(&c, "h1", "192.0.2.1", |cfg| {
+            cfg.state_dir = cfg.state_dir.join("deep/state");
+            cfg.cni_socket = cfg.state_dir.join("../../run/cni.sock");
+        })
+        .await;
+        // SAFETY: as above; restores the previous mask.
+        unsafe { libc::umask(old) };
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let state = &a.cfg.state_dir;
+        for d in [
+            state.clone(),
+            state.join("pending"),
+            state.join("plumbed"),
+            state.parent().expect("parent").to_path_buf(),
+            a.dir.join("state/run"),
+        ] {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+        }
+        let mut bad = a.cfg.clone();
+        bad.add_timeout = Duration::from_secs(u64::MAX / 2);
+        let started = contiv_bins::netplugin::start_with(
+            bad,
+            std::sync::Arc::new(contiv_policy::RecordingDatapath::new()),
+        )
+        .await;
+        let Err(e) = started else {
+            panic!("an absurd --add-timeout was accepted");
+        };
+        assert!(e.contains("--add-timeout"), "{e}");
+    }
+
     /// The node record appears, outlives several lease TTLs thanks to the
     /// heartbeat, and the agent reports ready.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

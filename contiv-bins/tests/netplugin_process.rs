@@ -166,5 +166,30 @@ mod netplugin {
             .unwrap();
         assert_eq!(out.status.code(), Some(22));
         assert!(String::from_utf8_lossy(&out.stderr).contains("invalid host name"));
+        // Issue 12 point 5: durations that overflow were a panic.
+        for (flag, value, msg) in [
+            ("--add-timeout", "99999999999999999999999h", "too long"),
+            ("--ovs-timeout", "99999999999999999999999h", "too long"),
+            ("--add-timeout", "5000000000000000h", "--add-timeout"),
+        ] {
+            let out = Command::new(BIN)
+                .args([
+                    "--datapath",
+                    "recording",
+                    "--host",
+                    "h1",
+                    "--vtep-ip",
+                    "192.0.2.1",
+                ])
+                .args([flag, value])
+                .arg("--state-dir")
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(22), "{flag} {value}: {err}");
+            assert!(err.contains(msg), "{flag} {value}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
     }
 }

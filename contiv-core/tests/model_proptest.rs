@@ -235,15 +235,18 @@ proptest! {
     }
 
     #[test]
-    fn valid_subnets_contain_their_window(a in any::<u32>(), b in any::<u32>(), len in 8u8..=31) {
+    fn valid_subnets_contain_their_window(a in any::<u32>(), b in any::<u32>(), len in 8u8..=30) {
         let (a, b) = (std::net::Ipv4Addr::from(a.min(b)), std::net::Ipv4Addr::from(a.max(b)));
         if let Ok(r) = parse_ipv4_subnet("subnet", &format!("{a}-{b}/{len}")) {
             prop_assert!(r.net.contains(&r.first) && r.net.contains(&r.last) && r.first <= r.last);
             prop_assert_eq!((r.first, r.last), (a, b));
         } else {
-            // rejected only because b lies outside a's subnet
+            // rejected only because b lies outside a's subnet, or the
+            // subnet is a special-purpose block
             let net = ipnet::Ipv4Net::new(a, len).unwrap().trunc();
-            prop_assert!(!net.contains(&b));
+            prop_assert!(
+                !net.contains(&b) || contiv_core::model::validate::reserved_ipv4_block(net).is_some()
+            );
         }
     }
 
@@ -266,6 +269,7 @@ proptest! {
         if n.validate().is_ok() {
             prop_assert!(n.ipv4_subnet().is_ok() && n.ipv4_gateway().is_ok());
             prop_assert!(n.ipv6_subnet().is_ok() && n.ipv6_gateway().is_ok() && n.encap_kind().is_ok());
+            prop_assert!(n.address_plan().is_ok());
         }
     }
 
@@ -287,6 +291,7 @@ proptest! {
             prop_assert!(r.direction_kind().is_ok() && r.action_kind().is_ok());
             prop_assert!(r.protocol_number().is_ok() && r.priority_value().is_ok());
             prop_assert!(r.port_number().is_ok() && r.from_ip_net().is_ok() && r.to_ip_net().is_ok());
+            prop_assert!(r.shape().is_ok());
         }
     }
 

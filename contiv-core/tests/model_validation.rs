@@ -83,7 +83,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv",
             "",
             "vlan",
-            "10.1.1.1/24",
+            "10.1.1.0/24",
             "10.1.1.254",
             1,
             "",
@@ -95,7 +95,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv",
             "",
             "vxlan",
-            "10.1.1.1/16",
+            "10.1.0.0/16",
             "10.1.1.254",
             1,
             "",
@@ -107,7 +107,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv-valid",
             "",
             "vxlan",
-            "10.1.1.1/16",
+            "10.1.0.0/16",
             "10.1.1.254",
             1,
             "",
@@ -119,7 +119,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv-gw",
             "",
             "vxlan",
-            "10.1.1.1/16",
+            "10.1.0.0/16",
             "",
             1,
             "",
@@ -131,7 +131,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv-ipv6",
             "",
             "vxlan",
-            "10.1.1.1/16",
+            "10.1.0.0/16",
             "",
             1,
             "2016:0617::/120",
@@ -143,7 +143,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "infraNw",
             "infra",
             "vlan",
-            "10.1.1.1/24",
+            "10.1.1.0/24",
             "10.1.1.254",
             1,
             "",
@@ -187,7 +187,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "20.1.1.0/24",
             "",
             1,
-            "::/64",
+            "2001:db8:1::/64",
             "",
             "",
         ),
@@ -208,7 +208,7 @@ fn network_valid_cases_of_test_network_add_delete() {
             "contiv",
             "",
             "vxlan",
-            "10.1.1.0/16",
+            "10.1.0.0/16",
             "",
             1,
             "2001:2000::/32",
@@ -223,16 +223,16 @@ fn network_valid_cases_of_test_network_add_delete() {
             "10.1.1.0/24",
             "",
             1,
-            "ffff:ffff:ffff::/48",
+            "fd00:ffff:ffff::/48",
             "",
             "",
         ),
         // auto-allocated tag, and the largest VLAN id
-        simple_net("vxlan", "10.1.1.1/24", "10.1.1.254").with_tag(0),
-        simple_net("vlan", "10.1.1.1/24", "10.1.1.254").with_tag(4094),
+        simple_net("vxlan", "10.1.1.0/24", "10.1.1.254").with_tag(0),
+        simple_net("vlan", "10.1.1.0/24", "10.1.1.254").with_tag(4094),
         // a vxlan tag outside the global range is netmaster's to reject
-        simple_net("vxlan", "10.1.1.1/24", "10.1.1.254").with_tag(20000),
-        simple_net("vxlan", "10.1.1.1/8", "").with_tag(16_777_216),
+        simple_net("vxlan", "10.1.1.0/24", "10.1.1.254").with_tag(20000),
+        simple_net("vxlan", "10.0.0.0/8", "").with_tag(16_777_216),
     ];
     for (i, n) in cases.into_iter().enumerate() {
         expect_ok(&format!("valid network #{i}"), n);
@@ -257,7 +257,7 @@ fn network_invalid_cases_of_test_network_add_delete() {
             name,
             "infra",
             "vlan",
-            "10.1.1.1/24",
+            "10.1.1.0/24",
             "10.1.1.254",
             1,
             "",
@@ -271,7 +271,7 @@ fn network_invalid_cases_of_test_network_add_delete() {
             "infraNw",
             t,
             "vlan",
-            "10.1.1.1/24",
+            "10.1.1.0/24",
             "10.1.1.254",
             1,
             "",
@@ -369,7 +369,7 @@ fn network_invalid_cases_of_test_network_add_delete() {
                 "contiv",
                 "data",
                 "vxlan",
-                "10.1.1.1/24",
+                "10.1.1.0/24",
                 "10.1.1.1",
                 1,
                 "2016:0617::/128",
@@ -380,17 +380,17 @@ fn network_invalid_cases_of_test_network_add_delete() {
         (
             "encap vvvv",
             "encap",
-            simple_net("vvvv", "10.1.1.1/24", "10.1.1.254"),
+            simple_net("vvvv", "10.1.1.0/24", "10.1.1.254"),
         ),
         (
             "vlan tag 5000",
             "pktTag",
-            simple_net("vlan", "10.1.1.1/24", "10.1.1.254").with_tag(5000),
+            simple_net("vlan", "10.1.1.0/24", "10.1.1.254").with_tag(5000),
         ),
         (
             "gateway outside",
             "gateway",
-            simple_net("vxlan", "10.1.1.1/24", "10.1.2.254"),
+            simple_net("vxlan", "10.1.1.0/24", "10.1.2.254"),
         ),
         (
             "gateway outside, short range",
@@ -578,7 +578,7 @@ fn ipv6_prefix_holes_of_the_original_regex_are_fixed() {
             "10.1.1.0/24",
             "",
             1,
-            &format!("2001:db8::/{len}"),
+            &format!("2001::/{len}"),
             "",
             "",
         );
@@ -602,7 +602,7 @@ fn network_messages_name_the_value_and_the_rule() {
     let e = expect_err("3 octets", "subnet", simple_net("vxlan", "10.1.1/24", ""));
     assert_eq!(
         e.message,
-        "invalid subnet \"10.1.1/24\": expected A.B.C.D/len or A.B.C.D-E.F.G.H/len with len 8..31"
+        "invalid subnet \"10.1.1/24\": expected A.B.C.D/len or A.B.C.D-E.F.G.H/len with len 8..30"
     );
     let e = expect_err(
         "vlan 5000",
@@ -613,7 +613,7 @@ fn network_messages_name_the_value_and_the_rule() {
     let e = expect_err(
         "outside",
         "gateway",
-        simple_net("vxlan", "10.1.1.1/24", "10.1.2.254"),
+        simple_net("vxlan", "10.1.1.0/24", "10.1.2.254"),
     );
     assert!(
         e.message.contains("outside the subnet 10.1.1.0/24"),
@@ -634,7 +634,7 @@ fn network_accessors_return_typed_values() {
             "10.1.1.10-10.1.1.20/24",
             "10.1.1.254",
             112,
-            "2001:db8::5/64",
+            "2001:db8::/64",
             "2001:db8::1",
             "",
         ),
@@ -658,7 +658,7 @@ fn network_accessors_return_typed_values() {
         Some("2001:db8::1".parse::<Ipv6Addr>().unwrap())
     );
 
-    let n = expect_ok("plain", simple_net("vxlan", "10.1.1.1/16", ""));
+    let n = expect_ok("plain", simple_net("vxlan", "10.1.0.0/16", ""));
     assert_eq!(n.encap_kind().unwrap(), Encap::Vxlan);
     let s = n.ipv4_subnet().unwrap();
     assert_eq!(
@@ -673,8 +673,8 @@ fn network_accessors_return_typed_values() {
     assert_eq!(bad.ipv4_subnet().unwrap_err().field, "subnet");
     assert_eq!(bad.ipv4_gateway().unwrap_err().field, "subnet");
     assert_eq!(
-        parse_ipv4_subnet("subnet", "10.1.1.1/24").unwrap(),
-        expect_ok("x", simple_net("vxlan", "10.1.1.1/24", ""))
+        parse_ipv4_subnet("subnet", "10.1.1.0/24").unwrap(),
+        expect_ok("x", simple_net("vxlan", "10.1.1.0/24", ""))
             .ipv4_subnet()
             .unwrap()
     );
@@ -1920,4 +1920,155 @@ fn external_contracts_and_app_profiles() {
     expect_ok("empty profile", prof(&[]));
     expect_ok("profile", prof(&["group1", "group3"]));
     expect_err("dotted group", "endpointGroups", prof(&["group1", "g.x"]));
+}
+
+// ------------------------------------------- issue 12: gaps that were accepted
+
+/// Deliberate changes (o), (p): subnets that cannot hold container
+/// addresses, and the one prefix-length limit shared with the allocator.
+#[test]
+fn network_subnets_that_cannot_hold_containers_are_refused() {
+    for (case, field, n) in [
+        (
+            "host bits",
+            "subnet",
+            simple_net("vxlan", "10.5.1.1/24", ""),
+        ),
+        (
+            "multicast",
+            "subnet",
+            simple_net("vxlan", "224.0.0.0/24", ""),
+        ),
+        (
+            "loopback",
+            "subnet",
+            simple_net("vxlan", "127.0.0.0/24", ""),
+        ),
+        (
+            "link-local",
+            "subnet",
+            simple_net("vxlan", "169.254.1.0/24", ""),
+        ),
+        (
+            "broadcast",
+            "subnet",
+            simple_net("vxlan", "255.255.255.0/24", ""),
+        ),
+        (
+            "this network",
+            "subnet",
+            simple_net("vxlan", "0.0.0.0/8", ""),
+        ),
+        ("/31", "subnet", simple_net("vxlan", "10.1.1.0/31", "")),
+        (
+            "v6 link-local",
+            "ipv6Subnet",
+            net(
+                "default",
+                "contiv",
+                "",
+                "vxlan",
+                "10.1.1.0/24",
+                "",
+                1,
+                "fe80::/64",
+                "",
+                "",
+            ),
+        ),
+        (
+            "v6 multicast",
+            "ipv6Subnet",
+            net(
+                "default",
+                "contiv",
+                "",
+                "vxlan",
+                "10.1.1.0/24",
+                "",
+                1,
+                "ff02::/16",
+                "",
+                "",
+            ),
+        ),
+        (
+            "v6 host bits",
+            "ipv6Subnet",
+            net(
+                "default",
+                "contiv",
+                "",
+                "vxlan",
+                "10.1.1.0/24",
+                "",
+                1,
+                "2001:db8::5/64",
+                "",
+                "",
+            ),
+        ),
+    ] {
+        expect_err(case, field, n);
+    }
+    // The largest accepted prefix, with its plan.
+    let n = expect_ok("/30", simple_net("vxlan", "10.1.1.4/30", "10.1.1.5"));
+    let plan = n.address_plan().unwrap();
+    assert_eq!(plan.subnet(), "10.1.1.4/30".parse::<Ipv4Net>().unwrap());
+    assert_eq!(plan.gateway, Some(Ipv4Addr::new(10, 1, 1, 5)));
+    assert!(!plan.has_ipv6());
+    assert_eq!(plan.prefixes().len(), 1);
+}
+
+/// Deliberate change (q): a rule with two peers, or a port without a
+/// protocol that has ports, is refused by the model (the policy compiler
+/// refused it forever before).
+#[test]
+fn rules_no_datapath_can_realise_are_refused() {
+    let base = || Rule {
+        key: "default:p:1".into(),
+        tenant_name: "default".into(),
+        policy_name: "p".into(),
+        rule_id: "1".into(),
+        direction: "in".into(),
+        action: "deny".into(),
+        ..Default::default()
+    };
+    let mut r = base();
+    r.from_endpoint_group = "web".into();
+    r.from_ip_address = "10.1.1.0/24".into();
+    let e = expect_err("group + ip", "fromIpAddress", r);
+    assert!(e.message.contains("at most one peer"), "{}", e.message);
+    let mut r = base();
+    r.direction = "out".into();
+    r.to_endpoint_group = "web".into();
+    r.to_ip_address = "10.1.1.5".into();
+    expect_err("out group + ip", "toIpAddress", r);
+    let mut r = base();
+    r.protocol = "icmp".into();
+    r.port = 80;
+    expect_err("icmp port", "port", r);
+    // (r): IPv6 rule addresses are accepted and typed.
+    let mut r = base();
+    r.from_ip_address = "2001:db8::7/64".into();
+    let shape = expect_ok("v6 peer", r).shape().unwrap();
+    assert_eq!(
+        shape.peer,
+        contiv_core::model::RulePeer::Cidr("2001:db8::/64".parse().unwrap())
+    );
+}
+
+/// Deliberate change (s).
+#[test]
+fn contradictory_service_selectors_are_refused() {
+    let s = ServiceLB {
+        key: "default:svc".into(),
+        tenant_name: "default".into(),
+        service_name: "svc".into(),
+        network_name: "net".into(),
+        selectors: vec!["a=b".into(), "a=c".into()],
+        ports: vec!["80:8080:TCP".into()],
+        ..Default::default()
+    };
+    expect_err("a=b a=c", "selectors", s);
 }

@@ -5,20 +5,24 @@
 
 use crate::error::{IpamError, IpamResult, Resource};
 use crate::summary::format_runs;
+use contiv_core::model::SubnetRange;
+use contiv_core::model::validate;
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-/// Smallest IPv4 prefix length accepted (the original requires `>= 8`).
-pub const MIN_IPV4_PREFIX: u8 = 8;
+/// Smallest IPv4 prefix length accepted: the model's limit
+/// ([`contiv_core::model::validate::MIN_SUBNET_LEN`]), one value for both.
+pub const MIN_IPV4_PREFIX: u8 = validate::MIN_SUBNET_LEN;
 /// Largest IPv4 prefix length accepted: a /31 or /32 has no address left
-/// once the network and broadcast addresses are reserved.
-pub const MAX_IPV4_PREFIX: u8 = 30;
-/// Smallest IPv6 prefix length accepted (as the original).
-pub const MIN_IPV6_PREFIX: u8 = 16;
+/// once the network and broadcast addresses are reserved (the model's
+/// [`contiv_core::model::validate::MAX_SUBNET_LEN`]).
+pub const MAX_IPV4_PREFIX: u8 = validate::MAX_SUBNET_LEN;
+/// Smallest IPv6 prefix length accepted (the model's).
+pub const MIN_IPV6_PREFIX: u8 = validate::MIN_SUBNET6_LEN;
 /// Largest IPv6 prefix length accepted (`/128` is refused, as the original).
-pub const MAX_IPV6_PREFIX: u8 = 127;
+pub const MAX_IPV6_PREFIX: u8 = validate::MAX_SUBNET6_LEN;
 
 /// An inclusive range of IPv4 addresses (`first <= last`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,42 +107,25 @@ pub struct Ipv4Spec {
 }
 
 impl Ipv4Spec {
-    /// Parses `A.B.C.D/len` or `A.B.C.D-E.F.G.H/len` (`len` 8..=30; the
-    /// range must lie inside the subnet and `first <= last`).
+    /// Parses `A.B.C.D/len` or `A.B.C.D-E.F.G.H/len` with the model's
+    /// parser ([`validate::parse_ipv4_subnet`]: `len` 8..=30, no host bits
+    /// in the plain form, no special-purpose block, the range inside the
+    /// subnet) — a subnet netmaster accepts is a subnet this accepts.
     pub fn parse(s: &str) -> IpamResult<Self> {
-        let bad = |why: String| IpamError::invalid("subnet", s, why);
-        let (addrs, len) = s
-            .split_once('/')
-            .ok_or_else(|| bad("expected A.B.C.D/len or A.B.C.D-E.F.G.H/len".into()))?;
-        let len: u8 = len
-            .parse()
-            .map_err(|_| bad(format!("prefix length {len:?} is not a number")))?;
-        let (a, b) = match addrs.split_once('-') {
-            Some((a, b)) => (a, Some(b)),
-            None => (addrs, None),
+        let range = validate::parse_ipv4_subnet("subnet", s)
+            .map_err(|e| IpamError::invalid("subnet", s, e.message))?;
+        Ipv4Spec::from_subnet(&range)
+    }
+
+    /// The spec of a network's parsed IPv4 subnet (from
+    /// [`contiv_core::model::AddressPlan::v4`]).
+    pub fn from_subnet(range: &SubnetRange) -> IpamResult<Self> {
+        let window = if range.is_range() {
+            Some(Ipv4Range::new(range.first, range.last)?)
+        } else {
+            None
         };
-        let first = Ipv4Addr::from_str(a)
-            .map_err(|_| bad(format!("{a:?} is not a full IPv4 address (A.B.C.D)")))?;
-        let last = match b {
-            Some(b) => Some(
-                Ipv4Addr::from_str(b)
-                    .map_err(|_| bad(format!("{b:?} is not a full IPv4 address (A.B.C.D)")))?,
-            ),
-            None => None,
-        };
-        let subnet = subnet_v4(first, len).map_err(bad)?;
-        let range = match last {
-            None => None,
-            Some(last) => Some(Ipv4Range::new(first, last).map_err(|_| {
-                bad(format!(
-                    "the range start {first} is greater than its end {last}"
-                ))
-            })?),
-        };
-        Ipv4Spec::new(subnet, range).map_err(|e| match e {
-            IpamError::InvalidSpec { why, .. } => bad(why),
-            other => other,
-        })
+        Ipv4Spec::new(range.net, window)
     }
 
     /// A spec from a subnet (normalised to its network address) and an
@@ -228,17 +215,23 @@ fn subnet_v4(addr: Ipv4Addr, len: u8) -> Result<Ipv4Net, String> {
              (a /31 or /32 has no address left once the network and broadcast addresses are reserved)"
         ));
     }
-    Ipv4Net::new(addr, len)
+    let net = Ipv4Net::new(addr, len)
         .map(|n| n.trunc())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    if let Some(what) = validate::reserved_ipv4_block(net) {
+        return Err(format!(
+            "{net} lies in the {what} block, whose addresses cannot be allocated"
+        ));
+    }
+    Ok(net)
 }
 
-/// Parses an IPv6 subnet `addr/len` (`len` 16..=127), normalised to its
-/// network address.
+/// Parses an IPv6 subnet `addr/len` with the model's parser
+/// ([`validate::parse_ipv6_subnet`]: `len` 16..=127, no host bits, no
+/// special-purpose block).
 pub fn parse_ipv6_subnet(s: &str) -> IpamResult<Ipv6Net> {
-    let net = Ipv6Net::from_str(s)
-        .map_err(|_| IpamError::invalid("ipv6 subnet", s, "expected an IPv6 prefix addr/len"))?;
-    check_ipv6_subnet(net).map_err(|why| IpamError::invalid("ipv6 subnet", s, why))
+    validate::parse_ipv6_subnet("ipv6Subnet", s)
+        .map_err(|e| IpamError::invalid("ipv6 subnet", s, e.message))
 }
 
 pub(crate) fn check_ipv6_subnet(net: Ipv6Net) -> Result<Ipv6Net, String> {
@@ -248,7 +241,13 @@ pub(crate) fn check_ipv6_subnet(net: Ipv6Net) -> Result<Ipv6Net, String> {
             "prefix length /{len} is not supported: use /{MIN_IPV6_PREFIX} to /{MAX_IPV6_PREFIX}"
         ));
     }
-    Ok(net.trunc())
+    let net = net.trunc();
+    if let Some(what) = validate::reserved_ipv6_block(net) {
+        return Err(format!(
+            "{net} overlaps the {what} block, whose addresses cannot be allocated"
+        ));
+    }
+    Ok(net)
 }
 
 /// Checks an IPv6 gateway against its subnet (inside it, not the subnet's
@@ -466,7 +465,7 @@ mod tests {
     fn subnet_specs_of_the_original_tests() {
         // TestNetworkAddDelete: valid.
         for ok in [
-            "10.1.1.1/24",
+            "10.1.1.0/24",
             "10.1.1.10-10.1.1.20/24",
             "10.1.1.10-10.1.5.254/16",
         ] {
@@ -476,7 +475,7 @@ mod tests {
         for ok in [
             "11.2.1.10-11.2.1.100/24",
             "10.123.16.0/26",
-            "10.123.16.66/26",
+            "10.123.16.64/26",
             "10.123.16.10-10.123.16.100/22",
         ] {
             Ipv4Spec::parse(ok).unwrap();
@@ -498,6 +497,12 @@ mod tests {
             "10.1.1.0/1",
             "10.1.1.0/33",
             "10.1.1.0",
+            // The model's rules (one parser): host bits, special blocks, /31.
+            "10.123.16.66/26",
+            "10.1.1.1/24",
+            "224.0.0.0/24",
+            "127.0.0.0/24",
+            "10.1.1.0/31",
         ] {
             assert!(Ipv4Spec::parse(bad).is_err(), "{bad} should be refused");
         }
@@ -505,14 +510,14 @@ mod tests {
         assert_eq!(s.subnet().to_string(), "10.1.1.64/26");
         assert_eq!(s.to_string(), "10.1.1.70-10.1.1.100/26");
         assert_eq!(
-            Ipv4Spec::parse("10.1.1.100/16").unwrap().to_string(),
+            Ipv4Spec::parse("10.1.0.0/16").unwrap().to_string(),
             "10.1.0.0/16"
         );
     }
 
     #[test]
     fn gateway_outside_the_subnet_is_refused() {
-        let s = Ipv4Spec::parse("10.1.1.1/24").unwrap();
+        let s = Ipv4Spec::parse("10.1.1.0/24").unwrap();
         s.check_gateway("10.1.1.254".parse().unwrap()).unwrap();
         let e = s.check_gateway("10.1.2.254".parse().unwrap()).unwrap_err();
         assert!(
@@ -574,9 +579,11 @@ mod tests {
     #[test]
     fn ipv6_subnets() {
         assert_eq!(
-            parse_ipv6_subnet("2016:430::5/64").unwrap().to_string(),
+            parse_ipv6_subnet("2016:430::/64").unwrap().to_string(),
             "2016:430::/64"
         );
+        assert!(parse_ipv6_subnet("2016:430::5/64").is_err());
+        assert!(parse_ipv6_subnet("fe80::/64").is_err());
         assert!(parse_ipv6_subnet("2016:430::/128").is_err());
         assert!(parse_ipv6_subnet("2001::/8").is_err());
         assert!(parse_ipv6_subnet("10.1.1.0/24").is_err());

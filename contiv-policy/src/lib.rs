@@ -149,6 +149,11 @@
 //! * A rule names at most one peer (the original also accepted a group
 //!   together with an address, meaning both must match; the IR has one
 //!   peer per rule, so such a rule is refused with a hint to split it).
+//!   The shape check is [`Rule::shape`](contiv_core::model::Rule::shape)
+//!   in `contiv-core`, the same one netmaster's validation runs, so the
+//!   API refuses every rule the compiler would refuse (property-tested in
+//!   `tests/prop_rule_shapes.rs`); a network's prefixes come from its
+//!   address plan's parsers, the ones the allocator uses.
 //! * Rule address ranges (`a.b.c.d-N`) are refused instead of being stored
 //!   and then failing in the datapath.
 //! * `in` rules are judged where the destination lives and `out` rules

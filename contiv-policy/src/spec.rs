@@ -6,7 +6,7 @@
 use crate::PolicyError;
 use crate::intent::EndpointInput;
 use contiv_core::ir::{Action, AddrSetId, Direction, EpgId, MAX_EPG_ID, NO_EPG, PortRange};
-use contiv_core::model::{EndpointGroup, Network, Rule};
+use contiv_core::model::{EndpointGroup, Network, Rule, RulePeer};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -98,123 +98,29 @@ impl RuleSpec {
         check_name("policyName", &rule.policy_name).map_err(bad)?;
         check_name("ruleId", &rule.rule_id).map_err(bad)?;
         let tenant = rule.tenant_name.as_str();
-
-        let direction = match rule.direction.as_str() {
-            "in" => Direction::In,
-            "out" => Direction::Out,
-            other => {
-                return Err(bad(format!(
-                    "direction {other:?} is not valid: use \"in\" or \"out\""
-                )));
+        // The one check of a rule's shape, shared with netmaster's
+        // validation: what the API accepts compiles here.
+        let shape = rule.shape().map_err(|e| bad(e.message))?;
+        let peer = match shape.peer {
+            RulePeer::Any => PeerSpec::Any,
+            RulePeer::Group(g) => {
+                check_name("peer group", &g).map_err(bad)?;
+                PeerSpec::Epg(Arc::from(format!("{tenant}:{g}")))
             }
-        };
-        let action = match rule.action.as_str() {
-            "allow" => Action::Allow,
-            "deny" => Action::Deny,
-            other => {
-                return Err(bad(format!(
-                    "action {other:?} is not valid: use \"allow\" or \"deny\""
-                )));
+            RulePeer::Network(n) => {
+                check_name("peer network", &n).map_err(bad)?;
+                PeerSpec::Network(Arc::from(format!("{tenant}:{n}")))
             }
+            RulePeer::Cidr(net) => PeerSpec::Cidr(net),
         };
-        let priority = match rule.priority {
-            0 => 1,
-            p @ 1..=100 => {
-                u8::try_from(p).map_err(|_| bad(format!("priority {p} out of range")))?
-            }
-            p => {
-                return Err(bad(format!(
-                    "priority {p} is out of range: use 1..100 (higher wins; 0 means the default, 1)"
-                )));
-            }
-        };
-        let proto = parse_protocol(&rule.protocol).map_err(bad)?;
-        let ports = match rule.port {
-            0 => None,
-            p @ 1..=65535 => Some(PortRange::single(
-                u16::try_from(p).map_err(|_| bad(format!("port {p} out of range")))?,
-            )),
-            p => {
-                return Err(bad(format!(
-                    "port {p} is out of range: use 1..65535, or 0 for any port"
-                )));
-            }
-        };
-        if ports.is_some() && !matches!(proto, None | Some(PROTO_TCP) | Some(PROTO_UDP)) {
-            return Err(bad(format!(
-                "a port only applies to tcp or udp, but the protocol is {:?}: set protocol tcp or udp (or leave it empty for both), or set port 0",
-                rule.protocol
-            )));
-        }
-
-        let (peer_group, peer_net, peer_ip, forbidden): (_, _, _, &[(&str, &String)]) =
-            match direction {
-                Direction::In => (
-                    &rule.from_endpoint_group,
-                    &rule.from_network,
-                    &rule.from_ip_address,
-                    &[
-                        ("toEndpointGroup", &rule.to_endpoint_group),
-                        ("toNetwork", &rule.to_network),
-                    ],
-                ),
-                Direction::Out => (
-                    &rule.to_endpoint_group,
-                    &rule.to_network,
-                    &rule.to_ip_address,
-                    &[
-                        ("fromEndpointGroup", &rule.from_endpoint_group),
-                        ("fromNetwork", &rule.from_network),
-                        ("fromIpAddress", &rule.from_ip_address),
-                    ],
-                ),
-            };
-        for (field, value) in forbidden {
-            if !value.is_empty() {
-                let hint = match direction {
-                    Direction::In => {
-                        "an in rule names its peer with fromEndpointGroup, fromNetwork or fromIpAddress"
-                    }
-                    Direction::Out => {
-                        "an out rule names its peer with toEndpointGroup, toNetwork or toIpAddress"
-                    }
-                };
-                return Err(bad(format!(
-                    "{field} cannot be used in an {} rule: {hint}",
-                    rule.direction
-                )));
-            }
-        }
-        let named = [
-            !peer_group.is_empty(),
-            !peer_net.is_empty(),
-            !peer_ip.is_empty(),
-        ];
-        if named.iter().filter(|&&b| b).count() > 1 {
-            let (g, n, i) = match direction {
-                Direction::In => ("fromEndpointGroup", "fromNetwork", "fromIpAddress"),
-                Direction::Out => ("toEndpointGroup", "toNetwork", "toIpAddress"),
-            };
-            return Err(bad(format!(
-                "name at most one peer: {g}, {n} or {i} (split the rule in two to match both)"
-            )));
-        }
-        let peer = if !peer_group.is_empty() {
-            check_name("peer group", peer_group).map_err(bad)?;
-            PeerSpec::Epg(Arc::from(format!("{tenant}:{peer_group}")))
-        } else if !peer_net.is_empty() {
-            check_name("peer network", peer_net).map_err(bad)?;
-            PeerSpec::Network(Arc::from(format!("{tenant}:{peer_net}")))
-        } else if !peer_ip.is_empty() {
-            PeerSpec::Cidr(parse_rule_prefix(peer_ip).map_err(bad)?)
-        } else {
-            PeerSpec::Any
-        };
-        let local = if direction == Direction::In && !rule.to_ip_address.is_empty() {
-            Some(parse_rule_prefix(&rule.to_ip_address).map_err(bad)?)
-        } else {
-            None
-        };
+        let (direction, action, priority, proto, local) = (
+            shape.direction,
+            shape.action,
+            shape.priority,
+            shape.protocol,
+            shape.local,
+        );
+        let ports = shape.port.map(PortRange::single);
 
         Ok(RuleSpec {
             policy_len: tenant.len() + 1 + rule.policy_name.len(),
@@ -258,47 +164,10 @@ impl RuleSpec {
     }
 }
 
-/// `tcp`/`udp`/`icmp`/a number 0..255/empty; empty and `0` mean any (the
-/// original's datapath treated protocol 0 as a wildcard).
-fn parse_protocol(s: &str) -> Result<Option<u8>, String> {
-    match s {
-        "" => Ok(None),
-        n if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b == b'0') => Ok(None),
-        "tcp" => Ok(Some(PROTO_TCP)),
-        "udp" => Ok(Some(PROTO_UDP)),
-        "icmp" => Ok(Some(PROTO_ICMP)),
-        n if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) => n
-            .parse::<u8>()
-            .map(Some)
-            .map_err(|_| format!("protocol number {n} is out of range: use 0..255")),
-        other => Err(format!(
-            "protocol {other:?} is not valid: use tcp, udp, icmp, an IP protocol number, or leave it empty for any"
-        )),
-    }
-}
-
-/// A rule address: `a.b.c.d`, `a.b.c.d/len`, or the IPv6 forms; host bits
-/// beyond the prefix are cleared.
-fn parse_rule_prefix(s: &str) -> Result<IpNet, String> {
-    if s.contains('-') {
-        return Err(format!(
-            "address range {s:?} is not supported in rules: use a prefix such as 10.1.1.0/24"
-        ));
-    }
-    if let Ok(net) = s.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    Err(format!(
-        "{s:?} is not an address or prefix: use e.g. 10.1.1.5, 10.1.1.0/24 or 2001:db8::/64"
-    ))
-}
-
-/// The prefixes of a network: its IPv4 `subnet` (the `-E.F.G.H` pool part
-/// is dropped: the network is the whole prefix) and its `ipv6Subnet`,
-/// truncated, sorted and de-duplicated.
+/// The prefixes of a network, parsed by its address plan's parsers
+/// ([`Network::address_plan`], what netmaster and the allocator use):
+/// its whole IPv4 subnet (an allocation range `a-b/len` does not narrow
+/// it) and its IPv6 subnet.
 pub(crate) fn network_prefixes(net: &Network) -> Result<Vec<IpNet>, PolicyError> {
     let key = format!("{}:{}", net.tenant_name, net.network_name);
     let bad = |reason: String| PolicyError::InvalidNetwork {
@@ -307,32 +176,16 @@ pub(crate) fn network_prefixes(net: &Network) -> Result<Vec<IpNet>, PolicyError>
     };
     check_name("tenantName", &net.tenant_name).map_err(bad)?;
     check_name("networkName", &net.network_name).map_err(bad)?;
+    // Field by field (a network the compiler is told about may lack one
+    // family), with the address plan's own parsers.
     let mut out = Vec::with_capacity(2);
     if !net.subnet.is_empty() {
-        let text = match (net.subnet.split_once('-'), net.subnet.rsplit_once('/')) {
-            (Some((start, _)), Some((_, len))) => format!("{start}/{len}"),
-            _ => net.subnet.clone(),
-        };
-        match text.parse::<IpNet>() {
-            Ok(n @ IpNet::V4(_)) => out.push(n.trunc()),
-            _ => {
-                return Err(bad(format!(
-                    "subnet {:?} is not an IPv4 prefix: use A.B.C.D/len or A.B.C.D-E.F.G.H/len",
-                    net.subnet
-                )));
-            }
-        }
+        out.push(IpNet::V4(
+            net.ipv4_subnet().map_err(|e| bad(e.message))?.net,
+        ));
     }
-    if !net.ipv6_subnet.is_empty() {
-        match net.ipv6_subnet.parse::<IpNet>() {
-            Ok(n @ IpNet::V6(_)) => out.push(n.trunc()),
-            _ => {
-                return Err(bad(format!(
-                    "ipv6Subnet {:?} is not an IPv6 prefix: use e.g. 2001:db8:1::/64",
-                    net.ipv6_subnet
-                )));
-            }
-        }
+    if let Some(v6) = net.ipv6_subnet().map_err(|e| bad(e.message))? {
+        out.push(IpNet::V6(v6));
     }
     out.sort();
     out.dedup();
@@ -554,30 +407,34 @@ mod tests {
     fn conflicting_peer_fields_are_refused_with_a_hint() {
         let mut r = rule("in");
         r.to_network = "n".into();
-        assert!(reason(&r).contains("toNetwork cannot be used in an in rule"));
+        assert!(reason(&r).contains("can not specify 'to' parameters in incoming rule"));
         let mut r = rule("out");
         r.from_endpoint_group = "g".into();
-        assert!(reason(&r).contains("fromEndpointGroup cannot be used in an out rule"));
+        assert!(reason(&r).contains("can not specify 'from' parameters in outgoing rule"));
         let mut r = rule("out");
         r.from_ip_address = "1.2.3.4".into();
-        assert!(reason(&r).contains("fromIpAddress cannot be used in an out rule"));
+        assert!(reason(&r).contains("can not specify 'from' parameters in outgoing rule"));
         let mut r = rule("in");
         r.from_endpoint_group = "g".into();
         r.from_ip_address = "1.2.3.4".into();
-        assert!(reason(&r).contains("name at most one peer"));
+        assert!(reason(&r).contains("at most one peer"));
         let mut r = rule("out");
         r.to_network = "n".into();
         r.to_ip_address = "1.2.3.4".into();
-        assert!(reason(&r).contains("name at most one peer"));
+        assert!(reason(&r).contains("can not specify both to-network and to-ip address"));
+        let mut r = rule("out");
+        r.to_endpoint_group = "g".into();
+        r.to_ip_address = "1.2.3.4".into();
+        assert!(reason(&r).contains("at most one peer"));
     }
 
     #[test]
     fn rule_addresses_reject_ranges_and_garbage() {
         let mut r = rule("in");
         r.from_ip_address = "10.1.1.1-20".into();
-        assert!(reason(&r).contains("address range"));
+        assert!(reason(&r).contains("range form is not supported"));
         r.from_ip_address = "10.1.1".into();
-        assert!(reason(&r).contains("not an address or prefix"));
+        assert!(reason(&r).contains("expected A.B.C.D or A.B.C.D/len"));
         let mut r = rule("in");
         r.policy_name = "a:b".into();
         assert!(reason(&r).contains("policyName"));
@@ -589,7 +446,7 @@ mod tests {
             tenant_name: "t".into(),
             network_name: "n".into(),
             subnet: "10.1.1.10-10.1.1.20/24".into(),
-            ipv6_subnet: "2001:db8:1::5/64".into(),
+            ipv6_subnet: "2001:db8:1::/64".into(),
             ..Network::default()
         };
         let p = network_prefixes(&n).unwrap();

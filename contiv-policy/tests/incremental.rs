@@ -385,7 +385,7 @@ fn refused_updates_change_nothing_and_say_what_to_do() {
         .unwrap_err();
     assert!(
         e.to_string()
-            .starts_with("network default:net: subnet \"10.1.0/16\" is not an IPv4 prefix"),
+            .starts_with("network default:net: invalid subnet \"10.1.0/16\""),
         "{e}"
     );
 

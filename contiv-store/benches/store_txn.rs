@@ -7,6 +7,11 @@
 //! * `memory/…` — the in-process reference.
 //! * `etcd/…` — a real single-member etcd on loopback (the fixture of the
 //!   `testing` feature); with one writer, the time per txn is the latency.
+//! * `consul-test-server/…` — the Consul backend against the wire-faithful
+//!   Consul test server of the `testing` feature, in process on loopback.
+//!   Not a real Consul (no Raft, no disk): the rows measure the backend's
+//!   two round trips per txn (snapshot read + counter-`cas` write with the
+//!   event log) and its retries when writers race for the counter.
 //!
 //! Run: `cargo bench -p contiv-store --bench store_txn`.
 //! Criterion reports time per txn and txn/s ("thrpt").
@@ -110,5 +115,17 @@ fn etcd(c: &mut Criterion) {
     drop(server);
 }
 
-criterion_group!(benches, embedded, memory, etcd);
+fn consul(c: &mut Criterion) {
+    use contiv_store::consul::{ConsulOptions, ConsulStore};
+    use contiv_store::testing::ConsulTestServer;
+    let server = ConsulTestServer::start().expect("start the Consul test server");
+    let rt = runtime();
+    let store = rt
+        .block_on(ConsulStore::connect(ConsulOptions::new(server.addresses())))
+        .expect("connect");
+    bench_backend(c, &rt, "consul-test-server", Arc::new(store), &[1, 8]);
+    drop(server);
+}
+
+criterion_group!(benches, embedded, memory, etcd, consul);
 criterion_main!(benches);

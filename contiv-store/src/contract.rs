@@ -3,8 +3,10 @@
 //! against a key's current modification revision, and the first revision a
 //! watch asks for.
 
-use contiv_core::store::{MAX_TXN_OPS, Precondition, Revision, StoreError, StoreResult, TxnOp};
-use std::collections::HashSet;
+use contiv_core::store::{
+    LeaseId, MAX_TXN_OPS, Precondition, Revision, StoreError, StoreResult, TxnOp,
+};
+use std::collections::{BTreeSet, HashSet};
 
 /// Checks the shape of a transaction: at most [`MAX_TXN_OPS`] operations,
 /// no empty key, and no key written (put or delete) twice.
@@ -52,6 +54,16 @@ pub fn precondition_holds(precondition: &Precondition, current: Option<Revision>
 /// "from the beginning", i.e. revision 1).
 pub fn first_wanted(from: Revision) -> Revision {
     from.max(1)
+}
+
+/// The leases the puts of a transaction bind keys to.
+pub fn leases_of(ops: &[TxnOp]) -> BTreeSet<&LeaseId> {
+    ops.iter()
+        .filter_map(|op| match op {
+            TxnOp::Put { lease, .. } => lease.as_ref(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The error for a failed precondition on `key`.

@@ -8,18 +8,32 @@
 //! | `memory` (default) | [`memory::MemoryStore`] | in-process, full semantics, nothing persisted |
 //! | `embedded` (default) | [`embedded::EmbeddedStore`] | a durable redb file with group commit; the zero-setup default |
 //! | `etcd` | [`etcd::EtcdStore`] | etcd v3 through etcd-client |
-//! | `testing` | [`testing`] | the conformance suite every backend passes, and real-etcd fixtures |
+//! | `consul` | [`consul::ConsulStore`] | Consul's HTTP API (KV, `/v1/txn`, sessions, blocking queries) with an event log kept in Consul |
+//! | `testing` | [`testing`] | the conformance suite every backend passes, real-etcd fixtures and the wire-faithful Consul test server |
 //!
 //! Daemons take a `--store` URL and call [`open_store`]:
 //! `memory:`, `embedded:/var/lib/contiv/state.redb`,
-//! `etcd://10.0.0.1:2379,10.0.0.2:2379` (or `http://…`).
+//! `etcd://10.0.0.1:2379,10.0.0.2:2379` (or `http://…`),
+//! `consul://10.0.0.1:8500,10.0.0.2:8500` (`consuls://` for HTTPS).
+//! [`copy::copy`] moves a store's keys to another backend (the
+//! `contiv-store copy SRC DST` command of contiv-bins).
 //!
 //! Building the `etcd` feature needs `protoc` and the protobuf well-known
 //! types (Debian: `protobuf-compiler libprotobuf-dev`). The crate's own
-//! tests always run every backend, against a real `etcd` binary.
+//! tests always run every backend, against a real `etcd` binary and — no
+//! Consul server can be installed here — the wire-faithful Consul test
+//! server of the `testing` feature, itself checked with PyPI's `py-consul`.
 
-#[cfg(any(feature = "memory", feature = "embedded", feature = "etcd"))]
+#[cfg(feature = "consul")]
+pub mod consul;
+#[cfg(any(
+    feature = "memory",
+    feature = "embedded",
+    feature = "etcd",
+    feature = "consul"
+))]
 mod contract;
+pub mod copy;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 #[cfg(feature = "etcd")]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// | `embedded:<path>` | [`EmbeddedStore`](crate::embedded::EmbeddedStore) on the redb file `<path>` (feature `embedded`) |
 /// | `etcd://host:port[,host:port…]` | [`EtcdStore`](crate::etcd::EtcdStore) with every listed endpoint (feature `etcd`) |
 /// | `http://host:port[,http://host:port…]` | the same, in etcd's own endpoint spelling |
+/// | `consul://host:port[,host:port…]` | [`ConsulStore`](crate::consul::ConsulStore) on the listed agents, failing over in order (feature `consul`); `consuls://` for HTTPS. Token and TLS files come from Consul's variables `CONSUL_HTTP_TOKEN`, `CONSUL_CACERT`, … (see [`ConsulOptions::from_env`](crate::consul::ConsulOptions::from_env)) — never from the URL |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreUrl {
     /// `memory:`
@@ -20,6 +21,14 @@ pub enum StoreUrl {
     Embedded(PathBuf),
     /// `etcd://…` or `http://…`: the `host:port` endpoints.
     Etcd(Vec<String>),
+    /// `consul://…` (`tls: false`) or `consuls://…` (`tls: true`): the
+    /// agents' `host:port` addresses.
+    Consul {
+        /// Agent addresses in failover order.
+        addresses: Vec<String>,
+        /// HTTPS.
+        tls: bool,
+    },
 }
 
 impl std::str::FromStr for StoreUrl {
@@ -36,13 +45,19 @@ impl std::fmt::Display for StoreUrl {
             StoreUrl::Memory => f.write_str("memory:"),
             StoreUrl::Embedded(p) => write!(f, "embedded:{}", p.display()),
             StoreUrl::Etcd(eps) => write!(f, "etcd://{}", eps.join(",")),
+            StoreUrl::Consul { addresses, tls } => write!(
+                f,
+                "{}://{}",
+                if *tls { "consuls" } else { "consul" },
+                addresses.join(",")
+            ),
         }
     }
 }
 
 fn invalid(url: &str, why: &str) -> StoreError {
     StoreError::InvalidArgument(format!(
-        "store URL {url:?}: {why} (expected memory:, embedded:<path> or etcd://host:port[,host:port…])"
+        "store URL {url:?}: {why} (expected memory:, embedded:<path>, etcd://host:port[,host:port…] or consul://host:port[,host:port…])"
     ))
 }
 
@@ -76,6 +91,21 @@ impl StoreUrl {
                 return Err(invalid(url, "embedded: needs a file path"));
             }
             return Ok(StoreUrl::Embedded(PathBuf::from(path)));
+        }
+        for (scheme, tls) in [("consul://", false), ("consuls://", true)] {
+            if let Some(rest) = trimmed.strip_prefix(scheme) {
+                if rest.contains('?') || rest.contains('@') {
+                    return Err(invalid(
+                        url,
+                        "put the Consul token and TLS files in CONSUL_HTTP_TOKEN / CONSUL_CACERT, not in the URL",
+                    ));
+                }
+                let addresses = rest
+                    .split(',')
+                    .map(|item| endpoint(url, item))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                return Ok(StoreUrl::Consul { addresses, tls });
+            }
         }
         if trimmed.starts_with("https://") || trimmed.starts_with("etcds://") {
             return Err(invalid(url, "TLS endpoints are not supported yet"));
@@ -121,6 +151,14 @@ impl StoreUrl {
             StoreUrl::Etcd(endpoints) => Ok(Arc::new(
                 crate::etcd::EtcdStore::connect(endpoints.clone()).await?,
             )),
+            #[cfg(feature = "consul")]
+            StoreUrl::Consul { addresses, tls } => {
+                let mut options = crate::consul::ConsulOptions::new(addresses.clone());
+                options.tls = *tls;
+                Ok(Arc::new(
+                    crate::consul::ConsulStore::connect(options.from_env()?).await?,
+                ))
+            }
             #[allow(unreachable_patterns)]
             other => Err(StoreError::InvalidArgument(format!(
                 "store URL {other}: this build of contiv-store lacks the backend's cargo feature"
@@ -159,6 +197,22 @@ mod tests {
         );
         let url = StoreUrl::parse("etcd://a:1,b:2").unwrap();
         assert_eq!(StoreUrl::parse(&url.to_string()).unwrap(), url);
+        let consul = StoreUrl::parse("consul://127.0.0.1:8500,[::1]:8500").unwrap();
+        assert_eq!(
+            consul,
+            StoreUrl::Consul {
+                addresses: vec!["127.0.0.1:8500".into(), "[::1]:8500".into()],
+                tls: false
+            }
+        );
+        assert_eq!(StoreUrl::parse(&consul.to_string()).unwrap(), consul);
+        assert_eq!(
+            StoreUrl::parse("consuls://c1:8501").unwrap(),
+            StoreUrl::Consul {
+                addresses: vec!["c1:8501".into()],
+                tls: true
+            }
+        );
     }
 
     #[test]
@@ -171,7 +225,9 @@ mod tests {
             "etcd://host:notaport",
             "etcd://:2379",
             "https://a:2379",
-            "consul://a:8500",
+            "consul://",
+            "consul://a",
+            "consul://a:8500?token=x",
             "/var/lib/x.redb",
         ] {
             let err = StoreUrl::parse(bad).unwrap_err();

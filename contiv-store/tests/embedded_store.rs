@@ -242,3 +242,39 @@ async fn malformed_lease_id_in_txn() {
     assert!(matches!(r, Err(StoreError::LeaseNotFound(_))), "{r:?}");
     assert!(store.get("/m/a").await.unwrap().is_none());
 }
+
+/// Issue 12 point 8: the store file holds the whole cluster's state; it is
+/// created owner-only (0600) and its new directories 0700, even under a
+/// permissive umask (it was 0644 under umask 022).
+#[tokio::test]
+async fn a_new_store_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let path = dir.path().join("new/sub/state.redb");
+    // SAFETY: umask(2) only changes this process's file-creation mask.
+    let old = unsafe { libc::umask(0o000) };
+    let store = EmbeddedStore::open(&path);
+    // SAFETY: as above; restores the previous mask.
+    unsafe { libc::umask(old) };
+    let store = store.expect("open");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "store file mode");
+    assert_eq!(
+        mode(&dir.path().join("new/sub")),
+        0o700,
+        "new directory mode"
+    );
+    assert_eq!(mode(&dir.path().join("new")), 0o700, "new directory mode");
+    store
+        .put("/k", b"v".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    drop(store);
+    // Reopening keeps working (an existing file is opened, not recreated).
+    let again = EmbeddedStore::open(&path).expect("reopen");
+    assert_eq!(
+        again.get("/k").await.expect("get").expect("kept").value,
+        b"v"
+    );
+}

@@ -23,9 +23,13 @@ use contiv_bins::netmaster::{NetmasterConfig, run};
 /// below), then an optional TOML file (--config; its keys are the long flag
 /// names, e.g. `listen-url = "0.0.0.0:9999"`), then the defaults.
 ///
-/// Security: --tls-cert/--tls-key serve HTTPS; --token requires
-/// `Authorization: Bearer <token>` on the API (not on /version, /health and
-/// /metrics). Exit codes: 0 after SIGINT/SIGTERM, 22 for a bad
+/// Security: --tls-cert/--tls-key serve HTTPS; --token (the admin token)
+/// requires `Authorization: Bearer <token>` on everything but /version,
+/// /health and the OpenAPI document. Give each agent its own node token
+/// (`netmaster --token … --print-node-token <host>`): it allows only that
+/// host's registration, endpoints and addresses, and the watch. Request
+/// bodies must be `Content-Type: application/json`. Without --token keep
+/// netmaster on 127.0.0.1. Exit codes: 0 after SIGINT/SIGTERM, 22 for a bad
 /// configuration (as the original), 1 for a runtime failure.
 #[derive(Parser, Debug)]
 #[command(

@@ -69,6 +69,15 @@ pub struct GlobalOpts {
         help_heading = "Global options"
     )]
     pub insecure: bool,
+    /// CA certificate(s) (PEM) to verify an https:// netmaster with, instead of the public web roots
+    #[arg(
+        long,
+        env = "NETCTL_CACERT",
+        value_name = "FILE",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub cacert: Option<std::path::PathBuf>,
     /// Bearer token for an authenticating netmaster (default: the token saved by `netctl login` in ~/.netctl/config.json)
     #[arg(
         long,

@@ -19,6 +19,9 @@ pub struct ClientConfig {
     pub insecure: bool,
     /// Bearer token sent with every request, if any.
     pub token: Option<String>,
+    /// CA certificates (DER) an https netmaster is verified against
+    /// (`--cacert`); empty: the public web roots.
+    pub ca_certs: Vec<Vec<u8>>,
 }
 
 /// Where a token came from (for error messages).
@@ -77,7 +80,32 @@ impl ClientConfig {
             netmaster: url.to_owned(),
             insecure,
             token,
+            ca_certs: Vec::new(),
         })
+    }
+
+    /// Trusts the CA certificates of the PEM file `cacert` (`--cacert`)
+    /// for an https netmaster. An unreadable file or one without a
+    /// certificate is a configuration error.
+    pub fn with_cacert(mut self, cacert: Option<&Path>) -> Result<Self, NetctlError> {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let Some(path) = cacert else {
+            return Ok(self);
+        };
+        let bad = |reason: String| NetctlError::Config {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(format!("cannot read the CA certificate file ({e})")))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate in the file".into()));
+        }
+        self.ca_certs = certs.into_iter().map(|c| c.as_ref().to_vec()).collect();
+        Ok(self)
     }
 
     /// True if the URL is `https://`.

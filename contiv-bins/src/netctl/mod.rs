@@ -10,7 +10,9 @@
 //! * `bgp ls -q` works, and `global set` sends back the current private
 //!   subnet unless `-s` is given (reference §9.2 items 13 and 14);
 //! * netmaster unreachable exits 2 (the original exited 3);
-//! * `--token` / `NETCTL_TOKEN` and `netctl completion <shell>` are new.
+//! * `--token` / `NETCTL_TOKEN`, `--cacert` / `NETCTL_CACERT` (verify an
+//!   https netmaster against a private CA instead of only `--insecure`) and
+//!   `netctl completion <shell>` are new.
 //!
 //! Layout: [`cli`] declares the command tree and [`cmd`] implements each
 //! object's subcommands; [`goflags`] accepts the Go-style flag spellings;
@@ -114,7 +116,9 @@ pub fn run(argv: Vec<OsString>, env: Env<'_>, connect: &mut Connect<'_>) -> Exit
         cli.global.insecure,
         cli.global.token.as_deref(),
         home.as_deref(),
-    ) {
+    )
+    .and_then(|c| c.with_cacert(cli.global.cacert.as_deref()))
+    {
         Ok(cfg) => cfg,
         Err(e) => {
             let line = logline::format_line(

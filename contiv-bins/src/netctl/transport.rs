@@ -52,12 +52,20 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport for the resolved settings: TLS verification off with
-    /// `insecure`, proxies from the environment except for loopback hosts.
+    /// A transport for the resolved settings: TLS verification against
+    /// `--cacert` (else the public web roots), off with `insecure`; proxies
+    /// from the environment except for loopback hosts.
     pub fn new(cfg: ClientConfig) -> Self {
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(cfg.insecure)
-            .build();
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(cfg.insecure);
+        if !cfg.ca_certs.is_empty() {
+            let roots: Vec<ureq::tls::Certificate<'static>> = cfg
+                .ca_certs
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+        }
+        let tls = tls.build();
         let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)

@@ -281,15 +281,29 @@ impl Netmaster {
                 return Err(not_found(T::TYPE));
             };
             let mut tx = self.begin()?;
-            T::delete(self, &obj, &mut tx).await?;
+            self.unstage_intents();
+            if let Err(e) = T::delete(self, &obj, &mut tx).await {
+                self.unstage_intents();
+                return Err(e);
+            }
             tx.push(TxnOp::Delete {
                 key: full_key.clone(),
                 precondition: self.unchanged(&full_key),
             });
-            if let Some(rev) = self.commit_or_retry(tx, &mut attempt).await? {
-                self.settle(rev).await;
-                info!(kind = T::TYPE, key, revision = rev, "deleted");
-                return Ok(());
+            let committed = self.commit_or_retry(tx, &mut attempt).await;
+            match committed {
+                Ok(Some(rev)) => {
+                    self.settle(rev).await;
+                    info!(kind = T::TYPE, key, revision = rev, "deleted");
+                    // A change larger than one transaction: complete it.
+                    self.finish_staged_intents().await;
+                    return Ok(());
+                }
+                Ok(None) => self.unstage_intents(),
+                Err(e) => {
+                    self.unstage_intents();
+                    return Err(e);
+                }
             }
         }
     }

@@ -95,7 +95,9 @@ pub struct NetmasterConfig {
     pub control_url: Option<String>,
 
     /// State store: `embedded:<path>` (default), `etcd://host:port[,host:port…]`
-    /// (every endpoint is used) or `memory:` (tests).
+    /// (every endpoint is used), `consul://host:port[,host:port…]` (agents
+    /// tried in order; `consuls://` for HTTPS; token and CA from
+    /// `CONSUL_HTTP_TOKEN` / `CONSUL_CACERT`) or `memory:` (tests).
     #[arg(
         long,
         env = "CONTIV_STORE",
@@ -107,6 +109,15 @@ pub struct NetmasterConfig {
     /// --etcd; overrides --store with `etcd://…`).
     #[arg(long = "etcd", alias = "etcd-endpoints", env = "CONTIV_ETCD")]
     pub etcd: Option<String>,
+
+    /// Consul agent addresses, comma separated (compatibility with the
+    /// original's --consul-endpoints; overrides --store with `consul://…`).
+    #[arg(
+        long = "consul-endpoints",
+        env = "CONTIV_CONSUL",
+        conflicts_with = "etcd"
+    )]
+    pub consul: Option<String>,
 
     /// Root prefix of every key in the store.
     #[arg(long, env = "CONTIV_STORE_ROOT", default_value = contiv_core::store::keys::DEFAULT_ROOT)]
@@ -164,10 +175,39 @@ pub struct NetmasterConfig {
     #[arg(long, env = "CONTIV_NETMASTER_NODE_GC_GRACE", value_parser = parse_duration, default_value = "10m")]
     pub node_gc_grace: Duration,
 
-    /// Require `Authorization: Bearer <token>` on every API request except
-    /// `/version`, `/metrics` and health.
+    /// The admin token: require `Authorization: Bearer <token>` on every
+    /// request except `/version`, `/health` and the OpenAPI document
+    /// (`/metrics` included). Agents should get per-node tokens instead
+    /// (--print-node-token, or GET /api/v1/credentials/nodes/<host>/):
+    /// a node token allows only that host's agent calls and the watch.
+    /// Without a token everything is open: keep netmaster on 127.0.0.1.
     #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Key of the per-node tokens (HMAC-SHA256). Default: the admin token.
+    /// Changing it revokes every node token; all netmasters of a cluster
+    /// need the same one.
+    #[arg(long, env = "CONTIV_NODE_TOKEN_KEY", hide_env_values = true)]
+    pub node_token_key: Option<String>,
+
+    /// Print the node token of this host (for its agent's --token) and
+    /// exit; needs --token (and --node-token-key if one is used).
+    #[arg(long, value_name = "HOST")]
+    pub print_node_token: Option<String>,
+
+    /// Most client connections open at once; more wait in the listen
+    /// backlog until one closes.
+    #[arg(long, env = "CONTIV_NETMASTER_MAX_CONNECTIONS", default_value_t = 1000)]
+    pub max_connections: usize,
+
+    /// Time a client has to send a request's headers (also between the
+    /// requests of a keep-alive connection) before the connection is closed.
+    #[arg(long, env = "CONTIV_NETMASTER_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub header_timeout: Duration,
+
+    /// Time a client has to complete the TLS handshake.
+    #[arg(long, env = "CONTIV_NETMASTER_TLS_HANDSHAKE_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub tls_handshake_timeout: Duration,
 
     /// Serve HTTPS with this PEM certificate (chain).
     #[arg(long, env = "CONTIV_TLS_CERT", requires = "tls_key")]
@@ -211,8 +251,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("invalid duration {s:?}"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("invalid duration {s:?}: too long (at most about 584 billion years)"))
 }
+
+/// Longest lease TTL (etcd takes seconds as a 64-bit integer, but a lease
+/// of more than a year is a mistake, not a setting).
+pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Longest timer (grace periods, timeouts): ten years.
+pub const MAX_TIMER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 impl NetmasterConfig {
     /// The store URL after applying `--etcd`.
@@ -232,7 +279,17 @@ impl NetmasterConfig {
                     .collect();
                 format!("etcd://{}", hosts.join(","))
             }
-            None => self.store.clone(),
+            None => match &self.consul {
+                Some(eps) => {
+                    let hosts: Vec<&str> = eps
+                        .split(',')
+                        .map(|e| e.trim().trim_start_matches("http://").trim_end_matches('/'))
+                        .filter(|e| !e.is_empty())
+                        .collect();
+                    format!("consul://{}", hosts.join(","))
+                }
+                None => self.store.clone(),
+            },
         }
     }
 
@@ -284,6 +341,31 @@ impl NetmasterConfig {
                 self.node_ttl
             ));
         }
+        // Durations the store and the timers must be able to represent.
+        for (flag, d, max) in [
+            ("--leader-ttl", self.leader_ttl, MAX_TTL),
+            ("--node-ttl", self.node_ttl, MAX_TTL),
+            ("--node-gc-grace", self.node_gc_grace, MAX_TIMER),
+            ("--header-timeout", self.header_timeout, MAX_TIMER),
+            (
+                "--tls-handshake-timeout",
+                self.tls_handshake_timeout,
+                MAX_TIMER,
+            ),
+        ] {
+            if d > max {
+                return Err(format!(
+                    "{flag} {d:?} is too long: at most {}s",
+                    max.as_secs()
+                ));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        if self.print_node_token.is_some() && self.token.is_none() {
+            return Err("--print-node-token needs the admin --token (node tokens derive from it or from --node-token-key)".into());
+        }
         Ok(())
     }
 }
@@ -301,5 +383,9 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("").is_err());
+        // Values that overflow a Duration are errors, not panics.
+        let e = parse_duration("99999999999999999999999h").unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        assert!(parse_duration("1e400s").is_err());
     }
 }

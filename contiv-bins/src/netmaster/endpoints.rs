@@ -17,13 +17,16 @@
 //! With N concurrent creates on one network this costs about one commit
 //! (one fsync on the embedded store) per batch instead of one per endpoint.
 
+use super::auth::Identity;
+use super::fenced::MAX_FENCED_OPS;
 use super::{ApiError, ApiResult, Netmaster};
 use crate::api::{EndpointRequest, EndpointResponse, NetworkInfo};
 use contiv_core::datapath::MacAddr;
 use contiv_core::ir::{EpgId, NO_EPG};
-use contiv_core::model::{EndpointGroup, ModelObject, Network, validate::is_valid_name};
+use contiv_core::model::validate::{check_endpoint_id, check_host_name, is_valid_name};
+use contiv_core::model::{EndpointGroup, ModelObject, Network};
 use contiv_core::records::EndpointRecord;
-use contiv_core::store::{MAX_TXN_OPS, Precondition, TxnOp};
+use contiv_core::store::{Precondition, TxnOp};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
@@ -33,8 +36,8 @@ use tracing::{info, warn};
 pub const BATCH_MAX: usize = 48;
 
 /// Operations of a batch that are not per endpoint: the IPv4 and IPv6
-/// pools, the leader fence and the network check.
-const BATCH_FIXED_OPS: usize = 4;
+/// pools and the network check (the store adds the leader fence).
+const BATCH_FIXED_OPS: usize = 3;
 
 /// Where a create request allocates, resolved from the cache.
 #[derive(Clone, Debug)]
@@ -107,6 +110,7 @@ impl Netmaster {
         let st = v.network_states.get(network_key).ok_or_else(|| {
             ApiError::unavailable(format!("network {network_key} has no allocated tags yet"))
         })?;
+        let plan = n.address_plan()?;
         Ok(NetworkInfo {
             key: network_key.to_owned(),
             tenant: n.tenant_name.clone(),
@@ -114,11 +118,46 @@ impl Netmaster {
             encap: st.encap,
             pkt_tag: st.pkt_tag,
             ext_pkt_tag: st.ext_pkt_tag,
-            subnet: n.ipv4_subnet()?.net,
-            gateway: n.ipv4_gateway()?,
-            subnet6: n.ipv6_subnet()?,
-            gateway6: n.ipv6_gateway()?,
+            subnet: plan.subnet(),
+            gateway: plan.gateway,
+            subnet6: plan.v6,
+            gateway6: plan.gateway6,
         })
+    }
+
+    /// Refuses a node credential's delete or demote of an endpoint another
+    /// host holds (403). An absent endpoint is anyone's to "delete".
+    pub(crate) fn check_endpoint_owner(
+        &self,
+        who: &Identity,
+        network_key: &str,
+        id: &str,
+    ) -> ApiResult<()> {
+        if who.node().is_none() {
+            return Ok(());
+        }
+        let host = self
+            .cache
+            .read()
+            .endpoints
+            .get(&format!("{network_key}/{id}"))
+            .map(|e| e.host.clone());
+        match host {
+            Some(h) => who.may_act_for(&h),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the fields of an agent request every endpoint path shares:
+    /// the id and the host (no NUL, newline, `/` or `..` can reach a store
+    /// key, a URL or an agent's file names).
+    pub(crate) fn check_endpoint_request(req: &EndpointRequest) -> ApiResult<()> {
+        check_endpoint_id("endpoint id", &req.id)?;
+        if req.host.is_empty() {
+            return Err(ApiError::invalid("endpoint host is required"));
+        }
+        check_host_name("host", &req.host)?;
+        Ok(())
     }
 
     /// Checks a request and fills its defaults (tenant, network from the
@@ -127,15 +166,7 @@ impl Netmaster {
         if req.tenant.is_empty() {
             req.tenant = "default".into();
         }
-        if req.id.is_empty() || req.id.contains('/') {
-            return Err(ApiError::invalid(format!(
-                "invalid endpoint id {:?}: must be non-empty and contain no '/'",
-                req.id
-            )));
-        }
-        if req.host.is_empty() {
-            return Err(ApiError::invalid("endpoint host is required"));
-        }
+        Self::check_endpoint_request(&req)?;
         if !req.group.is_empty() && req.network.is_empty() {
             let key = format!("{}:{}", req.tenant, req.group);
             if let Some(g) = self.cache.read().epgs.get(&key) {
@@ -183,6 +214,13 @@ impl Netmaster {
             }
         };
         let info = self.network_info(&net_key)?;
+        if let Some(v6) = req.ipv6
+            && info.subnet6.is_none()
+        {
+            return Err(ApiError::invalid(format!(
+                "IPv6 address {v6} requested, but network {net_key} has no ipv6Subnet"
+            )));
+        }
         Ok(Plan {
             net_key,
             group_key,
@@ -368,7 +406,7 @@ impl Netmaster {
                 .as_ref()
                 .map(|k| self.keys.object(EndpointGroup::TYPE, k))
                 .filter(|k| !checks.contains(k));
-            if ops + 1 + usize::from(group_check.is_some()) > MAX_TXN_OPS {
+            if ops + 1 + usize::from(group_check.is_some()) > MAX_FENCED_OPS {
                 results.push(Some(Outcome::Requeue));
                 continue;
             }

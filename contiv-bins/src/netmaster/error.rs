@@ -25,6 +25,10 @@ pub enum ErrorKind {
     Unavailable,
     /// Authentication required or failed (401).
     Unauthorized,
+    /// Authenticated, but this credential may not do this (403).
+    Forbidden,
+    /// The request body is not JSON (415).
+    UnsupportedMediaType,
     /// A bug or an unexpected backend failure (500).
     Internal,
 }
@@ -35,6 +39,8 @@ impl ErrorKind {
         match self {
             ErrorKind::Invalid => 400,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Internal => 500,
@@ -95,6 +101,20 @@ impl ApiError {
     pub fn unauthorized(msg: impl Into<String>) -> Self {
         ApiError {
             kind: ErrorKind::Unauthorized,
+            message: msg.into(),
+        }
+    }
+    /// A 403.
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorKind::Forbidden,
+            message: msg.into(),
+        }
+    }
+    /// A 415.
+    pub fn unsupported_media_type(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorKind::UnsupportedMediaType,
             message: msg.into(),
         }
     }

@@ -10,14 +10,14 @@
 
 use super::Netmaster;
 use super::leader::Role;
+use crate::tls::HttpsConnector;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,17 +32,25 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a follower waits for its cache to reach a forwarded write.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
-/// Sends requests to the leader.
+/// How long connecting to the leader may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Idle pooled connections are closed before the leader's header timeout
+/// would close them under a request.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
+/// Sends requests to the leader (HTTP, or HTTPS verified against the
+/// configured CA certificates), over pooled connections.
 #[derive(Clone)]
 pub struct Forwarder {
-    http: Client<HttpConnector, Body>,
-    tls: Option<tokio_rustls::TlsConnector>,
+    client: Client<HttpsConnector, Body>,
+    https: bool,
 }
 
 impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarder")
-            .field("https", &self.tls.is_some())
+            .field("https", &self.https)
             .finish()
     }
 }
@@ -54,42 +62,23 @@ impl Default for Forwarder {
 }
 
 impl Forwarder {
+    fn with(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let https = tls.is_some();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build(HttpsConnector::new(tls, CONNECT_TIMEOUT));
+        Forwarder { client, https }
+    }
+
     /// A forwarder for plain HTTP leaders only.
     pub fn http_only() -> Self {
-        Forwarder {
-            http: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
-            tls: None,
-        }
+        Forwarder::with(None)
     }
 
     /// A forwarder that also reaches HTTPS leaders, trusting the
     /// certificates (CAs) in the PEM file `roots`.
     pub fn with_tls_roots(roots: &Path) -> Result<Self, String> {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        let mut store = rustls::RootCertStore::empty();
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(roots)
-            .map_err(|e| format!("cannot read TLS CA file {}: {e}", roots.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("invalid certificate in {}: {e}", roots.display()))?;
-        if certs.is_empty() {
-            return Err(format!("no certificate in TLS CA file {}", roots.display()));
-        }
-        for c in certs {
-            store
-                .add(c)
-                .map_err(|e| format!("unusable CA certificate in {}: {e}", roots.display()))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS client setup failed: {e}"))?
-            .with_root_certificates(store)
-            .with_no_client_auth();
-        Ok(Forwarder {
-            tls: Some(tokio_rustls::TlsConnector::from(Arc::new(config))),
-            ..Forwarder::http_only()
-        })
+        Ok(Forwarder::with(Some(crate::tls::client_config(roots)?)))
     }
 
     /// Sends `req` to the leader at `leader` (its control URL).
@@ -108,85 +97,46 @@ impl Forwarder {
                 );
             }
         };
+        if target.scheme_str() == Some("https") && !self.https {
+            return unavailable(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "cannot reach the leader at {leader}: it serves HTTPS; start this netmaster with --tls-cert/--tls-key (and --tls-ca if the leader's certificate is signed by another CA)"
+                ),
+            );
+        }
         let (mut parts, body) = req.into_parts();
         parts.headers.remove(header::HOST);
-        let https = target.scheme_str() == Some("https");
-        let result = if https {
-            self.send_tls(&target, parts, body).await
-        } else {
-            parts.uri = target;
-            let fwd = Request::from_parts(parts, body);
-            match tokio::time::timeout(FORWARD_TIMEOUT, self.http.request(fwd)).await {
-                Ok(Ok(resp)) => Ok(resp.map(Body::new)),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("timed out".to_owned()),
-            }
-        };
-        match result {
-            Ok(resp) => resp,
-            Err(e) => unavailable(
+        if let Some(a) = target.authority()
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            parts.headers.insert(header::HOST, v);
+        }
+        parts.uri = target;
+        let fwd = Request::from_parts(parts, body);
+        match tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(fwd)).await {
+            Ok(Ok(resp)) => resp.map(Body::new),
+            Ok(Err(e)) => unavailable(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot reach the leader at {leader}: {e}; retry"),
+                format!("cannot reach the leader at {leader}: {}; retry", chain(&e)),
+            ),
+            Err(_) => unavailable(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot reach the leader at {leader}: timed out; retry"),
             ),
         }
     }
+}
 
-    async fn send_tls(
-        &self,
-        target: &Uri,
-        mut parts: axum::http::request::Parts,
-        body: Body,
-    ) -> Result<Response, String> {
-        let Some(tls) = &self.tls else {
-            return Err(
-                "the leader serves HTTPS; start this netmaster with --tls-cert/--tls-key (and --tls-ca if the leader's certificate is signed by another CA)"
-                    .to_owned(),
-            );
-        };
-        let host = target
-            .host()
-            .ok_or("the leader URL has no host")?
-            .to_owned();
-        let port = target.port_u16().unwrap_or(443);
-        let name = rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-            .map_err(|e| format!("invalid leader host {host}: {e}"))?;
-        let fut = async {
-            let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let stream = tls.connect(name, tcp).await.map_err(|e| e.to_string())?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    warn!(error = %e, "forwarding connection failed");
-                }
-            });
-            let authority = target
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default();
-            if let Ok(v) = HeaderValue::from_str(&authority) {
-                parts.headers.insert(header::HOST, v);
-            }
-            parts.uri = target
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-                .parse()
-                .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
-            let resp = sender
-                .send_request(Request::from_parts(parts, body))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(resp.map(Body::new))
-        };
-        match tokio::time::timeout(FORWARD_TIMEOUT, fut).await {
-            Ok(r) => r,
-            Err(_) => Err("timed out".to_owned()),
-        }
+/// An error with its sources, for a message.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
     }
+    msg
 }
 
 fn unavailable(status: StatusCode, msg: String) -> Response {

@@ -1,18 +1,30 @@
 //! The REST front end (axum): the original's `/api/v1/` paths (with or
 //! without the trailing slash), the agent API, the watch stream, health,
 //! `/version`, `/info`, Prometheus `/metrics`, `/api/v1/openapi.json`,
-//! optional bearer-token auth and request logging.
+//! credentials ([`super::auth`]: the admin token, per-node tokens), the
+//! JSON-only rule for request bodies and request logging.
+//!
+//! **Request bodies must be JSON**: a `POST`, `PUT` or `PATCH` whose
+//! `Content-Type` is not `application/json` (or `…+json`) is refused with
+//! 415 before anything else happens. A web page can make a browser send a
+//! cross-site `text/plain` or form POST without asking first; it cannot
+//! send `application/json` without a CORS preflight, which netmaster never
+//! grants — so no page a user visits can change the network behind their
+//! back, token or not. Every client of the original (netctl, the agents)
+//! sends `application/json`.
 
+use super::auth::{Credentials, Identity};
 use super::collections::Collection;
 use super::{ApiError, Netmaster, oper};
 use crate::api::{EndpointRequest, NodeRegistration};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use contiv_core::model::validate::{check_endpoint_id, check_host_name};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -72,8 +84,8 @@ type Shared = Arc<Netmaster>;
 /// Per-server options of the HTTP layer.
 #[derive(Clone, Debug, Default)]
 pub struct HttpOptions {
-    /// Required bearer token, if any.
-    pub token: Option<String>,
+    /// The credentials requests must carry (none configured: open).
+    pub credentials: Arc<Credentials>,
     /// How followers reach the leader.
     pub forwarder: super::forward::Forwarder,
 }
@@ -81,7 +93,6 @@ pub struct HttpOptions {
 /// Builds the router.
 pub fn router(nm: Arc<Netmaster>, opts: HttpOptions) -> Router {
     let api = Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/watch", get(watch))
         .route("/api/v1/agent/endpoints", post(create_endpoint))
         .route("/api/v1/agent/endpoints/", post(create_endpoint))
@@ -118,38 +129,82 @@ pub fn router(nm: Arc<Netmaster>, opts: HttpOptions) -> Router {
             get(get_obj).post(upsert).put(upsert).delete(delete_obj),
         )
         .route("/info", get(info_handler))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/credentials/nodes/{host}", get(node_credential))
+        .route("/api/v1/credentials/nodes/{host}/", get(node_credential))
         .merge(super::reservations::routes())
-        .route_layer(middleware::from_fn_with_state(opts.token.clone(), auth));
+        .route_layer(middleware::from_fn_with_state(
+            opts.credentials.clone(),
+            super::auth::middleware,
+        ));
     Router::new()
         .merge(api)
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/version", get(version))
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(
             (nm.clone(), opts.forwarder.clone()),
             super::forward::middleware,
         ))
+        .layer(middleware::from_fn(json_bodies_only))
+        .layer(axum::Extension(opts.credentials))
         .layer(middleware::from_fn_with_state(nm.clone(), log_requests))
         .with_state(nm)
 }
 
-async fn auth(State(token): State<Option<String>>, req: Request, next: Next) -> Response {
-    if let Some(token) = token {
-        let ok = req
+/// True if `content_type` is JSON: `application/json` or
+/// `application/<something>+json`, any parameters.
+fn is_json(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// Refuses `POST`, `PUT` and `PATCH` requests whose body is not declared
+/// JSON (see the module docs): 415.
+async fn json_bodies_only(req: Request, next: Next) -> Response {
+    let carries_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    if carries_body {
+        let ct = req
             .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
-        if !ok {
-            return ApiError::unauthorized("missing or invalid bearer token").into_response();
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if !ct.is_some_and(is_json) {
+            return ApiError::unsupported_media_type(format!(
+                "request bodies must be JSON: send Content-Type: application/json (got {})",
+                ct.map_or_else(|| "no Content-Type".to_owned(), |c| format!("{c:?}"))
+            ))
+            .into_response();
         }
     }
     next.run(req).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// `GET /api/v1/credentials/nodes/<host>/` (admin): the node token of
+/// `host` for its agent's `--token`.
+async fn node_credential(
+    Extension(who): Extension<Identity>,
+    Extension(creds): Extension<Arc<Credentials>>,
+    Path(host): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if who != Identity::Admin {
+        return Err(if who == Identity::Open {
+            ApiError::conflict(
+                "netmaster runs without credentials (--token): there are no node tokens to issue",
+            )
+        } else {
+            ApiError::forbidden("only the admin token may issue node tokens")
+        });
+    }
+    check_host_name("host", &host)?;
+    let token = creds
+        .node_token(&host)
+        .ok_or_else(|| ApiError::internal("cannot derive a node token"))?;
+    Ok(Json(json!({ "host": host, "token": token })))
 }
 
 async fn log_requests(State(nm): State<Shared>, req: Request, next: Next) -> Response {
@@ -228,8 +283,13 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid {what} body: {e}")))
 }
 
-async fn create_endpoint(State(nm): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_endpoint(
+    State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let req: EndpointRequest = json_body(&body, "endpoint")?;
+    who.may_act_for(&req.host)?;
     let resp = nm.create_endpoint(req).await?;
     serde_json::to_value(resp)
         .map(Json)
@@ -238,8 +298,11 @@ async fn create_endpoint(State(nm): State<Shared>, body: Bytes) -> Result<Json<V
 
 async fn delete_endpoint(
     State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
     Path((net, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    check_endpoint_id("endpoint id", &id)?;
+    nm.check_endpoint_owner(&who, &net, &id)?;
     let deleted = nm.delete_endpoint(&net, &id).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
@@ -255,9 +318,11 @@ async fn network_info(
 
 async fn register_node(
     State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
     Path(host): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    who.may_act_for(&host)?;
     let reg: NodeRegistration = json_body(&body, "node registration")?;
     let lease = nm.register_node(&host, reg).await?;
     serde_json::to_value(lease)
@@ -267,8 +332,11 @@ async fn register_node(
 
 async fn deregister_node(
     State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
     Path(host): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    who.may_act_for(&host)?;
+    check_host_name("host", &host)?;
     nm.deregister_node(&host).await?;
     Ok(Json(json!({})))
 }
@@ -311,7 +379,7 @@ async fn health(State(nm): State<Shared>) -> Json<Value> {
 async fn info_handler(State(nm): State<Shared>) -> Result<Json<Value>, ApiError> {
     let role = nm.election.role();
     let me = nm.election.me().to_owned();
-    let masters = if nm.store.backend_name() == "etcd" {
+    let masters = if matches!(nm.store.backend_name(), "etcd" | "consul") {
         super::members::list(nm.store.as_ref(), &nm.keys).await?
     } else {
         vec![me.clone()]

@@ -10,10 +10,12 @@
 //! over at once.
 //!
 //! Fencing: every transaction a leader commits carries a `Check` that the
-//! leader key still has the revision the leader wrote. A deposed leader
-//! that has not noticed yet can therefore never commit anything — no
-//! split-brain writes, and nothing acknowledged by a leader is lost to a
-//! concurrent one.
+//! leader key still has the revision the leader wrote ([`Election::fence`]).
+//! The check is added by the store itself ([`super::fenced::FencedStore`],
+//! the only store the netmaster service writes through), so no write path
+//! can forget it. A deposed leader that has not noticed yet can therefore
+//! never commit anything — no split-brain writes, and nothing acknowledged
+//! by a leader is lost to a concurrent one.
 //!
 //! On a single-node store (embedded, memory) the netmaster is always the
 //! leader and no key is written.

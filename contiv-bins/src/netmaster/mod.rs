@@ -15,7 +15,11 @@
 //! | [`reservations`] | address reservations for Docker's IPAM driver |
 //! | [`watch`] | the agents' watch stream (snapshot, then ordered deltas) |
 //! | [`http`] | the axum router: REST paths, auth, metrics, OpenAPI |
-//! | [`leader`] | leader election by lease, fencing of the leader's writes |
+//! | [`leader`] | leader election by lease |
+//! | [`fenced`] | the store every leader write goes through (fencing by type) |
+//! | [`intents`] | changes larger than one transaction: a record recovery completes |
+//! | [`auth`] | credentials: the admin token, per-node tokens, who may do what |
+//! | [`serve`] | the accept loop: connection limit, timeouts, back-off |
 //! | [`members`] | the netmasters of a cluster (`/info`) |
 //! | [`forward`] | followers forward writes to the leader |
 //! | [`server`] | running it all: store, election, leader duties, HTTP(S) |
@@ -28,13 +32,16 @@
 
 pub mod absence;
 pub mod agent_oper;
+pub mod auth;
 pub mod cache;
 pub mod collections;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod fenced;
 pub mod forward;
 pub mod http;
+pub mod intents;
 pub mod leader;
 pub mod members;
 pub mod nodes;
@@ -42,6 +49,7 @@ mod objects;
 pub mod openapi;
 pub mod oper;
 pub mod reservations;
+pub mod serve;
 pub mod server;
 pub mod watch;
 
@@ -57,6 +65,7 @@ use contiv_ipam::Ipam;
 use contiv_ipam::spec::IdRanges;
 use contiv_ipam::{IdPool, Resource, VxlanPool};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tracing::info;
@@ -133,6 +142,8 @@ impl Default for RuntimeSettings {
 /// The netmaster service: store, cache, allocators and the model lock.
 /// Transport-independent; [`http`] serves it over REST.
 pub struct Netmaster {
+    /// The store, fenced: every write needs the leadership
+    /// ([`fenced::FencedStore`]).
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) keys: Keys,
     pub(crate) cache: Arc<Cache>,
@@ -147,12 +158,19 @@ pub struct Netmaster {
     pub(crate) creates: endpoints::CreateQueues,
     /// This netmaster itself (to start background work from `&self`).
     pub(crate) me: std::sync::Weak<Netmaster>,
+    /// True once this leader term has completed interrupted changes
+    /// ([`Netmaster::initialize`]); model writes wait for it.
+    pub(crate) ready: AtomicBool,
+    /// A change staged an intent record that must be completed after its
+    /// first transaction commits ([`intents`]).
+    pub(crate) intent_staged: AtomicBool,
 }
 
 impl Netmaster {
     /// Builds a netmaster over `store`: loads the cache and starts following
-    /// the store. Call [`Netmaster::initialize`] on the leader before
-    /// serving writes.
+    /// the store. Every write goes through a [`fenced::FencedStore`] of
+    /// `election`. Call [`Netmaster::initialize`] on the leader before
+    /// serving writes (they are refused until it completed).
     pub async fn new(
         store: Arc<dyn StateStore>,
         keys: Keys,
@@ -160,6 +178,7 @@ impl Netmaster {
         election: Arc<leader::Election>,
     ) -> ApiResult<Arc<Netmaster>> {
         let cache = Cache::start(store.clone(), keys.clone()).await?;
+        let store: Arc<dyn StateStore> = fenced::FencedStore::new(store, election.clone());
         let ipam = Ipam::with_options(store.clone(), keys.clone(), Default::default());
         Ok(Arc::new_cyclic(|me| Netmaster {
             store,
@@ -173,6 +192,8 @@ impl Netmaster {
             shutdown: tokio::sync::watch::channel(false).0,
             creates: endpoints::CreateQueues::default(),
             me: me.clone(),
+            ready: AtomicBool::new(false),
+            intent_staged: AtomicBool::new(false),
         }))
     }
 
@@ -196,11 +217,21 @@ impl Netmaster {
         &self.ipam
     }
 
-    /// Creates what the original created at start when missing: the global
-    /// settings, the `default` tenant, and the cluster-wide id pools.
-    /// Idempotent; safe to run on every leader start.
+    /// Starts a leader term: completes changes a previous leader left
+    /// half-done ([`intents`]), creates what the original created at start
+    /// when missing (the global settings, the cluster-wide id pools, the
+    /// `default` tenant), and then opens model writes. Idempotent; safe to
+    /// run on every leader start. Every write goes through the fenced
+    /// store, so a deposed leader's initialisation writes nothing.
     pub async fn initialize(&self) -> ApiResult<()> {
         let _guard = self.model_lock.lock().await;
+        let completed = self.complete_intents().await?;
+        if completed > 0 {
+            info!(
+                changes = completed,
+                "completed changes a previous leader left half-done"
+            );
+        }
         // Global settings.
         let global_key = self.keys.object(Global::TYPE, "global");
         let global = match self.store.get_json::<Global>(&global_key).await? {
@@ -216,8 +247,11 @@ impl Netmaster {
                     .put_json(&global_key, &g, contiv_core::store::PutOptions::absent())
                     .await;
                 match rev {
-                    Ok(_) | Err(contiv_core::store::StoreError::PreconditionFailed { .. }) => {}
-                    Err(e) => return Err(e.into()),
+                    Ok(_) => {}
+                    // Another writer created it first (not: the fence failed).
+                    Err(contiv_core::store::StoreError::PreconditionFailed { key })
+                        if key == global_key => {}
+                    Err(e) => return Err(self.commit_error(contiv_ipam::IpamError::Store(e))),
                 }
                 g
             }
@@ -244,6 +278,7 @@ impl Netmaster {
                 IdRanges::new(Resource::TenantId, &[(1, MAX_TENANT_ID)])?,
             )?)
             .await?;
+        self.ready.store(true, Ordering::SeqCst);
         drop(_guard);
         // The default tenant.
         if !self.cache.read().tenants.contains_key("default") {
@@ -262,6 +297,18 @@ impl Netmaster {
         Ok(())
     }
 
+    /// True once this leader term's start completed: model writes are
+    /// accepted.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && self.election.is_leader()
+    }
+
+    /// Closes model writes until the next [`Netmaster::initialize`] (this
+    /// netmaster stopped leading).
+    pub fn step_down(&self) {
+        self.ready.store(false, Ordering::SeqCst);
+    }
+
     /// Ends every watch stream (the server is stopping).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -277,23 +324,31 @@ impl Netmaster {
         &self.election
     }
 
-    /// Starts a store transaction for a write: refused unless this
-    /// netmaster leads, and fenced with the leader key's revision so a
-    /// deposed leader can never commit.
-    pub(crate) fn begin(&self) -> ApiResult<contiv_ipam::AllocTxn> {
-        let fence = self.election.fence().ok_or_else(not_leader)?;
-        let mut tx = self.ipam.begin();
-        if let Some(op) = fence {
-            tx.push(op);
+    /// Refuses a write unless this netmaster leads and has completed its
+    /// term's start ([`Netmaster::initialize`]).
+    pub(crate) fn writable(&self) -> ApiResult<()> {
+        if self.election.fence().is_none() {
+            return Err(not_leader());
         }
-        Ok(tx)
+        if !self.ready.load(Ordering::SeqCst) {
+            return Err(ApiError::unavailable(
+                "this netmaster is starting its leader term (completing interrupted changes); retry",
+            ));
+        }
+        Ok(())
     }
 
-    /// Commits `ops` (fenced) and waits until the cache reflects them.
-    pub(crate) async fn commit(&self, mut ops: Vec<TxnOp>) -> ApiResult<Revision> {
-        if let Some(op) = self.election.fence().ok_or_else(not_leader)? {
-            ops.push(op);
-        }
+    /// Starts a store transaction for a write: refused unless this
+    /// netmaster leads and is ready. The fence is added by the store
+    /// itself ([`fenced::FencedStore`]) when the transaction commits.
+    pub(crate) fn begin(&self) -> ApiResult<contiv_ipam::AllocTxn> {
+        self.writable()?;
+        Ok(self.ipam.begin())
+    }
+
+    /// Commits `ops` (fenced by the store) and waits until the cache
+    /// reflects them.
+    pub(crate) async fn commit(&self, ops: Vec<TxnOp>) -> ApiResult<Revision> {
         let resp = self
             .store
             .txn(ops)

@@ -12,7 +12,7 @@
 
 use super::{ApiError, ApiResult, Netmaster};
 use crate::api::{NodeLease, NodeRegistration};
-use contiv_core::model::validate::is_valid_name;
+use contiv_core::model::validate::is_valid_host_name;
 use contiv_core::store::{PutOptions, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub struct GcReport {
 impl Netmaster {
     /// Registers or refreshes a node.
     pub async fn register_node(&self, host: &str, reg: NodeRegistration) -> ApiResult<NodeLease> {
-        if !is_valid_name(host) || reg.node.hostname != host {
+        if !is_valid_host_name(host) || reg.node.hostname != host {
             return Err(ApiError::invalid(format!(
                 "invalid node registration: hostname {:?} must be a valid name and match the URL",
                 reg.node.hostname

@@ -21,17 +21,19 @@
 //! those of hosts that have no node record for longer than the node GC
 //! grace, like the endpoints of vanished nodes.
 
+use super::auth::Identity;
 use super::{ApiError, ApiResult, Netmaster};
 use crate::api::{
     DemoteRequest, EndpointRequest, EndpointResponse, ReleaseResponse, Released, Reservation,
     ReservationRequest, SweepRequest,
 };
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use contiv_core::datapath::MacAddr;
 use contiv_core::ir::NO_EPG;
+use contiv_core::model::validate::{check_endpoint_id, check_host_name};
 use contiv_core::model::{EndpointGroup, ModelObject, Network};
 use contiv_core::records::EndpointRecord;
 use contiv_core::store::{KeyValue, Precondition, TxnOp, decode_json};
@@ -138,6 +140,7 @@ impl Netmaster {
         if req.host.is_empty() {
             return Err(ApiError::invalid("the reservation's host is required"));
         }
+        check_host_name("host", &req.host)?;
         let c = self.choose_pool(&req.tenant, &req.network, &req.group)?;
         let net_obj = self.keys.object(Network::TYPE, &c.net_key);
         let mut attempt = 1u32;
@@ -198,15 +201,7 @@ impl Netmaster {
         let Some(ip) = req.ipv4 else {
             return self.create_endpoint(req).await;
         };
-        if req.id.is_empty() || req.id.contains('/') {
-            return Err(ApiError::invalid(format!(
-                "invalid endpoint id {:?}: must be non-empty and contain no '/'",
-                req.id
-            )));
-        }
-        if req.host.is_empty() {
-            return Err(ApiError::invalid("endpoint host is required"));
-        }
+        Self::check_endpoint_request(&req)?;
         let mut attempt = 1u32;
         loop {
             let c = self.choose_pool(&req.tenant, &req.network, &req.group)?;
@@ -239,6 +234,14 @@ impl Netmaster {
                 )));
             }
             let info = self.network_info(&c.net_key)?;
+            if let Some(v6) = req.ipv6
+                && info.subnet6.is_none()
+            {
+                return Err(ApiError::invalid(format!(
+                    "IPv6 address {v6} requested, but network {} has no ipv6Subnet",
+                    c.net_key
+                )));
+            }
             let mut tx = self.begin()?;
             let ipv6 = match info.subnet6 {
                 Some(_) => Some(
@@ -488,24 +491,50 @@ fn body<T: serde::de::DeserializeOwned>(b: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(b).map_err(|e| ApiError::invalid(format!("invalid {what} body: {e}")))
 }
 
-async fn reserve(State(nm): State<Shared>, b: Bytes) -> ApiResult<Json<Reservation>> {
-    Ok(Json(nm.reserve_address(body(&b, "reservation")?).await?))
+async fn reserve(
+    State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
+    b: Bytes,
+) -> ApiResult<Json<Reservation>> {
+    let req: ReservationRequest = body(&b, "reservation")?;
+    who.may_act_for(&req.host)?;
+    Ok(Json(nm.reserve_address(req).await?))
 }
 
 async fn list(State(nm): State<Shared>) -> ApiResult<Json<Vec<Reservation>>> {
     Ok(Json(nm.reservations().await?))
 }
 
-async fn adopt(State(nm): State<Shared>, b: Bytes) -> ApiResult<Json<EndpointResponse>> {
-    Ok(Json(nm.adopt_reservation(body(&b, "endpoint")?).await?))
+async fn adopt(
+    State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
+    b: Bytes,
+) -> ApiResult<Json<EndpointResponse>> {
+    let req: EndpointRequest = body(&b, "endpoint")?;
+    who.may_act_for(&req.host)?;
+    Ok(Json(nm.adopt_reservation(req).await?))
 }
 
-async fn demote(State(nm): State<Shared>, b: Bytes) -> ApiResult<Json<ReleaseResponse>> {
-    Ok(Json(nm.demote_endpoint(body(&b, "demote")?).await?))
+async fn demote(
+    State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
+    b: Bytes,
+) -> ApiResult<Json<ReleaseResponse>> {
+    let req: DemoteRequest = body(&b, "demote")?;
+    check_endpoint_id("endpoint id", &req.id)?;
+    nm.check_endpoint_owner(&who, &req.network_key, &req.id)?;
+    Ok(Json(nm.demote_endpoint(req).await?))
 }
 
-async fn sweep(State(nm): State<Shared>, b: Bytes) -> ApiResult<Json<ReleaseResponse>> {
-    Ok(Json(nm.sweep_reservations(body(&b, "sweep")?).await?))
+async fn sweep(
+    State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
+    b: Bytes,
+) -> ApiResult<Json<ReleaseResponse>> {
+    let req: SweepRequest = body(&b, "sweep")?;
+    check_host_name("host", &req.host)?;
+    who.may_act_for(&req.host)?;
+    Ok(Json(nm.sweep_reservations(req).await?))
 }
 
 /// Query of a release.
@@ -516,12 +545,24 @@ struct HostQuery {
 
 async fn release(
     State(nm): State<Shared>,
+    Extension(who): Extension<Identity>,
     Path((net, ip)): Path<(String, String)>,
     Query(q): Query<HostQuery>,
 ) -> ApiResult<Json<ReleaseResponse>> {
     let ip: Ipv4Addr = ip
         .parse()
         .map_err(|_| ApiError::invalid(format!("invalid IPv4 address {ip:?}")))?;
+    if let Some(h) = &q.host {
+        check_host_name("host", h)?;
+    }
+    // A node releases only what it holds: it must name itself.
+    if let Some(me) = who.node()
+        && q.host.as_deref() != Some(me)
+    {
+        return Err(ApiError::forbidden(format!(
+            "the node credential of {me} releases only its own addresses: add ?host={me}"
+        )));
+    }
     Ok(Json(nm.release_address(&net, ip, q.host.as_deref()).await?))
 }
 

@@ -2,14 +2,14 @@
 //! (Forwarding of writes from followers to the leader is in
 //! [`super::forward`].)
 
+use super::auth::Credentials;
 use super::forward::Forwarder;
 use super::http::{self, HttpOptions};
 use super::leader::{Election, Role};
-use super::{Netmaster, NetmasterConfig, RuntimeSettings, members};
+use super::{Netmaster, NetmasterConfig, RuntimeSettings, members, serve};
 use crate::daemon;
 use axum::Router;
 use contiv_core::store::keys::Keys;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,9 @@ const NODE_GC_PERIOD: Duration = Duration::from_secs(1);
 /// Runs netmaster until SIGINT/SIGTERM. Exit code 22 on bad configuration
 /// (as the original), 1 on a runtime failure.
 pub fn run(cfg: NetmasterConfig) -> ExitCode {
+    if let Some(host) = &cfg.print_node_token {
+        return print_node_token(&cfg, host);
+    }
     daemon::init_logging(
         &cfg.log_level,
         cfg.log_format == super::config::LogFormat::Json,
@@ -48,6 +51,27 @@ pub fn run(cfg: NetmasterConfig) -> ExitCode {
             error!("{e}");
             eprintln!("netmaster: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `--print-node-token <host>`: prints the host's node token and exits.
+fn print_node_token(cfg: &NetmasterConfig, host: &str) -> ExitCode {
+    if let Err(e) = cfg.check() {
+        eprintln!("netmaster: {e}");
+        return ExitCode::from(22);
+    }
+    let creds = Credentials::new(cfg.token.clone(), cfg.node_token_key.clone());
+    match creds.node_token(host) {
+        Some(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "netmaster: invalid host name {host:?}: letters, digits, '-' and '_' in dot-separated labels"
+            );
+            ExitCode::from(22)
         }
     }
 }
@@ -123,7 +147,8 @@ pub async fn start(cfg: NetmasterConfig) -> Result<Running, ServeError> {
         .local_addr()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let me = cfg.control_url_for(addr);
-    let shared = store.backend_name() == "etcd";
+    // Stores several netmasters can share (the others are one process's).
+    let shared = matches!(store.backend_name(), "etcd" | "consul");
     let election = if shared {
         Election::start(store.clone(), keys.leader(), me.clone(), cfg.leader_ttl)
     } else {
@@ -153,6 +178,17 @@ pub async fn start(cfg: NetmasterConfig) -> Result<Running, ServeError> {
             return Err(ServeError::Runtime(format!("cannot load state: {e}")));
         }
     };
+    if !shared {
+        // A single netmaster leads from the start: complete interrupted
+        // changes and create the defaults before the first request, so no
+        // client ever meets a "starting" answer.
+        if let Err(e) = nm.initialize().await {
+            nm.cache.stop();
+            return Err(ServeError::Runtime(format!(
+                "cannot initialise the state: {e}"
+            )));
+        }
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut background = vec![tokio::spawn(leader_duties(nm.clone(), stop_rx.clone()))];
     if shared {
@@ -164,30 +200,27 @@ pub async fn start(cfg: NetmasterConfig) -> Result<Running, ServeError> {
             stop_rx.clone(),
         )));
     }
+    let credentials = Credentials::new(cfg.token.clone(), cfg.node_token_key.clone());
+    if !credentials.enabled() && !addr.ip().is_loopback() {
+        warn!(
+            %addr,
+            "netmaster listens beyond loopback WITHOUT credentials: anyone who reaches it can change the network; set --token (and --tls-cert/--tls-key), see the README's secure deployment"
+        );
+    }
     let app: Router = http::router(
         nm.clone(),
         HttpOptions {
-            token: cfg.token.clone(),
+            credentials: Arc::new(credentials),
             forwarder,
         },
     );
     info!(%addr, store = %url, tls = tls.is_some(), "netmaster listening");
-    let mut stop = stop_rx;
-    let server = tokio::spawn(async move {
-        match tls {
-            None => {
-                let r = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await;
-                if let Err(e) = r {
-                    error!(error = %e, "server failed");
-                }
-            }
-            Some(acceptor) => serve_tls(listener, app, acceptor, &mut stop).await,
-        }
-    });
+    let limits = serve::Limits {
+        max_connections: cfg.max_connections,
+        header_timeout: cfg.header_timeout,
+        tls_handshake_timeout: cfg.tls_handshake_timeout,
+    };
+    let server = tokio::spawn(serve::serve(listener, app, tls, limits, stop_rx));
     Ok(Running {
         addr,
         netmaster: nm,
@@ -239,6 +272,7 @@ async fn leader_duties(nm: Arc<Netmaster>, mut stop: tokio::sync::watch::Receive
                     _ = stop.wait_for(|s| *s) => break,
                 }
             }
+            nm.step_down();
             let _ = gc_stop_tx.send(true);
             let _ = gc.await;
         } else {
@@ -273,42 +307,4 @@ fn tls_config(
         .with_single_cert(certs, key)
         .map_err(|e| format!("TLS certificate/key rejected: {e}"))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-async fn serve_tls(
-    listener: TcpListener,
-    app: Router,
-    acceptor: tokio_rustls::TlsAcceptor,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
-) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => { warn!(error = %e, "accept failed"); continue; }
-            },
-            _ = stop.wait_for(|s| *s) => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        conns.spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(t) => t,
-                Err(e) => {
-                    warn!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-            };
-            let svc = hyper_util::service::TowerToHyperService::new(app);
-            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), svc)
-                .await
-            {
-                warn!(%peer, error = %e, "connection error");
-            }
-        });
-    }
-    // Open connections (watch streams, keep-alive) end with the server.
-    conns.abort_all();
 }

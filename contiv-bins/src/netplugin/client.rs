@@ -1,5 +1,7 @@
-//! The agent's client of netmaster: JSON over HTTP/1.1 to a list of
-//! netmaster URLs with failover, and the watch stream.
+//! The agent's client of netmaster: JSON over HTTP/1.1 or HTTPS (rustls,
+//! verified against `--netmaster-ca`) to a list of netmaster URLs with
+//! failover, and the watch stream. The agent authenticates with
+//! `--token`: its node token (or the admin token).
 //!
 //! Requests go to the netmaster that answered last; on a connection
 //! failure, a timeout or a 503 (no leader yet, not serving) the next URL is
@@ -12,16 +14,17 @@ use crate::api::{
     DemoteRequest, EndpointRequest, EndpointResponse, NodeLease, NodeRegistration, ReleaseResponse,
     Reservation, ReservationRequest, SweepRequest,
 };
+use crate::tls::HttpsConnector;
 use axum::http::{Method, Request, StatusCode, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -29,19 +32,16 @@ use std::time::Duration;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Normalises a netmaster URL: `host:port` gets `http://`, trailing
-/// slashes go. HTTPS is refused with a clear message.
+/// slashes go; `https://` is kept.
 pub fn normalize_url(u: &str) -> Result<String, String> {
     let u = u.trim().trim_end_matches('/');
     if u.is_empty() {
         return Err("empty netmaster URL".into());
     }
-    if u.starts_with("https://") {
-        return Err(format!(
-            "netmaster URL {u}: HTTPS is not supported by the agent yet; use http:// on a trusted network"
-        ));
-    }
-    let full = if u.starts_with("http://") {
+    let full = if u.starts_with("http://") || u.starts_with("https://") {
         u.to_owned()
+    } else if u.contains("://") {
+        return Err(format!("netmaster URL {u}: use http:// or https://"));
     } else {
         format!("http://{u}")
     };
@@ -55,7 +55,7 @@ pub struct NetmasterClient {
     urls: Vec<String>,
     current: AtomicUsize,
     token: Option<String>,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for NetmasterClient {
@@ -77,8 +77,18 @@ fn status_kind(s: StatusCode) -> AgentErrorKind {
 }
 
 impl NetmasterClient {
-    /// A client of `urls` (see [`normalize_url`]).
+    /// A client of `urls` (see [`normalize_url`]) over plain HTTP.
     pub fn new(urls: &[String], token: Option<String>) -> Result<Self, String> {
+        Self::with_tls(urls, token, None)
+    }
+
+    /// A client of `urls` that also speaks HTTPS, trusting the CA
+    /// certificates of the PEM file `ca` (required for `https://` URLs).
+    pub fn with_tls(
+        urls: &[String],
+        token: Option<String>,
+        ca: Option<&Path>,
+    ) -> Result<Self, String> {
         let urls = urls
             .iter()
             .map(|u| normalize_url(u))
@@ -86,12 +96,32 @@ impl NetmasterClient {
         if urls.is_empty() {
             return Err("no netmaster URL given (--netmaster)".into());
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(3)));
+        let tls = match ca {
+            Some(ca) => Some(crate::tls::client_config(ca)?),
+            None => None,
+        };
+        if tls.is_none()
+            && let Some(u) = urls.iter().find(|u| u.starts_with("https://"))
+        {
+            return Err(format!(
+                "netmaster URL {u} is HTTPS: give the CA certificate that signed netmaster's certificate with --netmaster-ca"
+            ));
+        }
+        if token.is_some()
+            && let Some(u) = urls
+                .iter()
+                .find(|u| u.starts_with("http://") && !is_loopback_url(u))
+        {
+            tracing::warn!(
+                url = %u,
+                "the agent's token travels in clear text to {u}; use https:// with --netmaster-ca"
+            );
+        }
+        // Idle connections are closed before netmaster's header timeout
+        // (10 s by default) would close them under a request.
         let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build(HttpsConnector::new(tls, Duration::from_secs(3)));
         Ok(NetmasterClient {
             urls,
             current: AtomicUsize::new(0),
@@ -311,6 +341,18 @@ impl NetmasterClient {
     }
 }
 
+/// True if the URL's host is `localhost` or a loopback address.
+fn is_loopback_url(u: &str) -> bool {
+    let Ok(uri) = u.parse::<axum::http::Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn connect_error(e: &hyper_util::client::legacy::Error) -> String {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -333,14 +375,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_normalised_and_https_refused() {
+    fn urls_are_normalised_and_https_needs_a_ca() {
         assert_eq!(
             normalize_url("127.0.0.1:9999").unwrap(),
             "http://127.0.0.1:9999"
         );
         assert_eq!(normalize_url("http://h:1/").unwrap(), "http://h:1");
-        assert!(normalize_url("https://h:1").unwrap_err().contains("HTTPS"));
+        assert_eq!(normalize_url("https://h:1/").unwrap(), "https://h:1");
+        assert!(normalize_url("ftp://h:1").is_err());
         assert!(normalize_url("").is_err());
         assert!(NetmasterClient::new(&[], None).is_err());
+        let e = NetmasterClient::new(&["https://h:1".into()], None).unwrap_err();
+        assert!(e.contains("--netmaster-ca"), "{e}");
+        assert!(is_loopback_url("http://127.0.0.1:9"));
+        assert!(!is_loopback_url("http://10.0.0.1:9"));
     }
 }

@@ -15,6 +15,8 @@ pub enum DatapathKind {
     Recording,
     /// Open vSwitch (`contiv-dp-ovs`).
     Ovs,
+    /// VPP over its binary API (`contiv-dp-vpp`, cargo feature `vpp`).
+    Vpp,
 }
 
 impl DatapathKind {
@@ -23,6 +25,7 @@ impl DatapathKind {
         match self {
             DatapathKind::Recording => "recording",
             DatapathKind::Ovs => "ovs",
+            DatapathKind::Vpp => "vpp",
         }
     }
 }
@@ -62,9 +65,16 @@ pub struct AgentConfig {
     )]
     pub netmaster: Vec<String>,
 
-    /// Bearer token for netmaster, if it requires one.
+    /// Bearer token for netmaster, if it requires one: this host's node
+    /// token (`netmaster --print-node-token <host>`), which allows only
+    /// this host's registration and endpoints and the watch.
     #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// CA certificate(s) (PEM) that signed netmaster's TLS certificate;
+    /// required for `https://` netmaster URLs.
+    #[arg(long = "netmaster-ca", env = "CONTIV_NETMASTER_CA")]
+    pub netmaster_ca: Option<PathBuf>,
 
     /// Datapath backend.
     #[arg(
@@ -78,6 +88,10 @@ pub struct AgentConfig {
     /// Open vSwitch settings (used with `--datapath ovs`).
     #[command(flatten)]
     pub ovs: OvsSettings,
+
+    /// VPP settings (used with `--datapath vpp`).
+    #[command(flatten)]
+    pub vpp: VppSettings,
 
     /// Built-in DNS settings.
     #[command(flatten)]
@@ -317,6 +331,38 @@ impl Default for BgpSettings {
     }
 }
 
+/// Where the VPP the agent drives is.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct VppSettings {
+    /// VPP's binary-API socket (`socksvr { socket-name … }` in
+    /// startup.conf).
+    #[arg(
+        long = "vpp-socket",
+        env = "CONTIV_VPP_SOCKET",
+        default_value = "/run/vpp/api.sock"
+    )]
+    pub socket: PathBuf,
+
+    /// VPP's name of the VLAN uplink (e.g. `GigabitEthernet0/8/0`); VLAN
+    /// networks get a dot1q sub-interface on it.
+    #[arg(long = "vpp-uplink", env = "CONTIV_VPP_UPLINK")]
+    pub uplink: Option<String>,
+
+    /// How long to wait for VPP at start (the agent retries until then).
+    #[arg(long = "vpp-timeout", env = "CONTIV_VPP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+}
+
+impl Default for VppSettings {
+    fn default() -> Self {
+        VppSettings {
+            socket: PathBuf::from("/run/vpp/api.sock"),
+            uplink: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The built-in DNS.
 #[derive(Clone, Debug, Args, PartialEq, Eq)]
 pub struct DnsSettings {
@@ -392,8 +438,10 @@ impl AgentConfig {
             vxlan_port: 4789,
             netmaster: vec![netmaster.to_owned()],
             token: None,
+            netmaster_ca: None,
             datapath: DatapathKind::Recording,
             ovs: OvsSettings::default(),
+            vpp: VppSettings::default(),
             dns: DnsSettings::default(),
             bgp: BgpSettings::default(),
             ctrl_listen: None,
@@ -411,6 +459,24 @@ impl AgentConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
         }
+    }
+
+    /// Checks settings that flags alone cannot: durations must be ones the
+    /// timers can represent. The message names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        let max = crate::netmaster::config::MAX_TIMER;
+        for (flag, d) in [
+            ("--add-timeout", self.add_timeout),
+            ("--ovs-timeout", self.ovs.timeout),
+        ] {
+            if d > max {
+                return Err(format!(
+                    "{flag} {d:?} is too long: at most {}s",
+                    max.as_secs()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Path of the Docker plugin socket.

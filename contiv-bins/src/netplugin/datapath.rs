@@ -3,7 +3,9 @@
 //! `--datapath recording` is the in-memory reference of `contiv-policy`;
 //! `--datapath ovs` connects to Open vSwitch (cargo feature `ovs`, on by
 //! default) with the `--ovs-*` settings, waiting up to `--ovs-timeout` for
-//! ovsdb-server and ovs-vswitchd to come up.
+//! ovsdb-server and ovs-vswitchd to come up; `--datapath vpp` connects to
+//! VPP's API socket `--vpp-socket` (cargo feature `vpp`), waiting up to
+//! `--vpp-timeout`.
 
 use super::config::{AgentConfig, DatapathKind};
 use super::faults::{Faults, Step};
@@ -18,7 +20,64 @@ pub async fn build(cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
     match cfg.datapath {
         DatapathKind::Recording => Ok(Arc::new(contiv_policy::RecordingDatapath::new())),
         DatapathKind::Ovs => ovs(cfg).await,
+        DatapathKind::Vpp => vpp(cfg).await,
     }
+}
+
+/// The VPP datapath configuration of `cfg` (`vtep`: this host's VTEP).
+#[cfg(feature = "vpp")]
+pub fn vpp_config(
+    cfg: &AgentConfig,
+    vtep: Option<std::net::IpAddr>,
+) -> contiv_dp_vpp::datapath::VppConfig {
+    let mut c = contiv_dp_vpp::datapath::VppConfig::new(&cfg.vpp.socket);
+    c.vtep_ip = vtep;
+    c.vxlan_port = cfg.vxlan_port;
+    c.uplink = cfg.vpp.uplink.clone().filter(|u| !u.is_empty());
+    c
+}
+
+#[cfg(feature = "vpp")]
+async fn vpp(cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+    use contiv_dp_vpp::datapath::VppDatapath;
+    // VXLAN tunnels need this host's VTEP as their source.
+    let vtep = match cfg.vtep_ip {
+        Some(ip) => Some(ip),
+        None => match cfg.netmaster.first() {
+            Some(url) => Some(super::default_vtep(url).await?),
+            None => None,
+        },
+    };
+    let vc = vpp_config(cfg, vtep);
+    let deadline = tokio::time::Instant::now() + cfg.vpp.timeout;
+    let mut warned = false;
+    loop {
+        match VppDatapath::connect(vc.clone()).await {
+            Ok(dp) => {
+                tracing::info!(socket = %vc.socket.display(), "connected to VPP");
+                return Ok(Arc::new(dp));
+            }
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                if !warned {
+                    tracing::warn!(error = %e, "VPP is not reachable yet; retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot use VPP (--vpp-socket {}) after {}s: {e}",
+                    vc.socket.display(),
+                    cfg.vpp.timeout.as_secs()
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "vpp"))]
+async fn vpp(_cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+    Err("this netplugin was built without the `vpp` feature; rebuild with it or run with --datapath recording".into())
 }
 
 /// The OVS datapath configuration of `cfg`.
@@ -131,5 +190,44 @@ impl Datapath for FaultyDatapath {
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
         self.inner.resync(desired).await
+    }
+}
+
+#[cfg(all(test, feature = "vpp"))]
+mod vpp_tests {
+    use super::*;
+    use contiv_core::datapath::DesiredState;
+
+    // `--datapath vpp --vpp-socket <path>` drives VPP (here the crate's
+    // wire-faithful test server; no VPP runs on these machines).
+    #[tokio::test]
+    async fn datapath_vpp_connects_to_the_socket_it_is_given() {
+        let srv = contiv_dp_vpp::testing::VppTestServer::start()
+            .await
+            .expect("test server");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = AgentConfig::new("h1", "http://127.0.0.1:9", dir.path());
+        cfg.datapath = DatapathKind::Vpp;
+        cfg.vpp.socket = srv.socket_path().to_owned();
+        cfg.vtep_ip = Some("192.0.2.1".parse().expect("ip"));
+        let dp = build(&cfg).await.expect("vpp datapath");
+        assert_eq!(dp.name(), "vpp");
+        assert!(
+            dp.capabilities()
+                .has(contiv_core::datapath::Capability::StatefulPolicy)
+        );
+        assert!(
+            !dp.capabilities()
+                .has(contiv_core::datapath::Capability::ForwardsPackets)
+        );
+        let r = dp.resync(&DesiredState::default()).await.expect("resync");
+        assert_eq!((r.added, r.removed), (0, 0));
+        cfg.vpp.socket = dir.path().join("absent.sock");
+        cfg.vpp.timeout = std::time::Duration::from_millis(300);
+        let e = build(&cfg).await.err().expect("no VPP there");
+        assert!(
+            e.contains("--vpp-socket") && e.contains("absent.sock"),
+            "{e}"
+        );
     }
 }

@@ -106,7 +106,7 @@ impl Journal {
         let dir = state_dir.join("pending");
         let plumbed = state_dir.join("plumbed");
         for d in [&dir, &plumbed] {
-            std::fs::create_dir_all(d)
+            crate::daemon::create_private_dir(d)
                 .map_err(|e| format!("cannot create the state directory {}: {e}", d.display()))?;
         }
         Ok(Journal { dir, plumbed })

@@ -5,7 +5,8 @@
 //! networks, local and remote endpoints, peer VTEPs and the compiled policy
 //! of the groups present on this host — and drives a
 //! [`contiv_core::datapath::Datapath`] (Open vSwitch with `--datapath
-//! ovs`, the recording reference with `--datapath recording`). It never talks to the store: only to
+//! ovs`, VPP with `--datapath vpp`, the recording reference with `--datapath
+//! recording`). It never talks to the store: only to
 //! netmaster, over REST and the watch stream.
 //!
 //! | module | what it holds |
@@ -191,21 +192,24 @@ async fn default_vtep(url: &str) -> Result<IpAddr, String> {
 
 /// Starts the agent with the datapath `cfg` names.
 pub async fn start(cfg: AgentConfig) -> Result<Agent, String> {
+    cfg.check()?;
     let dp = datapath::build(&cfg).await?;
     start_with(cfg, dp).await
 }
 
 /// Starts the agent driving `dp` (embedders and tests pass their own).
 pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent, String> {
+    cfg.check()?;
     let host = cfg.host_name()?;
-    if !contiv_core::model::validate::is_valid_name(&host) {
+    if !contiv_core::model::validate::is_valid_host_name(&host) {
         return Err(format!(
             "invalid host name {host:?}: use letters, digits, '-' and '.' (pass --host)"
         ));
     }
-    let client = Arc::new(client::NetmasterClient::new(
+    let client = Arc::new(client::NetmasterClient::with_tls(
         &cfg.netmaster,
         cfg.token.clone(),
+        cfg.netmaster_ca.as_deref(),
     )?);
     let vtep = match cfg.vtep_ip {
         Some(ip) => ip,
@@ -220,7 +224,7 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
     } else {
         dp
     };
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+    crate::daemon::create_private_dir(&cfg.state_dir).map_err(|e| {
         format!(
             "cannot create the state directory {}: {e}",
             cfg.state_dir.display()

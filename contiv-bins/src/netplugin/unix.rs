@@ -29,7 +29,7 @@ pub struct UnixServer {
 
 fn prepare(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        crate::daemon::create_private_dir(dir)
             .map_err(|e| format!("cannot create the socket directory {}: {e}", dir.display()))?;
     }
     if path.exists() {

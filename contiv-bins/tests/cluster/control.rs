@@ -1,12 +1,15 @@
 //! The control plane, inside the hub namespace: one netmaster on its
-//! embedded store, or three netmasters on a three-member etcd cluster
-//! (leader election by lease). Every process is started with `ip netns
-//! exec <hub>` (so its pid is the daemon's) and stopped by pid.
+//! embedded store, or three netmasters on a three-member etcd cluster or
+//! on the Consul test server with three agents in the hub (leader election
+//! by lease). Every process is started with `ip netns exec <hub>` (so its
+//! pid is the daemon's) and stopped by pid; the Consul test server runs in
+//! the test process, its listeners bound inside the hub.
 
 use super::bins::Bins;
 use super::http::{Resp, request};
 use super::hub::{Hub, underlay_addr};
 use super::sys::{Proc, eventually};
+use contiv_store::testing::{ConsulServerConfig, ConsulTestServer};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +20,8 @@ pub const NETMASTER_PORT: u16 = 9999;
 pub const ETCD_CLIENT_PORT: u16 = 2379;
 /// etcd peer port.
 pub const ETCD_PEER_PORT: u16 = 2380;
+/// Consul HTTP port.
+pub const CONSUL_PORT: u16 = 8500;
 /// The leader lease of the HA netmasters: a killed leader is replaced
 /// within about twice this.
 pub const LEADER_TTL: &str = "2s";
@@ -28,6 +33,9 @@ pub enum ControlKind {
     Embedded,
     /// Three netmasters on a three-member etcd cluster.
     Etcd3,
+    /// Three netmasters on the Consul test server with three agents
+    /// (`session_ttl_min` 1 s; each netmaster prefers its own agent).
+    Consul3,
 }
 
 /// One netmaster process.
@@ -39,6 +47,7 @@ pub struct Netmaster {
     pub addr: Ipv4Addr,
     proc: Option<Proc>,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     log: PathBuf,
 }
 
@@ -87,15 +96,18 @@ fn spawn_netmaster(bins: &Bins, hub_name: &str, nm: &mut Netmaster) {
             cmd.env_remove(k);
         }
     }
+    cmd.envs(nm.env.iter().map(|(k, v)| (k, v)));
     nm.proc = Some(Proc::spawn(&format!("netmaster{}", nm.index), cmd, &nm.log));
 }
 
-/// The control plane. Field order is drop order: netmasters before etcd.
+/// The control plane. Field order is drop order: netmasters before etcd
+/// and Consul.
 #[derive(Debug)]
 pub struct ControlPlane {
     /// The netmasters.
     pub netmasters: Vec<Netmaster>,
     etcd: Vec<EtcdMember>,
+    consul: Option<ConsulTestServer>,
     hub_name: String,
     hub_path: PathBuf,
     bins: Bins,
@@ -140,7 +152,7 @@ impl ControlPlane {
     ) -> ControlPlane {
         let n = match kind {
             ControlKind::Embedded => 1,
-            ControlKind::Etcd3 => 3,
+            ControlKind::Etcd3 | ControlKind::Consul3 => 3,
         };
         let addrs: Vec<Ipv4Addr> = (0..n).map(|i| underlay_addr(250 + i)).collect();
         for a in &addrs {
@@ -149,21 +161,36 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             netmasters: Vec::new(),
             etcd: Vec::new(),
+            consul: None,
             hub_name: hub.ns.name().to_owned(),
             hub_path: hub.ns.path(),
             bins: bins.clone(),
         };
-        let store = match kind {
+        let store = |i: usize| match kind {
             ControlKind::Embedded => format!("embedded:{}", dir.join("netmaster.redb").display()),
             ControlKind::Etcd3 => {
-                cp.start_etcd(hub, dir, &addrs);
                 let eps: Vec<String> = addrs
                     .iter()
                     .map(|a| format!("{a}:{ETCD_CLIENT_PORT}"))
                     .collect();
                 format!("etcd://{}", eps.join(","))
             }
+            ControlKind::Consul3 => {
+                let mut agents: Vec<String> =
+                    addrs.iter().map(|a| format!("{a}:{CONSUL_PORT}")).collect();
+                agents.rotate_left(i);
+                format!("consul://{}", agents.join(","))
+            }
         };
+        let mut env = Vec::new();
+        match kind {
+            ControlKind::Embedded => {}
+            ControlKind::Etcd3 => cp.start_etcd(hub, dir, &addrs),
+            ControlKind::Consul3 => {
+                cp.start_consul(&addrs);
+                env.push(("CONTIV_CONSUL_SESSION_TTL_MIN".to_owned(), "1s".to_owned()));
+            }
+        }
         let ttl = format!("{}ms", node_ttl.as_millis());
         for (i, a) in addrs.iter().enumerate() {
             let url = format!("http://{a}:{NETMASTER_PORT}");
@@ -175,7 +202,7 @@ impl ControlPlane {
                 "--name",
                 &format!("netmaster{i}"),
                 "--store",
-                &store,
+                &store(i),
                 "--mode",
                 "test",
                 "--node-ttl",
@@ -193,6 +220,7 @@ impl ControlPlane {
                 addr: *a,
                 proc: None,
                 args,
+                env: env.clone(),
                 log: dir.join(format!("netmaster{i}.log")),
             };
             spawn_netmaster(&cp.bins, &cp.hub_name, &mut nm);
@@ -203,6 +231,24 @@ impl ControlPlane {
         }
         cp.wait_leader(Duration::from_secs(30));
         cp
+    }
+
+    /// The Consul test server with one agent per address, listening
+    /// inside the hub.
+    fn start_consul(&mut self, addrs: &[Ipv4Addr]) {
+        let mut server = ConsulTestServer::start_with(ConsulServerConfig {
+            session_ttl_min: Duration::from_secs(1),
+            ..ConsulServerConfig::default()
+        })
+        .expect("start the Consul test server");
+        for a in addrs {
+            let addr = SocketAddr::from((*a, CONSUL_PORT));
+            let listener =
+                super::netns::in_netns(&self.hub_path, move || std::net::TcpListener::bind(addr))
+                    .unwrap_or_else(|e| panic!("bind a Consul agent at {addr} in the hub: {e}"));
+            server.add_agent_on(listener).expect("add a Consul agent");
+        }
+        self.consul = Some(server);
     }
 
     fn start_etcd(&mut self, hub: &Hub, dir: &Path, addrs: &[Ipv4Addr]) {

@@ -90,8 +90,13 @@ impl ClusterSpec {
     }
 
     /// Three netmasters on a three-member etcd cluster.
-    pub fn ha(mut self) -> ClusterSpec {
-        self.control = ControlKind::Etcd3;
+    pub fn ha(self) -> ClusterSpec {
+        self.ha_on(ControlKind::Etcd3)
+    }
+
+    /// Three netmasters on the store of `kind` (`Etcd3` or `Consul3`).
+    pub fn ha_on(mut self, kind: ControlKind) -> ClusterSpec {
+        self.control = kind;
         self
     }
 }

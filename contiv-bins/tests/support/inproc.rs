@@ -81,7 +81,13 @@ impl TestNetmaster {
         let running = rt
             .block_on(start(cfg))
             .unwrap_or_else(|e| panic!("netmaster did not start: {e:?}"));
-        let client = Client::new(&format!("http://{}", running.addr));
+        let mut client = Client::new(&format!("http://{}", running.addr));
+        // With --token the test client is the admin.
+        if let Some(i) = extra.iter().position(|a| *a == "--token")
+            && let Some(t) = extra.get(i + 1)
+        {
+            client = client.with_token(t);
+        }
         let tn = TestNetmaster {
             client,
             nm: running.netmaster.clone(),
@@ -107,7 +113,7 @@ impl TestNetmaster {
                 .client
                 .try_send("GET", "/api/v1/globals/global/", None)
                 .ok()?;
-            (t.status == 200 && g.status == 200 && self.nm.election().is_leader()).then_some(())
+            (t.status == 200 && g.status == 200 && self.nm.is_ready()).then_some(())
         });
         assert!(ok.is_some(), "netmaster did not become ready in 20s");
     }

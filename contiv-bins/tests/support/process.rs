@@ -40,6 +40,20 @@ impl NetmasterProcess {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn_limited(dir, name, port, args, env, None)
+    }
+
+    /// [`NetmasterProcess::spawn`] with the process's open-file limit
+    /// (`RLIMIT_NOFILE`) set to `nofile` (tests of running out of file
+    /// descriptors).
+    pub fn spawn_limited(
+        dir: &Path,
+        name: &str,
+        port: Option<u16>,
+        args: &[&str],
+        env: &[(&str, &str)],
+        nofile: Option<u64>,
+    ) -> Self {
         let log = dir.join(format!("{name}.log"));
         let out = File::create(&log).expect("create the log file");
         let err = out.try_clone().expect("clone the log file");
@@ -59,6 +73,23 @@ impl NetmasterProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit(2), which is async-signal-safe, runs
+            // between fork and exec; the struct lives on this stack frame.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let child = cmd.spawn().expect("start the netmaster binary");
         let port = port.unwrap_or(0);
         NetmasterProcess {

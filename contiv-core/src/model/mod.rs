@@ -33,14 +33,20 @@
 //! | (l) | Bgp `as`/`neighbor-as` were free text; `routerip` accepted an `A.B.C.D-N/len` form | AS numbers 1..=4294967295 when set; `routerip` is `A.B.C.D/len` | the agent parses them as integers and a CIDR |
 //! | (m) | `ipPool` `a-b` with a > b passed; a single address passed the regex but the netmaster split it on `-` and read a missing second half (not verified) | a > b is rejected; `A.B.C.D` is a one-address pool | an empty or crashing pool |
 //! | (n) | list entries (group `policies`, `extContractsGrps`, app-profile `endpointGroups`) were only looked up later | each entry must be a valid name | a clear error instead of "not found" for a name that can never exist |
+//! | (o) | a subnet with host bits (`10.5.1.1/24`) was truncated; multicast, loopback, link-local, broadcast and "this network" subnets (`224.0.0.0/24`, `127.0.0.0/24`, `fe80::/64`) were accepted | refused (IPv4 and IPv6); the range form `A.B.C.D-E.F.G.H/len` may still start anywhere | such addresses can never be container addresses; a typo must not silently become another subnet |
+//! | (p) | IPv4 subnets `/8`../`/31` | `/8`../`/30` | a `/31` has no address left once the network and broadcast addresses are reserved: the allocator refused it after the model accepted it |
+//! | (q) | a rule could name a group **and** an address as its peer, and a port with protocol `icmp` | refused (at most one peer; a port needs tcp, udp or any protocol) — [`Rule::shape`] is the one check, shared with the policy compiler | no datapath could realise them: the agents refused such rules forever |
+//! | (r) | rule addresses were IPv4 only | `fromIpAddress`/`toIpAddress` also take IPv6 (`addr` or `addr/1..127`) | the compiler and the datapaths enforce IPv6 peers |
+//! | (s) | serviceLB selectors `["a=b","a=c"]` were accepted | refused | selectors are ANDed: such a service selects nothing |
 //!
 //! Everything else — which fields are required, the value sets, the length
 //! limits, `nwType` defaulting to `data`, `priority` 0 meaning 1, the
-//! subnet forms and their /8../31 lengths, the global VLAN/VXLAN limits, the
+//! subnet forms, the global VLAN/VXLAN limits, the
 //! burst size rule — is the original's. Empty optional fields are accepted
 //! where the original's regex ended in `?`.
 
 mod aci_gw;
+mod address_plan;
 mod app_profile;
 mod bgp;
 mod endpoint;
@@ -56,6 +62,7 @@ mod tenant;
 pub mod validate;
 
 pub use aci_gw::AciGw;
+pub use address_plan::{AddressPlan, Family};
 pub use app_profile::AppProfile;
 pub use bgp::{Bgp, BgpOper};
 pub use endpoint::{EndpointInspect, EndpointOper};
@@ -65,7 +72,7 @@ pub use global::{Global, GlobalOper};
 pub use netprofile::Netprofile;
 pub use network::{Network, NetworkOper};
 pub use policy::{Policy, PolicyOper};
-pub use rule::Rule;
+pub use rule::{Rule, RulePeer, RuleShape};
 pub use service_lb::{ServiceLB, ServiceLBOper};
 pub use tenant::{Tenant, TenantOper};
 pub use validate::{

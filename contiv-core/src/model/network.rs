@@ -1,7 +1,7 @@
 //! `network`: an L2/L3 network of a tenant, with its subnet and encap.
 
 use super::EndpointOper;
-use super::{ModelObject, SubnetRange, ValidationError, is_default};
+use super::{AddressPlan, ModelObject, SubnetRange, ValidationError, is_default};
 use crate::datapath::Encap;
 use ipnet::Ipv6Net;
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,17 @@ impl ModelObject for Network {
 }
 
 impl Network {
+    /// The address plan (`subnet`, `gateway`, `ipv6Subnet`,
+    /// `ipv6Gateway`), parsed and checked once; see [`AddressPlan`].
+    pub fn address_plan(&self) -> Result<AddressPlan, ValidationError> {
+        Ok(AddressPlan {
+            v4: self.ipv4_subnet()?,
+            gateway: self.ipv4_gateway()?,
+            v6: self.ipv6_subnet()?,
+            gateway6: self.ipv6_gateway()?,
+        })
+    }
+
     /// The IPv4 subnet and its allocatable window (`subnet`), normalised to
     /// the network address. Fails as [`ModelObject::validate`] would on this
     /// field.

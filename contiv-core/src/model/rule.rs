@@ -85,7 +85,52 @@ impl ModelObject for Rule {
     }
 }
 
+/// The peer a rule names: the source of an `in` rule, the destination of
+/// an `out` rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RulePeer {
+    /// No peer field: any peer.
+    Any,
+    /// An endpoint group of the rule's tenant, by name.
+    Group(String),
+    /// A network of the rule's tenant (its whole prefixes), by name.
+    Network(String),
+    /// An address or prefix (IPv4 or IPv6), normalised to its prefix.
+    Cidr(IpNet),
+}
+
+/// A rule's shape, checked and typed: what the policy compiler realises.
+///
+/// [`Rule::shape`] is the one check of which field combinations a rule may
+/// have; netmaster's validation and the compiler both use it, so a rule the
+/// API accepts is a rule every agent compiles.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RuleShape {
+    /// In or out.
+    pub direction: Direction,
+    /// Allow or deny.
+    pub action: Action,
+    /// The peer (at most one peer field is set).
+    pub peer: RulePeer,
+    /// `toIpAddress` of an `in` rule: the protected endpoint's own address
+    /// must lie in it.
+    pub local: Option<IpNet>,
+    /// IP protocol number, `None` = any.
+    pub protocol: Option<u8>,
+    /// Destination port, `None` = any (only with tcp, udp or any protocol).
+    pub port: Option<u16>,
+    /// Effective priority 1..=100.
+    pub priority: u8,
+}
+
 impl Rule {
+    /// The rule's shape: direction, action, one peer, protocol, port and
+    /// priority, checked together (see [`RuleShape`]). Names and the key
+    /// are not part of the shape; [`ModelObject::validate`] checks them too.
+    pub fn shape(&self) -> Result<RuleShape, ValidationError> {
+        rules::shape(self)
+    }
+
     /// The direction (`direction`).
     pub fn direction_kind(&self) -> Result<Direction, ValidationError> {
         rules::direction(self)

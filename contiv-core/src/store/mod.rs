@@ -19,8 +19,10 @@
 //!
 //! Mapping to backends: etcd — `Txn` with `Compare` on `mod_revision`/
 //! `create_revision`, `Watch` with `start_revision`, `Lease*`; Consul —
-//! `/v1/txn` with `cas`/`check-not-exists`/`check-index`, blocking queries on
-//! `ModifyIndex`, sessions with `Behavior=delete` and a TTL.
+//! `/v1/txn` guarded by a revision counter with `cas`, an event log written
+//! in the same transaction (Consul's blocking queries alone report neither
+//! deletes nor intermediate values), sessions with a TTL for leases. Limits
+//! differ per backend: [`StateStore::limits`] declares them.
 //!
 //! Keys are UTF-8 strings; a prefix is matched byte-wise (`/a` does **not**
 //! match `/ab/…` unless the caller's prefix is `/a`; use a trailing `/` to
@@ -36,7 +38,7 @@ pub use error::{StoreError, StoreResult};
 pub use typed::{StoreExt, TypedKv, decode_json, encode_json};
 pub use types::{
     EventKind, KeyValue, Lease, LeaseId, ListResponse, MAX_TXN_OPS, OpOutcome, Precondition,
-    PutOptions, Revision, TxnOp, TxnResponse, WatchEvent, WatchStream,
+    PutOptions, Revision, StoreLimits, TxnOp, TxnResponse, WatchEvent, WatchStream,
 };
 
 use async_trait::async_trait;
@@ -52,6 +54,13 @@ pub trait StateStore: Send + Sync + 'static {
     /// A short name of the backend (`"memory"`, `"embedded"`, `"etcd"`, …),
     /// used in logs and `/info`.
     fn backend_name(&self) -> &'static str;
+
+    /// What this backend can hold (transaction size, value size, lease
+    /// TTLs). The default is [`StoreLimits::default`]; a backend with
+    /// tighter limits (Consul) overrides it.
+    fn limits(&self) -> StoreLimits {
+        StoreLimits::default()
+    }
 
     /// Reads one key. `Ok(None)` if the key does not exist.
     async fn get(&self, key: &str) -> StoreResult<Option<KeyValue>>;
@@ -114,6 +123,13 @@ pub trait StateStore: Send + Sync + 'static {
     /// caller must re-list and watch from the listing's revision + 1.
     /// A stream ends with an error item if the backend loses the watch; the
     /// caller resumes from the last revision it saw + 1.
+    ///
+    /// Deletes are events like puts on every backend, lease expiry
+    /// included: etcd reports them natively; the Consul backend, whose
+    /// blocking queries return listings without deletes or intermediate
+    /// values, synthesises every event from an event log it writes in the
+    /// same `/v1/txn` as the data (never by diffing listings), and reports
+    /// [`StoreError::Compacted`] for revisions that left that log.
     async fn watch(&self, prefix: &str, from: Option<Revision>) -> StoreResult<WatchStream>;
 
     /// Grants a lease with the given time-to-live.

@@ -11,8 +11,54 @@ use std::time::Duration;
 pub type Revision = u64;
 
 /// The most operations one [`TxnOp`] list may hold. Chosen to fit every
-/// backend: Consul's `/v1/txn` accepts 64 operations, etcd 128 by default.
+/// backend: etcd accepts 128 by default, Consul's `/v1/txn` 128, of which
+/// the Consul backend needs a few for its revision counter and event log.
 pub const MAX_TXN_OPS: usize = 64;
+
+/// What one backend can hold, declared by
+/// [`StateStore::limits`](super::StateStore::limits). Callers that batch work
+/// (and the conformance suite) size their requests by these numbers instead
+/// of assuming the most generous backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// The most operations one transaction may hold (never above
+    /// [`MAX_TXN_OPS`]).
+    pub max_txn_ops: usize,
+    /// The largest value one key may hold, in bytes.
+    pub max_value_bytes: usize,
+    /// The largest sum of the values one transaction may write, in bytes.
+    pub max_txn_value_bytes: usize,
+    /// The shortest lease TTL the backend grants; shorter requests are
+    /// rounded up to it.
+    pub min_lease_ttl: Duration,
+    /// A lease that is no longer refreshed expires between its TTL and
+    /// `lease_expiry_factor` × its TTL after the last refresh (1 where the
+    /// backend expires exactly; Consul may wait up to twice the TTL).
+    pub lease_expiry_factor: u32,
+}
+
+impl Default for StoreLimits {
+    /// The limits every backend of this workspace meets: [`MAX_TXN_OPS`]
+    /// operations, 1 MiB values and transactions, leases from one second,
+    /// expiring on time.
+    fn default() -> Self {
+        StoreLimits {
+            max_txn_ops: MAX_TXN_OPS,
+            max_value_bytes: 1 << 20,
+            max_txn_value_bytes: 1 << 20,
+            min_lease_ttl: Duration::from_secs(1),
+            lease_expiry_factor: 1,
+        }
+    }
+}
+
+impl StoreLimits {
+    /// The latest a lease granted with `ttl` (after rounding up to
+    /// [`Self::min_lease_ttl`]) expires after its last refresh.
+    pub fn lease_expiry_bound(&self, ttl: Duration) -> Duration {
+        ttl.max(self.min_lease_ttl) * self.lease_expiry_factor.max(1)
+    }
+}
 
 /// The identity of a lease. Opaque: etcd uses a number, Consul a session
 /// UUID; both fit in a string.

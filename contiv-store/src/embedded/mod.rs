@@ -118,9 +118,14 @@ impl EmbeddedStore {
     }
 
     /// Opens (or creates) the store file at `path`.
+    ///
+    /// A new store file is created with mode 0600 (owner only: it holds
+    /// the whole cluster's state), and missing parent directories with
+    /// mode 0700, whatever the umask. An existing file keeps its mode.
     pub fn open_with(path: impl AsRef<Path>, options: EmbeddedOptions) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         let context = format!("opening embedded store {}", path.display());
+        create_private(&path).map_err(|e| StoreError::Backend(format!("{context}: {e}")))?;
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create(&path)
@@ -199,6 +204,28 @@ impl EmbeddedStore {
 
 /// Creates the tables of a new file and checks the layout version of an
 /// existing one.
+/// Creates `path` (empty, mode 0600) and its missing parent directories
+/// (mode 0700) unless it exists; redb initialises an empty file.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn init_tables(db: &Database, context: &str) -> StoreResult<()> {
     let wtx = db.begin_write().map_err(err(context))?;
     {

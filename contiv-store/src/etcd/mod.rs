@@ -34,7 +34,6 @@ use contiv_core::store::{
 };
 use convert::{error, etcd_rev, lease_num, prefix_end, prefix_start, rev, with_lease};
 use etcd_client::{Client, ConnectOptions, GetOptions, WatchOptions};
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -212,13 +211,7 @@ impl EtcdStore {
 
     /// Which of the leases a failed txn named is gone (etcd does not say).
     async fn missing_lease(&self, ops: &[TxnOp]) -> Option<LeaseId> {
-        let leases: BTreeSet<&LeaseId> = ops
-            .iter()
-            .filter_map(|op| match op {
-                TxnOp::Put { lease, .. } => lease.as_ref(),
-                _ => None,
-            })
-            .collect();
+        let leases = crate::contract::leases_of(ops);
         if leases.len() == 1 {
             return leases.into_iter().next().cloned();
         }

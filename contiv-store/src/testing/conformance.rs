@@ -202,8 +202,13 @@ async fn watch(store: &dyn StateStore, prefix: &str, from: Option<Revision>) -> 
 
 /// The next event of a stream, failing on error, end or a [`WAIT`] timeout.
 pub async fn next_event(stream: &mut WatchStream) -> WatchEvent {
-    match tokio::time::timeout(WAIT, stream.next()).await {
-        Err(_) => panic!("no watch event within {WAIT:?}"),
+    next_event_within(stream, WAIT).await
+}
+
+/// The next event of a stream, failing on error, end or after `wait`.
+pub async fn next_event_within(stream: &mut WatchStream, wait: Duration) -> WatchEvent {
+    match tokio::time::timeout(wait, stream.next()).await {
+        Err(_) => panic!("no watch event within {wait:?}"),
         Ok(None) => panic!("watch stream ended unexpectedly"),
         Ok(Some(Err(e))) => panic!("watch stream failed: {e}"),
         Ok(Some(Ok(ev))) => ev,
@@ -706,21 +711,27 @@ pub async fn txn_rejects_duplicate_writes(store: Arc<dyn StateStore>) {
     assert_eq!(resp.outcomes, vec![OpOutcome::Checked, OpOutcome::Written]);
 }
 
-/// `MAX_TXN_OPS` operations are accepted, one more is rejected whole.
+/// The backend's declared maximum of operations (at most `MAX_TXN_OPS`)
+/// is accepted, one more is rejected whole.
 pub async fn txn_max_ops(store: Arc<dyn StateStore>) {
     let s = store.as_ref();
-    let ops: Vec<TxnOp> = (0..MAX_TXN_OPS)
+    let max = s.limits().max_txn_ops;
+    assert!(
+        (1..=MAX_TXN_OPS).contains(&max),
+        "declared max_txn_ops {max} out of range"
+    );
+    let ops: Vec<TxnOp> = (0..max)
         .map(|i| TxnOp::put(format!("/max/ok/{i:03}"), b("v")))
         .collect();
-    let resp = s.txn(ops).await.expect("a txn of MAX_TXN_OPS puts");
+    let resp = s.txn(ops).await.expect("a txn of max_txn_ops puts");
     let listed = s.list("/max/ok/").await.expect("list");
-    assert_eq!(listed.kvs.len(), MAX_TXN_OPS);
+    assert_eq!(listed.kvs.len(), max);
     assert!(listed.kvs.iter().all(|kv| kv.mod_revision == resp.revision));
 
-    let ops: Vec<TxnOp> = (0..=MAX_TXN_OPS)
+    let ops: Vec<TxnOp> = (0..=max)
         .map(|i| TxnOp::put(format!("/max/over/{i:03}"), b("v")))
         .collect();
-    assert_invalid(s.txn(ops).await, "a txn of MAX_TXN_OPS + 1 ops");
+    assert_invalid(s.txn(ops).await, "a txn of max_txn_ops + 1 ops");
     assert!(s.list("/max/over/").await.expect("list").kvs.is_empty());
     assert_eq!(current(s).await, resp.revision);
 }
@@ -794,26 +805,47 @@ pub async fn prefix_isolation(store: Arc<dyn StateStore>) {
     assert_eq!((ev.kv.key.as_str(), ev.revision()), ("/p/a/w", rev));
 }
 
-/// Values from 0 bytes to 1 MiB round-trip through put, get, list and watch.
+/// Values from 0 bytes to the backend's declared maximum (1 MiB where the
+/// backend allows it) round-trip through put, get, list and watch; one
+/// byte more is an invalid request that writes nothing.
 pub async fn large_values(store: Arc<dyn StateStore>) {
     let s = store.as_ref();
-    let big: Vec<u8> = (0..(1usize << 20)).map(|i| (i % 251) as u8).collect();
+    let limits = s.limits();
+    let size = (1usize << 20)
+        .min(limits.max_value_bytes)
+        .min(limits.max_txn_value_bytes);
+    assert!(size >= 64 << 10, "a backend must hold values of 64 KiB");
+    if limits.max_value_bytes < (1 << 20) {
+        let over = vec![7u8; limits.max_value_bytes + 1];
+        assert_invalid(
+            s.put("/big/over", over, PutOptions::default()).await,
+            "a value above the declared maximum",
+        );
+        assert_eq!(get(s, "/big/over").await, None);
+    }
+    let big: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let mut stream = watch(s, "/big/", None).await;
     let r_empty = put(s, "/big/empty", b"").await;
     let r_big = put(s, "/big/mib", &big).await;
     assert_eq!(must_get(s, "/big/empty").await.value, Vec::<u8>::new());
     assert!(
         must_get(s, "/big/mib").await.value == big,
-        "1 MiB value differs after get"
+        "the large value differs after get"
     );
     let listed = s.list("/big/").await.expect("list");
     assert_eq!(keys_of(&listed.kvs), vec!["/big/empty", "/big/mib"]);
-    assert!(listed.kvs[1].value == big, "1 MiB value differs after list");
+    assert!(
+        listed.kvs[1].value == big,
+        "the large value differs after list"
+    );
     let e1 = next_event(&mut stream).await;
     assert_eq!((e1.revision(), e1.kv.value.len()), (r_empty, 0));
     let e2 = next_event(&mut stream).await;
     assert_eq!(e2.revision(), r_big);
-    assert!(e2.kv.value == big, "1 MiB value differs in the watch event");
+    assert!(
+        e2.kv.value == big,
+        "the large value differs in the watch event"
+    );
 }
 
 /// A watch delivers every put and delete of its prefix in revision order,
@@ -1013,6 +1045,10 @@ pub async fn lease_expiry_deletes_keys(store: Arc<dyn StateStore>) {
         lease.ttl >= Duration::from_secs(1),
         "ttl may only be rounded up"
     );
+    assert!(
+        lease.ttl >= s.limits().min_lease_ttl,
+        "a lease is granted at least the declared minimum TTL"
+    );
     let mut stream = watch(s, "/exp/", None).await;
     for key in ["/exp/a", "/exp/b"] {
         s.put(
@@ -1034,7 +1070,11 @@ pub async fn lease_expiry_deletes_keys(store: Arc<dyn StateStore>) {
     );
     let puts = next_events(&mut stream, 3).await;
     assert!(puts.iter().all(|e| e.kind == EventKind::Put));
-    let deletes = next_events(&mut stream, 2).await;
+    let expiry = WAIT + s.limits().lease_expiry_bound(lease.ttl);
+    let deletes = [
+        next_event_within(&mut stream, expiry).await,
+        next_event_within(&mut stream, expiry).await,
+    ];
     let mut deleted: Vec<&str> = deletes.iter().map(|e| e.kv.key.as_str()).collect();
     deleted.sort_unstable();
     assert_eq!(deleted, vec!["/exp/a", "/exp/b"]);
@@ -1097,7 +1137,8 @@ pub async fn lease_keep_alive_extends(store: Arc<dyn StateStore>) {
         get(s, "/ka/k").await.is_some(),
         "a refreshed lease keeps its key past three TTLs"
     );
-    let ev = next_event(&mut stream).await;
+    let expiry = WAIT + s.limits().lease_expiry_bound(lease.ttl);
+    let ev = next_event_within(&mut stream, expiry).await;
     assert_eq!((ev.kind, ev.kv.key.as_str()), (EventKind::Delete, "/ka/k"));
     assert_eq!(get(s, "/ka/k").await, None);
 }

@@ -7,11 +7,16 @@
 //! * [`EtcdServer`] / [`EtcdCluster`] — real `etcd` processes on free
 //!   loopback ports in a temporary directory, stopped (by pid) when dropped.
 //!   A missing `etcd` binary is an error, never a skip.
+//! * [`ConsulTestServer`] — a wire-faithful Consul test server (KV, `/v1/txn`,
+//!   sessions, blocking queries) for the Consul backend, checked with
+//!   PyPI's `py-consul`.
 
 pub mod conformance;
+pub mod consul_server;
 mod etcd_fixture;
 mod http;
 
+pub use consul_server::{ConsulServerConfig, ConsulTestServer};
 pub use etcd_fixture::{EtcdCluster, EtcdServer, FixtureError};
 
 use async_trait::async_trait;

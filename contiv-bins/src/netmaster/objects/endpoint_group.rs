@@ -105,7 +105,7 @@ impl Handler for EndpointGroup {
         check_refs(nm, obj, tx)?;
 
         if let Some(range) = pool_range(obj)? {
-            let spec = Ipv4Spec::parse(&network.subnet)?;
+            let spec = Ipv4Spec::from_subnet(&network.ipv4_subnet()?)?;
             let group_state = Ipv4Pool::new_group(&spec, range)?;
             tx.stage(&nm.ipam.network_v4(&net_key), |p| {
                 p.reserve_group_pool(range)

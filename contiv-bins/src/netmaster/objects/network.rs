@@ -1,13 +1,13 @@
 //! network: overlap checks per tenant, name clash with groups, VLAN or
 //! VXLAN tag allocation, the address pools; updates refused; delete guarded
-//! by groups, services and endpoints.
+//! by groups, services, endpoints and rules that name the network.
 
 use super::{Handler, refuse_update};
 use crate::netmaster::cache::ClusterView;
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::datapath::Encap;
-use contiv_core::model::{EndpointGroup, ModelObject, Network, Tenant};
+use contiv_core::model::{EndpointGroup, Family, ModelObject, Network, Tenant};
 use contiv_core::records::NetworkState;
 use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Spec, Ipv6Pool};
 use serde_json::Value;
@@ -21,8 +21,7 @@ impl Handler for Network {
 
     async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
         let key = obj.derived_key();
-        let subnet = obj.ipv4_subnet()?;
-        let v6 = obj.ipv6_subnet()?;
+        let plan = obj.address_plan()?;
         let encap = obj.encap_kind()?;
         let tenant_id = {
             let v = nm.cache.read();
@@ -44,22 +43,23 @@ impl Handler for Network {
                 ));
             }
             for other in v.networks_of(&obj.tenant_name) {
-                if let (Some(a), Ok(Some(b))) = (v6, other.ipv6_subnet())
-                    && (a.contains(&b.network()) || b.contains(&a.network()))
-                {
-                    return Err(ApiError::conflict(format!(
-                        "network {} conflicts with subnetv6  {}",
-                        other.network_name, obj.ipv6_subnet
-                    )));
-                }
-                if let Ok(b) = other.ipv4_subnet()
-                    && subnet.first <= b.last
-                    && b.first <= subnet.last
-                {
-                    return Err(ApiError::conflict(format!(
-                        "network {} conflicts with subnet {}",
-                        other.network_name, obj.subnet
-                    )));
+                let Ok(theirs) = other.address_plan() else {
+                    continue;
+                };
+                match plan.clash(&theirs) {
+                    Some(Family::V6) => {
+                        return Err(ApiError::conflict(format!(
+                            "network {} conflicts with subnetv6  {}",
+                            other.network_name, obj.ipv6_subnet
+                        )));
+                    }
+                    Some(Family::V4) => {
+                        return Err(ApiError::conflict(format!(
+                            "network {} conflicts with subnet {}",
+                            other.network_name, obj.subnet
+                        )));
+                    }
+                    None => {}
                 }
             }
             if let Some(g) = v.epgs.get(&key) {
@@ -86,11 +86,10 @@ impl Handler for Network {
                 (local, vni)
             }
         };
-        let spec = Ipv4Spec::parse(&obj.subnet)?;
-        let v4 = Ipv4Pool::new(spec, obj.ipv4_gateway()?)?;
+        let v4 = Ipv4Pool::new(Ipv4Spec::from_subnet(&plan.v4)?, plan.gateway)?;
         tx.create(&nm.ipam.network_v4(&key), v4).await?;
-        if let Some(net6) = v6 {
-            let p6 = Ipv6Pool::new(net6, obj.ipv6_gateway()?)?;
+        if let Some(net6) = plan.v6 {
+            let p6 = Ipv6Pool::new(net6, plan.gateway6)?;
             tx.create(&nm.ipam.network_v6(&key), p6).await?;
         }
         let pkt_tag = u16::try_from(pkt_tag)
@@ -144,6 +143,15 @@ impl Handler for Network {
             }
             if v.endpoints_on(&key).next().is_some() {
                 return Err(ApiError::conflict("Error: Network has active endpoints"));
+            }
+            if let Some(r) = v.rules.values().find(|r| {
+                r.tenant_name == obj.tenant_name
+                    && (r.from_network == obj.network_name || r.to_network == obj.network_name)
+            }) {
+                return Err(ApiError::conflict(format!(
+                    "Cannot delete {}: rule {} of policy {} refers to it; delete the rule first",
+                    obj.network_name, r.rule_id, r.policy_name
+                )));
             }
             v.network_states.get(&key).cloned()
         };

@@ -1,20 +1,16 @@
 //! policy and rule: references must exist; a policy in use cannot be
-//! deleted and takes its rules with it; rules cannot be updated.
+//! deleted and takes its rules with it — in one transaction, or, for more
+//! rules than one holds, through an intent record recovery completes
+//! ([`crate::netmaster::intents`]); rules cannot be updated.
 
 use super::{Handler, refuse_update, require_tenant, unnamed_tenant};
 use crate::netmaster::cache::ClusterView;
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule};
-use contiv_core::store::{MAX_TXN_OPS, Precondition, TxnOp};
 use contiv_ipam::AllocTxn;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// Rules deleted in the same transaction as their policy; more are
-/// deleted in batches first (a store transaction holds at most
-/// [`MAX_TXN_OPS`] operations).
-const RULES_PER_TXN: usize = MAX_TXN_OPS - 8;
 
 #[async_trait]
 impl Handler for Policy {
@@ -41,24 +37,20 @@ impl Handler for Policy {
                 .map(|r| r.derived_key())
                 .collect()
         };
-        let (now, before) = rule_keys.split_at(rule_keys.len().min(RULES_PER_TXN));
-        for chunk in before.chunks(RULES_PER_TXN) {
-            let ops = chunk
-                .iter()
-                .map(|k| TxnOp::Delete {
-                    key: nm.keys.object(Rule::TYPE, k),
-                    precondition: Precondition::Any,
-                })
-                .collect();
-            nm.commit(ops).await?;
-        }
-        for k in now {
-            tx.push(TxnOp::Delete {
-                key: nm.keys.object(Rule::TYPE, k),
-                precondition: Precondition::Any,
-            });
-        }
-        Ok(())
+        let keys = rule_keys
+            .iter()
+            .map(|k| nm.keys.object(Rule::TYPE, k))
+            .collect();
+        // The transaction holds the policy's own delete besides the rules.
+        let own = tx.ops().len() + 1;
+        nm.stage_deletes(
+            tx,
+            Policy::TYPE,
+            &obj.derived_key(),
+            format!("delete policy {}", obj.derived_key()),
+            keys,
+            own,
+        )
     }
 
     async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {

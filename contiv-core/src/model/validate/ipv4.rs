@@ -71,8 +71,30 @@ impl SubnetRange {
 
 /// Smallest accepted network prefix length (the netmaster's limit).
 pub const MIN_SUBNET_LEN: u8 = 8;
-/// Largest accepted network prefix length (`/32` leaves no host).
-pub const MAX_SUBNET_LEN: u8 = 31;
+/// Largest accepted network prefix length: a `/31` or `/32` has no address
+/// left once the network and broadcast addresses are reserved (the same
+/// limit the allocator uses: it builds its pools from this parser).
+pub const MAX_SUBNET_LEN: u8 = 30;
+
+/// IPv4 blocks no network may overlap, with what they are: their addresses
+/// are never unicast host addresses a container could own.
+const RESERVED_V4: [([u8; 4], u8, &str); 5] = [
+    ([0, 0, 0, 0], 8, "\"this network\" (0.0.0.0/8)"),
+    ([127, 0, 0, 0], 8, "loopback (127.0.0.0/8)"),
+    ([169, 254, 0, 0], 16, "link-local (169.254.0.0/16)"),
+    ([224, 0, 0, 0], 4, "multicast (224.0.0.0/4)"),
+    ([240, 0, 0, 0], 4, "reserved/broadcast (240.0.0.0/4)"),
+];
+
+/// The special-purpose block `net` overlaps (loopback, link-local,
+/// multicast, "this network", reserved/broadcast), if any: such a subnet
+/// cannot hold container addresses.
+pub fn reserved_ipv4_block(net: Ipv4Net) -> Option<&'static str> {
+    RESERVED_V4.iter().find_map(|(a, len, what)| {
+        let block = Ipv4Net::new(Ipv4Addr::from(*a), *len).ok()?;
+        (block.contains(&net.network()) || net.contains(&block.network())).then_some(*what)
+    })
+}
 
 /// Parses a network subnet: `A.B.C.D/len` or `A.B.C.D-E.F.G.H/len` with
 /// `len` in 8..=31, the range start not after its end and the range end
@@ -120,7 +142,29 @@ pub fn parse_ipv4_subnet(field: &'static str, s: &str) -> Result<SubnetRange, Va
         None => return Err(syntax()),
     };
     let net = Ipv4Net::new(first, len).map_err(|_| syntax())?.trunc();
+    if let Some(what) = reserved_ipv4_block(net) {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "invalid {field} {}: {net} lies in the {what} block, whose addresses cannot be \
+                 given to containers; use a unicast range such as 10.0.0.0/8, 172.16.0.0/12 or \
+                 192.168.0.0/16",
+                quoted(s)
+            ),
+        ));
+    }
     let Some(last) = last else {
+        if first != net.network() {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "invalid {field} {}: {first} has host bits set for a /{len}; write the \
+                     network address {net}, or an allocation range such as {first}-{}/{len}",
+                    quoted(s),
+                    net.broadcast()
+                ),
+            ));
+        }
         return Ok(SubnetRange {
             net,
             first: net.network(),
@@ -299,7 +343,7 @@ mod tests {
 
     #[test]
     fn subnet_window_is_the_range_or_the_whole_subnet() {
-        let r = parse_ipv4_subnet("subnet", "10.1.1.1/24").unwrap();
+        let r = parse_ipv4_subnet("subnet", "10.1.1.0/24").unwrap();
         assert_eq!(r.net, "10.1.1.0/24".parse::<Ipv4Net>().unwrap());
         assert_eq!(
             (r.first, r.last),
@@ -314,6 +358,27 @@ mod tests {
         );
         assert!(r.is_range() && r.contains(Ipv4Addr::new(10, 1, 2, 3)));
         assert!(!r.contains(Ipv4Addr::new(10, 1, 1, 9)));
+    }
+
+    #[test]
+    fn host_bits_special_blocks_and_tiny_subnets_are_refused() {
+        for (bad, why) in [
+            ("10.5.1.1/24", "host bits"),
+            ("224.0.0.0/24", "multicast"),
+            ("239.1.0.0/16", "multicast"),
+            ("127.0.0.0/24", "loopback"),
+            ("169.254.0.0/16", "link-local"),
+            ("0.0.0.0/8", "this network"),
+            ("255.255.255.0/24", "broadcast"),
+            ("10.1.1.0/31", "/31"),
+        ] {
+            let e = parse_ipv4_subnet("subnet", bad).unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {}", e.message);
+        }
+        // A range may start anywhere inside its subnet.
+        assert!(parse_ipv4_subnet("subnet", "10.5.1.1-10.5.1.9/24").is_ok());
+        assert!(parse_ipv4_subnet("subnet", "10.1.1.0/30").is_ok());
+        assert!(parse_ipv4_subnet("subnet", "223.255.255.0/24").is_ok());
     }
 
     #[test]

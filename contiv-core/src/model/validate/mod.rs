@@ -22,8 +22,12 @@
 //! [`is_valid_object_name`], [`is_valid_tag`], [`parse_ipv4`],
 //! [`parse_ipv4_subnet`], [`parse_ipv6_subnet`], [`parse_vlan_range`],
 //! [`parse_vxlan_range`], [`parse_bandwidth`], [`parse_port_spec`],
-//! [`parse_selector`]. All of them are hand-written (no regex engine) and
-//! never panic on any input.
+//! [`parse_selector`], [`reserved_ipv4_block`], [`reserved_ipv6_block`],
+//! and the agent API's [`check_endpoint_id`] and [`check_host_name`]. All
+//! of them are hand-written (no regex engine) and never panic on any input.
+//! A network's address plan ([`super::Network::address_plan`]) and a rule's
+//! shape ([`super::Rule::shape`]) are parsed here once for every consumer:
+//! netmaster, the allocator (`contiv-ipam`) and the policy compiler.
 
 pub(in crate::model) mod aci;
 pub(in crate::model) mod bgp;
@@ -45,10 +49,14 @@ pub use global::{
 };
 pub use ipv4::{
     MAX_SUBNET_LEN, MIN_SUBNET_LEN, SubnetRange, is_valid_ipv4, parse_ipv4, parse_ipv4_subnet,
+    reserved_ipv4_block,
 };
-pub use ipv6::{MAX_SUBNET6_LEN, MIN_SUBNET6_LEN, parse_ipv6, parse_ipv6_subnet};
+pub use ipv6::{
+    MAX_SUBNET6_LEN, MIN_SUBNET6_LEN, parse_ipv6, parse_ipv6_subnet, reserved_ipv6_block,
+};
 pub use names::{
-    MAX_LONG_NAME_LEN, MAX_NAME_LEN, MAX_TAG_LEN, is_name_syntax, is_valid_name,
+    MAX_ENDPOINT_ID_LEN, MAX_HOST_NAME_LEN, MAX_LONG_NAME_LEN, MAX_NAME_LEN, MAX_TAG_LEN,
+    check_endpoint_id, check_host_name, is_name_syntax, is_valid_host_name, is_valid_name,
     is_valid_object_name, is_valid_tag,
 };
 pub use netprofile::{

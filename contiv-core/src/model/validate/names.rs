@@ -56,6 +56,58 @@ pub fn is_valid_tag(s: &str) -> bool {
     s.len() <= MAX_TAG_LEN && is_name_syntax(s)
 }
 
+/// Maximum length of a host name (a DNS name).
+pub const MAX_HOST_NAME_LEN: usize = 253;
+/// Maximum length of an agent-API endpoint id.
+pub const MAX_ENDPOINT_ID_LEN: usize = 256;
+
+/// True if `s` is a valid host (node) name: name syntax (dot-separated
+/// labels of letters, digits, `-` and `_`), at most [`MAX_HOST_NAME_LEN`]
+/// bytes. No NUL, newline, `/`, empty label or `..` can pass.
+pub fn is_valid_host_name(s: &str) -> bool {
+    s.len() <= MAX_HOST_NAME_LEN && is_name_syntax(s)
+}
+
+/// Checks a host name of the agent API (`field` names it in the message).
+pub fn check_host_name(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if is_valid_host_name(value) {
+        return Ok(());
+    }
+    Err(ValidationError::new(
+        field,
+        format!(
+            "invalid {field} {}: expected a host name of at most {MAX_HOST_NAME_LEN} bytes: \
+             {NAME_RULE}",
+            quoted(value)
+        ),
+    ))
+}
+
+/// Checks an agent-API endpoint id (e.g. `<container-id>-<ifname>`):
+/// 1..=[`MAX_ENDPOINT_ID_LEN`] bytes of printable ASCII without spaces,
+/// `/`, `\`, `?`, `#` or `%`, and no `..` — an id ends up in store keys,
+/// URLs, file names and interface names, so it must not be able to walk a
+/// path or break a line.
+pub fn check_endpoint_id(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_ENDPOINT_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'\\' | b'?' | b'#' | b'%'))
+        && !value.contains("..");
+    if ok {
+        return Ok(());
+    }
+    Err(ValidationError::new(
+        field,
+        format!(
+            "invalid {field} {}: expected 1..{MAX_ENDPOINT_ID_LEN} printable characters without \
+             spaces, '/', '\\', '?', '#', '%' or '..'",
+            quoted(value)
+        ),
+    ))
+}
+
 const NAME_RULE: &str = "letters, digits, '-' and '_' in dot-separated labels that start and end with a letter or digit";
 const OBJECT_RULE: &str =
     "letters, digits, '-' and '_', starting and ending with a letter or digit (no dots)";

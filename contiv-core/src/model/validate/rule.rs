@@ -9,11 +9,12 @@
 //! are netmaster checks.
 
 use super::ipv4::parse_rule_ip;
+use super::ipv6::parse_rule_ip6;
 use super::names::{MAX_NAME_LEN, check_name, check_object_name, check_opt_object_name};
 use super::text::{is_digits, quoted};
 use super::{ValidationError, check_key};
 use crate::ir::{Action, Direction};
-use crate::model::Rule;
+use crate::model::{Rule, RulePeer, RuleShape};
 use ipnet::IpNet;
 
 /// Lowest rule priority (also the default when `priority` is 0).
@@ -119,12 +120,21 @@ pub(in crate::model) fn port(o: &Rule) -> Result<Option<u16>, ValidationError> {
     Ok((port != 0).then_some(port))
 }
 
+/// A rule address: IPv4 as the original (`A.B.C.D` or `A.B.C.D/1..31`),
+/// or IPv6 (`addr` or `addr/1..127`), normalised to the prefix.
+fn rule_ip(field: &'static str, s: &str) -> Result<Option<IpNet>, ValidationError> {
+    if s.contains(':') {
+        return parse_rule_ip6(field, s).map(|n| Some(IpNet::V6(n)));
+    }
+    parse_rule_ip(field, s).map(|n| n.map(IpNet::V4))
+}
+
 pub(in crate::model) fn from_ip(o: &Rule) -> Result<Option<IpNet>, ValidationError> {
-    parse_rule_ip("fromIpAddress", &o.from_ip_address).map(|n| n.map(IpNet::V4))
+    rule_ip("fromIpAddress", &o.from_ip_address)
 }
 
 pub(in crate::model) fn to_ip(o: &Rule) -> Result<Option<IpNet>, ValidationError> {
-    parse_rule_ip("toIpAddress", &o.to_ip_address).map(|n| n.map(IpNet::V4))
+    rule_ip("toIpAddress", &o.to_ip_address)
 }
 
 /// The original's `RuleCreate` peer constraints, with its messages.
@@ -184,10 +194,94 @@ fn peers(o: &Rule, dir: Direction) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// What the original left open and no datapath can realise: two peer
+/// fields at once (a group and an address), and a port with a protocol
+/// that has no ports.
+fn realisable(
+    o: &Rule,
+    dir: Direction,
+    proto: Option<u8>,
+    port: Option<u16>,
+) -> Result<(), ValidationError> {
+    let (group, net, ip, names) = match dir {
+        Direction::In => (
+            &o.from_endpoint_group,
+            &o.from_network,
+            &o.from_ip_address,
+            ["fromEndpointGroup", "fromNetwork", "fromIpAddress"],
+        ),
+        Direction::Out => (
+            &o.to_endpoint_group,
+            &o.to_network,
+            &o.to_ip_address,
+            ["toEndpointGroup", "toNetwork", "toIpAddress"],
+        ),
+    };
+    let set = [!group.is_empty(), !net.is_empty(), !ip.is_empty()];
+    if set.iter().filter(|b| **b).count() > 1 {
+        let [g, n, i] = names;
+        return Err(ValidationError::new(
+            i,
+            format!(
+                "a rule names at most one peer: {g}, {n} or {i} (split the rule in two to match \
+                 both)"
+            ),
+        ));
+    }
+    if port.is_some() && !matches!(proto, None | Some(6) | Some(17)) {
+        return Err(ValidationError::new(
+            "port",
+            format!(
+                "a port only applies to tcp or udp, but the protocol is {}: set protocol tcp or \
+                 udp (or leave it empty for both), or leave the port out",
+                quoted(&o.protocol)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(in crate::model) fn shape(o: &Rule) -> Result<RuleShape, ValidationError> {
+    let action = action(o)?;
+    let direction = direction(o)?;
+    let from = from_ip(o)?;
+    let port = port(o)?;
+    let priority = priority(o)?;
+    let protocol = protocol(o)?;
+    let to = to_ip(o)?;
+    peers(o, direction)?;
+    realisable(o, direction, protocol, port)?;
+    let (group, net, ip) = match direction {
+        Direction::In => (&o.from_endpoint_group, &o.from_network, from),
+        Direction::Out => (&o.to_endpoint_group, &o.to_network, to),
+    };
+    let peer = if !group.is_empty() {
+        RulePeer::Group(group.clone())
+    } else if !net.is_empty() {
+        RulePeer::Network(net.clone())
+    } else if let Some(ip) = ip {
+        RulePeer::Cidr(ip)
+    } else {
+        RulePeer::Any
+    };
+    Ok(RuleShape {
+        direction,
+        action,
+        peer,
+        local: if direction == Direction::In { to } else { None },
+        protocol,
+        port,
+        priority,
+    })
+}
+
+/// Every field in the original's (alphabetical) order, then the shape
+/// ([`shape`]: the original's peer constraints and what no datapath can
+/// realise).
 pub(in crate::model) fn validate(o: &Rule) -> Result<(), ValidationError> {
     check_key(o)?;
     action(o)?;
-    let dir = direction(o)?;
+    direction(o)?;
     check_opt_object_name("fromEndpointGroup", &o.from_endpoint_group)?;
     from_ip(o)?;
     check_opt_object_name("fromNetwork", &o.from_network)?;
@@ -200,5 +294,5 @@ pub(in crate::model) fn validate(o: &Rule) -> Result<(), ValidationError> {
     check_opt_object_name("toEndpointGroup", &o.to_endpoint_group)?;
     to_ip(o)?;
     check_opt_object_name("toNetwork", &o.to_network)?;
-    peers(o, dir)
+    shape(o).map(|_| ())
 }

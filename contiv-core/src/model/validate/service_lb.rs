@@ -129,7 +129,26 @@ pub(in crate::model) fn selectors(o: &ServiceLB) -> Result<Vec<(&str, &str)>, Va
             "selectors is required: give at least one label selector key=value",
         ));
     }
-    o.selectors.iter().map(|s| parse_selector(s)).collect()
+    let parsed: Vec<(&str, &str)> = o
+        .selectors
+        .iter()
+        .map(|s| parse_selector(s))
+        .collect::<Result<_, _>>()?;
+    // Selectors are ANDed: one key with two values selects nothing.
+    for (i, (k, v)) in parsed.iter().enumerate() {
+        if let Some((_, other)) = parsed[..i].iter().find(|(k2, v2)| k2 == k && v2 != v) {
+            return Err(ValidationError::new(
+                "selectors",
+                format!(
+                    "contradictory selectors {} and {}: a label has one value, so no endpoint \
+                     can match both",
+                    quoted(&format!("{k}={other}")),
+                    quoted(&format!("{k}={v}"))
+                ),
+            ));
+        }
+    }
+    Ok(parsed)
 }
 
 pub(in crate::model) fn preferred_ip(o: &ServiceLB) -> Result<Option<Ipv4Addr>, ValidationError> {
@@ -178,6 +197,18 @@ mod tests {
         ] {
             assert!(parse_port_spec(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn contradictory_selectors_are_refused() {
+        let mut o = ServiceLB {
+            selectors: vec!["a=b".into(), "c=d".into(), "a=b".into()],
+            ..ServiceLB::default()
+        };
+        assert_eq!(selectors(&o).unwrap().len(), 3);
+        o.selectors = vec!["a=b".into(), "a=c".into()];
+        let e = selectors(&o).unwrap_err();
+        assert!(e.message.contains("contradictory"), "{}", e.message);
     }
 
     #[test]
