@@ -85,3 +85,71 @@ async fn a_mode_a_host_cannot_realise_is_refused_and_reported() {
     );
     agent.abort().await;
 }
+
+/// `inspect` of a `Bgp` object is read live from the host's agent, on its
+/// control API, with the host's node token (the agent refuses anything
+/// else) and says why its speaker does not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgp_inspect_is_read_live_from_the_agent_with_its_node_token() {
+    use contiv_bins::netmaster::auth::Credentials;
+    use contiv_bins::netplugin::client::NetmasterClient;
+    use contiv_bins::netplugin::config::CtrlListen;
+    const ADMIN: &str = "route-admin-token";
+    let c = Cluster::start(&["--token", ADMIN]).await;
+    let admin = NetmasterClient::new(std::slice::from_ref(&c.url), Some(ADMIN.into())).unwrap();
+    let node_token = Credentials::new(Some(ADMIN.into()), None)
+        .node_token("h3")
+        .unwrap();
+    let a = TestAgent::start_cfg(&c, "h3", "127.0.0.1", |cfg| {
+        cfg.token = Some(node_token.clone());
+        cfg.ctrl_listen = Some(CtrlListen::At("127.0.0.1:0".parse().unwrap()));
+    })
+    .await;
+    let ctrl = c.netmaster().cache().read().nodes["h3"].ctrl_addr.clone();
+    assert!(ctrl.starts_with("http://127.0.0.1:"), "{ctrl}");
+    // The control API wants the node's credential.
+    let get = move |auth: Option<&str>| {
+        let mut r = ureq::get(&format!("{ctrl}/inspect/bgp"));
+        if let Some(t) = auth {
+            r = r.header("Authorization", &format!("Bearer {t}"));
+        }
+        r.config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+    };
+    let (no, wrong, ok) = tokio::task::spawn_blocking(move || {
+        (
+            get(None).status().as_u16(),
+            get(Some(ADMIN)).status().as_u16(),
+            get(Some(&node_token)).into_body().read_to_string().unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((no, wrong), (401, 401));
+    assert!(ok.contains("no Bgp configuration for host h3"), "{ok}");
+    // netmaster reads it for netctl bgp inspect.
+    let bgp = json!({"hostname": "h3", "routerip": "50.1.1.1/24", "as": "65001",
+                     "neighbor-as": "65000", "neighbor": "50.1.1.254"});
+    let _: Value = admin
+        .json(Method::POST, "/api/v1/Bgps/h3/", Some(&bgp))
+        .await
+        .unwrap();
+    let oper = eventually(T, async || {
+        let v: Value = admin
+            .json::<(), _>(Method::GET, "/api/v1/inspect/Bgps/h3/", None)
+            .await
+            .ok()?;
+        let e = v["Oper"]["error"].as_str()?.to_owned();
+        e.contains("forwarding mode").then_some(v["Oper"].clone())
+    })
+    .await
+    .expect("the agent's answer through netmaster");
+    assert_eq!(
+        oper["error"], "the forwarding mode is bridge (BGP runs in routing mode)",
+        "{oper}"
+    );
+    drop(a);
+}

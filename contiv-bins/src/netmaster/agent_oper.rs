@@ -1,6 +1,8 @@
 //! Live state netmaster reads from an agent's control API (the address in
 //! its node record): the host's BGP speaker for `inspect` of a `Bgp`
-//! object, as the original read `http://<host>:9090/inspect/bgp`.
+//! object, as the original read `http://<host>:9090/inspect/bgp`. With
+//! credentials configured, netmaster presents the host's node token — the
+//! credential the agent itself holds and checks.
 
 use super::Netmaster;
 use axum::body::Body;
@@ -34,7 +36,8 @@ pub async fn bgp(nm: &Netmaster, host: &str) -> BgpOper {
         ));
     }
     let url = format!("{}/inspect/bgp", node.ctrl_addr.trim_end_matches('/'));
-    match tokio::time::timeout(AGENT_TIMEOUT, get(&url, nm.settings.agent_token.as_deref())).await {
+    let token = nm.settings.credentials.node_token(host);
+    match tokio::time::timeout(AGENT_TIMEOUT, get(&url, token.as_deref())).await {
         Ok(Ok(oper)) => oper,
         Ok(Err(e)) => unavailable(format!(
             "cannot read BGP state from the agent of host {host} ({url}): {e}"

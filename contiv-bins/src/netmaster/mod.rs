@@ -103,9 +103,9 @@ pub struct RuntimeSettings {
     pub net_mode: String,
     /// This netmaster's name, reported in `/info`.
     pub name: String,
-    /// The bearer token sent to agents' control APIs (the cluster's API
-    /// token, which agents are given too).
-    pub agent_token: Option<String>,
+    /// The credentials: netmaster shows an agent's control API that
+    /// host's node token (what the agent holds).
+    pub credentials: auth::Credentials,
 }
 
 impl RuntimeSettings {
@@ -119,7 +119,7 @@ impl RuntimeSettings {
             default_infra: cfg.infra.clone(),
             net_mode: cfg.net_mode.as_str().to_owned(),
             name: cfg.node_name(),
-            agent_token: cfg.token.clone(),
+            credentials: auth::Credentials::new(cfg.token.clone(), cfg.node_token_key.clone()),
         }
     }
 }
@@ -134,7 +134,7 @@ impl Default for RuntimeSettings {
             default_infra: "default".into(),
             net_mode: "vxlan".into(),
             name: String::new(),
-            agent_token: None,
+            credentials: auth::Credentials::default(),
         }
     }
 }
