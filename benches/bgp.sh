@@ -2,7 +2,8 @@
 # BGP hand-off bench: one namespace host in routing mode peering with FRR
 # playing the ToR; prints p50/p90/p99/max of "CNI ADD → the container's /32
 # in the ToR's RIB", then the convergence after a netplugin restart with
-# SCALE endpoints advertised (warm: gobgpd adopted; cold: gobgpd killed too).
+# SCALE endpoints advertised (warm: gobgpd adopted; cold: gobgpd killed too),
+# then "CNI DEL → the /32 withdrawn" for the first ADDS containers.
 #
 #   benches/bgp.sh [ADDS=100] [SCALE=1000]
 #

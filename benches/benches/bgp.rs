@@ -13,6 +13,8 @@
 //!   SCALE prefixes sent (*warm*: gobgpd is adopted; the ToR's count of
 //!   UPDATEs from the host is checked unchanged), and — with gobgpd killed
 //!   as well (*cold*) — until the ToR holds all SCALE prefixes again.
+//! * **CNI DEL → route withdrawn**: for the first ADDS containers, from
+//!   the start of the CNI DEL until the `/32` is gone from FRR's table.
 //!
 //! Not a criterion bench: it prints percentiles and durations of a live
 //! system. Run (needs root, OVS, gobgpd, FRR, release binaries):
@@ -196,7 +198,26 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3,
         loadavg()
     );
-    drop(ctrs);
+
+    // CNI DEL → the /32 withdrawn from the ToR's RIB, for the first ADDS.
+    let mut withdrawn = Vec::new();
+    let rest = ctrs.split_off(adds.min(ctrs.len()));
+    for ctr in ctrs {
+        let p = Ipv4Net::from(ctr.ip);
+        let t = Instant::now();
+        ctr.remove();
+        while tor.has_route(p) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{p} never left the ToR"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        withdrawn.push(t.elapsed());
+    }
+    println!("load average {}", loadavg());
+    contiv_benches::print_percentiles("CNI DEL -> /32 withdrawn from the ToR's BGP RIB", withdrawn);
+    drop(rest);
     drop(tor);
     c.teardown();
 }

@@ -32,8 +32,8 @@
 //! ```
 
 use super::types::{
-    DesiredState, DpError, DpOp, DpResult, Encap, ExternalRoute, FabricSpec, GlobalSpec,
-    LocalEndpoint, NetworkSpec, RemoteEndpoint, ResyncReport, VtepPeer,
+    Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap, ExternalRoute,
+    FabricSpec, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, ResyncReport, VtepPeer,
 };
 use crate::ir::{PolicyDelta, PolicyIr};
 use ipnet::Ipv4Net;
@@ -111,6 +111,39 @@ pub fn check_fabric(f: &FabricSpec) -> DpResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Refuses an operation that needs a capability the datapath `datapath`
+/// (with `caps`) does not claim: a router on the fabric and the routes
+/// learned from it need [`Capability::RoutedUplink`]. A backend calls this
+/// before anything else, so what it does not realise is never recorded.
+pub fn check_claimed(op: &DpOp, datapath: &str, caps: &Capabilities) -> DpResult<()> {
+    match op {
+        DpOp::SetFabric(Some(_)) | DpOp::AddRoute(_) => no_routed_uplink(datapath, caps),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_claimed`] for a whole desired state.
+pub fn check_desired_claimed(
+    d: &DesiredState,
+    datapath: &str,
+    caps: &Capabilities,
+) -> DpResult<()> {
+    if d.fabric.is_some() || !d.routes.is_empty() {
+        return no_routed_uplink(datapath, caps);
+    }
+    Ok(())
+}
+
+fn no_routed_uplink(datapath: &str, caps: &Capabilities) -> DpResult<()> {
+    if caps.has(Capability::RoutedUplink) {
+        return Ok(());
+    }
+    Err(DpError::Unsupported(format!(
+        "the {datapath} datapath does not route to a fabric (it lacks {})",
+        Capability::RoutedUplink.name()
+    )))
 }
 
 /// A short description of an operation for error messages and logs
@@ -708,6 +741,31 @@ mod tests {
             prefix: prefix.parse().unwrap(),
             next_hop: nh.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn fabric_operations_need_a_routed_uplink() {
+        let none = Capabilities::of(&[Capability::Vxlan]);
+        let routed = Capabilities::of(&[Capability::Routing, Capability::RoutedUplink]);
+        let f = DpOp::SetFabric(Some(fabric("50.1.1.1/24")));
+        let r = DpOp::AddRoute(route("192.0.2.0/24", "50.1.1.254"));
+        for op in [&f, &r] {
+            let e = check_claimed(op, "x", &none).unwrap_err();
+            assert!(
+                matches!(&e, DpError::Unsupported(m) if m.contains("x datapath") && m.contains("routed_uplink")),
+                "{e}"
+            );
+            check_claimed(op, "x", &routed).unwrap();
+        }
+        // Removing is always fine; so is a state without a fabric.
+        check_claimed(&DpOp::SetFabric(None), "x", &none).unwrap();
+        check_desired_claimed(&DesiredState::default(), "x", &none).unwrap();
+        let d = DesiredState {
+            fabric: Some(fabric("50.1.1.1/24")),
+            ..DesiredState::default()
+        };
+        assert!(check_desired_claimed(&d, "x", &none).is_err());
+        check_desired_claimed(&d, "x", &routed).unwrap();
     }
 
     #[test]

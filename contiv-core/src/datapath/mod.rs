@@ -26,7 +26,9 @@
 mod host;
 mod types;
 
-pub use host::{HostState, check_fabric, check_network, in_op, op_name};
+pub use host::{
+    HostState, check_claimed, check_desired_claimed, check_fabric, check_network, in_op, op_name,
+};
 pub use types::{
     ArpMode, Attachment, Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap,
     ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos,

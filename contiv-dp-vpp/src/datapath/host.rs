@@ -4,8 +4,10 @@
 
 pub use contiv_core::datapath::HostState;
 
+use super::VppDatapath;
 use contiv_core::datapath::{
-    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec,
+    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec, check_claimed,
+    check_desired_claimed,
 };
 
 fn invalid(m: String) -> DpError {
@@ -55,25 +57,16 @@ pub fn check_op(op: &DpOp) -> DpResult<()> {
     match op {
         DpOp::AddNetwork(n) => check_network(n),
         DpOp::AddLocalEndpoint(e) => check_local(e),
-        DpOp::SetFabric(Some(_)) | DpOp::AddRoute(_) => Err(no_fabric()),
-        _ => Ok(()),
+        // A fabric router and routes learned from it are not realised
+        // here: refused, never accepted silently.
+        _ => check_claimed(op, "VPP", &VppDatapath::CAPABILITIES),
     }
-}
-
-/// A fabric router and routes learned from it are not realised here (no
-/// `routed_uplink` capability): refused, never accepted silently.
-fn no_fabric() -> contiv_core::datapath::DpError {
-    contiv_core::datapath::DpError::Unsupported(
-        "the VPP datapath does not route to a fabric (it lacks routed_uplink)".into(),
-    )
 }
 
 /// Checks a desired state (contiv-core's rules, then VPP's) and builds it.
 pub fn from_desired(d: &DesiredState) -> DpResult<HostState> {
     let h = HostState::from_desired(d)?;
-    if d.fabric.is_some() || !d.routes.is_empty() {
-        return Err(no_fabric());
-    }
+    check_desired_claimed(d, "VPP", &VppDatapath::CAPABILITIES)?;
     for n in &d.networks {
         check_network(n)?;
     }
