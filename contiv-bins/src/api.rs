@@ -133,6 +133,43 @@ pub enum WatchLine {
         /// Why.
         reason: String,
     },
+    /// Every registered node in the compact form, sent in a snapshot
+    /// (before `synced`) instead of one `put` per `node/<host>` key when
+    /// the client asked for `compact=true`. Later node changes come as
+    /// ordinary `put`/`delete` lines.
+    Nodes {
+        /// Revision of the snapshot.
+        rev: u64,
+        /// The nodes.
+        nodes: Vec<NodeEntry>,
+    },
+}
+
+/// A node as agents need it (what tunnels to it take), encoded as a JSON
+/// array `["host", "vtep-ip", vxlan-port]`: a third of a full `put` line,
+/// which matters when thousands of agents each take a snapshot holding
+/// every node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry(pub String, pub std::net::IpAddr, pub u16);
+
+impl NodeEntry {
+    /// The compact form of a node record.
+    pub fn of(n: &contiv_core::records::NodeRecord) -> Self {
+        NodeEntry(n.hostname.clone(), n.vtep_ip, n.vxlan_port)
+    }
+
+    /// The node record it stands for (the control address, version and
+    /// capabilities, which agents do not use, are left empty).
+    pub fn record(&self) -> contiv_core::records::NodeRecord {
+        contiv_core::records::NodeRecord {
+            hostname: self.0.clone(),
+            vtep_ip: self.1,
+            vxlan_port: self.2,
+            ctrl_addr: String::new(),
+            version: String::new(),
+            capabilities: None,
+        }
+    }
 }
 
 /// `POST /api/v1/agent/reservations/`: reserve an IPv4 address for an

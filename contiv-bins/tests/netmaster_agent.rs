@@ -444,7 +444,8 @@ mod netmaster {
             WatchLine::Put { rev, .. }
             | WatchLine::Delete { rev, .. }
             | WatchLine::Synced { rev }
-            | WatchLine::Progress { rev } => *rev,
+            | WatchLine::Progress { rev }
+            | WatchLine::Nodes { rev, .. } => *rev,
             WatchLine::Resync { .. } => 0,
         }
     }
@@ -488,6 +489,32 @@ mod netmaster {
             panic!()
         };
         assert_eq!(value["ipv4"], "10.1.1.1");
+        // The compact snapshot: the nodes in one line, the rest the same.
+        let (_, crx) = tn.client.stream_lines("/api/v1/watch?compact=true");
+        let csnap = lines_until(&crx, |l| matches!(l, WatchLine::Synced { .. }));
+        drop(crx);
+        let nodes: Vec<&WatchLine> = csnap
+            .iter()
+            .filter(|l| matches!(l, WatchLine::Nodes { .. }))
+            .collect();
+        let [WatchLine::Nodes { nodes, .. }] = nodes[..] else {
+            panic!("one nodes line expected: {csnap:?}")
+        };
+        assert_eq!(
+            nodes,
+            &[contiv_bins::api::NodeEntry(
+                "h1".into(),
+                "192.0.2.1".parse().unwrap(),
+                4789
+            )]
+        );
+        let ckeys: Vec<&str> = csnap.iter().filter_map(key_of).collect();
+        let full: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| !k.starts_with("node/"))
+            .collect();
+        assert_eq!(ckeys, full);
 
         // Deltas, in order.
         create_ep(tn, &ep_req("ep2", "n1", "h1"));
@@ -549,6 +576,24 @@ mod netmaster {
         for i in 0..5 {
             create_ep(tn, &ep_req(&format!("ep{i}"), "n1", "h1"));
         }
+        // Older than what netmaster holds in memory (`--watch-window 4`):
+        // the gap comes from the store's history, then the stream joins
+        // the shared log and gets later changes from there.
+        let (_, rx) = tn
+            .client
+            .stream_lines(&format!("/api/v1/watch?from={}", seen + 1));
+        let caught = lines_until(&rx, |l| key_of(l) == Some("ep/default:n1/ep4"));
+        let ckeys: Vec<&str> = caught.iter().filter_map(key_of).collect();
+        assert_eq!(
+            ckeys,
+            (0..5)
+                .map(|i| format!("ep/default:n1/ep{i}"))
+                .collect::<Vec<_>>()
+        );
+        create_ep(tn, &ep_req("ep5", "n1", "h1"));
+        let more = lines_until(&rx, |l| key_of(l).is_some());
+        assert_eq!(key_of(more.last().unwrap()), Some("ep/default:n1/ep5"));
+        drop(rx);
         let now = tn.block_on(tn.store.current_revision()).unwrap();
         tn.block_on(tn.store.compact(now - 1)).unwrap();
         let (status, rx) = tn
@@ -571,7 +616,7 @@ mod netmaster {
         let (_, rx) = tn.client.stream_lines(&format!("/api/v1/watch?from={now}"));
         let l = next_line(&rx);
         assert!(
-            matches!(&l, WatchLine::Put { key, .. } if key == "ep/default:n1/ep4"),
+            matches!(&l, WatchLine::Put { key, .. } if key == "ep/default:n1/ep5"),
             "{l:?}"
         );
         let (_, rx) = tn.client.stream_lines("/api/v1/watch");
@@ -580,7 +625,7 @@ mod netmaster {
             snap.iter()
                 .filter(|l| key_of(l).is_some_and(|k| k.starts_with("ep/")))
                 .count(),
-            5
+            6
         );
     }
 
@@ -589,7 +634,7 @@ mod netmaster {
             mod embedded {
                 $( #[test] fn $case() {
                     let tn = super::TestNetmaster::start_with(super::super::support::Backend::Embedded,
-                        &["--node-ttl", "1s", "--node-gc-grace", "5s"]);
+                        &["--node-ttl", "1s", "--node-gc-grace", "5s", "--watch-window", "4"]);
                     assert_eq!(tn.store.backend_name(), "embedded");
                     super::$case(&tn);
                 } )*
@@ -597,7 +642,7 @@ mod netmaster {
             mod etcd {
                 $( #[test] fn $case() {
                     let tn = super::TestNetmaster::start_with(super::super::support::Backend::Etcd,
-                        &["--node-ttl", "1s", "--node-gc-grace", "5s"]);
+                        &["--node-ttl", "1s", "--node-gc-grace", "5s", "--watch-window", "4"]);
                     assert_eq!(tn.store.backend_name(), "etcd");
                     super::$case(&tn);
                 } )*

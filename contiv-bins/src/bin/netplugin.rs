@@ -38,3 +38,15 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the flag definitions (unique ids, valid defaults) only
+    /// when the command is built: do it here, not at a user's first start.
+    #[test]
+    fn flag_definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

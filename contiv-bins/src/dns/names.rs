@@ -237,13 +237,12 @@ impl NameTables {
     /// Builds the tables from netmaster's view: every endpoint, every
     /// endpoint group, and every service that has a VIP.
     pub fn from_view(view: &ClusterView) -> Self {
-        let services = view
-            .service_states
-            .iter()
-            .filter_map(|(key, state)| ServiceEntry::from_state(state, view.service_lbs.get(key)));
+        let services = view.service_states.iter().filter_map(|(key, state)| {
+            ServiceEntry::from_state(state, view.service_lbs.get(key).map(|s| &**s))
+        });
         Self::from_records(
-            view.endpoints.values(),
-            view.epgs.values().map(GroupEntry::from),
+            view.endpoints.values().map(|e| &**e),
+            view.epgs.values().map(|g| GroupEntry::from(&**g)),
             services,
         )
     }

@@ -194,3 +194,12 @@ fn apply_settings(cmd: clap::Command) -> clap::Command {
     }
     cmd
 }
+
+#[cfg(test)]
+mod cli_tests {
+    /// clap checks the flag definitions only when the command is built.
+    #[test]
+    fn flag_definitions_are_consistent() {
+        <super::Cli as super::CommandFactory>::command().debug_assert();
+    }
+}

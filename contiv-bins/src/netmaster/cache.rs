@@ -6,7 +6,23 @@
 //! A writer commits to the store and then waits until the cache has seen its
 //! revision ([`Cache::wait_for`]), so a client reads its own writes and the
 //! cache stays the single view every check runs against.
+//!
+//! **Reads take no lock while they read.** The view is an immutable
+//! [`ClusterView`] behind an `Arc`: [`Cache::read`] clones the `Arc` (a
+//! pointer copy under a lock held for nanoseconds) and the reader keeps that
+//! snapshot as long as it likes — a list of 10,000 networks being encoded
+//! never delays the follower that applies the next commit. The follower
+//! builds the next view from the current one: the maps are persistent
+//! ([`imbl::OrdMap`] with `Arc` values), so a clone is O(1) and applying a
+//! change copies only the path to it.
+//!
+//! **Watch lines are encoded here, once.** While applying a batch of store
+//! events the follower encodes each streamed change as its watch line and,
+//! after publishing the new revision (which answers the writers waiting in
+//! [`Cache::wait_for`] first), appends the lines to the shared
+//! [`Fanout`] log every agent's stream reads from (see [`super::watch`]).
 
+use super::fanout::{Fanout, LogEntry};
 use contiv_core::model::{
     AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, Global, ModelObject, Netprofile,
     Network, Policy, Rule, ServiceLB, Tenant,
@@ -20,54 +36,57 @@ use contiv_core::store::{
 };
 use futures::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
+
+/// A map of the view: object key → value, in key order, persistent (a
+/// clone shares every node; see the module docs).
+pub type Map<T> = imbl::OrdMap<String, Arc<T>>;
 
 /// Everything netmaster knows, as typed maps keyed by object key.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     /// Tenants by name.
-    pub tenants: BTreeMap<String, Tenant>,
+    pub tenants: Map<Tenant>,
     /// Networks by `tenant:network`.
-    pub networks: BTreeMap<String, Network>,
+    pub networks: Map<Network>,
     /// Endpoint groups by `tenant:group`.
-    pub epgs: BTreeMap<String, EndpointGroup>,
+    pub epgs: Map<EndpointGroup>,
     /// Policies by `tenant:policy`.
-    pub policies: BTreeMap<String, Policy>,
+    pub policies: Map<Policy>,
     /// Rules by `tenant:policy:rule`.
-    pub rules: BTreeMap<String, Rule>,
+    pub rules: Map<Rule>,
     /// App profiles by `tenant:name`.
-    pub app_profiles: BTreeMap<String, AppProfile>,
+    pub app_profiles: Map<AppProfile>,
     /// Netprofiles by `tenant:name`.
-    pub netprofiles: BTreeMap<String, Netprofile>,
+    pub netprofiles: Map<Netprofile>,
     /// Services by `tenant:name`.
-    pub service_lbs: BTreeMap<String, ServiceLB>,
+    pub service_lbs: Map<ServiceLB>,
     /// BGP configs by hostname.
-    pub bgps: BTreeMap<String, Bgp>,
+    pub bgps: Map<Bgp>,
     /// External contract groups by `tenant:name`.
-    pub ext_contracts: BTreeMap<String, ExtContractsGroup>,
+    pub ext_contracts: Map<ExtContractsGroup>,
     /// Global settings (key `global`).
-    pub globals: BTreeMap<String, Global>,
+    pub globals: Map<Global>,
     /// ACI gateway settings (key `aciGw`).
-    pub aci_gws: BTreeMap<String, AciGw>,
+    pub aci_gws: Map<AciGw>,
     /// Tenant ids by tenant name.
-    pub tenant_states: BTreeMap<String, TenantState>,
+    pub tenant_states: Map<TenantState>,
     /// Allocated tags by network key.
-    pub network_states: BTreeMap<String, NetworkState>,
+    pub network_states: Map<NetworkState>,
     /// EPG ids by group key.
-    pub epg_states: BTreeMap<String, EpgState>,
+    pub epg_states: Map<EpgState>,
     /// Service VIPs by service key.
-    pub service_states: BTreeMap<String, ServiceState>,
+    pub service_states: Map<ServiceState>,
     /// Endpoints by `tenant:network/endpoint-id`.
-    pub endpoints: BTreeMap<String, EndpointRecord>,
+    pub endpoints: Map<EndpointRecord>,
     /// Registered nodes by hostname.
-    pub nodes: BTreeMap<String, NodeRecord>,
+    pub nodes: Map<NodeRecord>,
     /// Mod revision of every key above, by full store key (for
     /// compare-and-swap preconditions).
-    pub revs: HashMap<String, Revision>,
+    pub revs: imbl::HashMap<String, Revision>,
     /// The store revision this view reflects.
     pub revision: Revision,
 }
@@ -75,14 +94,12 @@ pub struct ClusterView {
 impl ClusterView {
     /// The global settings (`None` before netmaster initialised them).
     pub fn global(&self) -> Option<&Global> {
-        self.globals.get("global")
+        self.globals.get("global").map(|g| &**g)
     }
 
     /// Networks of a tenant.
     pub fn networks_of<'a>(&'a self, tenant: &'a str) -> impl Iterator<Item = &'a Network> + 'a {
-        self.networks
-            .values()
-            .filter(move |n| n.tenant_name == tenant)
+        values(&self.networks).filter(move |n| n.tenant_name == tenant)
     }
 
     /// Endpoint groups on a network (by network key).
@@ -91,9 +108,7 @@ impl ClusterView {
         tenant: &'a str,
         network: &'a str,
     ) -> impl Iterator<Item = &'a EndpointGroup> + 'a {
-        self.epgs
-            .values()
-            .filter(move |g| g.tenant_name == tenant && g.network_name == network)
+        values(&self.epgs).filter(move |g| g.tenant_name == tenant && g.network_name == network)
     }
 
     /// Endpoint groups that attach a policy.
@@ -102,8 +117,7 @@ impl ClusterView {
         tenant: &'a str,
         policy: &'a str,
     ) -> impl Iterator<Item = &'a EndpointGroup> + 'a {
-        self.epgs
-            .values()
+        values(&self.epgs)
             .filter(move |g| g.tenant_name == tenant && g.policies.iter().any(|p| p == policy))
     }
 
@@ -113,11 +127,7 @@ impl ClusterView {
         tenant: &'a str,
         policy: &'a str,
     ) -> impl Iterator<Item = &'a Rule> + 'a {
-        let prefix = format!("{tenant}:{policy}:");
-        self.rules
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-            .map(|(_, r)| r)
+        prefixed(&self.rules, format!("{tenant}:{policy}:"))
     }
 
     /// Endpoints on a network.
@@ -125,11 +135,7 @@ impl ClusterView {
         &'a self,
         network_key: &str,
     ) -> impl Iterator<Item = &'a EndpointRecord> + 'a {
-        let prefix = format!("{network_key}/");
-        self.endpoints
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-            .map(|(_, e)| e)
+        prefixed(&self.endpoints, format!("{network_key}/"))
     }
 
     /// Endpoints in an endpoint group.
@@ -138,9 +144,7 @@ impl ClusterView {
         tenant: &'a str,
         group: &'a str,
     ) -> impl Iterator<Item = &'a EndpointRecord> + 'a {
-        self.endpoints
-            .values()
-            .filter(move |e| e.tenant == tenant && e.group == group)
+        values(&self.endpoints).filter(move |e| e.tenant == tenant && e.group == group)
     }
 
     /// Endpoints of a tenant.
@@ -148,7 +152,7 @@ impl ClusterView {
         &'a self,
         tenant: &'a str,
     ) -> impl Iterator<Item = &'a EndpointRecord> + 'a {
-        self.endpoints.values().filter(move |e| e.tenant == tenant)
+        values(&self.endpoints).filter(move |e| e.tenant == tenant)
     }
 
     /// The mod revision of a full store key, if the view holds it.
@@ -157,7 +161,7 @@ impl ClusterView {
     }
 
     /// Applies one store change. Returns false if the key is not ours.
-    fn apply(&mut self, keys: &Keys, kind: EventKind, kv: &KeyValue) -> bool {
+    pub(crate) fn apply(&mut self, keys: &Keys, kind: EventKind, kv: &KeyValue) -> bool {
         let applied = self.apply_typed(keys, kind, kv);
         if applied {
             if kind == EventKind::Put {
@@ -215,14 +219,26 @@ impl ClusterView {
     }
 }
 
-fn upsert<T: DeserializeOwned>(map: &mut BTreeMap<String, T>, key: &str, put: bool, kv: &KeyValue) {
+/// The values of a map, by reference.
+pub fn values<T>(map: &Map<T>) -> impl Iterator<Item = &T> + '_ {
+    map.values().map(|v| &**v)
+}
+
+/// The values of a map whose keys start with `prefix`, in key order.
+fn prefixed<T>(map: &Map<T>, prefix: String) -> impl Iterator<Item = &T> + '_ {
+    map.range(prefix.clone()..)
+        .take_while(move |(k, _)| k.starts_with(&prefix))
+        .map(|(_, v)| &**v)
+}
+
+fn upsert<T: DeserializeOwned>(map: &mut Map<T>, key: &str, put: bool, kv: &KeyValue) {
     if !put {
         map.remove(key);
         return;
     }
     match decode_json::<T>(kv) {
         Ok(v) => {
-            map.insert(key.to_owned(), v);
+            map.insert(key.to_owned(), Arc::new(v));
         }
         // A value we cannot decode is logged and skipped, never fatal: one
         // bad record must not take the control plane down.
@@ -230,50 +246,66 @@ fn upsert<T: DeserializeOwned>(map: &mut BTreeMap<String, T>, key: &str, put: bo
     }
 }
 
-/// The cache: a [`ClusterView`] behind a lock plus a revision notifier.
+/// The cache: the current [`ClusterView`] snapshot, a revision notifier
+/// and the encoded change log of the watch streams.
 pub struct Cache {
-    view: RwLock<ClusterView>,
+    view: RwLock<Arc<ClusterView>>,
     rev_tx: watch::Sender<Revision>,
     keys: Keys,
-    /// The task that follows the store.
-    task: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    fanout: Arc<Fanout>,
+    /// The tasks that follow the store and tick progress lines.
+    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Cache {
     /// Loads everything under the layout's root and starts following the
-    /// store. The returned cache is current as of the load.
-    pub async fn start(store: Arc<dyn StateStore>, keys: Keys) -> StoreResult<Arc<Cache>> {
+    /// store; the watch streams' log holds the last `window` lines. The
+    /// returned cache is current as of the load.
+    pub async fn start(
+        store: Arc<dyn StateStore>,
+        keys: Keys,
+        window: usize,
+    ) -> StoreResult<Arc<Cache>> {
         let (rev_tx, _) = watch::channel(0);
         let cache = Arc::new(Cache {
-            view: RwLock::new(ClusterView::default()),
+            view: RwLock::new(Arc::new(ClusterView::default())),
             rev_tx,
             keys,
-            task: std::sync::Mutex::new(None),
+            fanout: Arc::new(Fanout::with_window(window)),
+            tasks: std::sync::Mutex::new(Vec::new()),
         });
         let rev = cache.reload(store.as_ref()).await?;
         let follower = cache.clone();
-        let handle = tokio::spawn(async move { follower.follow(store, rev).await });
+        let follow = tokio::spawn(async move { follower.follow(store, rev).await });
+        let ticker = tokio::spawn(Fanout::tick_progress(
+            cache.fanout.clone(),
+            super::watch::PROGRESS_INTERVAL,
+        ));
         *cache
-            .task
+            .tasks
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handle.abort_handle());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            vec![follow.abort_handle(), ticker.abort_handle()];
         Ok(cache)
     }
 
-    /// Stops following the store (the view stays as it is). The follower
-    /// task holds the store; stopping it lets an embedded store file close.
+    /// Stops following the store (the view stays as it is) and ends every
+    /// watch stream. The follower task holds the store; stopping it lets an
+    /// embedded store file close.
     pub fn stop(&self) {
-        if let Some(t) = self
-            .task
+        for t in self
+            .tasks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+            .drain(..)
         {
             t.abort();
         }
+        self.fanout.close();
     }
 
-    /// Replaces the view with a fresh listing; returns its revision.
+    /// Replaces the view with a fresh listing; returns its revision. Watch
+    /// streams cannot be continued across it (they are told to resync).
     async fn reload(&self, store: &dyn StateStore) -> StoreResult<Revision> {
         let list = store.list(self.keys.root()).await?;
         let mut view = ClusterView::default();
@@ -283,8 +315,9 @@ impl Cache {
         view.revision = list.revision;
         let rev = list.revision;
         let count = list.kvs.len();
-        *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
         self.rev_tx.send_replace(rev);
+        self.fanout.reset(rev);
         info!(revision = rev, keys = count, "cache loaded");
         Ok(rev)
     }
@@ -292,14 +325,16 @@ impl Cache {
     /// Follows the store forever: applies watch events; on a compacted
     /// watch, re-lists; on a broken one, resumes from the last revision.
     ///
-    /// Events that are ready together are applied under one lock and the
-    /// revision is published only once the stream has nothing more ready,
-    /// so a waiter never sees half of a transaction (backends deliver a
-    /// transaction's events together).
+    /// Events that are ready together are applied to one new view, which
+    /// is published once the stream has nothing more ready, so a waiter
+    /// never sees half of a transaction (backends deliver a transaction's
+    /// events together). The batch's watch lines are appended to the
+    /// fan-out log after the revision is published.
     async fn follow(self: Arc<Self>, store: Arc<dyn StateStore>, mut rev: Revision) {
+        let root = self.keys.root().to_owned();
         loop {
             let mut reload = false;
-            match store.watch(self.keys.root(), Some(rev + 1)).await {
+            match store.watch(&root, Some(rev + 1)).await {
                 Ok(mut stream) => {
                     while let Some(first) = stream.next().await {
                         let mut batch = vec![first];
@@ -310,23 +345,29 @@ impl Cache {
                             }
                         }
                         let mut failed = None;
-                        {
-                            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
-                            for item in batch {
-                                match item {
-                                    Ok(ev) => {
-                                        view.apply(&self.keys, ev.kind, &ev.kv);
-                                        rev = rev.max(ev.revision());
-                                    }
-                                    Err(e) => {
-                                        failed = Some(e);
-                                        break;
+                        let mut lines: Vec<LogEntry> = Vec::new();
+                        let mut view = ClusterView::clone(&self.read());
+                        for item in batch {
+                            match item {
+                                Ok(ev) => {
+                                    view.apply(&self.keys, ev.kind, &ev.kv);
+                                    rev = rev.max(ev.revision());
+                                    if let Some(line) = super::fanout::encode_event(&root, &ev) {
+                                        lines.push(line);
                                     }
                                 }
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
                             }
-                            view.revision = rev;
                         }
+                        view.revision = rev;
+                        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+                        // Writers waiting for their commit go first; then
+                        // the agents' streams.
                         self.publish(rev);
+                        self.fanout.append(lines, rev);
                         match failed {
                             None => {}
                             Some(StoreError::Compacted { .. }) => {
@@ -371,9 +412,10 @@ impl Cache {
         });
     }
 
-    /// Read access to the current view.
-    pub fn read(&self) -> RwLockReadGuard<'_, ClusterView> {
-        self.view.read().unwrap_or_else(|p| p.into_inner())
+    /// The current view: a snapshot the caller may keep as long as it
+    /// likes (it never blocks the follower).
+    pub fn read(&self) -> Arc<ClusterView> {
+        self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The revision the view reflects.
@@ -392,5 +434,10 @@ impl Cache {
     /// The key layout.
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The encoded change log the watch streams read.
+    pub fn fanout(&self) -> &Arc<Fanout> {
+        &self.fanout
     }
 }

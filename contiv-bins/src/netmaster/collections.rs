@@ -5,7 +5,7 @@
 //!
 //! 1. decode the body, copy the URL key into `key`, fill defaults,
 //!    validate fields (400 on failure);
-//! 2. under the model lock, look the key up in the cache: absent → the
+//! 2. under the model lock, look the key up in the view: absent → the
 //!    type's create behaviour, present and identical → nothing to do (an
 //!    idempotent re-send answers 200), present and different → the type's
 //!    update behaviour (many types refuse updates, as the original did);
@@ -14,16 +14,20 @@
 //!    transaction, to which the object write is added;
 //! 4. commit; if another writer changed an allocator in between, redo
 //!    from step 2; then wait until the cache reflects the commit.
+//!
+//! Concurrent writes go through steps 2–4 together: [`super::writes`]
+//! checks each against the view plus the writes before it and commits
+//! them as one group.
 
+use super::cache::{Map, values};
 use super::objects::Handler;
 use super::{ApiError, ApiResult, Netmaster};
+use bytes::Bytes;
 use contiv_core::model::{
     AciGw, AppProfile, Bgp, EndpointGroup, ExtContractsGroup, Global, ModelObject, Netprofile,
     Network, Policy, Rule, ServiceLB, Tenant,
 };
-use contiv_core::store::TxnOp;
 use serde_json::Value;
-use tracing::info;
 
 /// One REST collection of the original's `/api/v1/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,26 +176,47 @@ fn to_value<T: serde::Serialize>(v: &T) -> ApiResult<Value> {
     serde_json::to_value(v).map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))
 }
 
+/// Encodes a response body straight to JSON bytes.
+fn to_body<T: serde::Serialize + ?Sized>(v: &T) -> ApiResult<Bytes> {
+    let mut out = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut out, v)
+        .map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))?;
+    Ok(Bytes::from(out))
+}
+
+/// A JSON array of the values of a map, encoded as it is iterated.
+struct Values<'a, T>(&'a Map<T>);
+
+impl<T: serde::Serialize> serde::Serialize for Values<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values(self.0))
+    }
+}
+
 fn not_found(type_name: &str) -> ApiError {
     ApiError::not_found(format!("{type_name} not found"))
 }
 
 impl Netmaster {
-    /// `GET /api/v1/<c>/`: every object of the collection, sorted by key.
-    pub fn list(&self, coll: Collection) -> ApiResult<Value> {
+    /// `GET /api/v1/<c>/`: every object of the collection, sorted by key,
+    /// as the JSON body. Encoded straight from the cache's snapshot (no
+    /// intermediate tree, no lock held while encoding).
+    pub fn list(&self, coll: Collection) -> ApiResult<Bytes> {
         dispatch!(coll, T => {
             let view = self.cache.read();
-            let items: Vec<&T> = T::map(&view).values().collect();
-            to_value(&items)
+            let mut out = Vec::with_capacity(256 * T::map(&view).len() + 2);
+            serde_json::to_writer(&mut out, &Values(T::map(&view)))
+                .map_err(|e| ApiError::internal(format!("cannot encode response: {e}")))?;
+            Ok(Bytes::from(out))
         })
     }
 
-    /// `GET /api/v1/<c>/<key>/`.
-    pub fn get(&self, coll: Collection, key: &str) -> ApiResult<Value> {
+    /// `GET /api/v1/<c>/<key>/`, as the JSON body.
+    pub fn get(&self, coll: Collection, key: &str) -> ApiResult<Bytes> {
         dispatch!(coll, T => {
             let view = self.cache.read();
             match T::map(&view).get(key) {
-                Some(o) => to_value(o),
+                Some(o) => to_body(&**o),
                 None => Err(not_found(T::TYPE)),
             }
         })
@@ -217,16 +242,13 @@ impl Netmaster {
     /// `GET /api/v1/inspect/<c>/<key>/`: `{"Config": …, "Oper": …}`.
     pub async fn inspect(&self, coll: Collection, key: &str) -> ApiResult<Value> {
         dispatch!(coll, T => {
-            let obj = {
-                let view = self.cache.read();
-                T::map(&view).get(key).cloned()
-            };
+            let obj = T::map(&self.cache.read()).get(key).cloned();
             let Some(obj) = obj else {
                 return Err(not_found(T::TYPE));
             };
             let oper = T::oper(self, &obj).await?;
             let mut out = serde_json::Map::new();
-            out.insert("Config".into(), to_value(&obj)?);
+            out.insert("Config".into(), to_value(&*obj)?);
             if let Some(oper) = oper {
                 out.insert("Oper".into(), oper);
             }
@@ -234,78 +256,24 @@ impl Netmaster {
         })
     }
 
-    /// Creates or updates one object (the generic flow of the module docs).
-    pub(crate) async fn upsert_object<T: Handler>(&self, mut obj: T) -> ApiResult<T> {
+    /// Creates or updates one object (the generic flow of the module
+    /// docs; committed in a group with concurrent writes, see
+    /// [`super::writes`]).
+    pub(crate) async fn upsert_object<T: Handler + Send + Sync + 'static>(
+        &self,
+        mut obj: T,
+    ) -> ApiResult<T> {
         obj.apply_defaults();
         obj.validate()?;
-        let _guard = self.model_lock.lock().await;
-        let full_key = self.keys.object(T::TYPE, obj.key());
-        let value = serde_json::to_vec(&obj)
-            .map_err(|e| ApiError::internal(format!("cannot encode {}: {e}", T::TYPE)))?;
-        let mut attempt = 1u32;
-        loop {
-            let old = T::map(&self.cache.read()).get(obj.key()).cloned();
-            let mut tx = self.begin()?;
-            match &old {
-                None => T::create(self, &obj, &mut tx).await?,
-                Some(old) if *old == obj => return Ok(obj),
-                Some(old) => T::update(self, old, &obj, &mut tx).await?,
-            }
-            tx.push(TxnOp::Put {
-                key: full_key.clone(),
-                value: value.clone(),
-                precondition: self.unchanged(&full_key),
-                lease: None,
-            });
-            if let Some(rev) = self.commit_or_retry(tx, &mut attempt).await? {
-                self.settle(rev).await;
-                info!(
-                    kind = T::TYPE,
-                    key = obj.key(),
-                    revision = rev,
-                    "{}",
-                    if old.is_none() { "created" } else { "updated" }
-                );
-                return Ok(obj);
-            }
-        }
+        self.write_upsert(obj).await
     }
 
     /// Deletes one object after its type's guards pass.
-    pub(crate) async fn delete_object<T: Handler>(&self, key: &str) -> ApiResult<()> {
-        let _guard = self.model_lock.lock().await;
-        let full_key = self.keys.object(T::TYPE, key);
-        let mut attempt = 1u32;
-        loop {
-            let Some(obj) = T::map(&self.cache.read()).get(key).cloned() else {
-                return Err(not_found(T::TYPE));
-            };
-            let mut tx = self.begin()?;
-            self.unstage_intents();
-            if let Err(e) = T::delete(self, &obj, &mut tx).await {
-                self.unstage_intents();
-                return Err(e);
-            }
-            tx.push(TxnOp::Delete {
-                key: full_key.clone(),
-                precondition: self.unchanged(&full_key),
-            });
-            let committed = self.commit_or_retry(tx, &mut attempt).await;
-            match committed {
-                Ok(Some(rev)) => {
-                    self.settle(rev).await;
-                    info!(kind = T::TYPE, key, revision = rev, "deleted");
-                    // A change larger than one transaction: complete it.
-                    self.finish_staged_intents().await;
-                    return Ok(());
-                }
-                Ok(None) => self.unstage_intents(),
-                Err(e) => {
-                    self.unstage_intents();
-                    return Err(e);
-                }
-            }
-        }
+    pub(crate) async fn delete_object<T: Handler + Send + Sync + 'static>(
+        &self,
+        key: &str,
+    ) -> ApiResult<()> {
+        self.write_delete::<T>(key).await
     }
 
     /// A JSON error for a collection path that does not exist.

@@ -200,6 +200,12 @@ pub struct NetmasterConfig {
     #[arg(long, env = "CONTIV_NETMASTER_MAX_CONNECTIONS", default_value_t = 1000)]
     pub max_connections: usize,
 
+    /// Recent changes held in memory, encoded, for the agents' watch
+    /// streams: a stream resuming within this window (or lagging behind by
+    /// less) is served from memory, an older one from the store's history.
+    #[arg(long, env = "CONTIV_NETMASTER_WATCH_WINDOW", default_value_t = 8192)]
+    pub watch_window: usize,
+
     /// Time a client has to send a request's headers (also between the
     /// requests of a keep-alive connection) before the connection is closed.
     #[arg(long, env = "CONTIV_NETMASTER_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
@@ -362,6 +368,9 @@ impl NetmasterConfig {
         }
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
+        }
+        if self.watch_window == 0 {
+            return Err("--watch-window must be at least 1".into());
         }
         if self.print_node_token.is_some() && self.token.is_none() {
             return Err("--print-node-token needs the admin --token (node tokens derive from it or from --node-token-key)".into());

@@ -390,7 +390,7 @@ impl Netmaster {
                     && req.ipv6.is_none_or(|a| existing.ipv6 == Some(a));
                 results.push(Some(done(if same {
                     Ok(EndpointResponse {
-                        endpoint: existing,
+                        endpoint: (*existing).clone(),
                         network: plan.info,
                     })
                 } else {

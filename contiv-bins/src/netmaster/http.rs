@@ -238,15 +238,27 @@ fn collection(name: &str) -> Result<Collection, ApiError> {
     Collection::from_path(name).ok_or_else(|| Netmaster::unknown_collection(name))
 }
 
-async fn list(State(nm): State<Shared>, Path(coll): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(nm.list(collection(&coll)?)?))
+/// A JSON body already encoded.
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn list(State(nm): State<Shared>, Path(coll): Path<String>) -> Result<Response, ApiError> {
+    Ok(json_bytes(nm.list(collection(&coll)?)?))
 }
 
 async fn get_obj(
     State(nm): State<Shared>,
     Path((coll, key)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(nm.get(collection(&coll)?, &key)?))
+) -> Result<Response, ApiError> {
+    Ok(json_bytes(nm.get(collection(&coll)?, &key)?))
 }
 
 async fn upsert(
@@ -345,14 +357,16 @@ async fn deregister_node(
 #[derive(Debug, Deserialize)]
 struct WatchQuery {
     from: Option<u64>,
+    /// Nodes as one compact `nodes` line in the snapshot.
+    #[serde(default)]
+    compact: bool,
 }
 
 async fn watch(State(nm): State<Shared>, Query(q): Query<WatchQuery>) -> Response {
-    let lines = nm.watch_stream(q.from).await.map(|line| {
-        let mut buf = serde_json::to_vec(&line).unwrap_or_default();
-        buf.push(b'\n');
-        Ok::<_, std::convert::Infallible>(Bytes::from(buf))
-    });
+    let lines = nm
+        .watch_stream(q.from, q.compact)
+        .await
+        .map(Ok::<_, std::convert::Infallible>);
     let mut resp = Response::new(Body::from_stream(lines));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -14,6 +14,8 @@
 //! | [`nodes`] | node registration with leases, and cleanup of vanished nodes |
 //! | [`reservations`] | address reservations for Docker's IPAM driver |
 //! | [`watch`] | the agents' watch stream (snapshot, then ordered deltas) |
+//! | [`fanout`] | the encoded change log every watch stream shares |
+//! | [`writes`] | intent writes combined into group commits |
 //! | [`http`] | the axum router: REST paths, auth, metrics, OpenAPI |
 //! | [`leader`] | leader election by lease |
 //! | [`fenced`] | the store every leader write goes through (fencing by type) |
@@ -38,6 +40,7 @@ pub mod collections;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod fanout;
 pub mod fenced;
 pub mod forward;
 pub mod http;
@@ -52,6 +55,7 @@ pub mod reservations;
 pub mod serve;
 pub mod server;
 pub mod watch;
+pub mod writes;
 
 pub use config::NetmasterConfig;
 pub use error::{ApiError, ApiResult, ErrorKind};
@@ -106,6 +110,8 @@ pub struct RuntimeSettings {
     /// The credentials: netmaster shows an agent's control API that
     /// host's node token (what the agent holds).
     pub credentials: auth::Credentials,
+    /// Recent changes the watch streams' log holds (`--watch-window`).
+    pub watch_window: usize,
 }
 
 impl RuntimeSettings {
@@ -120,6 +126,7 @@ impl RuntimeSettings {
             net_mode: cfg.net_mode.as_str().to_owned(),
             name: cfg.node_name(),
             credentials: auth::Credentials::new(cfg.token.clone(), cfg.node_token_key.clone()),
+            watch_window: cfg.watch_window,
         }
     }
 }
@@ -135,6 +142,7 @@ impl Default for RuntimeSettings {
             net_mode: "vxlan".into(),
             name: String::new(),
             credentials: auth::Credentials::default(),
+            watch_window: fanout::MAX_ENTRIES,
         }
     }
 }
@@ -164,6 +172,10 @@ pub struct Netmaster {
     /// A change staged an intent record that must be completed after its
     /// first transaction commits ([`intents`]).
     pub(crate) intent_staged: AtomicBool,
+    /// Encoded watch snapshots shared by the streams that start together.
+    pub(crate) snapshots: watch::Snapshots,
+    /// Intent writes waiting for their group commit.
+    pub(crate) writes: writes::WriteQueue,
 }
 
 impl Netmaster {
@@ -177,7 +189,7 @@ impl Netmaster {
         settings: RuntimeSettings,
         election: Arc<leader::Election>,
     ) -> ApiResult<Arc<Netmaster>> {
-        let cache = Cache::start(store.clone(), keys.clone()).await?;
+        let cache = Cache::start(store.clone(), keys.clone(), settings.watch_window).await?;
         let store: Arc<dyn StateStore> = fenced::FencedStore::new(store, election.clone());
         let ipam = Ipam::with_options(store.clone(), keys.clone(), Default::default());
         Ok(Arc::new_cyclic(|me| Netmaster {
@@ -194,6 +206,8 @@ impl Netmaster {
             me: me.clone(),
             ready: AtomicBool::new(false),
             intent_staged: AtomicBool::new(false),
+            snapshots: watch::Snapshots::default(),
+            writes: writes::WriteQueue::default(),
         }))
     }
 
@@ -312,6 +326,7 @@ impl Netmaster {
     /// Ends every watch stream (the server is stopping).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+        self.cache.fanout().close();
     }
 
     /// The runtime settings.

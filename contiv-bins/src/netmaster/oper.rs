@@ -73,6 +73,7 @@ fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
         .and_then(|g| {
             view.netprofiles
                 .get(&format!("{}:{}", e.tenant, g.net_profile))
+                .map(|p| &**p)
         })
         .and_then(contiv_core::datapath::Qos::from_netprofile);
     qos.map(|q| {
@@ -193,7 +194,7 @@ pub async fn tenant(nm: &Netmaster, t: &Tenant) -> ApiResult<Value> {
             v.epgs
                 .values()
                 .filter(|g| g.tenant_name == name)
-                .cloned()
+                .map(|g| (**g).clone())
                 .collect(),
         )
     };

@@ -250,9 +250,10 @@ impl NetmasterClient {
     /// Opens the watch stream (`from` = first revision wanted, or a
     /// snapshot). The body streams NDJSON lines.
     pub async fn watch(&self, from: Option<u64>) -> AgentResult<Incoming> {
+        // Snapshots with the nodes in their compact form (one line).
         let path = match from {
-            Some(r) => format!("/api/v1/watch?from={r}"),
-            None => "/api/v1/watch".to_owned(),
+            Some(r) => format!("/api/v1/watch?from={r}&compact=true"),
+            None => "/api/v1/watch?compact=true".to_owned(),
         };
         let (status, body) = self.send(Method::GET, &path, None).await?;
         if !status.is_success() {

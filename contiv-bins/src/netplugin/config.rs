@@ -337,6 +337,8 @@ pub struct VppSettings {
     /// VPP's binary-API socket (`socksvr { socket-name … }` in
     /// startup.conf).
     #[arg(
+        id = "vpp_socket",
+        value_name = "PATH",
         long = "vpp-socket",
         env = "CONTIV_VPP_SOCKET",
         default_value = "/run/vpp/api.sock"
@@ -345,11 +347,16 @@ pub struct VppSettings {
 
     /// VPP's name of the VLAN uplink (e.g. `GigabitEthernet0/8/0`); VLAN
     /// networks get a dot1q sub-interface on it.
-    #[arg(long = "vpp-uplink", env = "CONTIV_VPP_UPLINK")]
+    #[arg(
+        id = "vpp_uplink",
+        value_name = "IFNAME",
+        long = "vpp-uplink",
+        env = "CONTIV_VPP_UPLINK"
+    )]
     pub uplink: Option<String>,
 
     /// How long to wait for VPP at start (the agent retries until then).
-    #[arg(long = "vpp-timeout", env = "CONTIV_VPP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    #[arg(id = "vpp_timeout", value_name = "DURATION", long = "vpp-timeout", env = "CONTIV_VPP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
 }
 

@@ -100,12 +100,21 @@ fn put_or_delete<T: DeserializeOwned>(
 }
 
 impl HostView {
-    /// Applies one `put` or `delete` line; other lines change nothing.
-    /// Returns what changed, if the key is one the agent follows.
+    /// Applies one `put` or `delete` line (or a snapshot's `nodes` line);
+    /// other lines change nothing. Returns what changed, if the key is one
+    /// the agent follows (for a `nodes` line: the first node; snapshots are
+    /// installed whole, see [`HostView::all_changes`]).
     pub fn apply(&mut self, line: &WatchLine) -> Option<Change> {
         let (rev, key, value) = match line {
             WatchLine::Put { rev, key, value } => (*rev, key.as_str(), Some(value)),
             WatchLine::Delete { rev, key } => (*rev, key.as_str(), None),
+            WatchLine::Nodes { rev, nodes } => {
+                self.revision = self.revision.max(*rev);
+                for n in nodes {
+                    self.nodes.insert(n.0.clone(), n.record());
+                }
+                return nodes.first().map(|n| Change::Node(n.0.clone()));
+            }
             _ => return None,
         };
         self.revision = self.revision.max(rev);
@@ -288,5 +297,22 @@ mod tests {
             v.all_changes()
                 .contains(&Change::Network("default:net".into()))
         );
+    }
+
+    #[test]
+    fn a_compact_nodes_line_fills_the_nodes_as_their_puts_would() {
+        let mut full = HostView::default();
+        full.apply(&put(
+            5,
+            "node/h1",
+            json!({"hostname":"h1","vtep_ip":"192.0.2.1","vxlan_port":4790}),
+        ));
+        let mut compact = HostView::default();
+        let line: WatchLine = serde_json::from_value(json!(
+            {"type":"nodes","rev":5,"nodes":[["h1","192.0.2.1",4790]]}
+        ))
+        .unwrap();
+        assert_eq!(compact.apply(&line), Some(Change::Node("h1".into())));
+        assert_eq!(compact, full);
     }
 }

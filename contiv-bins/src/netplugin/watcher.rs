@@ -144,6 +144,24 @@ async fn follow(
                         core.recon.set_revision(*rev).await;
                     }
                 }
+                WatchLine::Nodes { rev, nodes } => {
+                    // Sent in snapshots only; anywhere else it stands for
+                    // one put per node.
+                    if let Some(s) = snapshot.as_mut() {
+                        s.apply(&line);
+                    } else {
+                        for n in nodes {
+                            match serde_json::to_value(n.record()) {
+                                Ok(value) => batch.push(WatchLine::Put {
+                                    rev: *rev,
+                                    key: format!("node/{}", n.0),
+                                    value,
+                                }),
+                                Err(e) => warn!(error = %e, "cannot re-encode a node entry"),
+                            }
+                        }
+                    }
+                }
                 WatchLine::Resync { reason } => {
                     flush(core, &mut batch).await;
                     return Outcome::Restart(reason.clone());

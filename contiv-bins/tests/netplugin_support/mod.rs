@@ -221,7 +221,7 @@ impl Cluster {
             .read()
             .endpoints
             .values()
-            .cloned()
+            .map(|e| (**e).clone())
             .collect()
     }
 

@@ -124,6 +124,8 @@ pub struct AllocTxn {
     store: Arc<dyn StateStore>,
     staged: Vec<Box<dyn Staged + Send>>,
     extra: Vec<TxnOp>,
+    /// Allocator changes made so far ([`changes`](Self::changes)).
+    changes: u64,
 }
 
 /// Why a commit failed, and whether a retry with fresh state may succeed.
@@ -139,6 +141,7 @@ impl AllocTxn {
             store,
             staged: Vec::new(),
             extra: Vec::new(),
+            changes: 0,
         }
     }
 
@@ -184,12 +187,16 @@ impl AllocTxn {
                 pool: format!("{} (deleted earlier in this transaction)", pool.key),
             });
         }
-        match slot.guard.cached.as_mut() {
+        let r = match slot.guard.cached.as_mut() {
             Some(c) => f(&mut c.state),
             None => Err(IpamError::UnknownPool {
                 pool: pool.key.clone(),
             }),
+        };
+        if r.is_ok() {
+            self.changes += 1;
         }
+        r
     }
 
     /// Creates `pool` with `state`; the commit fails with
@@ -205,6 +212,7 @@ impl AllocTxn {
         let slot = self.slot_at::<S>(i, &pool.key)?;
         slot.action = Action::Create;
         slot.guard.cached = Some(Cached { state, rev: 0 });
+        self.changes += 1;
         Ok(())
     }
 
@@ -232,6 +240,7 @@ impl AllocTxn {
             });
         }
         slot.action = Action::Delete;
+        self.changes += 1;
         Ok(())
     }
 
@@ -240,6 +249,29 @@ impl AllocTxn {
     /// the commit with [`IpamError::Store`] and is not retried.
     pub fn push(&mut self, op: TxnOp) {
         self.extra.push(op);
+    }
+
+    /// How many allocator changes were staged so far (successful
+    /// [`stage`](Self::stage), [`create`](Self::create) and
+    /// [`delete`](Self::delete) calls). A caller combining several requests
+    /// in one transaction compares it before and after a request to know
+    /// whether a failed request left allocator state changed (then the
+    /// whole transaction must be dropped) or only its own operations
+    /// (which [`take_extra`](Self::take_extra) removes).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Removes and returns the operations added by [`push`](Self::push)
+    /// so far (allocator states stay staged).
+    pub fn take_extra(&mut self) -> Vec<TxnOp> {
+        std::mem::take(&mut self.extra)
+    }
+
+    /// The number of operations [`ops`](Self::ops) would return, without
+    /// encoding anything.
+    pub fn op_count(&self) -> usize {
+        self.staged.len() + self.extra.len()
     }
 
     /// The operations [`commit`](Self::commit) would send, allocator states

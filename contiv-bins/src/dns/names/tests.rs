@@ -418,7 +418,7 @@ fn incremental_updates_replace_and_remove() {
 fn from_view_joins_services_with_their_vips() {
     let mut view = ClusterView::default();
     let e = ep("e1", "t", "net", "web", "c1", "10.0.0.2");
-    view.endpoints.insert("t:net/e1".into(), e);
+    view.endpoints.insert("t:net/e1".into(), e.into());
     view.service_lbs.insert(
         "t:lb".into(),
         ServiceLB {
@@ -426,14 +426,16 @@ fn from_view_joins_services_with_their_vips() {
             tenant_name: "t".into(),
             network_name: "net".into(),
             ..Default::default()
-        },
+        }
+        .into(),
     );
     view.service_states.insert(
         "t:lb".into(),
         ServiceState {
             key: "t:lb".into(),
             vip: "10.0.0.250".parse().unwrap(),
-        },
+        }
+        .into(),
     );
     // A service without a VIP yet does not resolve.
     view.service_lbs.insert(
@@ -442,7 +444,8 @@ fn from_view_joins_services_with_their_vips() {
             service_name: "pending".into(),
             tenant_name: "t".into(),
             ..Default::default()
-        },
+        }
+        .into(),
     );
     view.epgs.insert(
         "t:empty".into(),
@@ -451,7 +454,8 @@ fn from_view_joins_services_with_their_vips() {
             tenant_name: "t".into(),
             network_name: "net".into(),
             ..Default::default()
-        },
+        }
+        .into(),
     );
     let t = NameTables::from_view(&view);
     assert_eq!(

@@ -3,24 +3,23 @@
 //! from the persisted pool; network and ip-pool cannot change; delete is
 //! guarded by app profiles, endpoints and rules that name the group.
 
-use super::Handler;
 use super::network::ignore_unknown;
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{
     EndpointGroup, ExtContractsGroup, ModelObject, Netprofile, Network, Policy, Tenant,
 };
 use contiv_core::records::EpgState;
-use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Range, Ipv4Spec};
+use contiv_ipam::{Ipv4Pool, Ipv4Range, Ipv4Spec};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Checks that everything `g` refers to (besides tenant and network)
 /// exists, and adds preconditions on them.
-fn check_refs(nm: &Netmaster, g: &EndpointGroup, tx: &mut AllocTxn) -> ApiResult<()> {
+fn check_refs(s: &mut Stage<'_>, g: &EndpointGroup) -> ApiResult<()> {
     {
-        let v = nm.cache.read();
+        let v = s.view.clone();
         for p in &g.policies {
             if !v.policies.contains_key(&format!("{}:{}", g.tenant_name, p)) {
                 return Err(ApiError::not_found("Policy not found"));
@@ -45,21 +44,16 @@ fn check_refs(nm: &Netmaster, g: &EndpointGroup, tx: &mut AllocTxn) -> ApiResult
         }
     }
     for p in &g.policies {
-        nm.require(tx, Policy::TYPE, &format!("{}:{}", g.tenant_name, p));
+        s.require(Policy::TYPE, &format!("{}:{}", g.tenant_name, p));
     }
     if !g.net_profile.is_empty() {
-        nm.require(
-            tx,
+        s.require(
             Netprofile::TYPE,
             &format!("{}:{}", g.tenant_name, g.net_profile),
         );
     }
     for c in &g.ext_contracts_grps {
-        nm.require(
-            tx,
-            ExtContractsGroup::TYPE,
-            &format!("{}:{}", g.tenant_name, c),
-        );
+        s.require(ExtContractsGroup::TYPE, &format!("{}:{}", g.tenant_name, c));
     }
     Ok(())
 }
@@ -73,15 +67,15 @@ fn pool_range(g: &EndpointGroup) -> ApiResult<Option<Ipv4Range>> {
 
 #[async_trait]
 impl Handler for EndpointGroup {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.epgs
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let key = obj.derived_key();
         let net_key = format!("{}:{}", obj.tenant_name, obj.network_name);
         let network = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             if !v.tenants.contains_key(&obj.tenant_name) {
                 return Err(ApiError::not_found("Tenant not found"));
             }
@@ -99,23 +93,22 @@ impl Handler for EndpointGroup {
             }
             network
         };
-        nm.require(tx, Tenant::TYPE, &obj.tenant_name);
-        nm.require(tx, Network::TYPE, &net_key);
-        nm.require(tx, Network::TYPE, &key);
-        check_refs(nm, obj, tx)?;
+        s.require(Tenant::TYPE, &obj.tenant_name);
+        s.require(Network::TYPE, &net_key);
+        s.require(Network::TYPE, &key);
+        check_refs(s, obj)?;
 
         if let Some(range) = pool_range(obj)? {
             let spec = Ipv4Spec::from_subnet(&network.ipv4_subnet()?)?;
             let group_state = Ipv4Pool::new_group(&spec, range)?;
-            tx.stage(&nm.ipam.network_v4(&net_key), |p| {
+            s.tx.stage(&s.nm.ipam.network_v4(&net_key), |p| {
                 p.reserve_group_pool(range)
             })
             .await?;
-            tx.create(&nm.ipam.group_v4(&key), group_state).await?;
+            s.tx.create(&s.nm.ipam.group_v4(&key), group_state).await?;
         }
-        let epg_id = tx.stage(&nm.ipam.epg_ids(), |p| p.allocate()).await?;
-        nm.put_oper(
-            tx,
+        let epg_id = s.tx.stage(&s.nm.ipam.epg_ids(), |p| p.allocate()).await?;
+        s.put_oper(
             EndpointGroup::TYPE,
             &key,
             &EpgState {
@@ -125,7 +118,7 @@ impl Handler for EndpointGroup {
         )
     }
 
-    async fn update(nm: &Netmaster, old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn update(s: &mut Stage<'_>, old: &Self, new: &Self) -> ApiResult<()> {
         if old.network_name != new.network_name {
             return Err(ApiError::conflict(
                 "Cannot change network association after epg is created.",
@@ -136,14 +129,14 @@ impl Handler for EndpointGroup {
                 "Cannot change IP pool after epg is created.",
             ));
         }
-        check_refs(nm, new, tx)
+        check_refs(s, new)
     }
 
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let key = obj.derived_key();
         let net_key = format!("{}:{}", obj.tenant_name, obj.network_name);
         let epg_id = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             if let Some(p) = v.app_profiles.values().find(|p| {
                 p.tenant_name == obj.tenant_name && p.endpoint_groups.contains(&obj.group_name)
             }) {
@@ -175,23 +168,23 @@ impl Handler for EndpointGroup {
             v.epg_states.get(&key).map(|s| s.epg_id)
         };
         if let Some(range) = pool_range(obj)? {
-            tx.stage(&nm.ipam.network_v4(&net_key), |p| {
+            s.tx.stage(&s.nm.ipam.network_v4(&net_key), |p| {
                 p.release_group_pool(range)
             })
             .await
             .or_else(ignore_unknown)?;
-            tx.delete(&nm.ipam.group_v4(&key))
+            s.tx.delete(&s.nm.ipam.group_v4(&key))
                 .await
                 .or_else(ignore_unknown)?;
         }
         if let Some(id) = epg_id {
-            tx.stage(&nm.ipam.epg_ids(), |p| {
+            s.tx.stage(&s.nm.ipam.epg_ids(), |p| {
                 p.release(id);
                 Ok(())
             })
             .await?;
         }
-        nm.delete_oper(tx, EndpointGroup::TYPE, &key);
+        s.delete_oper(EndpointGroup::TYPE, &key);
         Ok(())
     }
 

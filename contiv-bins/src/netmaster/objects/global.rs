@@ -1,15 +1,14 @@
 //! global: forwarding mode and private subnet cannot change while networks
 //! exist; VLAN/VXLAN range changes keep every tag in use; never deleted.
 
-use super::Handler;
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::datapath::{Encap, GlobalSpec};
 use contiv_core::model::Global;
-use contiv_ipam::{AllocTxn, IdPool, IdRanges, Resource, VxlanPool};
+use contiv_ipam::{IdPool, IdRanges, Resource, VxlanPool};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// "N vlans and M vxlans" the way the original counted networks in use.
 fn networks_in_use(v: &ClusterView) -> (usize, usize) {
@@ -29,29 +28,24 @@ fn describe(vlans: usize, vxlans: usize) -> String {
     }
 }
 
-async fn stage_ranges(
-    nm: &Netmaster,
-    g: &Global,
-    tx: &mut AllocTxn,
-    old: Option<&Global>,
-) -> ApiResult<()> {
+async fn stage_ranges(s: &mut Stage<'_>, g: &Global, old: Option<&Global>) -> ApiResult<()> {
     if old.is_none_or(|o| o.vlans != g.vlans) {
         let ranges = IdRanges::parse(Resource::Vlan, &g.vlans)?;
-        let pool = nm.ipam.vlans();
+        let pool = s.nm.ipam.vlans();
         if old.is_none() && !pool.exists().await? {
-            tx.create(&pool, IdPool::new(Resource::Vlan, ranges)?)
+            s.tx.create(&pool, IdPool::new(Resource::Vlan, ranges)?)
                 .await?;
         } else {
-            tx.stage(&pool, |p| p.set_ranges(ranges)).await?;
+            s.tx.stage(&pool, |p| p.set_ranges(ranges)).await?;
         }
     }
     if old.is_none_or(|o| o.vxlans != g.vxlans) {
         let ranges = IdRanges::parse(Resource::Vxlan, &g.vxlans)?;
-        let pool = nm.ipam.vxlans();
+        let pool = s.nm.ipam.vxlans();
         if old.is_none() && !pool.exists().await? {
-            tx.create(&pool, VxlanPool::new(ranges)?).await?;
+            s.tx.create(&pool, VxlanPool::new(ranges)?).await?;
         } else {
-            tx.stage(&pool, |p| p.set_vni_ranges(ranges)).await?;
+            s.tx.stage(&pool, |p| p.set_vni_ranges(ranges)).await?;
         }
     }
     Ok(())
@@ -59,17 +53,17 @@ async fn stage_ranges(
 
 #[async_trait]
 impl Handler for Global {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.globals
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        stage_ranges(nm, obj, tx, None).await
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        stage_ranges(s, obj, None).await
     }
 
-    async fn update(nm: &Netmaster, old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn update(s: &mut Stage<'_>, old: &Self, new: &Self) -> ApiResult<()> {
         {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             let (vlans, vxlans) = networks_in_use(&v);
             if old.fwd_mode_kind()? != new.fwd_mode_kind()? {
                 if vlans + vxlans > 0 {
@@ -108,10 +102,10 @@ impl Handler for Global {
                 )));
             }
         }
-        stage_ranges(nm, new, tx, Some(old)).await
+        stage_ranges(s, new, Some(old)).await
     }
 
-    async fn delete(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn delete(_s: &mut Stage<'_>, _obj: &Self) -> ApiResult<()> {
         Err(ApiError::conflict(
             "the global settings cannot be deleted; change them with netctl global set",
         ))

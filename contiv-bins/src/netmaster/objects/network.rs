@@ -2,29 +2,28 @@
 //! VXLAN tag allocation, the address pools; updates refused; delete guarded
 //! by groups, services, endpoints and rules that name the network.
 
-use super::{Handler, refuse_update};
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage, refuse_update};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::datapath::Encap;
 use contiv_core::model::{EndpointGroup, Family, ModelObject, Network, Tenant};
 use contiv_core::records::NetworkState;
-use contiv_ipam::{AllocTxn, Ipv4Pool, Ipv4Spec, Ipv6Pool};
+use contiv_ipam::{Ipv4Pool, Ipv4Spec, Ipv6Pool};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Network {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.networks
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let key = obj.derived_key();
         let plan = obj.address_plan()?;
         let encap = obj.encap_kind()?;
         let tenant_id = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             if obj.tenant_name.is_empty() {
                 return Err(ApiError::invalid("Invalid tenant name"));
             }
@@ -70,32 +69,31 @@ impl Handler for Network {
             }
             ts.tenant_id
         };
-        nm.require(tx, Tenant::TYPE, &obj.tenant_name);
-        nm.require(tx, EndpointGroup::TYPE, &key);
+        s.require(Tenant::TYPE, &obj.tenant_name);
+        s.require(EndpointGroup::TYPE, &key);
 
         let requested = (obj.pkt_tag > 0).then_some(obj.pkt_tag as u32);
         let (pkt_tag, ext_pkt_tag) = match encap {
             Encap::Vlan => {
-                let pool = nm.ipam.vlans();
-                let vlan = tx.stage(&pool, |p| p.allocate_with(requested)).await?;
+                let pool = s.nm.ipam.vlans();
+                let vlan = s.tx.stage(&pool, |p| p.allocate_with(requested)).await?;
                 (vlan, vlan)
             }
             Encap::Vxlan => {
-                let pool = nm.ipam.vxlans();
-                let (vni, local) = tx.stage(&pool, |p| p.allocate(requested)).await?;
+                let pool = s.nm.ipam.vxlans();
+                let (vni, local) = s.tx.stage(&pool, |p| p.allocate(requested)).await?;
                 (local, vni)
             }
         };
         let v4 = Ipv4Pool::new(Ipv4Spec::from_subnet(&plan.v4)?, plan.gateway)?;
-        tx.create(&nm.ipam.network_v4(&key), v4).await?;
+        s.tx.create(&s.nm.ipam.network_v4(&key), v4).await?;
         if let Some(net6) = plan.v6 {
             let p6 = Ipv6Pool::new(net6, plan.gateway6)?;
-            tx.create(&nm.ipam.network_v6(&key), p6).await?;
+            s.tx.create(&s.nm.ipam.network_v6(&key), p6).await?;
         }
         let pkt_tag = u16::try_from(pkt_tag)
             .map_err(|_| ApiError::internal(format!("allocated VLAN {pkt_tag} out of range")))?;
-        nm.put_oper(
-            tx,
+        s.put_oper(
             Network::TYPE,
             &key,
             &NetworkState {
@@ -108,21 +106,16 @@ impl Handler for Network {
         )
     }
 
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
+    async fn update(_s: &mut Stage<'_>, _old: &Self, _new: &Self) -> ApiResult<()> {
         Err(refuse_update(
             "Cant change network parameters after its created",
         ))
     }
 
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let key = obj.derived_key();
         let state = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             let epgs = v.epgs_on(&obj.tenant_name, &obj.network_name).count();
             if epgs != 0 {
                 return Err(ApiError::conflict(format!(
@@ -158,16 +151,16 @@ impl Handler for Network {
         if let Some(st) = state {
             match st.encap {
                 Encap::Vlan => {
-                    let pool = nm.ipam.vlans();
-                    tx.stage(&pool, |p| {
+                    let pool = s.nm.ipam.vlans();
+                    s.tx.stage(&pool, |p| {
                         p.release(st.ext_pkt_tag);
                         Ok(())
                     })
                     .await?;
                 }
                 Encap::Vxlan => {
-                    let pool = nm.ipam.vxlans();
-                    tx.stage(&pool, |p| {
+                    let pool = s.nm.ipam.vxlans();
+                    s.tx.stage(&pool, |p| {
                         p.release(st.ext_pkt_tag);
                         Ok(())
                     })
@@ -177,15 +170,15 @@ impl Handler for Network {
         }
         // A concurrent endpoint create changes the pool's revision, so this
         // conditional delete fails instead of orphaning an address.
-        tx.delete(&nm.ipam.network_v4(&key))
+        s.tx.delete(&s.nm.ipam.network_v4(&key))
             .await
             .or_else(ignore_unknown)?;
         if obj.ipv6_subnet()?.is_some() {
-            tx.delete(&nm.ipam.network_v6(&key))
+            s.tx.delete(&s.nm.ipam.network_v6(&key))
                 .await
                 .or_else(ignore_unknown)?;
         }
-        nm.delete_oper(tx, Network::TYPE, &key);
+        s.delete_oper(Network::TYPE, &key);
         Ok(())
     }
 

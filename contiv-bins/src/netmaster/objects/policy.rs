@@ -3,30 +3,28 @@
 //! rules than one holds, through an intent record recovery completes
 //! ([`crate::netmaster::intents`]); rules cannot be updated.
 
-use super::{Handler, refuse_update, require_tenant, unnamed_tenant};
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage, refuse_update, require_tenant, unnamed_tenant};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{EndpointGroup, ModelObject, Network, Policy, Rule};
-use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Policy {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.policies
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        require_tenant(nm, &obj.tenant_name, tx).map_err(unnamed_tenant)
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        require_tenant(s, &obj.tenant_name).map_err(unnamed_tenant)
     }
 
     // Every field of a policy is part of its key: nothing to change.
 
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let rule_keys: Vec<String> = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             if v.epgs_using_policy(&obj.tenant_name, &obj.policy_name)
                 .next()
                 .is_some()
@@ -39,12 +37,12 @@ impl Handler for Policy {
         };
         let keys = rule_keys
             .iter()
-            .map(|k| nm.keys.object(Rule::TYPE, k))
+            .map(|k| s.nm.keys.object(Rule::TYPE, k))
             .collect();
         // The transaction holds the policy's own delete besides the rules.
-        let own = tx.ops().len() + 1;
-        nm.stage_deletes(
-            tx,
+        let own = s.tx.op_count() + 1;
+        s.nm.stage_deletes(
+            &mut s.tx,
             Policy::TYPE,
             &obj.derived_key(),
             format!("delete policy {}", obj.derived_key()),
@@ -60,15 +58,15 @@ impl Handler for Policy {
 
 #[async_trait]
 impl Handler for Rule {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.rules
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let t = &obj.tenant_name;
         let policy_key = format!("{t}:{}", obj.policy_name);
         {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             let group = if !obj.from_endpoint_group.is_empty() {
                 Some(&obj.from_endpoint_group)
             } else if !obj.to_endpoint_group.is_empty() {
@@ -124,26 +122,21 @@ impl Handler for Rule {
                 }
             }
         }
-        nm.require(tx, Policy::TYPE, &policy_key);
+        s.require(Policy::TYPE, &policy_key);
         for g in [&obj.from_endpoint_group, &obj.to_endpoint_group] {
             if !g.is_empty() {
-                nm.require(tx, EndpointGroup::TYPE, &format!("{t}:{g}"));
+                s.require(EndpointGroup::TYPE, &format!("{t}:{g}"));
             }
         }
         for n in [&obj.from_network, &obj.to_network] {
             if !n.is_empty() {
-                nm.require(tx, Network::TYPE, &format!("{t}:{n}"));
+                s.require(Network::TYPE, &format!("{t}:{n}"));
             }
         }
         Ok(())
     }
 
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
+    async fn update(_s: &mut Stage<'_>, _old: &Self, _new: &Self) -> ApiResult<()> {
         Err(refuse_update("can not update a rule after its created"))
     }
 }

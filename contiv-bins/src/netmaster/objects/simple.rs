@@ -2,8 +2,8 @@
 //! Bgp, extContractsGroup and aciGw.
 
 use super::network::ignore_unknown;
-use super::{Handler, require_tenant, unnamed_tenant};
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage, require_tenant, unnamed_tenant};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{
@@ -11,23 +11,20 @@ use contiv_core::model::{
     ServiceLB,
 };
 use contiv_core::records::ServiceState;
-use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Netprofile {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.netprofiles
     }
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        require_tenant(nm, &obj.tenant_name, tx).map_err(unnamed_tenant)
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        require_tenant(s, &obj.tenant_name).map_err(unnamed_tenant)
     }
     // Agents re-read the profile of every group that uses it.
-    async fn delete(nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        let used = nm
-            .cache
-            .read()
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        let used = s
+            .view
             .epgs
             .values()
             .any(|g| g.tenant_name == obj.tenant_name && g.net_profile == obj.profile_name);
@@ -38,53 +35,52 @@ impl Handler for Netprofile {
     }
 }
 
-fn check_app_groups(nm: &Netmaster, obj: &AppProfile, tx: &mut AllocTxn) -> ApiResult<()> {
-    require_tenant(nm, &obj.tenant_name, tx)?;
+fn check_app_groups(s: &mut Stage<'_>, obj: &AppProfile) -> ApiResult<()> {
+    require_tenant(s, &obj.tenant_name)?;
     for g in &obj.endpoint_groups {
         let key = format!("{}:{g}", obj.tenant_name);
-        if !nm.cache.read().epgs.contains_key(&key) {
+        if !s.view.epgs.contains_key(&key) {
             return Err(ApiError::not_found(format!(
                 "EndpointGroup {key} not found"
             )));
         }
-        nm.require(tx, EndpointGroup::TYPE, &key);
+        s.require(EndpointGroup::TYPE, &key);
     }
     Ok(())
 }
 
 #[async_trait]
 impl Handler for AppProfile {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.app_profiles
     }
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        check_app_groups(nm, obj, tx)
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        check_app_groups(s, obj)
     }
-    async fn update(nm: &Netmaster, _old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        check_app_groups(nm, new, tx)
+    async fn update(s: &mut Stage<'_>, _old: &Self, new: &Self) -> ApiResult<()> {
+        check_app_groups(s, new)
     }
 }
 
 /// Stages the VIP of a service: the preferred address if given, else the
 /// lowest free one of the service's network.
-async fn allocate_vip(nm: &Netmaster, obj: &ServiceLB, tx: &mut AllocTxn) -> ApiResult<()> {
+async fn allocate_vip(s: &mut Stage<'_>, obj: &ServiceLB) -> ApiResult<()> {
     let key = obj.derived_key();
     let net_key = format!("{}:{}", obj.tenant_name, obj.network_name);
-    if !nm.cache.read().networks.contains_key(&net_key) {
+    if !s.view.networks.contains_key(&net_key) {
         return Err(ApiError::not_found(format!(
             "Network {} not found",
             obj.network_name
         )));
     }
-    nm.require(tx, Network::TYPE, &net_key);
+    s.require(Network::TYPE, &net_key);
     let preferred = obj.preferred_ip()?;
-    let vip = tx
-        .stage(&nm.ipam.network_v4(&net_key), |p| {
+    let vip =
+        s.tx.stage(&s.nm.ipam.network_v4(&net_key), |p| {
             p.allocate_with(preferred)
         })
         .await?;
-    nm.put_oper(
-        tx,
+    s.put_oper(
         ServiceLB::TYPE,
         &key,
         &ServiceState {
@@ -94,49 +90,49 @@ async fn allocate_vip(nm: &Netmaster, obj: &ServiceLB, tx: &mut AllocTxn) -> Api
     )
 }
 
-async fn release_vip(nm: &Netmaster, obj: &ServiceLB, tx: &mut AllocTxn) -> ApiResult<()> {
+async fn release_vip(s: &mut Stage<'_>, obj: &ServiceLB) -> ApiResult<()> {
     let key = obj.derived_key();
     let net_key = format!("{}:{}", obj.tenant_name, obj.network_name);
-    let vip = nm.cache.read().service_states.get(&key).map(|s| s.vip);
+    let vip = s.view.service_states.get(&key).map(|s| s.vip);
     if let Some(vip) = vip {
-        tx.stage(&nm.ipam.network_v4(&net_key), |p| {
+        s.tx.stage(&s.nm.ipam.network_v4(&net_key), |p| {
             p.release(vip).map(|_| ())
         })
         .await
         .or_else(ignore_unknown)?;
     }
-    nm.delete_oper(tx, ServiceLB::TYPE, &key);
+    s.delete_oper(ServiceLB::TYPE, &key);
     Ok(())
 }
 
 #[async_trait]
 impl Handler for ServiceLB {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.service_lbs
     }
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         if obj.service_name.is_empty() {
             return Err(ApiError::invalid("Invalid service name"));
         }
         if obj.selectors.is_empty() {
             return Err(ApiError::invalid("Invalid selector options"));
         }
-        require_tenant(nm, &obj.tenant_name, tx)?;
-        allocate_vip(nm, obj, tx).await
+        require_tenant(s, &obj.tenant_name)?;
+        allocate_vip(s, obj).await
     }
-    async fn update(nm: &Netmaster, old: &Self, new: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn update(s: &mut Stage<'_>, old: &Self, new: &Self) -> ApiResult<()> {
         if new.selectors.is_empty() {
             return Err(ApiError::invalid("Invalid selector options"));
         }
         if old.network_name != new.network_name || old.ip_address != new.ip_address {
             // Update = delete and re-create, as the original (the VIP moves).
-            release_vip(nm, old, tx).await?;
-            allocate_vip(nm, new, tx).await?;
+            release_vip(s, old).await?;
+            allocate_vip(s, new).await?;
         }
         Ok(())
     }
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        release_vip(nm, obj, tx).await
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        release_vip(s, obj).await
     }
     async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {
         oper::service_lb(nm, obj).map(Some)
@@ -145,10 +141,10 @@ impl Handler for ServiceLB {
 
 #[async_trait]
 impl Handler for Bgp {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.bgps
     }
-    async fn create(_nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(_s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         if obj.hostname.is_empty() {
             return Err(ApiError::invalid("Invalid host name"));
         }
@@ -165,14 +161,14 @@ impl Handler for Bgp {
 
 #[async_trait]
 impl Handler for ExtContractsGroup {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.ext_contracts
     }
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
-        require_tenant(nm, &obj.tenant_name, tx)
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        require_tenant(s, &obj.tenant_name)
     }
-    async fn delete(nm: &Netmaster, obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        let user = nm.cache.read().epgs.values().find_map(|g| {
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
+        let user = s.view.epgs.values().find_map(|g| {
             (g.tenant_name == obj.tenant_name
                 && g.ext_contracts_grps.contains(&obj.contracts_group_name))
             .then(|| g.group_name.clone())
@@ -189,14 +185,14 @@ impl Handler for ExtContractsGroup {
 
 #[async_trait]
 impl Handler for AciGw {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.aci_gws
     }
-    async fn create(_nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(_s: &mut Stage<'_>, _obj: &Self) -> ApiResult<()> {
         Ok(())
     }
-    async fn delete(nm: &Netmaster, _obj: &Self, _tx: &mut AllocTxn) -> ApiResult<()> {
-        let n = nm.cache.read().app_profiles.len();
+    async fn delete(s: &mut Stage<'_>, _obj: &Self) -> ApiResult<()> {
+        let n = s.view.app_profiles.len();
         if n != 0 {
             return Err(ApiError::conflict(format!(
                 "{n} App-Profiles found. Delete them first"

@@ -1,30 +1,27 @@
 //! tenant: allocates the tenant's VRF id; updates are refused; delete is
 //! guarded by everything the tenant still holds.
 
-use super::{Handler, refuse_update};
-use crate::netmaster::cache::ClusterView;
+use super::{Handler, Stage, refuse_update};
+use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
 use contiv_core::model::{ModelObject, Tenant};
 use contiv_core::records::TenantState;
-use contiv_ipam::AllocTxn;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 #[async_trait]
 impl Handler for Tenant {
-    fn map(view: &ClusterView) -> &BTreeMap<String, Self> {
+    fn map(view: &ClusterView) -> &Map<Self> {
         &view.tenants
     }
 
-    async fn create(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn create(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         if obj.tenant_name.is_empty() {
             return Err(ApiError::invalid("Invalid tenant name"));
         }
-        let pool = nm.ipam.tenant_ids();
-        let id = tx.stage(&pool, |p| p.allocate()).await?;
-        nm.put_oper(
-            tx,
+        let pool = s.nm.ipam.tenant_ids();
+        let id = s.tx.stage(&pool, |p| p.allocate()).await?;
+        s.put_oper(
             Tenant::TYPE,
             &obj.tenant_name,
             &TenantState {
@@ -34,21 +31,16 @@ impl Handler for Tenant {
         )
     }
 
-    async fn update(
-        _nm: &Netmaster,
-        _old: &Self,
-        _new: &Self,
-        _tx: &mut AllocTxn,
-    ) -> ApiResult<()> {
+    async fn update(_s: &mut Stage<'_>, _old: &Self, _new: &Self) -> ApiResult<()> {
         Err(refuse_update(
             "Cant change tenant parameters after its created",
         ))
     }
 
-    async fn delete(nm: &Netmaster, obj: &Self, tx: &mut AllocTxn) -> ApiResult<()> {
+    async fn delete(s: &mut Stage<'_>, obj: &Self) -> ApiResult<()> {
         let name = obj.tenant_name.as_str();
         let id = {
-            let v = nm.cache.read();
+            let v = s.view.clone();
             let count = |n: usize, what: &str| -> ApiResult<()> {
                 if n != 0 {
                     return Err(ApiError::conflict(format!(
@@ -99,14 +91,14 @@ impl Handler for Tenant {
             v.tenant_states.get(name).map(|s| s.tenant_id)
         };
         if let Some(id) = id {
-            let pool = nm.ipam.tenant_ids();
-            tx.stage(&pool, |p| {
+            let pool = s.nm.ipam.tenant_ids();
+            s.tx.stage(&pool, |p| {
                 p.release(id);
                 Ok(())
             })
             .await?;
         }
-        nm.delete_oper(tx, Tenant::TYPE, name);
+        s.delete_oper(Tenant::TYPE, name);
         Ok(())
     }
 
