@@ -236,7 +236,14 @@ impl Gobgp {
             .await
         {
             Ok(_) => Ok(()),
-            Err(s) if s.message().contains("not found") => Ok(()),
+            // gobgpd 3.x answers an absent neighbor with "can't delete a
+            // peer configuration for <address>" (code Unknown).
+            Err(s)
+                if s.message().contains("not found")
+                    || s.message().contains("can't delete a peer configuration") =>
+            {
+                Ok(())
+            }
             Err(s) => Err(err(&format!("deleting neighbor {address}"))(s)),
         }
     }
