@@ -11,6 +11,7 @@ PKGS=(
   iputils-ping netcat-openbsd  # packet-level tests: ping, TCP connect
   bind9-dnsutils dnsmasq-base  # built-in DNS tests: dig as client, dnsmasq as upstream resolver
   clang llvm libbpf-dev      # eBPF datapath programs
+  iperf3                     # throughput benches (benches/throughput.sh)
   containernetworking-plugins  # reference CNI plugins (bridge, host-local) for side-by-side benches
   openssl                    # throwaway TLS certificates in tests
   curl                       # make demo: netmaster readiness and oper queries
@@ -21,6 +22,7 @@ PKGS=(
   gobgpd                     # netplugin's BGP speaker (routing mode), driven over gRPC
   golang-github-osrg-gobgp-dev  # gobgpd's .proto files (contiv-bins/proto/gobgp is checked against them)
   frr bird2                  # real BGP peers playing the top-of-rack switch in tests
+  nftables iperf3            # external access (host-side NAT rules, nft), bandwidth scenarios (iperf3)
   python3-venv               # the schemathesis venv (below)
 )
 

@@ -295,6 +295,29 @@ mod e2e_docker {
         let eps = c.endpoints();
         assert_eq!(eps.len(), 3, "{eps:?}");
         assert_eq!(eps.iter().filter(|e| e.group == "web").count(), 1);
+        // `-p` is refused with a message (the plugin does not publish
+        // ports), not accepted and ignored; Docker rolls the endpoint back.
+        let (ran, out) = tokio::task::block_in_place(|| {
+            d.docker(&[
+                "run",
+                "-d",
+                "--name",
+                "contiv-pub",
+                "--net=contiv-net",
+                "-p",
+                "19099:80",
+                "busybox:local",
+                "sleep",
+                "600",
+            ])
+        });
+        assert!(!ran, "docker run -p must fail: {out}");
+        assert!(out.contains("published ports (19099->80/tcp)"), "{out}");
+        assert_eq!(
+            c.endpoints().len(),
+            3,
+            "the refused container's endpoint stays"
+        );
 
         tokio::task::block_in_place(|| {
             let out = d.ok(&["exec", "contiv-c1", "ping", "-c", "2", "-W", "2", &c2]);

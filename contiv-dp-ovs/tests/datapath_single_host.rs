@@ -404,10 +404,9 @@ async fn flood_mode_arp_and_netprofile_qos() {
         a.ns.ping_eventually("10.1.5.3", 10),
         "a -> b with flooded ARP"
     );
-    // The netprofile's bandwidth is not enforced here (tc police is
-    // absent): OVS must not pretend with an ingress policing rate that
-    // fails, and must not claim the capability; DSCP is marked in the
-    // spoof guard.
+    // The netprofile's bandwidth is enforced with tbf qdiscs on both ends
+    // of the veth (tc police, behind OVS's ingress policing, is absent
+    // here: the policing rate stays 0); DSCP is marked in the spoof guard.
     let rate = host
         .ovs
         .vsctl(&[
@@ -419,16 +418,19 @@ async fn flood_mode_arp_and_netprofile_qos() {
         .unwrap();
     assert_eq!(rate.trim(), "0");
     assert!(
-        !contiv_dp_ovs::datapath::OvsDatapath::CAPABILITIES
-            .has(contiv_core::datapath::Capability::QosBandwidth)
+        b.ep.qos
+            .unwrap()
+            .not_enforced(&host.dp().capabilities())
+            .is_empty()
     );
-    assert_eq!(
-        b.ep.qos.unwrap().not_enforced(&host.dp().capabilities()),
-        vec![
-            contiv_core::datapath::Capability::QosBandwidth,
-            contiv_core::datapath::Capability::QosDscp
-        ]
-    );
+    let tc = host
+        .ns
+        .exec(&["tc", "qdisc", "show", "dev", &b.ep.host_ifname]);
+    let tc = String::from_utf8_lossy(&tc.stdout).into_owned();
+    assert!(tc.contains("tbf"), "towards the container: {tc}");
+    let tc = b.ns.exec(&["tc", "qdisc", "show", "dev", "eth0"]);
+    let tc = String::from_utf8_lossy(&tc.stdout).into_owned();
+    assert!(tc.contains("tbf"), "from the container: {tc}");
     let port = host.dp().ofport_of("ep-b").await.unwrap();
     let marked = flows
         .iter()

@@ -94,9 +94,13 @@ fn all_pairs_of_100_epgs_with_100_endpoints_is_20_201_policy_flows() {
     let c = conj_id_of(&conj);
     let texts: Vec<String> = conj.iter().map(ToString::to_string).collect();
     for want in [
-        format!("table=8 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"),
-        format!("table=8 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"),
-        format!("table=8 priority=120,conj_id={c} actions=goto_table:9"),
+        format!(
+            "table=10 priority=120,reg3=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},1/2)"
+        ),
+        format!(
+            "table=10 priority=120,reg2=0x7,reg6=0x61f90/0xffffff actions=conjunction({c},2/2)"
+        ),
+        format!("table=10 priority=120,conj_id={c} actions=goto_table:11"),
     ] {
         assert!(texts.contains(&want), "{want} missing");
     }
@@ -205,8 +209,8 @@ fn seed_tutorial_rules_lower_to_one_flow_each() {
     assert_eq!(
         texts,
         vec![
-            "cookie=0x600000000000002 table=8 priority=120,reg3=0x5,reg6=0x622b8/0xffffff actions=goto_table:9",
-            "cookie=0x600000000000001 table=8 priority=103,reg3=0x5,reg6=0x60000/0xff0000 actions=drop",
+            "cookie=0x600000000000002 table=10 priority=120,reg3=0x5,reg6=0x622b8/0xffffff actions=goto_table:11",
+            "cookie=0x600000000000001 table=10 priority=103,reg3=0x5,reg6=0x60000/0xff0000 actions=drop",
         ]
     );
 }
@@ -247,8 +251,8 @@ fn port_ranges_and_any_protocol_ports_expand_to_masks_on_reg6() {
     assert_eq!(
         texts,
         vec![
-            "table=7 priority=111,reg2=0x5,reg3=0x6,reg6=0x110400/0xfffc00 actions=drop",
-            "table=7 priority=111,reg2=0x5,reg3=0x6,reg6=0x60400/0xfffc00 actions=drop",
+            "table=9 priority=111,reg2=0x5,reg3=0x6,reg6=0x110400/0xfffc00 actions=drop",
+            "table=9 priority=111,reg2=0x5,reg3=0x6,reg6=0x60400/0xfffc00 actions=drop",
         ]
     );
 }
@@ -591,4 +595,48 @@ proptest! {
         prop_assert_eq!(inst, snapshot(&fresh));
         prop_assert!(p.flush().is_empty());
     }
+}
+
+/// Routing mode and external access together: what an external network's
+/// endpoints send to an address no endpoint or route claims leaves L3 for
+/// external-out (SNAT to the host) instead of the L3 miss; a network
+/// without external access, bridge mode, or no host port get no such flow.
+#[test]
+fn routing_mode_sends_the_rest_of_an_external_network_to_external_out() {
+    use contiv_core::datapath::FwdMode;
+    let mut ext = vxlan_net("t1", 1, "a", 5001, "10.1.0.0/24");
+    ext.external = true;
+    ext.gateway = Some(Ipv4Addr::new(10, 1, 0, 1));
+    let mut internal = vxlan_net("t1", 1, "b", 5002, "10.1.1.0/24");
+    internal.gateway = Some(Ipv4Addr::new(10, 1, 1, 1));
+    let compile = |fwd_mode: FwdMode, host: Option<u32>| {
+        let desired = DesiredState {
+            global: GlobalSpec {
+                fwd_mode,
+                ..GlobalSpec::default()
+            },
+            networks: vec![ext.clone(), internal.clone()],
+            ..DesiredState::default()
+        };
+        let ports = PortMap {
+            host,
+            ..PortMap::default()
+        };
+        let mut p = Pipeline::from_desired(&desired, &ports);
+        p.flush();
+        p.flows()
+            .into_iter()
+            .filter(|f| f.key.table == Table::L3Forward.id())
+            .map(|f| f.to_string())
+            .filter(|t| t.contains(&format!("goto_table:{}", Table::ExternalOut.id())))
+            .collect::<Vec<_>>()
+    };
+    let routed = compile(FwdMode::Routing, Some(9));
+    assert_eq!(routed.len(), 1, "{routed:#?}");
+    assert!(routed[0].contains("reg1=0x1001389"), "{}", routed[0]);
+    assert!(compile(FwdMode::Bridge, Some(9)).is_empty());
+    assert!(compile(FwdMode::Routing, None).is_empty());
+    // Distinct tables: l3-forward comes before external-out (goto_table
+    // only goes forward).
+    assert!(Table::L3Forward.id() < Table::ExternalOut.id());
 }

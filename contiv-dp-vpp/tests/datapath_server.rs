@@ -247,6 +247,7 @@ async fn changes_cost_a_constant_number_of_calls() {
     dp.apply(vec![DpOp::SetGlobal(GlobalSpec {
         arp_mode: ArpMode::Flood,
         fwd_mode: FwdMode::Routing,
+        ..GlobalSpec::default()
     })])
     .await
     .unwrap();

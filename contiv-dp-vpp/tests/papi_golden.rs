@@ -61,6 +61,7 @@ async fn backend_traffic() -> Vec<(String, Vec<u8>)> {
     dp.apply(vec![DpOp::SetGlobal(GlobalSpec {
         arp_mode: ArpMode::Flood,
         fwd_mode: FwdMode::Bridge,
+        ..GlobalSpec::default()
     })])
     .await
     .unwrap();

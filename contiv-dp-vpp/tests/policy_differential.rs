@@ -179,6 +179,7 @@ fn desired(eps: &[Ep], ir: PolicyIr) -> DesiredState {
         global: GlobalSpec {
             arp_mode: ArpMode::Proxy,
             fwd_mode: FwdMode::Routing,
+            ..GlobalSpec::default()
         },
         local_endpoints: eps
             .iter()

@@ -49,7 +49,8 @@ fn the_recording_is_exempt_from_exactly_the_packet_scenarios() {
         [
             "resync_changes_nothing_when_in_sync",
             "stale_state_removed_after_restart",
-            "refused_operations_change_nothing"
+            "refused_operations_change_nothing",
+            "services_follow_endpoints"
         ]
     );
     assert!(!caps.has(Capability::ForwardsPackets));

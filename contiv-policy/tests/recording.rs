@@ -25,6 +25,7 @@ fn net(key: &str, tenant_id: u32) -> NetworkSpec {
         gateway: None,
         subnet6: Some("fd00:1::/64".parse().unwrap()),
         gateway6: None,
+        external: false,
     }
 }
 

@@ -33,6 +33,7 @@ pub fn host_state(intent: &Intent, ir: PolicyIr) -> (DesiredState, PortMap) {
             gateway: None,
             subnet6: None,
             gateway6: None,
+            external: false,
         });
     }
     for p in 0..PEERS {

@@ -293,12 +293,16 @@ impl Election {
                 continue;
             }
             match ev.kind {
-                EventKind::Delete => return Ok(()),
+                EventKind::Delete => {
+                    info!("the leader key is gone; campaigning");
+                    return Ok(());
+                }
                 EventKind::Put => self.set(Role::Follower {
                     leader: Some(String::from_utf8_lossy(&ev.kv.value).into_owned()),
                 }),
             }
         }
+        info!("the watch of the leader key ended; campaigning again");
         Ok(())
     }
 }

@@ -60,8 +60,9 @@ pub fn endpoint_oper(view: &ClusterView, e: &EndpointRecord) -> EndpointOper {
     }
 }
 
-/// What the endpoint's netprofile asks for that its host's datapath (as
-/// its agent registered it) does not enforce.
+/// What the endpoint's netprofile and its network's external access ask
+/// for that its host's datapath (as its agent registered it) does not
+/// enforce.
 fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
     let Some(caps) = view.nodes.get(&e.host).and_then(|n| n.capabilities) else {
         return Vec::new();
@@ -76,13 +77,19 @@ fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
                 .map(|p| &**p)
         })
         .and_then(contiv_core::datapath::Qos::from_netprofile);
-    qos.map(|q| {
-        q.not_enforced(&caps)
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect()
-    })
-    .unwrap_or_default()
+    let mut missing = qos.map(|q| q.not_enforced(&caps)).unwrap_or_default();
+    // Data networks have external access (egress NAT, published ports).
+    if view
+        .networks
+        .get(&e.network_key())
+        .is_some_and(|n| n.nw_type != "infra")
+    {
+        missing.extend(caps.missing(&[
+            contiv_core::datapath::Capability::EgressNat,
+            contiv_core::datapath::Capability::PublishedPorts,
+        ]));
+    }
+    missing.iter().map(|c| c.name().to_owned()).collect()
 }
 
 /// Oper of a network.

@@ -11,12 +11,18 @@
 //! * **remote endpoints**: records on other hosts that have a node record
 //!   (the VTEP comes from it) — a vanished node's endpoints disappear;
 //! * **peers**: every other node's VTEP (one per address);
+//! * **services**: every serviceLB with a VIP on a present network, its
+//!   backends the endpoints above on that network whose labels match all
+//!   its selectors (see [`services`]);
 //! * **policy**: the [`HostPolicy`](super::policy::HostPolicy) IR.
+//!
+//! Networks get external access unless their `nwType` is `infra`; the
+//! private subnet is the global `pvtSubnet`.
 
 use super::view::HostView;
 use contiv_core::datapath::{
     ArpMode, Attachment, DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, Qos,
-    RemoteEndpoint, VtepPeer,
+    RemoteEndpoint, ServiceSpec, VtepPeer,
 };
 use contiv_core::ir::{EpgId, NO_EPG, TenantId};
 use contiv_core::records::EndpointRecord;
@@ -76,6 +82,9 @@ pub fn global_spec(view: &HostView) -> GlobalSpec {
         Some(g) => GlobalSpec {
             arp_mode: g.arp_mode_kind().unwrap_or(ArpMode::Proxy),
             fwd_mode: g.fwd_mode_kind().unwrap_or(FwdMode::Bridge),
+            private_subnet: g
+                .pvt_subnet_net()
+                .unwrap_or(contiv_core::datapath::DEFAULT_PRIVATE_SUBNET),
         },
         None => GlobalSpec::default(),
     }
@@ -104,6 +113,9 @@ pub fn network_spec(view: &HostView, key: &str) -> Option<NetworkSpec> {
         gateway: n.ipv4_gateway().ok().flatten(),
         subnet6: n.ipv6_subnet().ok().flatten(),
         gateway6: n.ipv6_gateway().ok().flatten(),
+        // External access: `data` networks (the default type) have it,
+        // `infra` networks do not.
+        external: n.nw_type != "infra",
     })
 }
 
@@ -217,6 +229,64 @@ pub fn desired(
         }
     }
     out.state.networks = nets.into_values().collect();
+    out.state.services = services(view, &out.state);
+    out
+}
+
+/// The services of the view, as the datapath realises them: every
+/// serviceLB whose VIP netmaster allocated and whose network is present,
+/// with the ports of its spec and as backends the endpoints of the
+/// desired state that are on the service's network and carry every label
+/// of its selectors (the original's providers; providers on other networks
+/// of the tenant are not backends — the service's network is where
+/// clients and backends meet).
+pub fn services(view: &HostView, state: &DesiredState) -> Vec<ServiceSpec> {
+    let mut out = Vec::new();
+    for (key, lb) in &view.service_lbs {
+        let Some(st) = view.service_states.get(key) else {
+            continue;
+        };
+        let network = format!("{}:{}", lb.tenant_name, lb.network_name);
+        if !state.networks.iter().any(|n| n.key == network) {
+            continue;
+        }
+        let (Ok(ports), Ok(selectors)) = (lb.port_specs(), lb.selector_pairs()) else {
+            continue;
+        };
+        let in_state: BTreeSet<&str> = state
+            .local_endpoints
+            .iter()
+            .filter(|e| e.network == network && e.ipv4.is_some())
+            .map(|e| e.id.as_str())
+            .chain(
+                state
+                    .remote_endpoints
+                    .iter()
+                    .filter(|e| e.network == network && e.ipv4.is_some())
+                    .map(|e| e.id.as_str()),
+            )
+            .collect();
+        let mut backends: Vec<String> = view
+            .endpoints
+            .values()
+            .filter(|e| e.network_key() == network && in_state.contains(e.id.as_str()))
+            .filter(|e| {
+                selectors
+                    .iter()
+                    .all(|(k, v)| e.labels.get(*k).is_some_and(|x| x == v))
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        backends.sort();
+        backends.dedup();
+        out.push(ServiceSpec {
+            key: key.clone(),
+            network,
+            vip: st.vip,
+            ports,
+            backends,
+        });
+    }
     out
 }
 
@@ -385,5 +455,60 @@ mod tests {
                 DpOp::RemovePeer("192.0.2.2".parse().unwrap())
             ]
         );
+    }
+
+    #[test]
+    fn services_take_labelled_endpoints_of_their_network_as_backends() {
+        let mut v = view();
+        for (k, val) in [
+            (
+                "obj/serviceLB/default:web",
+                json!({"tenantName":"default","serviceName":"web","networkName":"net","selectors":["app=web"],"ports":["80:8080:TCP"]}),
+            ),
+            (
+                "oper/serviceLB/default:web",
+                json!({"key":"default:web","vip":"10.1.1.100"}),
+            ),
+            (
+                "obj/serviceLB/default:novip",
+                json!({"tenantName":"default","serviceName":"novip","networkName":"net","selectors":["app=web"],"ports":["81:8080:TCP"]}),
+            ),
+            (
+                "ep/default:net/a",
+                json!({"id":"a","tenant":"default","network":"net","epg_id":0,"ipv4":"10.1.1.1","ipv4_prefix":24,"mac":"02:02:0a:01:01:01","host":"me","intf_name":"vpa","labels":{"app":"web"}}),
+            ),
+            (
+                "ep/default:net/b",
+                json!({"id":"b","tenant":"default","network":"net","group":"g","epg_id":7,"ipv4":"10.1.1.2","ipv4_prefix":24,"mac":"02:02:0a:01:01:02","host":"other","labels":{"app":"web","x":"y"}}),
+            ),
+            (
+                "ep/default:net/c",
+                json!({"id":"c","tenant":"default","network":"net","ipv4":"10.1.1.3","ipv4_prefix":24,"mac":"02:02:0a:01:01:03","host":"gone","labels":{"app":"web"}}),
+            ),
+            (
+                "ep/default:net/e",
+                json!({"id":"e","tenant":"default","network":"net","group":"g","epg_id":7,"ipv4":"10.1.1.5","ipv4_prefix":24,"mac":"02:02:0a:01:01:05","host":"me","labels":{"app":"db"}}),
+            ),
+        ] {
+            assert!(v.apply_key(k, Some(&val)).is_some(), "{k}");
+        }
+        let d = desired(&v, &me(), &BTreeMap::new()).state;
+        assert_eq!(d.services.len(), 1, "no VIP, no service: {:?}", d.services);
+        let sv = &d.services[0];
+        assert_eq!(sv.vip, "10.1.1.100".parse::<std::net::Ipv4Addr>().unwrap());
+        assert_eq!(sv.network, "default:net");
+        assert_eq!(sv.ports[0].svc_port, 80);
+        assert_eq!(sv.ports[0].prov_port, 8080);
+        // a (local) and b (remote) match; c's node is gone; e's label differs.
+        assert_eq!(sv.backends, ["a", "b"]);
+        // The state is one the datapath accepts.
+        HostState::from_desired(&d).unwrap();
+        // A provider leaving its node: the service follows.
+        v.apply_key("node/other", None);
+        v.apply_key("node/clone", None);
+        let d = desired(&v, &me(), &BTreeMap::new()).state;
+        assert_eq!(d.services[0].backends, ["a"]);
+        // Data networks have external access, infra ones do not.
+        assert!(d.networks[0].external);
     }
 }

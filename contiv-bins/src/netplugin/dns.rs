@@ -403,6 +403,7 @@ mod tests {
             gateway: None,
             subnet6: None,
             gateway6: None,
+            external: false,
         }
     }
 

@@ -53,8 +53,10 @@ pub struct ReconcilerStatus {
     pub ops_failed: u64,
     /// A retry is pending after a failure.
     pub retry_pending: bool,
-    /// Local endpoints whose intent (their netprofile) the datapath does
-    /// not enforce, with the capabilities it lacks.
+    /// Local endpoints whose intent (their netprofile, their network's
+    /// external access) the datapath does not enforce, and services
+    /// (`service <key>`) it does not realise, with the capabilities it
+    /// lacks.
     pub not_enforced: BTreeMap<String, Vec<Capability>>,
     /// Why the datapath cannot realise the global settings (a forwarding
     /// mode it lacks), if it cannot: the agent is then not ready.
@@ -485,15 +487,25 @@ impl Reconciler {
     /// enforce, and says so once per endpoint (again if it changes).
     fn track_not_enforced(&self, st: &mut State) {
         let caps = self.dp.capabilities();
-        let now: BTreeMap<String, Vec<Capability>> = st
-            .applied
+        let applied = &st.applied;
+        let mut now: BTreeMap<String, Vec<Capability>> = applied
             .local
             .values()
             .filter_map(|e| {
-                let missing = e.qos?.not_enforced(&caps);
+                let mut missing = e.qos.map(|q| q.not_enforced(&caps)).unwrap_or_default();
+                if applied.networks.get(&e.network).is_some_and(|n| n.external) {
+                    missing
+                        .extend(caps.missing(&[Capability::EgressNat, Capability::PublishedPorts]));
+                }
                 (!missing.is_empty()).then(|| (e.id.clone(), missing))
             })
             .collect();
+        // Services are realised where their clients are: on every host.
+        if !caps.has(Capability::Services) {
+            for k in applied.services.keys() {
+                now.insert(format!("service {k}"), vec![Capability::Services]);
+            }
+        }
         for (id, missing) in &now {
             if st.status.not_enforced.get(id) != Some(missing) {
                 let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
@@ -501,7 +513,7 @@ impl Reconciler {
                     endpoint = %id,
                     datapath = self.dp.name(),
                     not_enforced = %names.join(","),
-                    "the endpoint's netprofile is not enforced by this datapath"
+                    "not enforced by this datapath (the endpoint's netprofile or external access, or a service)"
                 );
             }
         }

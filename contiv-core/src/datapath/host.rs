@@ -15,8 +15,12 @@
 //!
 //! The rules are the contract's (see [`super`]): endpoint ids are one
 //! namespace (a local endpoint replaces a remote one with the same id and
-//! vice versa), removing a network removes what is still on it, and an
-//! endpoint must be on a network the state holds.
+//! vice versa), removing a network removes what is still on it (endpoints,
+//! services), removing an endpoint removes it from the services it backs
+//! and drops its published ports, an endpoint must be on a network the
+//! state holds, a service's backends must be endpoints on its network the
+//! state holds, and a published port must lead to a local endpoint of a
+//! network with external access.
 //!
 //! Backend-specific limits (a conntrack zone that only has 16 bits, a mode
 //! the backend cannot realise) are the backend's to check on top.
@@ -33,12 +37,13 @@
 
 use super::types::{
     Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap, ExternalRoute,
-    FabricSpec, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, ResyncReport, VtepPeer,
+    FabricSpec, GlobalSpec, LocalEndpoint, NetworkSpec, PublishedKey, PublishedPort,
+    RemoteEndpoint, ResyncReport, ServiceSpec, VtepPeer,
 };
 use crate::ir::{PolicyDelta, PolicyIr};
 use ipnet::Ipv4Net;
-use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// What a host's datapath holds. See the [module documentation](self).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,6 +64,10 @@ pub struct HostState {
     pub fabric: Option<FabricSpec>,
     /// Routes learned from the fabric, by prefix.
     pub routes: BTreeMap<Ipv4Net, ExternalRoute>,
+    /// Services by key.
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// Published ports by key.
+    pub published: BTreeMap<PublishedKey, PublishedPort>,
 }
 
 fn invalid(m: impl Into<String>) -> DpError {
@@ -164,6 +173,10 @@ pub fn op_name(op: &DpOp) -> String {
         DpOp::SetFabric(None) => "SetFabric none".into(),
         DpOp::AddRoute(r) => format!("AddRoute {} via {}", r.prefix, r.next_hop),
         DpOp::RemoveRoute(p) => format!("RemoveRoute {p}"),
+        DpOp::AddService(sv) => format!("AddService {}", sv.key),
+        DpOp::RemoveService(k) => format!("RemoveService {k}"),
+        DpOp::AddPublishedPort(p) => format!("AddPublishedPort {}", p.key()),
+        DpOp::RemovePublishedPort(k) => format!("RemovePublishedPort {k}"),
     }
 }
 
@@ -189,6 +202,8 @@ impl HostState {
             DpOp::Policy(d) => self.check_delta(d),
             DpOp::SetFabric(Some(f)) => check_fabric(f),
             DpOp::AddRoute(r) => self.check_route(r),
+            DpOp::AddService(sv) => self.check_service(sv),
+            DpOp::AddPublishedPort(p) => self.check_published(p),
             DpOp::SetFabric(None)
             | DpOp::RemoveRoute(_)
             | DpOp::SetGlobal(_)
@@ -196,7 +211,9 @@ impl HostState {
             | DpOp::RemoveLocalEndpoint(_)
             | DpOp::RemoveRemoteEndpoint(_)
             | DpOp::AddPeer(_)
-            | DpOp::RemovePeer(_) => Ok(()),
+            | DpOp::RemovePeer(_)
+            | DpOp::RemoveService(_)
+            | DpOp::RemovePublishedPort(_) => Ok(()),
         }
     }
 
@@ -217,22 +234,56 @@ impl HostState {
             }
             DpOp::RemoveNetwork(k) => {
                 self.networks.remove(k);
-                self.local.retain(|_, e| e.network != *k);
-                self.remote.retain(|_, e| e.network != *k);
+                let gone: Vec<String> = self
+                    .local
+                    .values()
+                    .filter(|e| e.network == *k)
+                    .map(|e| e.id.clone())
+                    .chain(
+                        self.remote
+                            .values()
+                            .filter(|e| e.network == *k)
+                            .map(|e| e.id.clone()),
+                    )
+                    .collect();
+                for id in &gone {
+                    self.forget_endpoint(id);
+                }
+                self.services.retain(|_, sv| sv.network != *k);
             }
             DpOp::AddLocalEndpoint(e) => {
-                self.remote.remove(&e.id);
+                if self.remote.remove(&e.id).is_some() {
+                    self.forget_backend(&e.id);
+                }
                 self.local.insert(e.id.clone(), e.clone());
             }
             DpOp::RemoveLocalEndpoint(id) => {
-                self.local.remove(id);
+                if self.local.contains_key(id) {
+                    self.forget_endpoint(id);
+                }
             }
             DpOp::AddRemoteEndpoint(e) => {
-                self.local.remove(&e.id);
+                if self.local.contains_key(&e.id) {
+                    self.forget_endpoint(&e.id);
+                }
                 self.remote.insert(e.id.clone(), e.clone());
             }
             DpOp::RemoveRemoteEndpoint(id) => {
-                self.remote.remove(id);
+                if self.remote.contains_key(id) {
+                    self.forget_endpoint(id);
+                }
+            }
+            DpOp::AddService(sv) => {
+                self.services.insert(sv.key.clone(), sv.clone());
+            }
+            DpOp::RemoveService(k) => {
+                self.services.remove(k);
+            }
+            DpOp::AddPublishedPort(p) => {
+                self.published.insert(p.key(), p.clone());
+            }
+            DpOp::RemovePublishedPort(k) => {
+                self.published.remove(k);
             }
             DpOp::AddPeer(p) => {
                 self.peers.insert(p.ip, p.clone());
@@ -270,6 +321,142 @@ impl HostState {
             )));
         };
         check_route_on(f, r)
+    }
+
+    /// Removes endpoint `id` (local or remote) with what hangs on it: its
+    /// place among the backends of every service and its published ports.
+    pub fn forget_endpoint(&mut self, id: &str) {
+        self.local.remove(id);
+        self.remote.remove(id);
+        self.forget_backend(id);
+        self.published.retain(|_, p| p.endpoint != id);
+    }
+
+    /// Takes endpoint `id` out of every service's backends.
+    fn forget_backend(&mut self, id: &str) {
+        for sv in self.services.values_mut() {
+            sv.backends.retain(|b| b != id);
+        }
+    }
+
+    /// The network key and IPv4 address of endpoint `id` (local or
+    /// remote).
+    pub fn endpoint_v4(&self, id: &str) -> Option<(&str, Option<Ipv4Addr>)> {
+        if let Some(e) = self.local.get(id) {
+            return Some((&e.network, e.ipv4.map(|a| a.addr())));
+        }
+        let e = self.remote.get(id)?;
+        Some((&e.network, e.ipv4))
+    }
+
+    /// Checks a service against the state: its network is known and the
+    /// VIP is inside the network's subnet (and not its gateway); at least
+    /// one port, none 0, no `(protocol, svc_port)` twice; every backend an
+    /// endpoint on the service's network with an IPv4 address, listed once;
+    /// no other service of the tenant with the same VIP.
+    pub fn check_service(&self, sv: &ServiceSpec) -> DpResult<()> {
+        if sv.key.is_empty() {
+            return Err(invalid("the service key is empty"));
+        }
+        let net = self.networks.get(&sv.network).ok_or_else(|| {
+            invalid(format!(
+                "service {}: network {} was never added",
+                sv.key, sv.network
+            ))
+        })?;
+        match net.subnet {
+            Some(s) if s.contains(&sv.vip) && net.gateway != Some(sv.vip) => {}
+            _ => {
+                return Err(invalid(format!(
+                    "service {}: VIP {} is not a host address of network {}'s subnet",
+                    sv.key, sv.vip, sv.network
+                )));
+            }
+        }
+        if sv.ports.is_empty() {
+            return Err(invalid(format!("service {}: no ports", sv.key)));
+        }
+        let mut seen = BTreeSet::new();
+        for p in &sv.ports {
+            if p.svc_port == 0 || p.prov_port == 0 {
+                return Err(invalid(format!("service {}: port {p} uses port 0", sv.key)));
+            }
+            if !seen.insert((p.protocol, p.svc_port)) {
+                return Err(invalid(format!(
+                    "service {}: {} port {} is listed twice",
+                    sv.key, p.protocol, p.svc_port
+                )));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for b in &sv.backends {
+            if !ids.insert(b.as_str()) {
+                return Err(invalid(format!(
+                    "service {}: backend {b} is listed twice",
+                    sv.key
+                )));
+            }
+            match self.endpoint_v4(b) {
+                None => {
+                    return Err(invalid(format!(
+                        "service {}: backend {b} is not an endpoint this host knows",
+                        sv.key
+                    )));
+                }
+                Some((n, _)) if n != sv.network => {
+                    return Err(invalid(format!(
+                        "service {}: backend {b} is on network {n}, not on the service's network {}",
+                        sv.key, sv.network
+                    )));
+                }
+                Some((_, None)) => {
+                    return Err(invalid(format!(
+                        "service {}: backend {b} has no IPv4 address",
+                        sv.key
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(other) = self.services.values().find(|o| {
+            o.key != sv.key
+                && o.vip == sv.vip
+                && self.networks.get(&o.network).map(|n| n.tenant_id) == Some(net.tenant_id)
+        }) {
+            return Err(invalid(format!(
+                "service {}: VIP {} is already service {}'s",
+                sv.key, sv.vip, other.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks a published port: ports not 0, a local endpoint with an IPv4
+    /// address on a network with external access.
+    pub fn check_published(&self, p: &PublishedPort) -> DpResult<()> {
+        let k = p.key();
+        if p.host_port == 0 || p.port == 0 {
+            return Err(invalid(format!("published port {k}: port 0")));
+        }
+        let e = self.local.get(&p.endpoint).ok_or_else(|| {
+            invalid(format!(
+                "published port {k}: {} is not a local endpoint",
+                p.endpoint
+            ))
+        })?;
+        if e.ipv4.is_none() {
+            return Err(invalid(format!(
+                "published port {k}: endpoint {} has no IPv4 address",
+                p.endpoint
+            )));
+        }
+        match self.networks.get(&e.network) {
+            Some(n) if n.external => Ok(()),
+            _ => Err(invalid(format!(
+                "published port {k}: network {} of endpoint {} has no external access",
+                e.network, p.endpoint
+            ))),
+        }
     }
 
     /// Checks a local endpoint against the state: a known network, a host
@@ -374,6 +561,21 @@ impl HostState {
                 return Err(invalid(format!("route {} is listed twice", r.prefix)));
             }
         }
+        for sv in &desired.services {
+            s.check_service(sv)?;
+            if s.services.insert(sv.key.clone(), sv.clone()).is_some() {
+                return Err(invalid(format!("service {} is listed twice", sv.key)));
+            }
+        }
+        for p in &desired.published {
+            s.check_published(p)?;
+            if s.published.insert(p.key(), p.clone()).is_some() {
+                return Err(invalid(format!(
+                    "published port {} is listed twice",
+                    p.key()
+                )));
+            }
+        }
         Ok(s)
     }
 
@@ -401,6 +603,16 @@ impl HostState {
             policy: desired.policy.clone(),
             fabric: desired.fabric,
             routes: desired.routes.iter().map(|r| (r.prefix, *r)).collect(),
+            services: desired
+                .services
+                .iter()
+                .map(|s| (s.key.clone(), s.clone()))
+                .collect(),
+            published: desired
+                .published
+                .iter()
+                .map(|p| (p.key(), p.clone()))
+                .collect(),
         }
     }
 
@@ -415,11 +627,14 @@ impl HostState {
             policy: self.policy.clone(),
             fabric: self.fabric,
             routes: self.routes.values().copied().collect(),
+            services: self.services.values().cloned().collect(),
+            published: self.published.values().cloned().collect(),
         }
     }
 
     /// Counts, entry by entry (the global settings, each network,
-    /// endpoint, peer, compiled rule, address set and membership), what
+    /// endpoint, peer, compiled rule, address set, membership, service and
+    /// published port), what
     /// turning `self` into `target` creates or updates, removes, and leaves
     /// alone.
     pub fn report(&self, target: &HostState) -> ResyncReport {
@@ -442,6 +657,8 @@ impl HostState {
             _ => r.added += 1,
         }
         tally(&mut r, &self.routes, &target.routes);
+        tally(&mut r, &self.services, &target.services);
+        tally(&mut r, &self.published, &target.published);
         r
     }
 
@@ -450,7 +667,8 @@ impl HostState {
     /// incrementally pass their delta; [`HostState::diff_full`] computes
     /// it). The order is one every backend accepts: global, networks, the
     /// fabric (set or changed), peers, endpoint removals, endpoint
-    /// additions, route removals and additions, policy, then peer
+    /// additions, route removals and additions, service removals and
+    /// additions, published-port removals and additions, policy, then peer
     /// removals, the fabric (removed) and network removals. Empty when
     /// nothing differs.
     pub fn diff(&self, desired: &DesiredState, policy: PolicyDelta) -> Vec<DpOp> {
@@ -526,6 +744,33 @@ impl HostState {
                 if have != Some(r) {
                     ops.push(DpOp::AddRoute(*r));
                 }
+            }
+        }
+        let services: BTreeMap<&str, &ServiceSpec> = desired
+            .services
+            .iter()
+            .map(|s| (s.key.as_str(), s))
+            .collect();
+        for k in self.services.keys() {
+            if !services.contains_key(k.as_str()) {
+                ops.push(DpOp::RemoveService(k.clone()));
+            }
+        }
+        for sv in &desired.services {
+            if self.services.get(&sv.key) != Some(sv) {
+                ops.push(DpOp::AddService(sv.clone()));
+            }
+        }
+        let published: BTreeMap<PublishedKey, &PublishedPort> =
+            desired.published.iter().map(|p| (p.key(), p)).collect();
+        for k in self.published.keys() {
+            if !published.contains_key(k) {
+                ops.push(DpOp::RemovePublishedPort(*k));
+            }
+        }
+        for p in &desired.published {
+            if self.published.get(&p.key()) != Some(p) {
+                ops.push(DpOp::AddPublishedPort(p.clone()));
             }
         }
         if !policy.is_empty() {
@@ -605,6 +850,7 @@ mod tests {
             gateway: None,
             subnet6: None,
             gateway6: None,
+            external: false,
         }
     }
 
@@ -855,5 +1101,100 @@ mod tests {
             HostState::from_desired_unchecked(&desired()),
             HostState::from_desired(&desired()).unwrap()
         );
+    }
+
+    fn service(key: &str, backends: &[&str]) -> ServiceSpec {
+        ServiceSpec {
+            key: key.into(),
+            network: "t:a".into(),
+            vip: "10.1.0.100".parse().unwrap(),
+            ports: vec![crate::model::PortSpec {
+                svc_port: 80,
+                prov_port: 8080,
+                protocol: crate::model::ServiceProtocol::Tcp,
+            }],
+            backends: backends.iter().map(|b| (*b).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn services_follow_their_endpoints_and_are_checked() {
+        let mut d = desired();
+        d.services = vec![service("t:web", &["l1"])];
+        let mut s = HostState::from_desired(&d).unwrap();
+        assert_eq!(s.snapshot(), d);
+        // A remote backend of the tenant joins: one AddService.
+        let mut r = remote("r2", "t:a");
+        r.ipv4 = Some("10.1.0.20".parse().unwrap());
+        s.apply(&DpOp::AddRemoteEndpoint(r)).unwrap();
+        let mut d2 = s.snapshot();
+        d2.services[0].backends.push("r2".into());
+        let ops = s.diff_full(&d2);
+        assert_eq!(ops, vec![DpOp::AddService(d2.services[0].clone())]);
+        s.apply(&ops[0]).unwrap();
+        // Removing an endpoint takes it out of the service.
+        s.apply(&DpOp::RemoveLocalEndpoint("l1".into())).unwrap();
+        assert_eq!(s.services["t:web"].backends, ["r2"]);
+        // Refusals: unknown backend, other tenant, VIP outside the subnet,
+        // duplicate ports, VIP taken by another service.
+        let e = s.check_service(&service("t:x", &["nobody"])).unwrap_err();
+        assert!(e.to_string().contains("not an endpoint"), "{e}");
+        let e = s.check_service(&service("t:x", &["r1"])).unwrap_err();
+        assert!(
+            e.to_string().contains("not on the service's network"),
+            "{e}"
+        );
+        let mut bad = service("t:x", &[]);
+        bad.vip = "10.9.9.9".parse().unwrap();
+        assert!(
+            s.check_service(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("subnet")
+        );
+        let mut bad = service("t:x", &[]);
+        bad.ports.push(bad.ports[0]);
+        assert!(
+            s.check_service(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+        let e = s.check_service(&service("t:x", &[])).unwrap_err();
+        assert!(e.to_string().contains("already service t:web"), "{e}");
+        // Removing the network removes the service.
+        s.apply(&DpOp::RemoveNetwork("t:a".into())).unwrap();
+        assert!(s.services.is_empty());
+    }
+
+    #[test]
+    fn published_ports_need_a_local_endpoint_with_external_access() {
+        use crate::model::ServiceProtocol;
+        let mut d = desired();
+        let p = PublishedPort {
+            endpoint: "l1".into(),
+            protocol: ServiceProtocol::Tcp,
+            host_ip: None,
+            host_port: 9099,
+            port: 9099,
+        };
+        d.published = vec![p.clone()];
+        let e = HostState::from_desired(&d).unwrap_err();
+        assert!(e.to_string().contains("no external access"), "{e}");
+        d.networks[0].external = true;
+        let s0 = HostState::from_desired(&d).unwrap();
+        let mut s = s0.clone();
+        assert_eq!(p.key().to_string(), "tcp/*:9099");
+        let mut remote_p = p.clone();
+        remote_p.endpoint = "r1".into();
+        assert!(s.check_published(&remote_p).is_err());
+        // The endpoint goes: so do its published ports.
+        let mut d2 = d.clone();
+        d2.local_endpoints.clear();
+        d2.published.clear();
+        s.apply(&DpOp::RemoveLocalEndpoint("l1".into())).unwrap();
+        assert_eq!(s.snapshot(), d2);
+        assert!(s.diff_full(&d2).is_empty());
+        assert_eq!(s.report(&s0).added, 2);
     }
 }

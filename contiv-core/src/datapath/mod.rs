@@ -3,10 +3,12 @@
 //! The agent (netplugin) tells a datapath what must exist on this host as
 //! idempotent operations ([`DpOp`], applied in batches with
 //! [`Datapath::apply`]): the global modes, networks (tenant/VRF, encap,
-//! VLAN/VNI, subnet, gateway), local endpoints (interface, addresses, MAC,
-//! EPG), remote endpoints (addresses, MAC, VTEP), peer VTEPs, compiled
-//! policy deltas ([`crate::ir::PolicyDelta`]) and, in routing mode with a
-//! BGP hand-off, the host's router on the fabric ([`FabricSpec`]) and the
+//! VLAN/VNI, subnet, gateway, [external access](NetworkSpec::external)),
+//! local endpoints (interface, addresses, MAC, EPG, [QoS](Qos)), remote
+//! endpoints (addresses, MAC, VTEP), peer VTEPs, compiled policy deltas
+//! ([`crate::ir::PolicyDelta`]), [services](ServiceSpec),
+//! [published ports](PublishedPort) and, in routing mode with a BGP
+//! hand-off, the host's router on the fabric ([`FabricSpec`]) and the
 //! routes learned from it ([`ExternalRoute`]). After a restart or reconnect
 //! it calls [`Datapath::resync`] with the full [`DesiredState`]: the backend
 //! converges to exactly that state and removes everything stale it owns.
@@ -26,13 +28,15 @@
 mod host;
 mod types;
 
+pub use crate::model::{PortSpec, ServiceProtocol};
 pub use host::{
     HostState, check_claimed, check_desired_claimed, check_fabric, check_network, in_op, op_name,
 };
 pub use types::{
-    ArpMode, Attachment, Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap,
-    ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, Qos,
-    RemoteEndpoint, ResyncReport, VtepPeer,
+    ArpMode, Attachment, Capabilities, Capability, DEFAULT_PRIVATE_SUBNET, DesiredState, DpError,
+    DpOp, DpResult, Encap, ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint, MacAddr,
+    NetworkSpec, PublishedKey, PublishedPort, Qos, RemoteEndpoint, ResyncReport, ServiceSpec,
+    VtepPeer,
 };
 
 use async_trait::async_trait;

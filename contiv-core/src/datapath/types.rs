@@ -1,6 +1,7 @@
 //! Data types of the [`Datapath`](super::Datapath) contract.
 
 use crate::ir::{EpgId, PolicyDelta, PolicyIr, TenantId};
+use crate::model::{PortSpec, ServiceProtocol};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -116,12 +117,39 @@ pub enum FwdMode {
 }
 
 /// Cluster-wide settings that affect every network on the host.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalSpec {
     /// ARP mode.
     pub arp_mode: ArpMode,
     /// Forwarding mode.
     pub fwd_mode: FwdMode,
+    /// The host-private subnet (global `pvtSubnet`, default
+    /// `172.19.0.0/16`) a backend may use on the host for
+    /// [external access](NetworkSpec::external) — e.g. one address per
+    /// tenant to keep overlapping tenants apart before the host's own
+    /// SNAT. It never appears on the wire outside the host.
+    #[serde(default = "default_private_subnet")]
+    pub private_subnet: Ipv4Net,
+}
+
+/// The original's default `pvtSubnet`.
+pub const DEFAULT_PRIVATE_SUBNET: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(172, 19, 0, 0), 16) {
+    Ok(n) => n,
+    Err(_) => panic!("a valid constant"),
+};
+
+fn default_private_subnet() -> Ipv4Net {
+    DEFAULT_PRIVATE_SUBNET
+}
+
+impl Default for GlobalSpec {
+    fn default() -> Self {
+        GlobalSpec {
+            arp_mode: ArpMode::default(),
+            fwd_mode: FwdMode::default(),
+            private_subnet: DEFAULT_PRIVATE_SUBNET,
+        }
+    }
 }
 
 impl FwdMode {
@@ -246,6 +274,19 @@ pub struct NetworkSpec {
     pub subnet6: Option<Ipv6Net>,
     /// IPv6 gateway.
     pub gateway6: Option<Ipv6Addr>,
+    /// External access (on for the original's `data` networks, off for
+    /// `infra` ones): IPv4 traffic from the network's local endpoints to
+    /// addresses outside every network the host knows leaves through the
+    /// host with its source translated to the host's address (the address
+    /// of the interface the host routes it out of; stateful — replies come
+    /// back), and the host reaches the network's local endpoints by their
+    /// addresses (what [published ports](PublishedPort) and CNI's `portmap`
+    /// plugin DNAT to). Traffic to another network's subnet — of this
+    /// tenant or any other — never takes this path. Needs
+    /// [`Capability::EgressNat`] (egress) and [`Capability::PublishedPorts`]
+    /// (the host reaching in).
+    #[serde(default)]
+    pub external: bool,
 }
 
 /// How a local endpoint's interface reaches its container.
@@ -272,12 +313,21 @@ pub enum Attachment {
     Existing,
 }
 
-/// Ingress rate limit and DSCP marking (a netprofile).
+/// Rate limit and DSCP marking (a netprofile).
+///
+/// * **Bandwidth** ([`Capability::QosBandwidth`]): the endpoint's traffic
+///   is shaped to `rate_kbps` in **each** direction — what it sends and
+///   what it receives — with bursts of up to `burst_kb` above the rate.
+///   Excess is queued, then dropped (a shaper, so TCP settles at the rate).
+/// * **DSCP** ([`Capability::QosDscp`]): the IPv4/IPv6 packets the endpoint
+///   sends carry `dscp` in their DS field, on every hop the datapath
+///   forwards them over (VXLAN copies it to the outer header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Qos {
     /// Rate in kbit/s (0 = unlimited).
     pub rate_kbps: u32,
-    /// Burst in kbit (0 = backend default).
+    /// Burst in kbit (0 = backend default: at least one MTU-sized packet
+    /// and about 10 ms at the rate).
     pub burst_kb: u32,
     /// DSCP to mark (0 = leave unchanged).
     pub dscp: u8,
@@ -368,6 +418,105 @@ pub struct VtepPeer {
     pub ip: IpAddr,
 }
 
+/// A load-balanced service (a serviceLB): connections to `vip` on one of
+/// its `ports` go to one of its `backends`.
+///
+/// Semantics every backend realises (capability [`Capability::Services`]):
+/// * **DNAT, stateful, one backend per connection**: the first packet of a
+///   connection from any endpoint on the service's network to `vip:svc_port`
+///   (protocol as given) picks one backend and is rewritten to
+///   `backend:prov_port`; every later packet of that connection goes to the
+///   same backend, and replies come back with the source rewritten to
+///   `vip:svc_port` (reverse translation). Connections are spread over the
+///   backends (not necessarily evenly).
+/// * **Backends follow the endpoints**: a backend is an endpoint (local or
+///   remote) on the service's network, by id; its address is the
+///   endpoint's IPv4 address. (The network is the service's L2 domain:
+///   clients and backends meet there, whatever the forwarding mode.) Removing
+///   the endpoint removes it from every service (no new connection goes to
+///   it); an updated backend list takes effect for new connections only —
+///   established ones stay where they are until they end.
+/// * **Policy is judged on the backend**: the translated packet meets the
+///   policy as a packet from the client to the backend (the backend's
+///   endpoint group, its `in` rules where it lives, the client's `out`
+///   rules towards the backend's group), as the original did.
+/// * **Hairpin**: a backend reaching its own service works, also when it
+///   is picked itself (the backend then sees the connection coming from
+///   the VIP).
+/// * The VIP answers ARP on its network; a VIP port not in `ports` and a
+///   service without backends get no answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// The service key, `tenant:service`.
+    pub key: String,
+    /// The network key the VIP belongs to (`tenant:network`); the service
+    /// serves that network's endpoints.
+    pub network: String,
+    /// The virtual IP (inside the network's IPv4 subnet).
+    pub vip: Ipv4Addr,
+    /// Port mappings `svc_port` → `prov_port`, each TCP or UDP.
+    pub ports: Vec<PortSpec>,
+    /// The backends: ids of endpoints on the service's network that have
+    /// an IPv4 address, in any order, each once.
+    pub backends: Vec<String>,
+}
+
+/// What identifies a [`PublishedPort`] on a host: protocol, host address
+/// (`None` = every address of the host) and host port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PublishedKey {
+    /// TCP or UDP.
+    pub protocol: ServiceProtocol,
+    /// The host address it is bound to (`None`: all of them).
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host port.
+    pub host_port: u16,
+}
+
+impl fmt::Display for PublishedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = match self.protocol {
+            ServiceProtocol::Tcp => "tcp",
+            ServiceProtocol::Udp => "udp",
+        };
+        match self.host_ip {
+            Some(ip) => write!(f, "{proto}/{ip}:{}", self.host_port),
+            None => write!(f, "{proto}/*:{}", self.host_port),
+        }
+    }
+}
+
+/// A port of the host published to a local endpoint (Docker `-p
+/// host_port:port`): connections to the host's address on `host_port`
+/// (from outside the host or from the host itself) are translated to the
+/// endpoint's IPv4 address and `port`; replies are translated back. The
+/// endpoint's network must have [external access](NetworkSpec::external).
+/// Capability [`Capability::PublishedPorts`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// The local endpoint's id.
+    pub endpoint: String,
+    /// TCP or UDP.
+    pub protocol: ServiceProtocol,
+    /// The host address (`None`: every address of the host).
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host port (not 0).
+    pub host_port: u16,
+    /// The endpoint's port (not 0).
+    pub port: u16,
+}
+
+impl PublishedPort {
+    /// Its identity on the host.
+    pub fn key(&self) -> PublishedKey {
+        PublishedKey {
+            protocol: self.protocol,
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+        }
+    }
+}
+
 /// One idempotent datapath operation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DpOp {
@@ -398,6 +547,14 @@ pub enum DpOp {
     AddRoute(ExternalRoute),
     /// Remove the route to a prefix.
     RemoveRoute(Ipv4Net),
+    /// Add or replace a service (by key).
+    AddService(ServiceSpec),
+    /// Remove a service (by key).
+    RemoveService(String),
+    /// Add or replace a published port (by [`PublishedKey`]).
+    AddPublishedPort(PublishedPort),
+    /// Remove a published port.
+    RemovePublishedPort(PublishedKey),
 }
 
 /// Everything a host should have, for [`Datapath::resync`](super::Datapath::resync).
@@ -421,6 +578,12 @@ pub struct DesiredState {
     /// Routes learned from the fabric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<ExternalRoute>,
+    /// Services.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    /// Published ports of local endpoints.
+    #[serde(default)]
+    pub published: Vec<PublishedPort>,
 }
 
 /// What a resync changed. Units are backend-defined (flows, map entries,
@@ -478,11 +641,21 @@ pub enum Capability {
     /// from it ([`ExternalRoute`]): the BGP hand-off to a top-of-rack
     /// switch, no NAT either way.
     RoutedUplink,
+    /// Services: stateful DNAT from a VIP to backends, one backend per
+    /// connection, hairpin (see [`ServiceSpec`]).
+    Services,
+    /// External access out: traffic to outside the cluster's networks is
+    /// SNATed to the host's address (see [`NetworkSpec::external`]).
+    EgressNat,
+    /// External access in: [published ports](PublishedPort), and the host
+    /// reaching local endpoints of networks with external access (CNI
+    /// `portmap`).
+    PublishedPorts,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 16] = [
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -496,6 +669,9 @@ impl Capability {
         Capability::QosDscp,
         Capability::Routing,
         Capability::RoutedUplink,
+        Capability::Services,
+        Capability::EgressNat,
+        Capability::PublishedPorts,
     ];
 
     /// The name used in JSON, logs and `netctl` (`qos_bandwidth`).
@@ -514,6 +690,9 @@ impl Capability {
             Capability::QosDscp => "qos_dscp",
             Capability::Routing => "routing",
             Capability::RoutedUplink => "routed_uplink",
+            Capability::Services => "services",
+            Capability::EgressNat => "egress_nat",
+            Capability::PublishedPorts => "published_ports",
         }
     }
 

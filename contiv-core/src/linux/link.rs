@@ -235,3 +235,75 @@ pub async fn set_only_address_v4(
     }
     add_address(h, index, name, addr.addr().into(), addr.prefix_len()).await
 }
+
+/// The IPv4 destinations of the routes through interface `index` in the
+/// main table that this module's callers own: link-scope, static
+/// (`proto boot`) ones — the kernel's own connected route of an address
+/// (`proto kernel`) is left out.
+pub async fn link_routes_v4(
+    h: &Handle,
+    index: u32,
+    name: &str,
+) -> Result<Vec<Ipv4Net>, PlumbError> {
+    use rtnetlink::packet_route::route::{RouteAttribute, RouteProtocol};
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    let mut s = h.route().get(msg).execute();
+    let mut out = Vec::new();
+    while let Some(r) = s
+        .try_next()
+        .await
+        .map_err(|e| fail("listing the routes of", name, &e))?
+    {
+        if r.header.protocol == RouteProtocol::Kernel || r.header.table != 254 {
+            continue;
+        }
+        let mut oif = None;
+        let mut dst = None;
+        for a in &r.attributes {
+            match a {
+                RouteAttribute::Oif(i) => oif = Some(*i),
+                RouteAttribute::Destination(
+                    rtnetlink::packet_route::route::RouteAddress::Inet(d),
+                ) => dst = Some(*d),
+                _ => {}
+            }
+        }
+        if oif == Some(index)
+            && let Some(d) = dst
+            && let Ok(n) = Ipv4Net::new(d, r.header.destination_prefix_length)
+        {
+            out.push(n);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deletes the link-scope route `dst dev <index>` (gone already is fine).
+pub async fn delete_link_route_v4(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    dst: Ipv4Net,
+) -> Result<(), PlumbError> {
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(dst.network(), dst.prefix_len())
+        .output_interface(index)
+        .scope(RouteScope::Link)
+        .build();
+    match h.route().del(msg).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::ESRCH) => Ok(()),
+        Err(e) => Err(fail(&format!("deleting the route {dst} dev"), name, &e)),
+    }
+}
+
+/// Turns ARP off on link `index` (`NOARP`: the kernel sends to the
+/// link's own MAC and never asks).
+pub async fn set_noarp(h: &Handle, index: u32, name: &str) -> Result<(), PlumbError> {
+    h.link()
+        .set(LinkUnspec::new_with_index(index).arp(false).build())
+        .execute()
+        .await
+        .map_err(|e| fail("turning ARP off on", name, &e))
+}

@@ -1,7 +1,10 @@
 //! Linux host plumbing every backend shares (feature `linux`): network
 //! namespaces ([`netns`]), rtnetlink requests ([`link`]), the kernel's
 //! neighbour table ([`neigh`]), the one ethtool
-//! switch a userspace datapath needs ([`ethtool`]), and [`Plumber`], which
+//! switch a userspace datapath needs ([`ethtool`]), bandwidth shaping
+//! ([`shaping`]: `tbf` on either end of a veth), the host's NAT rules for
+//! external access ([`netfilter`]: an nftables table per owner), and
+//! [`Plumber`], which
 //! realises a [`LocalEndpoint`]'s interfaces — the veth pair between the
 //! switch and a container, its addresses, MAC, MTU and default routes, and
 //! TX checksum offload turned off on both ends (a userspace datapath's
@@ -24,7 +27,9 @@
 pub mod ethtool;
 pub mod link;
 pub mod neigh;
+pub mod netfilter;
 pub mod netns;
+pub mod shaping;
 
 pub use netns::Netns;
 
@@ -69,6 +74,9 @@ pub enum PlumbError {
 #[derive(Clone, Debug, Default)]
 pub struct Plumber {
     switch_ns: Netns,
+    /// Leave TX checksum offload as the kernel sets it (see
+    /// [`Plumber::keep_checksum_offload`]).
+    keep_offload: bool,
 }
 
 /// Temporary name of the container side before it is moved and renamed:
@@ -94,7 +102,25 @@ impl Plumber {
     /// A plumber whose veth host sides live in `switch_ns` (the namespace
     /// ovs-vswitchd runs in).
     pub fn new(switch_ns: Netns) -> Plumber {
-        Plumber { switch_ns }
+        Plumber {
+            switch_ns,
+            keep_offload: false,
+        }
+    }
+
+    /// Leaves TX checksum offload on: for a kernel dataplane (tc
+    /// programs), which needs no complete checksums — turning it off would
+    /// also turn off TSO and cost most of the throughput.
+    pub fn keep_checksum_offload(mut self) -> Plumber {
+        self.keep_offload = true;
+        self
+    }
+
+    async fn tx_checksum_off(&self, ns: &Netns, ifname: &str) -> Result<(), PlumbError> {
+        if self.keep_offload {
+            return Ok(());
+        }
+        ethtool::set_tx_checksum(ns, ifname, false).await
     }
 
     /// The switch namespace.
@@ -117,7 +143,8 @@ impl Plumber {
                     )));
                 };
                 link::configure(&host, i, &ep.host_ifname, None, 0).await?;
-                ethtool::set_tx_checksum(&self.switch_ns, &ep.host_ifname, false).await?;
+                self.tx_checksum_off(&self.switch_ns, &ep.host_ifname)
+                    .await?;
             }
             Attachment::HostVeth { peer_name } => {
                 check_name("peer interface", peer_name)?;
@@ -126,7 +153,7 @@ impl Plumber {
                 }
                 if let Some(p) = link::index(&host, peer_name).await? {
                     link::configure(&host, p, peer_name, Some(ep.mac), ep.mtu).await?;
-                    ethtool::set_tx_checksum(&self.switch_ns, peer_name, false).await?;
+                    self.tx_checksum_off(&self.switch_ns, peer_name).await?;
                 }
                 self.host_side_up(&host, ep).await?;
             }
@@ -178,7 +205,7 @@ impl Plumber {
                         link::add_default_route_v6(&ctr, gw).await?;
                     }
                 }
-                ethtool::set_tx_checksum(&cns, ifname, false).await?;
+                self.tx_checksum_off(&cns, ifname).await?;
                 self.host_side_up(&host, ep).await?;
             }
         }
@@ -198,7 +225,7 @@ impl Plumber {
             ))
         })?;
         link::configure(host, i, &ep.host_ifname, None, ep.mtu).await?;
-        ethtool::set_tx_checksum(&self.switch_ns, &ep.host_ifname, false).await
+        self.tx_checksum_off(&self.switch_ns, &ep.host_ifname).await
     }
 
     async fn create_into_netns(
@@ -269,4 +296,77 @@ pub async fn add_link_routes(
         link::replace_link_route_v4(&h, index, ifname, *d).await?;
     }
     Ok(())
+}
+
+/// Makes the link-scope IPv4 routes through `ifname` in `ns` exactly
+/// `want` (static routes the caller owns on an interface it owns; the
+/// kernel's connected routes are left alone). Returns (added, removed).
+pub async fn sync_link_routes(
+    ns: &Netns,
+    ifname: &str,
+    want: &[ipnet::Ipv4Net],
+) -> Result<(usize, usize), PlumbError> {
+    let h = netns::netlink(ns).await?;
+    let Some(index) = link::index(&h, ifname).await? else {
+        return Err(PlumbError::Invalid(format!(
+            "interface {ifname} does not exist in {}",
+            ns.describe()
+        )));
+    };
+    let have = link::link_routes_v4(&h, index, ifname).await?;
+    let mut removed = 0;
+    for r in &have {
+        if !want.contains(r) {
+            link::delete_link_route_v4(&h, index, ifname, *r).await?;
+            removed += 1;
+        }
+    }
+    let mut added = 0;
+    for r in want {
+        if !have.contains(r) {
+            link::replace_link_route_v4(&h, index, ifname, *r).await?;
+            added += 1;
+        }
+    }
+    Ok((added, removed))
+}
+
+/// Makes the host end of a datapath's host port: the veth `host` ↔ `peer`
+/// in `ns` (created if missing), `host` with `mac`, `addr`, ARP off and
+/// up, `peer` up with TX checksum offload off on both. Forwarding is
+/// turned on in `ns` (the host routes between the port and its uplinks)
+/// and `host` accepts `127/8` sources (published ports reached from
+/// `localhost`). Returns whether the pair was created.
+pub async fn ensure_host_port(
+    ns: &Netns,
+    host: &str,
+    peer: &str,
+    mac: crate::datapath::MacAddr,
+    addr: ipnet::Ipv4Net,
+) -> Result<bool, PlumbError> {
+    check_name("host port", host)?;
+    check_name("host port peer", peer)?;
+    let h = netns::netlink(ns).await?;
+    let created = if link::index(&h, host).await?.is_none() {
+        let _ = link::delete(&h, peer).await?;
+        link::add_veth(&h, host, peer).await?;
+        true
+    } else {
+        false
+    };
+    let hi = link::index(&h, host)
+        .await?
+        .ok_or_else(|| PlumbError::Invalid(format!("{host} vanished")))?;
+    let pi = link::index(&h, peer)
+        .await?
+        .ok_or_else(|| PlumbError::Invalid(format!("{host} has no peer {peer}")))?;
+    link::configure(&h, hi, host, Some(mac), 0).await?;
+    link::set_noarp(&h, hi, host).await?;
+    link::add_address(&h, hi, host, addr.addr().into(), addr.prefix_len()).await?;
+    link::configure(&h, pi, peer, None, 0).await?;
+    ethtool::set_tx_checksum(ns, host, false).await?;
+    ethtool::set_tx_checksum(ns, peer, false).await?;
+    netfilter::sysctl(ns, "net/ipv4/ip_forward", "1").await?;
+    netfilter::sysctl(ns, &format!("net/ipv4/conf/{host}/route_localnet"), "1").await?;
+    Ok(created)
 }

@@ -34,6 +34,9 @@ pub struct OvsConfig {
     pub switch_netns: Netns,
     /// How long to wait for OVS to give a new port an OpenFlow number.
     pub port_timeout: Duration,
+    /// The host's end of the host port (external access; the bridge's
+    /// end is this name + `o`). At most 14 bytes.
+    pub host_port: String,
 }
 
 impl OvsConfig {
@@ -52,7 +55,29 @@ impl OvsConfig {
             router_port: "contivrtr".into(),
             switch_netns: Netns::Current,
             port_timeout: Duration::from_secs(10),
+            host_port: "contivh0".into(),
         }
+    }
+
+    /// The bridge's end of the host port.
+    pub fn host_port_peer(&self) -> String {
+        format!("{}o", self.host_port)
+    }
+
+    /// The nftables table holding this datapath's host NAT rules
+    /// (`<owner>_<bridge>`, other characters replaced by `_`).
+    pub fn nat_table(&self) -> String {
+        format!("{}_{}", self.owner, self.bridge)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect()
     }
 
     /// The OVSDB socket.

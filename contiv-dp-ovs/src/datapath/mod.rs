@@ -29,6 +29,7 @@
 //! ```
 
 mod config;
+pub mod external;
 pub mod install;
 mod next_hops;
 pub mod state;
@@ -74,6 +75,8 @@ struct Inner {
     /// reconnect or a failed bundle): the next flush is a full resync.
     needs_resync: bool,
     stats: OvsStats,
+    /// What the host side (host port, routes, NAT table) was last made.
+    host: external::Applied,
 }
 
 /// The OVS datapath. See the [module documentation](self).
@@ -142,6 +145,11 @@ impl OvsDatapath {
         Capability::Gateway6,
         Capability::Routing,
         Capability::RoutedUplink,
+        Capability::Services,
+        Capability::EgressNat,
+        Capability::PublishedPorts,
+        Capability::QosBandwidth,
+        Capability::QosDscp,
     ]);
 
     /// Connects to OVSDB and the bridge (creating the bridge and attaching
@@ -177,6 +185,7 @@ impl OvsDatapath {
             pipeline,
             needs_resync: false,
             stats: OvsStats::default(),
+            host: external::Applied::default(),
         };
         let inner = std::sync::Arc::new(Mutex::new(inner));
         let resolver = tokio::spawn(next_hops::run(
@@ -299,8 +308,27 @@ impl Inner {
         self.ports.endpoints.remove(id);
         switch::remove_port(&self.vs, cfg, &ep.host_ifname).await?;
         self.plumber.remove(&ep).await.map_err(plumbing)?;
-        self.state.local.remove(id);
+        self.forget_endpoint(id);
         Ok(())
+    }
+
+    /// Drops endpoint `id` from the state with what hangs on it (its
+    /// place in services, its published ports), keeping the pipeline's
+    /// services in step.
+    fn forget_endpoint(&mut self, id: &str) {
+        let backed: Vec<String> = self
+            .state
+            .services
+            .values()
+            .filter(|s| s.backends.iter().any(|b| b == id))
+            .map(|s| s.key.clone())
+            .collect();
+        self.state.forget_endpoint(id);
+        for k in backed {
+            if let Some(sv) = self.state.services.get(&k) {
+                self.pipeline.upsert_service(sv.clone());
+            }
+        }
     }
 
     async fn add_local(&mut self, cfg: &OvsConfig, ep: LocalEndpoint) -> DpResult<()> {
@@ -333,6 +361,16 @@ impl Inner {
                 return Err(e);
             }
         };
+        let reshape = ep.qos.is_some_and(|q| q.rate_kbps > 0)
+            || self
+                .state
+                .local
+                .get(&ep.id)
+                .and_then(|o| o.qos)
+                .is_some_and(|q| q.rate_kbps > 0);
+        if reshape {
+            external::shape(cfg, &ep).await?;
+        }
         self.ports.endpoints.insert(ep.id.clone(), ofport);
         self.pipeline.upsert_local(ep.clone(), Some(ofport));
         self.state.local.insert(ep.id.clone(), ep);
@@ -384,7 +422,18 @@ impl Inner {
                     .collect();
                 for id in remotes {
                     self.pipeline.remove_remote(&id);
-                    self.state.remote.remove(&id);
+                    self.forget_endpoint(&id);
+                }
+                let services: Vec<String> = self
+                    .state
+                    .services
+                    .values()
+                    .filter(|s| s.network == key)
+                    .map(|s| s.key.clone())
+                    .collect();
+                for k in services {
+                    self.pipeline.remove_service(&k);
+                    self.state.services.remove(&k);
                 }
                 self.pipeline.remove_network(&key);
                 self.state.networks.remove(&key);
@@ -402,7 +451,9 @@ impl Inner {
             }
             DpOp::RemoveRemoteEndpoint(id) => {
                 self.pipeline.remove_remote(&id);
-                self.state.remote.remove(&id);
+                if self.state.remote.contains_key(&id) {
+                    self.forget_endpoint(&id);
+                }
             }
             DpOp::AddPeer(p) => {
                 if !self.ports.peers.contains_key(&p.ip) {
@@ -456,19 +507,34 @@ impl Inner {
                 self.pipeline.remove_route(p);
                 self.state.record(&DpOp::RemoveRoute(p));
             }
+            DpOp::AddService(sv) => {
+                self.state.check_service(&sv)?;
+                self.pipeline.upsert_service(sv.clone());
+                self.state.record(&DpOp::AddService(sv));
+            }
+            DpOp::RemoveService(k) => {
+                self.pipeline.remove_service(&k);
+                self.state.services.remove(&k);
+            }
+            op @ (DpOp::AddPublishedPort(_) | DpOp::RemovePublishedPort(_)) => {
+                // Realised by the host's NAT table at the flush.
+                self.state.apply(&op)?;
+            }
         }
         Ok(())
     }
 
     /// Sends what the pipeline changed (or resyncs if the switch's flows
     /// are unknown).
-    async fn flush(&mut self) -> DpResult<()> {
+    async fn flush(&mut self, cfg: &OvsConfig) -> DpResult<()> {
+        self.converge_host(cfg).await?;
         if self.needs_resync {
             self.resync_flows().await?;
             return Ok(());
         }
         let changes = self.pipeline.flush();
-        match install::send_bundle(&self.of, &changes).await {
+        let groups = self.pipeline.take_group_changes();
+        match install::send_bundle_with_groups(&self.of, &groups, &changes).await {
             Ok(0) => Ok(()),
             Ok(n) => {
                 self.stats.flow_mods += n as u64;
@@ -482,13 +548,43 @@ impl Inner {
         }
     }
 
-    /// Compares the compiled flows with the switch's and sends the
-    /// difference in one bundle.
+    /// Makes the host side (host port with its bridge port, routes, NAT
+    /// table) what the state needs; returns what it wrote.
+    async fn converge_host(&mut self, cfg: &OvsConfig) -> DpResult<external::Writes> {
+        let mut w = external::converge(cfg, &self.state, &mut self.host).await?;
+        if external::wanted(&self.state) {
+            if self.ports.host.is_none() {
+                let p = switch::ensure_host_port(&self.vs, cfg).await?;
+                self.ports.host = Some(p);
+                self.pipeline.set_host_port(Some(p));
+                w.added += 1;
+            }
+        } else if self.ports.host.take().is_some() {
+            self.pipeline.set_host_port(None);
+            switch::remove_port(&self.vs, cfg, &cfg.host_port_peer()).await?;
+            self.plumber
+                .delete_host_link(&cfg.host_port)
+                .await
+                .map_err(plumbing)?;
+            w.removed += 1;
+        }
+        Ok(w)
+    }
+
+    /// Compares the compiled flows and groups with the switch's and sends
+    /// the difference in one bundle.
     async fn resync_flows(&mut self) -> DpResult<install::Diff> {
         self.pipeline.flush();
+        self.pipeline.mark_all_groups();
+        let _ = self.pipeline.take_group_changes();
         let have = install::installed(&self.of).await?;
+        let have_groups = install::installed_groups(&self.of).await?;
         let mut d = install::diff(self.pipeline.flows_unordered(), &have);
-        let n = install::send_bundle(&self.of, &d.changes).await?;
+        let g = install::diff_groups(self.pipeline.groups(), &have_groups);
+        d.added += g.upserts.len();
+        d.removed += g.deletes.len();
+        d.unchanged += self.pipeline.groups().len() - g.upserts.len();
+        let n = install::send_bundle_with_groups(&self.of, &g, &d.changes).await?;
         if n > 0 {
             self.stats.flow_mods += n as u64;
             self.stats.bundles += 1;
@@ -567,6 +663,19 @@ impl Inner {
                 }
             }
         }
+        if external::wanted(target) {
+            // Re-attached (its veth is made by the host-side converge).
+            wanted.insert(cfg.host_port_peer());
+            if owned_names.contains(cfg.host_port_peer().as_str())
+                && self
+                    .plumber
+                    .host_link_exists(&cfg.host_port_peer())
+                    .await
+                    .map_err(plumbing)?
+            {
+                ports.host = Some(switch::ensure_host_port(&self.vs, cfg).await?);
+            }
+        }
         let mut removed = 0;
         for p in owned.iter().filter(|p| !wanted.contains(&p.name)) {
             switch::remove_port(&self.vs, cfg, &p.name).await?;
@@ -614,7 +723,7 @@ impl Datapath for OvsDatapath {
             }
         }
         // Whatever was applied before a failure is realised.
-        let flushed = g.flush().await;
+        let flushed = g.flush(&self.cfg).await;
         match failed {
             Some(e) => Err(e),
             None => flushed,
@@ -633,9 +742,18 @@ impl Datapath for OvsDatapath {
         let mut g = self.inner.lock().await;
         g.ensure_connected(&self.cfg).await?;
         let (ports_added, ports_removed, failed) = g.resync_switch(&self.cfg, &target).await?;
+        g.state = target;
+        // The host side is read back, not trusted from memory.
+        g.host = external::Applied::default();
+        let host = g.converge_host(&self.cfg).await?;
+        let mut qdiscs = 0;
+        for ep in g.state.local.values() {
+            if ep.qos.is_some_and(|q| q.rate_kbps > 0) && g.ports.endpoints.contains_key(&ep.id) {
+                qdiscs += external::shape(&self.cfg, ep).await?;
+            }
+        }
         let ports = g.ports.clone();
         g.pipeline = Pipeline::from_desired(desired, &ports);
-        g.state = target;
         let d = g.resync_flows().await?;
         if let Some((id, e)) = failed.first() {
             // Everything else converged; the failed endpoints have no
@@ -651,8 +769,8 @@ impl Datapath for OvsDatapath {
             });
         }
         Ok(ResyncReport {
-            added: d.added + ports_added,
-            removed: d.removed + ports_removed,
+            added: d.added + ports_added + host.added + qdiscs,
+            removed: d.removed + ports_removed + host.removed,
             unchanged: d.unchanged,
         })
     }

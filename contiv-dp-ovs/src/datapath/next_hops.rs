@@ -96,7 +96,7 @@ pub(super) async fn run(inner: Weak<Mutex<Inner>>, cfg: OvsConfig) {
             warn!(error = %e, "cannot reach the switch to install routes");
             continue;
         }
-        if let Err(e) = g.flush().await {
+        if let Err(e) = g.flush(&cfg).await {
             warn!(error = %e, "cannot install the flows of resolved routes");
         }
     }

@@ -27,12 +27,13 @@ pub fn check_fabric(f: &FabricSpec, uplink: Option<&str>) -> DpResult<()> {
 }
 
 /// Checks a network spec: the shared checks plus the tenant id, which
-/// the pipeline uses as a 16-bit conntrack zone.
+/// the pipeline uses as a 15-bit conntrack zone (the top bit marks the
+/// tenant's NAT zone).
 pub fn check_network(n: &NetworkSpec) -> DpResult<()> {
     contiv_core::datapath::check_network(n)?;
-    if n.tenant_id > 0xffff {
+    if n.tenant_id > 0x7fff {
         return Err(DpError::InvalidArgument(format!(
-            "network {}: tenant id {} does not fit a 16-bit conntrack zone (ids 0..=65535)",
+            "network {}: tenant id {} does not fit the 15-bit conntrack zone of the OVS datapath (ids 0..=32767)",
             n.key, n.tenant_id
         )));
     }

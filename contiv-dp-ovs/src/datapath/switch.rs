@@ -21,6 +21,8 @@ pub const UPLINK_KEY: &str = "contiv-uplink";
 pub const VETH_KEY: &str = "contiv-veth";
 /// `external_ids` key marking the fabric router port.
 pub const ROUTER_KEY: &str = "contiv-router";
+/// `external_ids` key marking the host port (external access).
+pub const HOST_KEY: &str = "contiv-host";
 
 /// Maps an OVSDB error to a datapath error with context.
 pub fn backend(what: &str) -> impl FnOnce(OvsdbError) -> DpError + '_ {
@@ -133,6 +135,22 @@ pub async fn ensure_router_port(
     vs.wait_ofport(name, cfg.port_timeout)
         .await
         .map_err(backend(&format!("attaching the fabric router port {name}")))
+}
+
+/// Creates or converges the bridge's end of the host port; returns its
+/// ofport.
+pub async fn ensure_host_port(vs: &Vswitch, cfg: &OvsConfig) -> Result<u32, DpError> {
+    let name = cfg.host_port_peer();
+    let spec = PortSpec::new(&cfg.bridge, &name, InterfaceKind::System)
+        .owner(&cfg.owner)
+        .external_id(HOST_KEY, "true")
+        .external_id(VETH_KEY, "true");
+    vs.ensure_port(&spec)
+        .await
+        .map_err(backend(&format!("adding the host port {name}")))?;
+    vs.wait_ofport(&name, cfg.port_timeout)
+        .await
+        .map_err(backend(&format!("attaching the host port {name}")))
 }
 
 /// Removes a port by name (gone already is fine).

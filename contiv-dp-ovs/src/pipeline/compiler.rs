@@ -14,10 +14,11 @@ use super::forwarding::{network_cookie, remote_delivery};
 use super::fxhash::FxHashMap;
 use super::policy::PolicyLowering;
 use super::routing;
+use super::service::{BackendAddr, GroupSpec, preferred_group_id, service_flows, service_group};
 use crate::openflow::wire::MacAddr;
 use contiv_core::datapath::{
     DesiredState, Encap, ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint,
-    NetworkSpec, RemoteEndpoint,
+    NetworkSpec, RemoteEndpoint, ServiceSpec,
 };
 use contiv_core::ir::{EpgId, NO_EPG, PolicyDelta, PolicyIr, TenantId};
 use ipnet::Ipv4Net;
@@ -38,7 +39,28 @@ pub struct PortMap {
     pub router: Option<u32>,
     /// Resolved MACs of the external routes' next hops.
     pub next_hops: BTreeMap<Ipv4Addr, MacAddr>,
+    /// The host port's ofport (external access).
+    pub host: Option<u32>,
 }
+
+/// Group changes since the last [`Pipeline::take_group_changes`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupChanges {
+    /// Groups to create (`true`) or modify (`false`), by id.
+    pub upserts: Vec<(u32, GroupSpec, bool)>,
+    /// Groups to delete.
+    pub deletes: Vec<u32>,
+}
+
+impl GroupChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.deletes.is_empty()
+    }
+}
+
+/// A service port's identity: (service key, IP protocol, VIP port).
+type PortKey = (Arc<str>, u8, u16);
 
 #[derive(Debug)]
 struct LocalEntry {
@@ -67,6 +89,15 @@ pub struct Pipeline {
     policy: PolicyLowering,
     table: FlowTable,
     dirty: BTreeSet<Owner>,
+    host_port: Option<u32>,
+    services: BTreeMap<Arc<str>, ServiceSpec>,
+    /// Endpoint id → the services it backs.
+    backend_of: FxHashMap<String, BTreeSet<Arc<str>>>,
+    group_ids: BTreeMap<PortKey, u32>,
+    group_keys: BTreeMap<u32, PortKey>,
+    groups: BTreeMap<u32, GroupSpec>,
+    groups_flushed: BTreeMap<u32, GroupSpec>,
+    groups_dirty: BTreeSet<u32>,
 }
 
 impl Default for Pipeline {
@@ -99,6 +130,14 @@ impl Pipeline {
             policy: PolicyLowering::new(),
             table: FlowTable::new(),
             dirty,
+            host_port: None,
+            services: BTreeMap::new(),
+            backend_of: FxHashMap::default(),
+            group_ids: BTreeMap::new(),
+            group_keys: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            groups_flushed: BTreeMap::new(),
+            groups_dirty: BTreeSet::new(),
         }
     }
 
@@ -117,6 +156,7 @@ impl Pipeline {
         );
         p.set_global(desired.global.clone());
         p.set_uplink(ports.uplink);
+        p.set_host_port(ports.host);
         for (ip, port) in &ports.peers {
             p.set_peer_port(*ip, Some(*port));
         }
@@ -137,13 +177,17 @@ impl Pipeline {
         for r in &desired.routes {
             p.upsert_route(*r);
         }
+        for sv in &desired.services {
+            p.upsert_service(sv.clone());
+        }
         p
     }
 
     // ---- state changes -------------------------------------------------
 
     /// Sets the global modes (the ARP mode changes every endpoint's flows,
-    /// the forwarding mode every network's and endpoint's).
+    /// the forwarding mode every network's and endpoint's, the private
+    /// subnet every external-access flow).
     pub fn set_global(&mut self, g: GlobalSpec) {
         if g.arp_mode != self.global.arp_mode {
             self.mark_all_endpoints();
@@ -157,7 +201,205 @@ impl Pipeline {
                 .collect();
             self.dirty.extend(keys.into_iter().map(Owner::Network));
         }
+        let pvt_changed = g.private_subnet != self.global.private_subnet;
         self.global = g;
+        if pvt_changed {
+            self.mark_external();
+        }
+    }
+
+    /// Everything the host port and the private subnet shape.
+    fn mark_external(&mut self) {
+        self.dirty.insert(Owner::External);
+        let tenants: BTreeSet<TenantId> = self.networks.values().map(|n| n.tenant_id).collect();
+        for t in tenants {
+            self.dirty.insert(Owner::ExternalTenant(t));
+        }
+        let nets: Vec<Arc<str>> = self
+            .networks
+            .keys()
+            .map(|k| Arc::from(k.as_str()))
+            .collect();
+        for k in nets {
+            self.dirty.insert(Owner::Network(k));
+        }
+        let locals: Vec<Owner> = self
+            .locals
+            .keys()
+            .map(|k| Owner::Local(k.clone()))
+            .collect();
+        self.dirty.extend(locals);
+    }
+
+    /// Sets (or with `None` removes) the host port's ofport.
+    pub fn set_host_port(&mut self, ofport: Option<u32>) {
+        if self.host_port != ofport {
+            self.host_port = ofport;
+            self.mark_external();
+        }
+    }
+
+    /// Whether any network has external access (the host port is needed).
+    pub fn needs_host_port(&self) -> bool {
+        self.networks.values().any(|n| n.external)
+    }
+
+    fn mark_services_of(&mut self, endpoint: &str) {
+        let keys: Vec<Arc<str>> = self
+            .backend_of
+            .get(endpoint)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for k in keys {
+            self.mark_service(&k);
+        }
+    }
+
+    fn mark_service(&mut self, key: &Arc<str>) {
+        self.dirty.insert(Owner::Service(key.clone()));
+        let ids: Vec<u32> = self
+            .group_ids
+            .range((key.clone(), 0, 0)..=(key.clone(), u8::MAX, u16::MAX))
+            .map(|(_, g)| *g)
+            .collect();
+        self.groups_dirty.extend(ids);
+    }
+
+    /// Adds or replaces a service.
+    pub fn upsert_service(&mut self, sv: ServiceSpec) {
+        let key: Arc<str> = Arc::from(sv.key.as_str());
+        if self.services.get(&key) == Some(&sv) {
+            return;
+        }
+        self.remove_service(&sv.key);
+        for b in &sv.backends {
+            self.backend_of
+                .entry(b.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+        for p in &sv.ports {
+            let pk: PortKey = (key.clone(), p.protocol.ip_proto(), p.svc_port);
+            let mut id = preferred_group_id(&sv.key, p);
+            while self.group_keys.contains_key(&id) {
+                id = if id >= 0x7fff_ffff { 1 } else { id + 1 };
+            }
+            self.group_keys.insert(id, pk.clone());
+            self.group_ids.insert(pk, id);
+        }
+        if let Some(n) = self.networks.get(&sv.network) {
+            let t = n.tenant_id;
+            self.dirty.insert(Owner::ExternalTenant(t));
+        }
+        self.services.insert(key.clone(), sv);
+        self.mark_service(&key);
+    }
+
+    /// Removes a service (and its groups).
+    pub fn remove_service(&mut self, key: &str) {
+        let Some((k, sv)) = self.services.remove_entry(key) else {
+            return;
+        };
+        for b in &sv.backends {
+            if let Some(s) = self.backend_of.get_mut(b) {
+                s.remove(&k);
+                if s.is_empty() {
+                    self.backend_of.remove(b);
+                }
+            }
+        }
+        let ids: Vec<(PortKey, u32)> = self
+            .group_ids
+            .range((k.clone(), 0, 0)..=(k.clone(), u8::MAX, u16::MAX))
+            .map(|(pk, g)| (pk.clone(), *g))
+            .collect();
+        for (pk, g) in ids {
+            self.group_ids.remove(&pk);
+            self.group_keys.remove(&g);
+            self.groups_dirty.insert(g);
+        }
+        self.dirty.insert(Owner::Service(k));
+    }
+
+    /// The backends of `sv` this pipeline can reach (known endpoints on
+    /// its network with an IPv4 address), in the service's order.
+    fn backend_addrs(&self, sv: &ServiceSpec) -> Vec<BackendAddr> {
+        sv.backends
+            .iter()
+            .filter_map(|id| {
+                if let Some(e) = self.locals.get(id.as_str()) {
+                    (e.ep.network == sv.network && e.ofport.is_some())
+                        .then_some(())
+                        .and(e.ep.ipv4.map(|a| BackendAddr {
+                            ip: a.addr(),
+                            mac: crate::openflow::wire::MacAddr(e.ep.mac.octets()),
+                        }))
+                } else {
+                    let e = self.remotes.get(id.as_str())?;
+                    (e.network == sv.network).then_some(())?;
+                    e.ipv4.map(|ip| BackendAddr {
+                        ip,
+                        mac: crate::openflow::wire::MacAddr(e.mac.octets()),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// The group `id` should be, if any.
+    fn group_spec(&self, id: u32) -> Option<GroupSpec> {
+        let (key, proto, port) = self.group_keys.get(&id)?;
+        let sv = self.services.get(key)?;
+        let p = sv
+            .ports
+            .iter()
+            .find(|p| p.protocol.ip_proto() == *proto && p.svc_port == *port)?;
+        Some(service_group(p, &self.backend_addrs(sv)))
+    }
+
+    /// The groups changed since the last call (compute them after
+    /// [`Pipeline::flush`]).
+    pub fn take_group_changes(&mut self) -> GroupChanges {
+        let mut out = GroupChanges::default();
+        for id in std::mem::take(&mut self.groups_dirty) {
+            match self.group_spec(id) {
+                Some(g) => {
+                    let before = self.groups_flushed.get(&id);
+                    if before != Some(&g) {
+                        out.upserts.push((id, g.clone(), before.is_none()));
+                        self.groups_flushed.insert(id, g.clone());
+                    }
+                    self.groups.insert(id, g);
+                }
+                None => {
+                    self.groups.remove(&id);
+                    if self.groups_flushed.remove(&id).is_some() {
+                        out.deletes.push(id);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every group the switch should hold (as of the last
+    /// [`Pipeline::take_group_changes`]).
+    pub fn groups(&self) -> &BTreeMap<u32, GroupSpec> {
+        &self.groups
+    }
+
+    /// Forgets what was flushed: the next [`Pipeline::take_group_changes`]
+    /// after [`Pipeline::mark_all_groups`] reports every group as new (a
+    /// resync compares them with the switch itself).
+    pub fn mark_all_groups(&mut self) {
+        self.groups_flushed.clear();
+        let ids: Vec<u32> = self.group_keys.keys().copied().collect();
+        self.groups_dirty.extend(ids);
+    }
+
+    /// Number of services.
+    pub fn service_count(&self) -> usize {
+        self.services.len()
     }
 
     fn routing(&self) -> bool {
@@ -254,6 +496,11 @@ impl Pipeline {
         for id in &locals {
             self.reindex_local(id, -1);
         }
+        if let Some(old) = self.networks.get(&key) {
+            self.dirty.insert(Owner::ExternalTenant(old.tenant_id));
+        }
+        self.dirty.insert(Owner::ExternalTenant(n.tenant_id));
+        self.dirty.insert(Owner::External);
         self.networks.insert(key.clone(), n);
         for id in &locals {
             self.reindex_local(id, 1);
@@ -272,11 +519,23 @@ impl Pipeline {
         for id in &locals {
             self.reindex_local(id, -1);
         }
-        self.networks.remove(key);
+        if let Some(old) = self.networks.remove(key) {
+            self.dirty.insert(Owner::ExternalTenant(old.tenant_id));
+            self.dirty.insert(Owner::External);
+        }
         self.mark_network(key);
     }
 
     fn mark_network(&mut self, key: &str) {
+        let on_it: Vec<Arc<str>> = self
+            .services
+            .iter()
+            .filter(|(_, sv)| sv.network == key)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in on_it {
+            self.mark_service(&k);
+        }
         self.dirty.insert(Owner::Network(Arc::from(key)));
         for id in self.net_locals.get(key).into_iter().flatten() {
             self.dirty.insert(Owner::Local(id.clone()));
@@ -348,6 +607,7 @@ impl Pipeline {
             .insert(id.clone());
         self.reindex_local(&id, 1);
         self.dirty.insert(Owner::Network(Arc::from(net.as_str())));
+        self.mark_services_of(&id);
         self.dirty.insert(Owner::Local(id));
     }
 
@@ -364,6 +624,7 @@ impl Pipeline {
             self.dirty
                 .insert(Owner::Network(Arc::from(e.ep.network.as_str())));
         }
+        self.mark_services_of(id);
         self.dirty.insert(Owner::Local(Arc::from(id)));
     }
 
@@ -389,6 +650,7 @@ impl Pipeline {
             .or_default()
             .insert(id.clone());
         self.remotes.insert(id.clone(), ep);
+        self.mark_services_of(&id);
         self.dirty.insert(Owner::Remote(id));
     }
 
@@ -407,6 +669,7 @@ impl Pipeline {
             return;
         };
         self.unindex_remote(&k, &e.network, e.vtep);
+        self.mark_services_of(&k);
         self.dirty.insert(Owner::Remote(k));
     }
 
@@ -512,6 +775,12 @@ impl Pipeline {
                 if self.routing() {
                     v.extend(routing::network_flows(n, network_cookie(&n.key)));
                 }
+                if self.host_port.is_some() {
+                    v.extend(super::nat::network_flows(n, network_cookie(&n.key)));
+                    if self.routing() {
+                        v.extend(routing::external_flows(n, network_cookie(&n.key)));
+                    }
+                }
                 v
             }
             Owner::Local(id) => {
@@ -521,9 +790,18 @@ impl Pipeline {
                 match (self.networks.get(&e.ep.network), e.ofport) {
                     (Some(n), Some(p)) => {
                         let mut v = local_endpoint_flows(&e.ep, n, p, self.global.arp_mode);
+                        let c = super::forwarding::local_cookie(&e.ep.id);
                         if self.routing() {
-                            let c = super::forwarding::local_cookie(&e.ep.id);
                             v.extend(routing::local_flows(&e.ep, n, p, c));
+                        }
+                        if let Some(hp) = self.host_port {
+                            v.extend(super::nat::endpoint_flows(
+                                &e.ep,
+                                n,
+                                self.global.private_subnet,
+                                hp,
+                                c,
+                            ));
                         }
                         v
                     }
@@ -574,6 +852,41 @@ impl Pipeline {
                     None => Vec::new(),
                 }
             }
+            Owner::Service(key) => {
+                let Some(sv) = self.services.get(key) else {
+                    return Vec::new();
+                };
+                let Some(n) = self.networks.get(&sv.network) else {
+                    return Vec::new();
+                };
+                let groups: Vec<u32> = sv
+                    .ports
+                    .iter()
+                    .filter_map(|p| {
+                        self.group_ids
+                            .get(&(key.clone(), p.protocol.ip_proto(), p.svc_port))
+                            .copied()
+                    })
+                    .collect();
+                service_flows(sv, n, &self.backend_addrs(sv), &groups)
+            }
+            Owner::External => match self.host_port {
+                Some(hp) if self.needs_host_port() => {
+                    super::nat::host_port_flows(self.global.private_subnet, hp)
+                }
+                _ => Vec::new(),
+            },
+            Owner::ExternalTenant(t) => match self.host_port {
+                Some(hp)
+                    if self
+                        .networks
+                        .values()
+                        .any(|n| n.tenant_id == *t && n.external) =>
+                {
+                    super::nat::tenant_flows(*t, self.global.private_subnet, hp)
+                }
+                _ => Vec::new(),
+            },
         }
     }
 

@@ -34,10 +34,14 @@ pub enum CookieKind {
     Rule = 0x06,
     /// A group of policy rules sharing a conjunction.
     RuleGroup = 0x07,
+    /// A service (VIP, load balancing, hairpin, its backends' flows).
+    Service = 0x08,
+    /// External access: the host port's flows and each tenant's SNAT.
+    External = 0x09,
     /// The host's router on the fabric (routing mode with BGP).
-    Fabric = 0x08,
+    Fabric = 0x0a,
     /// A route to an external prefix learned from the fabric.
-    Route = 0x09,
+    Route = 0x0b,
 }
 
 impl CookieKind {
@@ -51,8 +55,10 @@ impl CookieKind {
             0x05 => CookieKind::Membership,
             0x06 => CookieKind::Rule,
             0x07 => CookieKind::RuleGroup,
-            0x08 => CookieKind::Fabric,
-            0x09 => CookieKind::Route,
+            0x08 => CookieKind::Service,
+            0x09 => CookieKind::External,
+            0x0a => CookieKind::Fabric,
+            0x0b => CookieKind::Route,
             _ => return None,
         })
     }
@@ -78,6 +84,8 @@ impl fmt::Display for CookieKind {
             CookieKind::Membership => "membership",
             CookieKind::Rule => "rule",
             CookieKind::RuleGroup => "rule-group",
+            CookieKind::Service => "service",
+            CookieKind::External => "external",
             CookieKind::Fabric => "fabric",
             CookieKind::Route => "route",
         })

@@ -33,6 +33,12 @@ pub enum Owner {
     Member(TenantId, IpAddr),
     /// A policy rule group, by its conjunction id.
     Group(u32),
+    /// A service, by key.
+    Service(Arc<str>),
+    /// The host port (external access).
+    External,
+    /// One tenant's external access.
+    ExternalTenant(TenantId),
     /// The host's router on the fabric.
     Fabric,
     /// An external route, by prefix.

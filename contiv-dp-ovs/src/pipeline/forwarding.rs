@@ -9,7 +9,7 @@ use super::flow::FlowKey;
 use super::flow_table::Body;
 use super::tables::{Table, flags, l4, network_tag, prio, reg};
 use crate::openflow::wire::{
-    Action, Ct, MacAddr, Masked, Match, NxmHeader, OxmField, RegMove, ct_state, port_no,
+    Action, Ct, MacAddr, Masked, Match, Nat, NxmHeader, OxmField, RegMove, ct_state, port_no,
 };
 use contiv_core::datapath::{ArpMode, Encap, LocalEndpoint, NetworkSpec, RemoteEndpoint};
 use contiv_core::ir::{EpgId, TenantId};
@@ -50,11 +50,11 @@ pub fn member_cookie(tenant: TenantId, ip: IpAddr) -> u64 {
     CookieKind::Membership.cookie(stable_hash(&[&tenant.to_be_bytes(), &ip_bytes]))
 }
 
-fn flag_set(m: Match, flag: u32) -> Match {
+pub(super) fn flag_set(m: Match, flag: u32) -> Match {
     m.reg_masked(reg::FLAGS, flag, flag)
 }
 
-fn flag_clear(m: Match, flag: u32) -> Match {
+pub(super) fn flag_clear(m: Match, flag: u32) -> Match {
     m.reg_masked(reg::FLAGS, 0, flag)
 }
 
@@ -71,8 +71,17 @@ fn l4_proto_load(proto: u8) -> Action {
     )
 }
 
+/// `ct(zone=reg0[0..15], nat, table=CtState)`: the tenant's conntrack,
+/// applying the translation of NATed connections (service DNAT, hairpin
+/// and external SNAT are reversed for replies and repeated for later
+/// packets).
 fn ct_to_state_table() -> Action {
-    Action::Ct(Ct::new().zone(tenant_zone()).table(Table::CtState.id()))
+    Action::Ct(
+        Ct::new()
+            .zone(tenant_zone())
+            .table(Table::CtState.id())
+            .action(Action::Nat(Nat::reverse())),
+    )
 }
 
 /// The fixed skeleton: table misses, protocol dispatch, conntrack, the
@@ -193,11 +202,13 @@ pub fn base_flows() -> Vec<Entry> {
     let st = |bits: u32| Match::new().ct_state(ct_state::TRK | bits, ct_state::TRK | bits);
     v.extend([
         plain(Table::CtState, prio::GUARD, st(ct_state::INV), drop(), c),
+        // Later packets of a connection (service ones were translated by
+        // the conntrack stage and get the backend's MAC in service-fwd).
         plain(
             Table::CtState,
             prio::OBJECT,
             st(ct_state::EST),
-            goto(Table::L2Forward),
+            goto(Table::ServiceFwd),
             c,
         ),
         plain(
@@ -211,10 +222,31 @@ pub fn base_flows() -> Vec<Entry> {
             Table::CtState,
             prio::DISPATCH,
             st(ct_state::NEW),
-            goto(Table::SrcEpg),
+            goto(Table::ServiceLb),
             c,
         ),
         plain(Table::CtState, prio::MISS, Match::new(), drop(), c),
+        plain(
+            Table::ServiceLb,
+            prio::MISS,
+            Match::new(),
+            goto(Table::SrcEpg),
+            c,
+        ),
+        plain(
+            Table::ServiceFwd,
+            prio::DISPATCH,
+            st(ct_state::EST),
+            goto(Table::L2Forward),
+            c,
+        ),
+        plain(
+            Table::ServiceFwd,
+            prio::MISS,
+            Match::new(),
+            goto(Table::SrcEpg),
+            c,
+        ),
         plain(
             Table::SrcEpg,
             prio::MISS,
@@ -272,8 +304,24 @@ pub fn base_flows() -> Vec<Entry> {
             c,
         ));
     }
+    // Service connections were committed with their DNAT by the group
+    // bucket (hairpin ones get their SNAT from the service's own flow).
+    v.push(plain(
+        Table::Commit,
+        prio::DISPATCH + 1,
+        flag_set(Match::new(), flags::SERVICE),
+        goto(Table::L2Forward),
+        c,
+    ));
     v.push(plain(Table::Commit, prio::MISS, Match::new(), drop(), c));
     v.push(plain(Table::L2Forward, prio::MISS, Match::new(), drop(), c));
+    v.push(plain(
+        Table::ExternalOut,
+        prio::MISS,
+        Match::new(),
+        drop(),
+        c,
+    ));
     v
 }
 
@@ -390,7 +438,7 @@ pub fn network_flows(
 
 /// The proxy-ARP answer for `ip` at `mac`, sent back out the port the
 /// request came in on.
-fn arp_reply(net: &NetworkSpec, ip: Ipv4Addr, mac: MacAddr, cookie: u64) -> Entry {
+pub(super) fn arp_reply(net: &NetworkSpec, ip: Ipv4Addr, mac: MacAddr, cookie: u64) -> Entry {
     arp_reply_to(net, ip, mac, cookie, false)
 }
 

@@ -18,7 +18,9 @@
 //!   (routing happens once, on the sending host). Prefixes learned from
 //!   the fabric → router MAC → next hop MAC, `dec_ttl`, out the uplink
 //!   untagged; the longest prefix wins and every endpoint wins over any
-//!   prefix. No match: drop. Tenants never meet: every L3 flow matches the
+//!   prefix. A network with external access sends the rest of its IPv4
+//!   to [`Table::ExternalOut`] (as bridge mode does for its gateway MAC).
+//!   No match: drop. Tenants never meet: every L3 flow matches the
 //!   tenant register.
 //! * **The fabric segment.** The router port (an internal port holding
 //!   the router address in the switch's namespace, so BGP runs over it) and
@@ -100,6 +102,25 @@ pub fn network_flows(net: &NetworkSpec, cookie: u64) -> Vec<Entry> {
             )
         })
         .collect()
+}
+
+/// A network's flows in routing mode with external access (there is a
+/// host port): IPv4 from it that no endpoint or external route claims
+/// goes to [`Table::ExternalOut`] (SNAT to the host) rather than the L3
+/// miss. Endpoint and fabric routes win over it.
+pub fn external_flows(net: &NetworkSpec, cookie: u64) -> Vec<Entry> {
+    if !net.external || net.gateway.is_none() {
+        return Vec::new();
+    }
+    vec![plain(
+        Table::L3Forward,
+        prio::DISPATCH,
+        Match::new()
+            .reg(reg::NETWORK, tag_of(net))
+            .eth_type(eth::IPV4),
+        goto(Table::ExternalOut),
+        cookie,
+    )]
 }
 
 fn dst_match(tenant: u32, ip: IpAddr) -> Match {

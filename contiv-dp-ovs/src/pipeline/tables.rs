@@ -23,41 +23,62 @@ pub enum Table {
     /// and `ct(table=CtState, zone=tenant)`; ICMPv6 ND/RS/RA/MLD bypass
     /// conntrack and policy.
     Conntrack = 3,
-    /// Connection state: `+est`/`+rel` skip policy, `+inv` drops, `+new`
-    /// goes through classification and policy.
+    /// Connection state: `+est`/`+rel` skip policy (reverse-DNATed replies
+    /// pass [`ServiceFwd`](Table::ServiceFwd) first), `+inv` drops, `+new`
+    /// goes through service load balancing, classification and policy.
     CtState = 4,
+    /// Service load balancing: (tenant, VIP, protocol, port) of a new
+    /// connection → the service's select group, whose buckets commit the
+    /// DNAT to one backend (`ct(commit, nat(dst=…))`) and recirculate to
+    /// [`ServiceFwd`](Table::ServiceFwd).
+    ServiceLb = 5,
+    /// After DNAT: the backend's network and MAC (and the hairpin mark when
+    /// a backend reached itself); after reverse DNAT of a hairpin reply:
+    /// the client's MAC.
+    ServiceFwd = 6,
     /// Source classification: (tenant, source IP) → source EPG.
-    SrcEpg = 5,
+    SrcEpg = 7,
     /// Destination classification: (tenant, destination IP) → destination
     /// EPG, plus the "destination is local" flag.
-    DstEpg = 6,
+    DstEpg = 8,
     /// Egress policy: the `out` rules of the source EPG, only where the
     /// source is a local port.
-    Egress = 7,
+    Egress = 9,
     /// Ingress policy: the `in` rules of the destination EPG, only where the
     /// destination is local (also for traffic from tunnels and uplinks).
-    Ingress = 8,
-    /// `ct(commit)` of the new connection in the tenant's zone.
-    Commit = 9,
+    Ingress = 10,
+    /// `ct(commit)` of the new connection in the tenant's zone (service
+    /// connections were committed with their DNAT; hairpin ones get their
+    /// SNAT to the VIP here).
+    Commit = 11,
     /// L2 forwarding and output: local MACs → their port, remote MACs →
     /// VXLAN with the VNI or the VLAN uplink with the tag, broadcast and
-    /// multicast → head-end replication / uplink. Routed packets (flag
-    /// `ROUTED`) go on to [`Table::L3Forward`].
-    L2Forward = 10,
+    /// multicast → head-end replication / uplink; the gateway MAC of a
+    /// network with external access → [`ExternalOut`](Table::ExternalOut).
+    /// Routed packets (flag `ROUTED`) go on to [`Table::L3Forward`].
+    L2Forward = 12,
     /// Routing mode: (tenant, destination IP) → the endpoint's MACs, TTL
     /// decrement and its port / tunnel / uplink; external prefixes learned
-    /// from the fabric → the next hop through the uplink.
-    L3Forward = 11,
+    /// from the fabric → the next hop through the uplink; the rest, from a
+    /// network with external access → [`ExternalOut`](Table::ExternalOut).
+    L3Forward = 13,
+    /// External access out: replies of connections the host opened go back
+    /// to the host port as they are; new traffic to outside the cluster's
+    /// networks is SNATed to the tenant's private address and sent to the
+    /// host port (the host masquerades it).
+    ExternalOut = 14,
 }
 
 impl Table {
     /// Every table, in pipeline order.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 15] = [
         Table::Classify,
         Table::SpoofGuard,
         Table::Arp,
         Table::Conntrack,
         Table::CtState,
+        Table::ServiceLb,
+        Table::ServiceFwd,
         Table::SrcEpg,
         Table::DstEpg,
         Table::Egress,
@@ -65,6 +86,7 @@ impl Table {
         Table::Commit,
         Table::L2Forward,
         Table::L3Forward,
+        Table::ExternalOut,
     ];
 
     /// The OpenFlow table id.
@@ -85,6 +107,8 @@ impl Table {
             Table::Arp => "arp",
             Table::Conntrack => "conntrack",
             Table::CtState => "ct-state",
+            Table::ServiceLb => "service-lb",
+            Table::ServiceFwd => "service-fwd",
             Table::SrcEpg => "src-epg",
             Table::DstEpg => "dst-epg",
             Table::Egress => "egress",
@@ -92,6 +116,7 @@ impl Table {
             Table::Commit => "commit",
             Table::L2Forward => "l2-forward",
             Table::L3Forward => "l3-forward",
+            Table::ExternalOut => "external-out",
         }
     }
 
@@ -104,17 +129,28 @@ impl Table {
                 "proxy ARP for known endpoints; the gateway answers ARP and ping; ARP -> L2, IP -> conntrack"
             }
             Table::Conntrack => "L4 -> reg6; ct(table=ct-state, zone=reg0[0..15])",
-            Table::CtState => "+est/+rel -> L2, +inv drop, +new -> classification",
+            Table::CtState => {
+                "+est/+rel -> L2 (reverse-DNATed replies via service-fwd), +inv drop, +new -> service-lb"
+            }
+            Table::ServiceLb => {
+                "(tenant, VIP, proto, port) of a new connection -> select group (DNAT)"
+            }
+            Table::ServiceFwd => {
+                "after DNAT: backend network + MAC, hairpin mark; hairpin replies: client MAC"
+            }
             Table::SrcEpg => "(tenant, src IP) -> src EPG (reg2)",
             Table::DstEpg => "(tenant, dst IP) -> dst EPG (reg3), dst-local flag",
             Table::Egress => "out rules of the src EPG (source local only)",
             Table::Ingress => "in rules of the dst EPG (destination local only)",
             Table::Commit => "ct(commit) in the tenant zone",
             Table::L2Forward => {
-                "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood; routed -> l3-forward"
+                "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood; gateway MAC -> external-out; routed -> l3-forward"
             }
             Table::L3Forward => {
-                "routing mode: (tenant, dst IP) -> endpoint MACs, dec_ttl, port/tunnel/uplink; external routes -> fabric"
+                "routing mode: (tenant, dst IP) -> endpoint MACs, dec_ttl, port/tunnel/uplink; external routes -> fabric; else -> external-out"
+            }
+            Table::ExternalOut => {
+                "host-opened replies -> host port; else SNAT to the tenant's private address -> host port"
             }
         }
     }
@@ -142,6 +178,10 @@ pub mod reg {
     /// the IP protocol, bit 24 "ICMP" (ICMPv4 or ICMPv6) — so policy flows
     /// match L4 once for both address families.
     pub const L4: u8 = 6;
+    /// The VIP a new service connection was addressed to (set by
+    /// [`Table::ServiceLb`](super::Table::ServiceLb); the hairpin SNAT uses
+    /// it).
+    pub const VIP: u8 = 5;
 }
 
 /// Bits of [`reg::FLAGS`].
@@ -155,10 +195,23 @@ pub mod flags {
     /// The destination IP belongs to a local endpoint (set by
     /// [`Table::DstEpg`](super::Table::DstEpg)).
     pub const DST_LOCAL: u32 = 1 << 3;
+    /// The packet entered through the host port (external access).
+    pub const FROM_HOST: u32 = 1 << 4;
+    /// A new service connection: DNAT committed by a group bucket (the
+    /// commit stage skips it).
+    pub const SERVICE: u32 = 1 << 5;
+    /// A service connection whose backend is its client (hairpin): SNAT to
+    /// the VIP at the commit stage.
+    pub const HAIRPIN: u32 = 1 << 6;
+    /// The reverse SNAT lookup was done (the tenant's NAT zone first, then
+    /// its own zone; never twice).
+    pub const UNSNAT_DONE: u32 = 1 << 7;
+    /// The external SNAT was done (external-out sends it to the host).
+    pub const SNAT_DONE: u32 = 1 << 8;
     /// Routing mode: the packet is routed (it was sent to a gateway's MAC,
     /// or came from the fabric to the host's router MAC); L2 forwarding
     /// hands it to [`Table::L3Forward`](super::Table::L3Forward).
-    pub const ROUTED: u32 = 1 << 4;
+    pub const ROUTED: u32 = 1 << 9;
     /// Bit numbers of the flags, for partial register loads.
     pub mod bit {
         /// Bit of `FROM_LOCAL`.
@@ -169,8 +222,18 @@ pub mod flags {
         pub const FROM_UPLINK: u16 = 2;
         /// Bit of `DST_LOCAL`.
         pub const DST_LOCAL: u16 = 3;
+        /// Bit of `FROM_HOST`.
+        pub const FROM_HOST: u16 = 4;
+        /// Bit of `SERVICE`.
+        pub const SERVICE: u16 = 5;
+        /// Bit of `HAIRPIN`.
+        pub const HAIRPIN: u16 = 6;
+        /// Bit of `UNSNAT_DONE`.
+        pub const UNSNAT_DONE: u16 = 7;
+        /// Bit of `SNAT_DONE`.
+        pub const SNAT_DONE: u16 = 8;
         /// Bit of `ROUTED`.
-        pub const ROUTED: u16 = 4;
+        pub const ROUTED: u16 = 9;
     }
 }
 
@@ -242,7 +305,7 @@ mod tests {
             assert_eq!(usize::from(t.id()), i);
             assert_eq!(Table::from_id(t.id()), Some(*t));
         }
-        assert_eq!(Table::from_id(12), None);
+        assert_eq!(Table::from_id(15), None);
     }
 
     #[test]

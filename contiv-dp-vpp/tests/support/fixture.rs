@@ -47,6 +47,7 @@ pub fn vxnet() -> NetworkSpec {
         gateway: Some("10.1.0.1".parse().expect("ip")),
         subnet6: Some("fd00:1::/64".parse().expect("net")),
         gateway6: Some("fd00:1::1".parse().expect("ip")),
+        external: false,
     }
 }
 
@@ -63,6 +64,7 @@ pub fn vlannet() -> NetworkSpec {
         gateway: Some("10.2.0.1".parse().expect("ip")),
         subnet6: None,
         gateway6: None,
+        external: false,
     }
 }
 
@@ -225,6 +227,7 @@ pub fn scenario() -> DesiredState {
         global: GlobalSpec {
             arp_mode: ArpMode::Proxy,
             fwd_mode: FwdMode::Routing,
+            ..GlobalSpec::default()
         },
         networks: vec![vx.clone(), vl.clone()],
         local_endpoints: vec![web1, web2, db1],

@@ -173,6 +173,97 @@ impl Container {
         panic!("nc did not start listening on {port} in {}", self.name);
     }
 
+    /// A TCP server on `port` that answers every connection with `reply`
+    /// (`None`: with the address the connection came from) and closes it;
+    /// killed on drop.
+    pub async fn serve(&self, port: u16, reply: Option<&str>) -> Listener {
+        let answer = match reply {
+            Some(r) => format!("{r:?}.encode()"),
+            None => "a[0].encode()".into(),
+        };
+        let prog = format!(
+            "import socket\n\
+             s=socket.socket()\n\
+             s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('0.0.0.0',{port}))\n\
+             s.listen(256)\n\
+             while True:\n\
+             \x20c,a=s.accept()\n\
+             \x20try:\n\
+             \x20\x20c.sendall({answer}+b'\\n')\n\
+             \x20except OSError:\n\
+             \x20\x20pass\n\
+             \x20c.close()\n"
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3", "-c", &prog])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start a server in {}: {e}", self.name));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let want = format!(":{port} ");
+        while Instant::now() < deadline {
+            let out = self.exec(&["ss", "-ltnH"]).await;
+            if String::from_utf8_lossy(&out.stdout).contains(&want) {
+                return Listener(child);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the server did not start listening on {port} in {}",
+            self.name
+        );
+    }
+
+    /// Opens `n` TCP connections to `ip:port` one after another (each
+    /// from a new source port) and counts the first line each answered
+    /// (a connection that failed counts as `""`).
+    pub async fn tally(
+        &self,
+        ip: &str,
+        port: u16,
+        n: usize,
+    ) -> std::collections::BTreeMap<String, usize> {
+        let prog = format!(
+            "import socket,collections\n\
+             c=collections.Counter()\n\
+             for i in range({n}):\n\
+             \x20try:\n\
+             \x20\x20s=socket.create_connection(('{ip}',{port}),timeout=2)\n\
+             \x20\x20s.settimeout(2)\n\
+             \x20\x20c[s.makefile().readline().strip()]+=1\n\
+             \x20\x20s.close()\n\
+             \x20except OSError:\n\
+             \x20\x20c['']+=1\n\
+             for k,v in c.items():\n\
+             \x20print(repr(k),v)\n"
+        );
+        let out = self.exec(&["python3", "-c", &prog]).await;
+        assert!(
+            out.status.success(),
+            "the client in {} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.trim_matches('\'').to_owned(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The first line `ip:port` answers, if a connection succeeds within
+    /// 2 s.
+    pub async fn read_line(&self, ip: &str, port: u16) -> Option<String> {
+        let t = self.tally(ip, port, 1).await;
+        t.into_keys().find(|k| !k.is_empty())
+    }
+
     /// The neighbour entry for `ip` (`ip neigh show <ip>`).
     pub async fn neigh(&self, ip: &str) -> String {
         self.ip(&["neigh", "show", ip]).await
@@ -225,6 +316,7 @@ pub fn vxlan_net(
         gateway: None,
         subnet6: None,
         gateway6: None,
+        external: false,
     }
 }
 

@@ -69,15 +69,21 @@
 //! methods do not change, and new methods come with defaults.
 
 mod differential;
+mod external;
 pub mod fixture;
 mod multi_host;
+mod qos;
 mod routing;
+mod services;
 mod single_host;
 mod state;
 
 pub use differential::oracle_differential;
+pub use external::{egress_nat_to_outside, published_port_from_outside};
 pub use multi_host::{two_host_vxlan, vlan_over_trunk};
+pub use qos::{bandwidth_within_profile, dscp_on_the_wire};
 pub use routing::{fabric_routes_without_nat, routing_two_hosts, routing_within_tenant};
+pub use services::{service_load_balancing, services_follow_endpoints};
 pub use single_host::{
     arp_flood, arp_proxy, gateway_answers_arp_and_ping, gateway6_answers_nd_and_ping, icmp_policy,
     ipv6_forwarding_and_policy, overlapping_tenants_isolated, ping_on_one_network,
@@ -224,6 +230,21 @@ pub trait Harness: Send + Sync + 'static {
         None
     }
 
+    /// Connects network namespace `outside` (a [`Container`](fixture::Container)
+    /// the suite made: "the outside world") to `host` with a link the host
+    /// routes to — the host's side gets [`OUTSIDE_HOST_ADDR`]/24, the
+    /// outside's [`OUTSIDE_ADDR`]/24 (on their own: no route back into the
+    /// cluster). Needed by backends claiming [`Capability::EgressNat`] or
+    /// [`Capability::PublishedPorts`] and forwarding.
+    async fn join_outside(
+        &self,
+        host: &mut Self::Host,
+        outside: &fixture::Container,
+    ) -> Result<(), HarnessError> {
+        let _ = (host, outside);
+        Err(HarnessError::Unsupported("an outside network".into()))
+    }
+
     /// The real dataplane's verdict on `probe` (true: forwarded
     /// somewhere; false: dropped), e.g. OVS `ofproto/trace`, eBPF
     /// `BPF_PROG_TEST_RUN` — it must exercise the installed dataplane, not
@@ -240,6 +261,12 @@ pub trait Harness: Send + Sync + 'static {
         Ok(None)
     }
 }
+
+/// The host's address on the link to the outside namespace
+/// ([`Harness::join_outside`]).
+pub const OUTSIDE_HOST_ADDR: &str = "198.51.100.1";
+/// The outside namespace's address.
+pub const OUTSIDE_ADDR: &str = "198.51.100.2";
 
 /// What a scenario did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -345,6 +372,34 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
             Capability::Vxlan,
         ],
     ),
+    (
+        "services_follow_endpoints",
+        &[Capability::Services, Capability::PublishedPorts],
+    ),
+    (
+        "service_load_balancing",
+        &[
+            Capability::ForwardsPackets,
+            Capability::Services,
+            Capability::StatefulPolicy,
+        ],
+    ),
+    (
+        "egress_nat_to_outside",
+        &[Capability::ForwardsPackets, Capability::EgressNat],
+    ),
+    (
+        "published_port_from_outside",
+        &[Capability::ForwardsPackets, Capability::PublishedPorts],
+    ),
+    (
+        "bandwidth_within_profile",
+        &[Capability::ForwardsPackets, Capability::QosBandwidth],
+    ),
+    (
+        "dscp_on_the_wire",
+        &[Capability::ForwardsPackets, Capability::QosDscp],
+    ),
 ];
 
 /// The capabilities scenario `name` needs.
@@ -436,7 +491,13 @@ macro_rules! conformance_suite {
             routing_within_tenant,
             routing_two_hosts,
             fabric_routes_without_nat,
-            oracle_differential
+            oracle_differential,
+            services_follow_endpoints,
+            service_load_balancing,
+            egress_nat_to_outside,
+            published_port_from_outside,
+            bandwidth_within_profile,
+            dscp_on_the_wire
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -8,11 +8,16 @@
 //!   it; removing what does not exist succeeds;
 //! * endpoint ids are one namespace: adding a local endpoint replaces a
 //!   remote one with the same id (the endpoint moved here) and vice versa;
-//! * removing a network removes the endpoints still on it;
+//! * removing a network removes the endpoints and services still on it;
+//!   removing an endpoint removes it from the services it backs and drops
+//!   its published ports;
 //! * it refuses (with [`DpError::InvalidArgument`], naming the operation)
 //!   an endpoint on a network it never received, a VXLAN network without
-//!   VNI, and a policy delta that would leave a rule referencing a missing
-//!   address set or map an address to group 0. Operations before the
+//!   VNI, a policy delta that would leave a rule referencing a missing
+//!   address set or map an address to group 0, a service whose VIP is
+//!   outside its network or whose backends are not endpoints of its
+//!   tenant, and a published port of an endpoint that is not local or
+//!   whose network has no external access. Operations before the
 //!   refused one stay applied; the refused one changes nothing;
 //! * `resync` converges to exactly the desired state and reports, entry by
 //!   entry (the global settings, each network, endpoint, peer, compiled
@@ -205,11 +210,18 @@ impl Datapath for RecordingDatapath {
         "recording"
     }
 
-    /// Only state: it keeps VXLAN and VLAN networks (the conformance
-    /// suite's state-level scenarios show that) and enforces nothing; it
-    /// refuses a fabric router (no routed uplink).
+    /// Only state: it keeps VXLAN and VLAN networks, services, external
+    /// access and published ports (the conformance suite's state-level
+    /// scenarios show that) and enforces nothing; it refuses a fabric
+    /// router (no routed uplink).
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[Capability::Vxlan, Capability::Vlan])
+        Capabilities::of(&[
+            Capability::Vxlan,
+            Capability::Vlan,
+            Capability::Services,
+            Capability::EgressNat,
+            Capability::PublishedPorts,
+        ])
     }
 
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {

@@ -597,6 +597,10 @@ impl StateStore for ConsulStore {
                 // write came in between, so this is consistent with it.
                 let (mut index, _) = core.lease_index().await?;
                 for op in &ops {
+                    // A check reads a key; it must not unbind it.
+                    if matches!(op, TxnOp::Check { .. }) {
+                        continue;
+                    }
                     let key = op.key();
                     if let Some(old) = snap.entries.get(key).and_then(|p| p.lease.as_ref())
                         && let Some(set) = index.get_mut(&old.0)

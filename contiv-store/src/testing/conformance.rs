@@ -50,6 +50,7 @@ pub const CASES: &[&str] = &[
     "lease_keep_alive_extends",
     "lease_revoke_and_unknown",
     "lease_rebinding",
+    "lease_survives_a_check",
 ];
 
 /// Runs the case called `name` (one of [`CASES`]) against `store`.
@@ -83,6 +84,7 @@ pub async fn run_case(name: &str, store: Arc<dyn StateStore>) {
         "lease_keep_alive_extends" => lease_keep_alive_extends(store).await,
         "lease_revoke_and_unknown" => lease_revoke_and_unknown(store).await,
         "lease_rebinding" => lease_rebinding(store).await,
+        "lease_survives_a_check" => lease_survives_a_check(store).await,
         other => panic!("unknown conformance case {other:?}"),
     }
 }
@@ -138,7 +140,7 @@ macro_rules! conformance_tests {
             watch_resume_without_gap, watch_seam_under_concurrent_writes,
             watch_compacted, compact_rejects_future_revision,
             lease_expiry_deletes_keys, lease_keep_alive_extends,
-            lease_revoke_and_unknown, lease_rebinding
+            lease_revoke_and_unknown, lease_rebinding, lease_survives_a_check
         );
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1254,6 +1256,59 @@ pub async fn lease_rebinding(store: Arc<dyn StateStore>) {
         .map(|kv| kv.key)
         .collect();
     assert_eq!(left, BTreeSet::from(["/rb/detached".to_owned()]));
+}
+
+/// A transaction that only checks a leased key (a fenced write: the
+/// leader key is checked, another leased key is written) leaves the
+/// checked key bound to its lease: revoking that lease still deletes it.
+pub async fn lease_survives_a_check(store: Arc<dyn StateStore>) {
+    let s = store.as_ref();
+    let fence = s
+        .grant_lease(Duration::from_secs(60))
+        .await
+        .expect("grant the fence lease");
+    let other = s
+        .grant_lease(Duration::from_secs(60))
+        .await
+        .expect("grant the other lease");
+    let rev = s
+        .put(
+            "/chk/fence",
+            b("me"),
+            PutOptions {
+                precondition: Precondition::Absent,
+                lease: Some(fence.id.clone()),
+            },
+        )
+        .await
+        .expect("put the fence");
+    s.txn(vec![
+        TxnOp::Check {
+            key: "/chk/fence".into(),
+            precondition: Precondition::ModRevision(rev),
+        },
+        TxnOp::Put {
+            key: "/chk/node".into(),
+            value: b("n"),
+            precondition: Precondition::Any,
+            lease: Some(other.id.clone()),
+        },
+    ])
+    .await
+    .expect("a fenced txn binding another key");
+    assert_eq!(
+        must_get(s, "/chk/fence").await.lease,
+        Some(fence.id.clone()),
+        "a check does not unbind the checked key"
+    );
+    s.revoke_lease(&fence.id).await.expect("revoke the fence");
+    assert_eq!(
+        get(s, "/chk/fence").await,
+        None,
+        "the checked key goes with its lease"
+    );
+    assert!(get(s, "/chk/node").await.is_some(), "the other key stays");
+    s.revoke_lease(&other.id).await.expect("revoke the other");
 }
 
 /// Revision, data with metadata, watch history and leases survive a

@@ -368,6 +368,7 @@ impl Cnm {
         &self,
         req: CreateEndpointRequest,
     ) -> AgentResult<CreateEndpointResponse> {
+        refuse_published(&req.endpoint_id, &req.options)?;
         let t = self.target_of(&req.network_id).await?;
         let iface = req.interface.clone().unwrap_or_default();
         let ipv4 = addr_of(&iface.address)?;
@@ -503,6 +504,32 @@ handler!(h_create_endpoint, CreateEndpointRequest, create_endpoint);
 handler!(h_join, JoinRequest, join);
 handler!(h_delete_endpoint, EndpointRequest, delete_endpoint);
 
+/// `docker run -p` is refused rather than accepted and ignored: the
+/// plugin does not publish ports (CNI users chain `portmap`). Docker
+/// names them in `CreateEndpoint` (refused there, before anything is
+/// made) and again here when the endpoint is the container's gateway.
+fn refuse_published(
+    endpoint: &str,
+    options: &BTreeMap<String, serde_json::Value>,
+) -> AgentResult<()> {
+    let published = published_ports(options);
+    if published.is_empty() {
+        return Ok(());
+    }
+    Err(AgentError::invalid(format!(
+        "endpoint {endpoint}: published ports ({}) are not supported by the contiv Docker \
+         plugin; reach the container through a contiv service or its address",
+        published.join(", ")
+    )))
+}
+
+async fn h_program_external(b: Bytes) -> Response {
+    match parse::<ExternalConnectivityRequest>(&b) {
+        Ok(r) => reply(refuse_published(&r.endpoint_id, &r.options).map(|()| json!({}))),
+        Err(e) => reply::<()>(Err(e)),
+    }
+}
+
 async fn h_delete_network(State(cnm): State<Arc<Cnm>>, b: Bytes) -> Response {
     match parse::<NetworkRequest>(&b) {
         Ok(r) => {
@@ -579,7 +606,10 @@ pub fn router(cnm: Arc<Cnm>) -> Router {
         .route("/NetworkDriver.Leave", post(empty))
         .route("/NetworkDriver.DiscoverNew", post(empty))
         .route("/NetworkDriver.DiscoverDelete", post(empty))
-        .route("/NetworkDriver.ProgramExternalConnectivity", post(empty))
+        .route(
+            "/NetworkDriver.ProgramExternalConnectivity",
+            post(h_program_external),
+        )
         .route("/NetworkDriver.RevokeExternalConnectivity", post(empty))
         .route("/IpamDriver.GetCapabilities", post(ipam_capabilities))
         .route("/IpamDriver.GetDefaultAddressSpaces", post(address_spaces))

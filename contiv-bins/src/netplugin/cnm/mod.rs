@@ -19,7 +19,8 @@
 //! | `NetworkDriver.Leave` | nothing to do (Docker takes the interface back) |
 //! | `NetworkDriver.DeleteEndpoint` | the agent's DEL; the endpoint is **demoted** back to a reservation in one txn |
 //! | `IpamDriver.ReleaseAddress` | netmaster releases whatever holds the address on this host (reservation or endpoint); idempotent |
-//! | `ReleasePool`, `DeleteNetwork`, discovery, connectivity | no-ops (the mapping is forgotten) |
+//! | `NetworkDriver.ProgramExternalConnectivity` | **refused** when `docker run -p` publishes ports (not implemented: refused, never ignored); a no-op otherwise |
+//! | `ReleasePool`, `DeleteNetwork`, discovery, `RevokeExternalConnectivity` | no-ops (the mapping is forgotten) |
 //!
 //! **No address leaks** (the original leaked here, CONTIV.md §9.1 #1133):
 //! an address lives exactly as long as Docker believes it is allocated —

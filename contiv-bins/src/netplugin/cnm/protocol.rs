@@ -157,6 +157,48 @@ pub struct JoinRequest {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
+/// `NetworkDriver.ProgramExternalConnectivity` (Docker calls it on the
+/// endpoint that is the container's gateway, with `docker run -p` in
+/// [`PORT_MAP`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExternalConnectivityRequest {
+    /// Docker's network id.
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    /// Docker's endpoint id.
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    /// Options.
+    #[serde(rename = "Options")]
+    #[serde(deserialize_with = "null_as_default")]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// The ports `docker run -p` publishes, from the options of
+/// `CreateEndpoint` or `ProgramExternalConnectivity` ([`PORT_MAP`]), as
+/// Docker writes them (`host_port->port/proto`); exposed-only ports are
+/// not among them.
+pub fn published_ports(options: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
+    let Some(serde_json::Value::Array(maps)) = options.get(PORT_MAP) else {
+        return Vec::new();
+    };
+    maps.iter()
+        .map(|m| {
+            let num = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let proto = match num("Proto") {
+                6 => "tcp".to_string(),
+                17 => "udp".to_string(),
+                n => format!("proto {n}"),
+            };
+            format!("{}->{}/{proto}", num("HostPort"), num("Port"))
+        })
+        .collect()
+}
+
+/// Where Docker puts `-p` mappings in `ProgramExternalConnectivity`.
+pub const PORT_MAP: &str = "com.docker.network.portmap";
+
 /// The interface Docker moves into the container.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceName {
@@ -314,6 +356,30 @@ pub const GENERIC_OPTIONS: &str = "com.docker.network.generic";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_ports_read_from_the_port_map() {
+        // What dockerd sends for `docker run -p 9099:80 -p 53:53/udp`.
+        let r: ExternalConnectivityRequest = serde_json::from_str(
+            r#"{"NetworkID":"n","EndpointID":"e","Options":{
+                "com.docker.network.endpoint.exposedports":[{"Proto":6,"Port":80}],
+                "com.docker.network.portmap":[
+                    {"Proto":6,"IP":"","Port":80,"HostIP":"","HostPort":9099,"HostPortEnd":9099},
+                    {"Proto":17,"IP":"","Port":53,"HostIP":"","HostPort":53,"HostPortEnd":53}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(published_ports(&r.options), ["9099->80/tcp", "53->53/udp"]);
+        // Exposed only, or no options at all: nothing published.
+        let r: ExternalConnectivityRequest = serde_json::from_str(
+            r#"{"NetworkID":"n","EndpointID":"e","Options":{
+                "com.docker.network.endpoint.exposedports":[{"Proto":6,"Port":80}]}}"#,
+        )
+        .unwrap();
+        assert!(published_ports(&r.options).is_empty());
+        let r: ExternalConnectivityRequest =
+            serde_json::from_str(r#"{"NetworkID":"n","EndpointID":"e","Options":null}"#).unwrap();
+        assert!(published_ports(&r.options).is_empty());
+    }
 
     #[test]
     fn go_nulls_read_as_empty() {

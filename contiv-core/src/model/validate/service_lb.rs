@@ -14,8 +14,11 @@ use crate::model::ServiceLB;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// The L4 protocol of a service port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The L4 protocol of a service port (serialised `"tcp"` / `"udp"`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ServiceProtocol {
     /// TCP (IP protocol 6).
     Tcp,
@@ -43,7 +46,9 @@ impl fmt::Display for ServiceProtocol {
 }
 
 /// One service port mapping `svcPort:provPort:protocol`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PortSpec {
     /// The port on the service VIP.
     pub svc_port: u16,
