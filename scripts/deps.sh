@@ -19,6 +19,9 @@ PKGS=(
   docker.io busybox-static   # real Docker engine with our remote plugin; busybox image built offline
   podman                     # podman (CNI backend) as a real CNI consumer
   golang-go golang-github-appc-cni-dev golang-github-containernetworking-plugins-dev  # libcni harness, built offline
+  gobgpd                     # netplugin's BGP speaker (routing mode), driven over gRPC
+  golang-github-osrg-gobgp-dev  # gobgpd's .proto files (contiv-bins/proto/gobgp is checked against them)
+  frr bird2                  # real BGP peers playing the top-of-rack switch in tests
   nftables iperf3            # external access (host-side NAT rules, nft), bandwidth scenarios (iperf3)
   python3-venv               # the schemathesis venv (below)
 )

@@ -43,27 +43,6 @@ const NET: &str = "scale";
 const GROUP: &str = "scale-g";
 const POLICY: &str = "scale-p";
 
-fn percentiles(name: &str, mut v: Vec<Duration>) {
-    if v.is_empty() {
-        return;
-    }
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let at = |q: f64| {
-        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
-        ms(v[i])
-    };
-    println!(
-        "{name:<48} n={:<4} p50={:7.1}ms p90={:7.1}ms p99={:7.1}ms max={:7.1}ms",
-        v.len(),
-        at(0.50),
-        at(0.90),
-        at(0.99),
-        ms(v[v.len() - 1])
-    );
-}
-
-/// OpenFlow connections to every host's integration bridge.
 /// Where a rule shows up on every host: OVS flows (by cookie, over
 /// OpenFlow) or the eBPF datapath's pinned rule lists (the rule's id in
 /// the active generation).
@@ -124,6 +103,7 @@ impl Watch {
     }
 }
 
+/// OpenFlow connections to every host's integration bridge.
 struct Switches {
     conns: Vec<Connection>,
     _events: Vec<contiv_dp_ovs::openflow::conn::Events>,
@@ -218,9 +198,9 @@ fn rule_latency(c: &mut Cluster, samples: usize) {
         c.netctl(&["policy", "rule-rm", POLICY, &id]);
         rm.push(sw.wait_rule(rid.0, false, t1));
     }
-    percentiles("netctl rule-add returns", add_cli);
-    percentiles("rule-add -> in force on every host", add);
-    percentiles("rule-rm -> gone from every host", rm);
+    contiv_benches::print_percentiles("netctl rule-add returns", add_cli);
+    contiv_benches::print_percentiles("rule-add -> in force on every host", add);
+    contiv_benches::print_percentiles("rule-rm -> gone from every host", rm);
 }
 
 /// Pings `ip` from `prober` every 2 ms until the first reply; its wall
@@ -292,19 +272,15 @@ fn endpoint_latency(c: &mut Cluster, samples: usize) {
             .must(&["ip", "neigh", "del", &ip.to_string(), "dev", "eth0"]);
         ct.remove();
     }
-    percentiles("CNI ADD on host A returns", adds);
-    percentiles("CNI ADD start -> first reply from host B", reach);
+    contiv_benches::print_percentiles("CNI ADD on host A returns", adds);
+    contiv_benches::print_percentiles("CNI ADD start -> first reply from host B", reach);
     for p in probers {
         p.remove();
     }
 }
 
 fn main() {
-    let nums: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let nums = contiv_benches::numeric_args();
     let hosts = nums.first().copied().unwrap_or(3);
     let per_host = nums.get(1).copied().unwrap_or(300);
     let rule_samples = nums.get(2).copied().unwrap_or(200);

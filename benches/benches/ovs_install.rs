@@ -90,11 +90,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let nums: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let nums = contiv_benches::numeric_args();
     let n = nums.first().copied().unwrap_or(100_000);
     let rounds = nums.get(1).copied().unwrap_or(5).max(1);
     let fms = flows(n);

@@ -15,7 +15,7 @@ use contiv_policy::conformance::fixture::Container;
 use contiv_policy::conformance::{
     Harness, HarnessError, OUTSIDE_ADDR, OUTSIDE_HOST_ADDR, Probe, ProbeIngress, conformance_suite,
 };
-use hosts::{Host, forwards, trunk, underlay};
+use hosts::{Host, fabric, forwards, trunk, underlay};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -60,6 +60,16 @@ impl Harness for Ovs {
         let (ua, ub) = trunk(a, b);
         a.uplink = Some(ua);
         b.uplink = Some(ub);
+        Ok(())
+    }
+
+    async fn join_fabric(
+        &self,
+        host: &mut Host,
+        netns: &str,
+        ifname: &str,
+    ) -> Result<(), HarnessError> {
+        host.uplink = Some(fabric(host, netns, ifname));
         Ok(())
     }
 

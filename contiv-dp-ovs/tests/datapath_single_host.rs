@@ -243,8 +243,7 @@ async fn restart_resync_sends_nothing_when_in_sync_and_removes_what_is_stale() {
                     host.dp().peer_ofport(ip("172.31.9.9")).await.unwrap(),
                 )]
                 .into(),
-                uplink: None,
-                host: None,
+                ..PortMap::default()
             },
         );
         p.flush();
@@ -335,15 +334,22 @@ async fn refused_operations_name_the_operation_and_change_nothing() {
     );
     // Operation 0 was applied.
     assert_eq!(host.dp().state().await.networks.len(), 1);
+    // A fabric needs an uplink, and this host has none.
     let err = host
         .dp()
-        .apply(vec![DpOp::SetGlobal(GlobalSpec {
-            fwd_mode: contiv_core::datapath::FwdMode::Routing,
-            ..GlobalSpec::default()
-        })])
+        .apply(vec![DpOp::SetFabric(Some(
+            contiv_core::datapath::FabricSpec {
+                tenant_id: 1,
+                router: "50.1.1.1/24".parse().unwrap(),
+            },
+        ))])
         .await
         .unwrap_err();
-    assert!(matches!(err, DpError::Unsupported(_)), "{err}");
+    assert!(
+        matches!(&err, DpError::Unsupported(m) if m.contains("needs an uplink")),
+        "{err}"
+    );
+    assert_eq!(host.dp().state().await.fabric, None);
 
     // A resync with one endpoint that cannot be realised converges the
     // rest and names the broken one.

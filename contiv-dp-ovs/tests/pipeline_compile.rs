@@ -596,3 +596,47 @@ proptest! {
         prop_assert!(p.flush().is_empty());
     }
 }
+
+/// Routing mode and external access together: what an external network's
+/// endpoints send to an address no endpoint or route claims leaves L3 for
+/// external-out (SNAT to the host) instead of the L3 miss; a network
+/// without external access, bridge mode, or no host port get no such flow.
+#[test]
+fn routing_mode_sends_the_rest_of_an_external_network_to_external_out() {
+    use contiv_core::datapath::FwdMode;
+    let mut ext = vxlan_net("t1", 1, "a", 5001, "10.1.0.0/24");
+    ext.external = true;
+    ext.gateway = Some(Ipv4Addr::new(10, 1, 0, 1));
+    let mut internal = vxlan_net("t1", 1, "b", 5002, "10.1.1.0/24");
+    internal.gateway = Some(Ipv4Addr::new(10, 1, 1, 1));
+    let compile = |fwd_mode: FwdMode, host: Option<u32>| {
+        let desired = DesiredState {
+            global: GlobalSpec {
+                fwd_mode,
+                ..GlobalSpec::default()
+            },
+            networks: vec![ext.clone(), internal.clone()],
+            ..DesiredState::default()
+        };
+        let ports = PortMap {
+            host,
+            ..PortMap::default()
+        };
+        let mut p = Pipeline::from_desired(&desired, &ports);
+        p.flush();
+        p.flows()
+            .into_iter()
+            .filter(|f| f.key.table == Table::L3Forward.id())
+            .map(|f| f.to_string())
+            .filter(|t| t.contains(&format!("goto_table:{}", Table::ExternalOut.id())))
+            .collect::<Vec<_>>()
+    };
+    let routed = compile(FwdMode::Routing, Some(9));
+    assert_eq!(routed.len(), 1, "{routed:#?}");
+    assert!(routed[0].contains("reg1=0x1001389"), "{}", routed[0]);
+    assert!(compile(FwdMode::Bridge, Some(9)).is_empty());
+    assert!(compile(FwdMode::Routing, None).is_empty());
+    // Distinct tables: l3-forward comes before external-out (goto_table
+    // only goes forward).
+    assert!(Table::L3Forward.id() < Table::ExternalOut.id());
+}

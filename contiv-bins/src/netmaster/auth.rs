@@ -28,7 +28,7 @@ use ring::hmac;
 use std::sync::Arc;
 
 /// Version prefix of node tokens.
-const NODE_TOKEN_PREFIX: &str = "cn1:";
+pub const NODE_TOKEN_PREFIX: &str = "cn1:";
 /// Domain separation of the node-token MAC.
 const NODE_TOKEN_CONTEXT: &[u8] = b"contiv-node-token/v1\0";
 
@@ -151,7 +151,8 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -33,6 +33,7 @@
 //! until the cache reflects the commit before answering.
 
 pub mod absence;
+pub mod agent_oper;
 pub mod auth;
 pub mod cache;
 pub mod collections;
@@ -106,6 +107,9 @@ pub struct RuntimeSettings {
     pub net_mode: String,
     /// This netmaster's name, reported in `/info`.
     pub name: String,
+    /// The credentials: netmaster shows an agent's control API that
+    /// host's node token (what the agent holds).
+    pub credentials: auth::Credentials,
     /// Recent changes the watch streams' log holds (`--watch-window`).
     pub watch_window: usize,
 }
@@ -121,6 +125,7 @@ impl RuntimeSettings {
             default_infra: cfg.infra.clone(),
             net_mode: cfg.net_mode.as_str().to_owned(),
             name: cfg.node_name(),
+            credentials: auth::Credentials::new(cfg.token.clone(), cfg.node_token_key.clone()),
             watch_window: cfg.watch_window,
         }
     }
@@ -136,6 +141,7 @@ impl Default for RuntimeSettings {
             default_infra: "default".into(),
             net_mode: "vxlan".into(),
             name: String::new(),
+            credentials: auth::Credentials::default(),
             watch_window: fanout::MAX_ENTRIES,
         }
     }

@@ -109,6 +109,18 @@ pub struct AgentConfig {
     #[command(flatten)]
     pub dns: DnsSettings,
 
+    /// BGP speaker settings (routing mode with a `Bgp` object for this
+    /// host).
+    #[command(flatten)]
+    pub bgp: BgpSettings,
+
+    /// The agent's control API (`GET /inspect/bgp`, what netmaster serves
+    /// as `netctl bgp inspect`), as `ip:port`, or `none`. Default: the
+    /// VTEP address (the one facing netmaster) with a port the kernel
+    /// picks; the address is announced in the node record.
+    #[arg(long = "ctrl-listen", env = "CONTIV_NETPLUGIN_CTRL_LISTEN", value_parser = parse_ctrl_listen)]
+    pub ctrl_listen: Option<CtrlListen>,
+
     /// Unix socket of the local API that `contiv-cni` talks to.
     #[arg(
         long = "cni-socket",
@@ -326,6 +338,61 @@ impl Default for EbpfSettings {
     }
 }
 
+/// Where the control API listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtrlListen {
+    /// Not served.
+    Off,
+    /// On this address.
+    At(SocketAddr),
+}
+
+/// Parses `--ctrl-listen`: `ip:port` or `none`.
+pub fn parse_ctrl_listen(s: &str) -> Result<CtrlListen, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(CtrlListen::Off);
+    }
+    s.parse::<SocketAddr>().map(CtrlListen::At).map_err(|_| {
+        format!("invalid --ctrl-listen {s:?}: expected ip:port (such as 0.0.0.0:9090) or none")
+    })
+}
+
+/// The BGP speaker: Debian's `gobgpd`, started and supervised by the agent
+/// and driven over its gRPC API on a unix socket in the state directory.
+/// It outlives an agent restart (the next agent adopts it, so routes do
+/// not flap) and stops when the host's `Bgp` object is deleted.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct BgpSettings {
+    /// The gobgpd binary.
+    #[arg(long = "gobgpd", env = "CONTIV_GOBGPD", default_value = "gobgpd")]
+    pub gobgpd: PathBuf,
+
+    /// BGP ConnectRetry timer: how long after a failed connection to the
+    /// neighbor gobgpd tries again.
+    #[arg(long = "bgp-connect-retry", env = "CONTIV_BGP_CONNECT_RETRY", value_parser = parse_duration, default_value = "5s")]
+    pub connect_retry: Duration,
+
+    /// BGP hold time offered to the neighbor (keepalives every third of
+    /// it).
+    #[arg(long = "bgp-hold-time", env = "CONTIV_BGP_HOLD_TIME", value_parser = parse_duration, default_value = "90s")]
+    pub hold_time: Duration,
+
+    /// The TCP port gobgpd listens on (on the router address only).
+    #[arg(long = "bgp-port", env = "CONTIV_BGP_PORT", default_value_t = 179)]
+    pub port: u16,
+}
+
+impl Default for BgpSettings {
+    fn default() -> Self {
+        BgpSettings {
+            gobgpd: PathBuf::from("gobgpd"),
+            connect_retry: Duration::from_secs(5),
+            hold_time: Duration::from_secs(90),
+            port: 179,
+        }
+    }
+}
+
 /// Where the VPP the agent drives is.
 #[derive(Clone, Debug, Args, PartialEq, Eq)]
 pub struct VppSettings {
@@ -447,6 +514,8 @@ impl AgentConfig {
             ebpf: EbpfSettings::default(),
             vpp: VppSettings::default(),
             dns: DnsSettings::default(),
+            bgp: BgpSettings::default(),
+            ctrl_listen: None,
             cni_socket: dir.join("contiv-cni.sock"),
             plugin_name: "netplugin".into(),
             docker_plugin_dir: dir.to_owned(),

@@ -144,8 +144,12 @@ impl Core {
 
     /// Why the agent cannot serve an ADD now, if it cannot.
     pub fn not_ready_reason(&self) -> Option<String> {
-        if !self.recon.status().synced {
+        let st = self.recon.status();
+        if !st.synced {
             return Some("the agent has not received netmaster's state yet".into());
+        }
+        if let Some(why) = st.mode_refused {
+            return Some(why);
         }
         if !self.connected.load(Ordering::Relaxed) {
             return Some("the agent's watch of netmaster is disconnected".into());

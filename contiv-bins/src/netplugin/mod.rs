@@ -20,6 +20,8 @@
 //! | [`desired`] | desired state as a pure function of the view; diff to datapath ops |
 //! | [`reconciler`] | the only writer of the datapath: batches, resyncs, retries |
 //! | [`dns`] | the built-in DNS: a DNS endpoint per network, its server, the name tables |
+//! | [`bgp`] | the BGP speaker (routing mode): gobgpd supervised and driven over gRPC |
+//! | [`ctrl_api`] | the control API over TCP netmaster reads live state from (`/inspect/bgp`) |
 //! | [`core`] | ADD / DEL / CHECK shared by CNI and Docker, with rollback |
 //! | [`ifcheck`] | CHECK inside the container: its interface, addresses and routes read over rtnetlink |
 //! | [`journal`] | crash-recovery journal of unfinished operations |
@@ -41,10 +43,12 @@
 //! delivered the record and the datapath plumbed it; any failure is
 //! undone before answering (see [`core`]).
 
+pub mod bgp;
 pub mod client;
 pub mod cnm;
 pub mod config;
 pub mod core;
+pub mod ctrl_api;
 pub mod datapath;
 pub mod desired;
 pub mod dns;
@@ -249,7 +253,18 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
         Some(Arc::new(dns::DnsAgent::new(&cfg.dns, &identity).await?))
     };
     let dp_caps = dp.capabilities();
-    let mut recon = reconciler::Reconciler::new(dp, me.clone());
+    let speaker = bgp::BgpSpeaker::new(
+        cfg.bgp.clone(),
+        &cfg.state_dir,
+        cfg.ovs
+            .netns_path()
+            .map(contiv_core::linux::Netns::Path)
+            .unwrap_or(contiv_core::linux::Netns::Current),
+        &me,
+        dp_caps,
+        dp.name(),
+    );
+    let mut recon = reconciler::Reconciler::new(dp, me.clone()).with_bgp(speaker.clone());
     if let Some(d) = dns {
         recon = recon.with_dns(d);
     }
@@ -310,15 +325,60 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
         }
     }
 
+    let mut tasks = Vec::new();
+    // The control API: where --ctrl-listen says (a failure is fatal), or
+    // by default on the VTEP address (a failure only costs live state in
+    // `netctl bgp inspect`).
+    let explicit = cfg.ctrl_listen.is_some();
+    let ctrl_addr = match cfg
+        .ctrl_listen
+        .unwrap_or(config::CtrlListen::At(SocketAddr::new(vtep, 0)))
+    {
+        config::CtrlListen::Off => String::new(),
+        config::CtrlListen::At(addr) => {
+            match ctrl_api::serve(addr, core.clone(), cfg.token.clone()).await {
+                Ok((bound, task)) => {
+                    tasks.push(task);
+                    let ip = if bound.ip().is_unspecified() {
+                        vtep
+                    } else {
+                        bound.ip()
+                    };
+                    format!("http://{}", SocketAddr::new(ip, bound.port()))
+                }
+                Err(e) if !explicit => {
+                    tracing::warn!(
+                        error = %e,
+                        "no control API (pass --ctrl-listen): netctl bgp inspect will not show this host's live state"
+                    );
+                    String::new()
+                }
+                Err(e) => {
+                    for s in servers {
+                        s.shutdown().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    };
     let node = NodeRecord {
         hostname: host.clone(),
         vtep_ip: vtep,
         vxlan_port: cfg.vxlan_port,
-        ctrl_addr: String::new(),
+        ctrl_addr,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         capabilities: Some(dp_caps),
     };
-    let mut tasks = vec![
+    tasks.push(tokio::spawn(speaker.clone().run()));
+    let kicked = recon.clone();
+    let mut routes = speaker.routes_changed();
+    tasks.push(tokio::spawn(async move {
+        while routes.changed().await.is_ok() {
+            kicked.kick().await;
+        }
+    }));
+    tasks.extend([
         tokio::spawn(registration::run(core.clone(), node)),
         tokio::spawn(watcher::run(core.clone())),
         tokio::spawn(async move {
@@ -327,7 +387,7 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
                 recon.tick().await;
             }
         }),
-    ];
+    ]);
     if let Some(d) = docker {
         tasks.push(tokio::spawn(cnm::docker::run_sync(
             core.clone(),

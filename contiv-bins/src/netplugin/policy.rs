@@ -113,9 +113,11 @@ impl PolicyFeed {
                 }
                 None => c.remove_endpoint(key),
             },
-            Change::Global | Change::Netprofile(_) | Change::Node(_) | Change::Service(_) => {
-                Ok(PolicyDelta::default())
-            }
+            Change::Global
+            | Change::Netprofile(_)
+            | Change::Node(_)
+            | Change::Service(_)
+            | Change::Bgp(_) => Ok(PolicyDelta::default()),
         }
     }
 }

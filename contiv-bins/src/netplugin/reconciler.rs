@@ -15,7 +15,8 @@
 //! backoff, and a policy failure switches to a full policy diff until the
 //! datapath has caught up.
 
-use super::desired::{HostDesired, HostIdentity, LocalIntent, desired};
+use super::bgp::BgpSpeaker;
+use super::desired::{HostDesired, HostIdentity, LocalIntent, desired, global_spec};
 use super::dns::DnsAgent;
 use super::error::{AgentError, AgentResult};
 use super::policy::{HostPolicy, PolicyFeed};
@@ -57,6 +58,9 @@ pub struct ReconcilerStatus {
     /// (`service <key>`) it does not realise, with the capabilities it
     /// lacks.
     pub not_enforced: BTreeMap<String, Vec<Capability>>,
+    /// Why the datapath cannot realise the global settings (a forwarding
+    /// mode it lacks), if it cannot: the agent is then not ready.
+    pub mode_refused: Option<String>,
 }
 
 struct State {
@@ -80,6 +84,7 @@ pub struct Reconciler {
     dp: Arc<dyn Datapath>,
     me: HostIdentity,
     dns: Option<Arc<DnsAgent>>,
+    bgp: Option<Arc<BgpSpeaker>>,
     state: Mutex<State>,
     generation: watch::Sender<u64>,
     status: StdMutex<ReconcilerStatus>,
@@ -102,6 +107,7 @@ impl Reconciler {
             dp,
             me,
             dns: None,
+            bgp: None,
             state: Mutex::new(State {
                 view: HostView::default(),
                 feed: PolicyFeed::default(),
@@ -132,6 +138,19 @@ impl Reconciler {
         self.dns.as_ref()
     }
 
+    /// Adds the BGP speaker: the fabric and the routes it learned join the
+    /// desired state, and it is told what the datapath holds after every
+    /// pass (see [`super::bgp`]).
+    pub fn with_bgp(mut self, bgp: Arc<BgpSpeaker>) -> Self {
+        self.bgp = Some(bgp);
+        self
+    }
+
+    /// The BGP speaker, if any.
+    pub fn bgp(&self) -> Option<&Arc<BgpSpeaker>> {
+        self.bgp.as_ref()
+    }
+
     /// This host.
     pub fn identity(&self) -> &HostIdentity {
         &self.me
@@ -143,6 +162,9 @@ impl Reconciler {
         let mut hd = desired(&st.view, &self.me, &st.intents);
         if let Some(d) = &self.dns {
             d.augment(&mut hd.state, self.me.mtu, create);
+        }
+        if let Some(b) = &self.bgp {
+            b.augment(&mut hd.state, &st.view);
         }
         hd
     }
@@ -434,8 +456,31 @@ impl Reconciler {
         if let Some(d) = &self.dns {
             d.realise(&st.applied).await;
         }
+        if let Some(b) = &self.bgp {
+            b.realise(&st.applied, &st.view);
+        }
         self.track_not_enforced(st);
+        self.track_mode(st);
         self.publish(st);
+    }
+
+    /// Records whether the datapath can realise the global settings, and
+    /// says so once when that changes.
+    fn track_mode(&self, st: &mut State) {
+        let refused = global_spec(&st.view).refusal(self.dp.name(), &self.dp.capabilities());
+        if refused != st.status.mode_refused {
+            match &refused {
+                Some(why) => warn!(
+                    datapath = self.dp.name(),
+                    "{why}: the agent reports not ready until the mode changes"
+                ),
+                None if st.status.mode_refused.is_some() => {
+                    info!("the datapath realises the forwarding mode again")
+                }
+                None => {}
+            }
+            st.status.mode_refused = refused;
+        }
     }
 
     /// Records which applied endpoints ask for what the datapath does not

@@ -11,7 +11,7 @@
 
 use crate::api::WatchLine;
 use contiv_core::model::{
-    EndpointGroup, Global, ModelObject, Netprofile, Network, Rule, ServiceLB, Tenant,
+    Bgp, EndpointGroup, Global, ModelObject, Netprofile, Network, Rule, ServiceLB, Tenant,
 };
 use contiv_core::records::{
     EndpointRecord, EpgState, NetworkState, NodeRecord, ServiceState, TenantState,
@@ -42,6 +42,8 @@ pub enum Change {
     Node(String),
     /// A service object or its VIP (by `tenant:service`).
     Service(String),
+    /// A host's BGP settings (by hostname).
+    Bgp(String),
 }
 
 /// Everything the agent knows about the cluster.
@@ -71,6 +73,8 @@ pub struct HostView {
     pub service_lbs: BTreeMap<String, ServiceLB>,
     /// Service VIPs by `tenant:service` (`oper/serviceLB/…`).
     pub service_states: BTreeMap<String, ServiceState>,
+    /// BGP settings by hostname (`obj/Bgp/…`).
+    pub bgps: BTreeMap<String, Bgp>,
     /// The last store revision applied.
     pub revision: u64,
 }
@@ -149,6 +153,9 @@ impl HostView {
                         .then(|| Change::Netprofile(k.to_owned())),
                     ServiceLB::TYPE => put_or_delete(&mut self.service_lbs, k, value)
                         .then(|| Change::Service(k.to_owned())),
+                    Bgp::TYPE => {
+                        put_or_delete(&mut self.bgps, k, value).then(|| Change::Bgp(k.to_owned()))
+                    }
                     _ => None,
                 }
             }
@@ -202,6 +209,7 @@ impl HostView {
             .chain(self.service_states.keys())
             .collect();
         out.extend(services.into_iter().map(|k| Change::Service(k.clone())));
+        out.extend(self.bgps.keys().map(|k| Change::Bgp(k.clone())));
         out
     }
 
@@ -267,8 +275,16 @@ mod tests {
             v.service_states["default:web"].vip,
             "10.1.2.200".parse::<std::net::Ipv4Addr>().unwrap()
         );
+        // A host's BGP settings.
+        let c = v.apply(&put(
+            7,
+            "obj/Bgp/h1",
+            json!({"key":"h1","hostname":"h1","routerip":"50.1.1.1/24"}),
+        ));
+        assert_eq!(c, Some(Change::Bgp("h1".into())));
+        assert_eq!(v.bgps["h1"].routerip, "50.1.1.1/24");
         // Keys the agent does not follow.
-        assert_eq!(v.apply(&put(7, "obj/bgp/h1", json!({}))), None);
+        assert_eq!(v.apply(&put(7, "obj/aciGw/aciGw", json!({}))), None);
         assert_eq!(v.apply(&WatchLine::Progress { rev: 9 }), None);
         let c = v.apply(&WatchLine::Delete {
             rev: 8,

@@ -366,6 +366,29 @@ impl Host {
         self.agent.as_ref().and_then(Proc::pid)
     }
 
+    /// The pid of the agent's BGP speaker (gobgpd, which outlives agent
+    /// restarts), if one runs.
+    pub fn speaker_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.dir.join("state/bgp/gobgpd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+
+    /// Stops the BGP speaker (after the agent: it outlives the agent).
+    fn kill_speaker(&self) {
+        if let Some(pid) = self.speaker_pid() {
+            super::sys::quiet(&["kill", "-9", &pid.to_string()]);
+            // Until it is reaped (its parent, the killed agent, is gone:
+            // init reaps it).
+            within(Duration::from_secs(5), || {
+                !Path::new(&format!("/proc/{pid}")).exists()
+            });
+        }
+    }
+
     /// Whether the agent process runs.
     pub fn agent_running(&mut self) -> bool {
         self.agent.as_mut().is_some_and(|p| p.exited().is_none())
@@ -566,6 +589,7 @@ impl Host {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill_agent();
+        self.kill_speaker();
         for ns in self.dns_namespaces() {
             super::sys::quiet(&["ip", "netns", "delete", &ns]);
         }

@@ -42,6 +42,7 @@ pub mod http;
 pub mod hub;
 pub mod netns;
 pub mod sys;
+pub mod tor;
 
 // Re-exports for the test files; each uses a different subset.
 #[allow(unused_imports)]
@@ -422,6 +423,7 @@ impl Cluster {
             inv.prefixes.push(h.dns_netns_prefix());
             inv.dirs.push(h.datapath_dir());
             inv.pids.extend(h.agent_pid());
+            inv.pids.extend(h.speaker_pid());
         }
         inv
     }

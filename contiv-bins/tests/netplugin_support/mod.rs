@@ -50,15 +50,20 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts one (`--mode test`), with extra flags.
+    /// Starts one (`--mode test`), with extra flags; `api` presents the
+    /// admin token when `extra` has `--token`.
     pub async fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let token = extra
+            .windows(2)
+            .find(|w| w[0] == "--token")
+            .map(|w| w[1].clone());
         let running = Self::launch(dir.path(), "127.0.0.1:0", &extra).await;
         let addr = running.addr;
         let url = format!("http://{addr}");
         let c = Cluster {
-            api: NetmasterClient::new(std::slice::from_ref(&url), None).expect("client"),
+            api: NetmasterClient::new(std::slice::from_ref(&url), token).expect("client"),
             dir,
             addr,
             url,

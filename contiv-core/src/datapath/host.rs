@@ -36,10 +36,12 @@
 //! ```
 
 use super::types::{
-    DesiredState, DpError, DpOp, DpResult, Encap, GlobalSpec, LocalEndpoint, NetworkSpec,
-    PublishedKey, PublishedPort, RemoteEndpoint, ResyncReport, ServiceSpec, VtepPeer,
+    Capabilities, Capability, DesiredState, DpError, DpOp, DpResult, Encap, ExternalRoute,
+    FabricSpec, GlobalSpec, LocalEndpoint, NetworkSpec, PublishedKey, PublishedPort,
+    RemoteEndpoint, ResyncReport, ServiceSpec, VtepPeer,
 };
 use crate::ir::{PolicyDelta, PolicyIr};
+use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -58,6 +60,10 @@ pub struct HostState {
     pub peers: BTreeMap<IpAddr, VtepPeer>,
     /// The compiled policy.
     pub policy: PolicyIr,
+    /// The host's router on the fabric.
+    pub fabric: Option<FabricSpec>,
+    /// Routes learned from the fabric, by prefix.
+    pub routes: BTreeMap<Ipv4Net, ExternalRoute>,
     /// Services by key.
     pub services: BTreeMap<String, ServiceSpec>,
     /// Published ports by key.
@@ -95,6 +101,60 @@ pub fn check_network(n: &NetworkSpec) -> DpResult<()> {
     }
 }
 
+/// Checks a fabric spec on its own: a router address that is a usable
+/// host address of its subnet (not the network or broadcast address of a
+/// subnet shorter than /31, not in 127/8, not multicast or unspecified).
+pub fn check_fabric(f: &FabricSpec) -> DpResult<()> {
+    let a = f.router.addr();
+    let plen = f.router.prefix_len();
+    if a.is_loopback() || a.is_multicast() || a.is_unspecified() || a.is_broadcast() {
+        return Err(invalid(format!(
+            "fabric router address {} is not a usable unicast address",
+            f.router
+        )));
+    }
+    if plen < 31 && (a == f.router.network() || a == f.router.broadcast()) {
+        return Err(invalid(format!(
+            "fabric router address {} is the network or broadcast address of its subnet",
+            f.router
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an operation that needs a capability the datapath `datapath`
+/// (with `caps`) does not claim: a router on the fabric and the routes
+/// learned from it need [`Capability::RoutedUplink`]. A backend calls this
+/// before anything else, so what it does not realise is never recorded.
+pub fn check_claimed(op: &DpOp, datapath: &str, caps: &Capabilities) -> DpResult<()> {
+    match op {
+        DpOp::SetFabric(Some(_)) | DpOp::AddRoute(_) => no_routed_uplink(datapath, caps),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_claimed`] for a whole desired state.
+pub fn check_desired_claimed(
+    d: &DesiredState,
+    datapath: &str,
+    caps: &Capabilities,
+) -> DpResult<()> {
+    if d.fabric.is_some() || !d.routes.is_empty() {
+        return no_routed_uplink(datapath, caps);
+    }
+    Ok(())
+}
+
+fn no_routed_uplink(datapath: &str, caps: &Capabilities) -> DpResult<()> {
+    if caps.has(Capability::RoutedUplink) {
+        return Ok(());
+    }
+    Err(DpError::Unsupported(format!(
+        "the {datapath} datapath does not route to a fabric (it lacks {})",
+        Capability::RoutedUplink.name()
+    )))
+}
+
 /// A short description of an operation for error messages and logs
 /// (`AddLocalEndpoint ep-a`, `Policy (3 entries)`).
 pub fn op_name(op: &DpOp) -> String {
@@ -109,6 +169,10 @@ pub fn op_name(op: &DpOp) -> String {
         DpOp::AddPeer(p) => format!("AddPeer {}", p.ip),
         DpOp::RemovePeer(ip) => format!("RemovePeer {ip}"),
         DpOp::Policy(d) => format!("Policy ({} entries)", d.len()),
+        DpOp::SetFabric(Some(f)) => format!("SetFabric {}", f.router),
+        DpOp::SetFabric(None) => "SetFabric none".into(),
+        DpOp::AddRoute(r) => format!("AddRoute {} via {}", r.prefix, r.next_hop),
+        DpOp::RemoveRoute(p) => format!("RemoveRoute {p}"),
         DpOp::AddService(sv) => format!("AddService {}", sv.key),
         DpOp::RemoveService(k) => format!("RemoveService {k}"),
         DpOp::AddPublishedPort(p) => format!("AddPublishedPort {}", p.key()),
@@ -136,9 +200,13 @@ impl HostState {
             DpOp::AddLocalEndpoint(e) => self.check_local(e),
             DpOp::AddRemoteEndpoint(e) => self.check_remote(e),
             DpOp::Policy(d) => self.check_delta(d),
+            DpOp::SetFabric(Some(f)) => check_fabric(f),
+            DpOp::AddRoute(r) => self.check_route(r),
             DpOp::AddService(sv) => self.check_service(sv),
             DpOp::AddPublishedPort(p) => self.check_published(p),
-            DpOp::SetGlobal(_)
+            DpOp::SetFabric(None)
+            | DpOp::RemoveRoute(_)
+            | DpOp::SetGlobal(_)
             | DpOp::RemoveNetwork(_)
             | DpOp::RemoveLocalEndpoint(_)
             | DpOp::RemoveRemoteEndpoint(_)
@@ -224,7 +292,35 @@ impl HostState {
                 self.peers.remove(ip);
             }
             DpOp::Policy(d) => self.policy.apply(d),
+            DpOp::SetFabric(f) => {
+                // Routes whose next hop left the fabric subnet go with it.
+                match f {
+                    Some(f) => self.routes.retain(|_, r| f.router.contains(&r.next_hop)),
+                    None => self.routes.clear(),
+                }
+                self.fabric = *f;
+            }
+            DpOp::AddRoute(r) => {
+                self.routes.insert(r.prefix, *r);
+            }
+            DpOp::RemoveRoute(p) => {
+                self.routes.remove(p);
+            }
         }
+    }
+
+    /// Checks a route against the state: a prefix without host bits, a
+    /// fabric to route through, a next hop on the fabric subnet that is
+    /// not the router itself.
+    pub fn check_route(&self, r: &ExternalRoute) -> DpResult<()> {
+        check_route_prefix(r)?;
+        let Some(f) = &self.fabric else {
+            return Err(invalid(format!(
+                "route {} via {}: the host has no router on the fabric (SetFabric first)",
+                r.prefix, r.next_hop
+            )));
+        };
+        check_route_on(f, r)
     }
 
     /// Removes endpoint `id` (local or remote) with what hangs on it: its
@@ -455,6 +551,16 @@ impl HostState {
         }
         desired.policy.check().map_err(invalid)?;
         s.policy = desired.policy.clone();
+        if let Some(f) = &desired.fabric {
+            check_fabric(f)?;
+        }
+        s.fabric = desired.fabric;
+        for r in &desired.routes {
+            s.check_route(r)?;
+            if s.routes.insert(r.prefix, *r).is_some() {
+                return Err(invalid(format!("route {} is listed twice", r.prefix)));
+            }
+        }
         for sv in &desired.services {
             s.check_service(sv)?;
             if s.services.insert(sv.key.clone(), sv.clone()).is_some() {
@@ -495,6 +601,8 @@ impl HostState {
                 .collect(),
             peers: desired.peers.iter().map(|p| (p.ip, p.clone())).collect(),
             policy: desired.policy.clone(),
+            fabric: desired.fabric,
+            routes: desired.routes.iter().map(|r| (r.prefix, *r)).collect(),
             services: desired
                 .services
                 .iter()
@@ -517,6 +625,8 @@ impl HostState {
             remote_endpoints: self.remote.values().cloned().collect(),
             peers: self.peers.values().cloned().collect(),
             policy: self.policy.clone(),
+            fabric: self.fabric,
+            routes: self.routes.values().copied().collect(),
             services: self.services.values().cloned().collect(),
             published: self.published.values().cloned().collect(),
         }
@@ -541,6 +651,12 @@ impl HostState {
         tally(&mut r, &self.policy.rules, &target.policy.rules);
         tally(&mut r, &self.policy.addr_sets, &target.policy.addr_sets);
         tally(&mut r, &self.policy.members, &target.policy.members);
+        match (&self.fabric, &target.fabric) {
+            (a, b) if a == b => r.unchanged += usize::from(b.is_some()),
+            (Some(_), None) => r.removed += 1,
+            _ => r.added += 1,
+        }
+        tally(&mut r, &self.routes, &target.routes);
         tally(&mut r, &self.services, &target.services);
         tally(&mut r, &self.published, &target.published);
         r
@@ -549,10 +665,12 @@ impl HostState {
     /// The operations that turn `self` into `desired`, with the policy
     /// reached by applying `policy` to `self.policy` (callers that compile
     /// incrementally pass their delta; [`HostState::diff_full`] computes
-    /// it). The order is one every backend accepts: global, networks,
-    /// peers, endpoint removals, endpoint additions, service removals and
+    /// it). The order is one every backend accepts: global, networks, the
+    /// fabric (set or changed), peers, endpoint removals, endpoint
+    /// additions, route removals and additions, service removals and
     /// additions, published-port removals and additions, policy, then peer
-    /// and network removals. Empty when nothing differs.
+    /// removals, the fabric (removed) and network removals. Empty when
+    /// nothing differs.
     pub fn diff(&self, desired: &DesiredState, policy: PolicyDelta) -> Vec<DpOp> {
         let mut ops = Vec::new();
         if self.global != desired.global {
@@ -567,6 +685,9 @@ impl HostState {
             if self.networks.get(&n.key) != Some(n) {
                 ops.push(DpOp::AddNetwork(n.clone()));
             }
+        }
+        if desired.fabric.is_some() && self.fabric != desired.fabric {
+            ops.push(DpOp::SetFabric(desired.fabric));
         }
         let peers: BTreeMap<IpAddr, &VtepPeer> = desired.peers.iter().map(|p| (p.ip, p)).collect();
         for p in &desired.peers {
@@ -604,6 +725,27 @@ impl HostState {
                 ops.push(DpOp::AddRemoteEndpoint(e.clone()));
             }
         }
+        if desired.fabric.is_some() {
+            // Routes a changed fabric dropped are added back below.
+            let kept = |r: &ExternalRoute| {
+                desired
+                    .fabric
+                    .is_some_and(|f| self.fabric == Some(f) || f.router.contains(&r.next_hop))
+            };
+            let routes: BTreeMap<Ipv4Net, &ExternalRoute> =
+                desired.routes.iter().map(|r| (r.prefix, r)).collect();
+            for (p, r) in &self.routes {
+                if !routes.contains_key(p) && kept(r) {
+                    ops.push(DpOp::RemoveRoute(*p));
+                }
+            }
+            for r in &desired.routes {
+                let have = self.routes.get(&r.prefix).filter(|h| kept(h));
+                if have != Some(r) {
+                    ops.push(DpOp::AddRoute(*r));
+                }
+            }
+        }
         let services: BTreeMap<&str, &ServiceSpec> = desired
             .services
             .iter()
@@ -639,6 +781,9 @@ impl HostState {
                 ops.push(DpOp::RemovePeer(*ip));
             }
         }
+        if desired.fabric.is_none() && self.fabric.is_some() {
+            ops.push(DpOp::SetFabric(None));
+        }
         for k in self.networks.keys() {
             if !nets.contains_key(k.as_str()) {
                 ops.push(DpOp::RemoveNetwork(k.clone()));
@@ -652,6 +797,29 @@ impl HostState {
     pub fn diff_full(&self, desired: &DesiredState) -> Vec<DpOp> {
         self.diff(desired, self.policy.diff(&desired.policy))
     }
+}
+
+fn check_route_prefix(r: &ExternalRoute) -> DpResult<()> {
+    if r.prefix.trunc() != r.prefix {
+        return Err(invalid(format!(
+            "route {}: the prefix has host bits set (did you mean {}?)",
+            r.prefix,
+            r.prefix.trunc()
+        )));
+    }
+    Ok(())
+}
+
+fn check_route_on(f: &FabricSpec, r: &ExternalRoute) -> DpResult<()> {
+    if !f.router.contains(&r.next_hop) || r.next_hop == f.router.addr() {
+        return Err(invalid(format!(
+            "route {} via {}: the next hop must be another address of the fabric subnet {}",
+            r.prefix,
+            r.next_hop,
+            f.router.trunc()
+        )));
+    }
+    Ok(())
 }
 
 fn tally<K: Ord, V: PartialEq>(r: &mut ResyncReport, have: &BTreeMap<K, V>, want: &BTreeMap<K, V>) {
@@ -805,6 +973,108 @@ mod tests {
             e.to_string(),
             "invalid datapath operation: operation 3 (RemoveNetwork x): boom"
         );
+    }
+
+    fn fabric(router: &str) -> FabricSpec {
+        FabricSpec {
+            tenant_id: 1,
+            router: router.parse().unwrap(),
+        }
+    }
+
+    fn route(prefix: &str, nh: &str) -> ExternalRoute {
+        ExternalRoute {
+            prefix: prefix.parse().unwrap(),
+            next_hop: nh.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn fabric_operations_need_a_routed_uplink() {
+        let none = Capabilities::of(&[Capability::Vxlan]);
+        let routed = Capabilities::of(&[Capability::Routing, Capability::RoutedUplink]);
+        let f = DpOp::SetFabric(Some(fabric("50.1.1.1/24")));
+        let r = DpOp::AddRoute(route("192.0.2.0/24", "50.1.1.254"));
+        for op in [&f, &r] {
+            let e = check_claimed(op, "x", &none).unwrap_err();
+            assert!(
+                matches!(&e, DpError::Unsupported(m) if m.contains("x datapath") && m.contains("routed_uplink")),
+                "{e}"
+            );
+            check_claimed(op, "x", &routed).unwrap();
+        }
+        // Removing is always fine; so is a state without a fabric.
+        check_claimed(&DpOp::SetFabric(None), "x", &none).unwrap();
+        check_desired_claimed(&DesiredState::default(), "x", &none).unwrap();
+        let d = DesiredState {
+            fabric: Some(fabric("50.1.1.1/24")),
+            ..DesiredState::default()
+        };
+        assert!(check_desired_claimed(&d, "x", &none).is_err());
+        check_desired_claimed(&d, "x", &routed).unwrap();
+    }
+
+    #[test]
+    fn routes_need_the_fabric_and_go_with_it() {
+        let mut s = HostState::default();
+        let r = route("60.1.1.0/24", "50.1.1.254");
+        let e = s.apply(&DpOp::AddRoute(r)).unwrap_err();
+        assert!(e.to_string().contains("no router on the fabric"), "{e}");
+        assert!(
+            s.apply(&DpOp::SetFabric(Some(fabric("127.0.0.1/8"))))
+                .is_err()
+        );
+        assert!(
+            s.apply(&DpOp::SetFabric(Some(fabric("50.1.1.0/24"))))
+                .is_err()
+        );
+        s.apply(&DpOp::SetFabric(Some(fabric("50.1.1.1/24"))))
+            .unwrap();
+        s.apply(&DpOp::AddRoute(r)).unwrap();
+        let e = s
+            .apply(&DpOp::AddRoute(route("60.1.1.1/24", "50.1.1.254")))
+            .unwrap_err();
+        assert!(e.to_string().contains("host bits"), "{e}");
+        let e = s
+            .apply(&DpOp::AddRoute(route("70.0.0.0/8", "50.1.2.254")))
+            .unwrap_err();
+        assert!(e.to_string().contains("fabric subnet 50.1.1.0/24"), "{e}");
+
+        // The diff sets the fabric before its routes and removes it after.
+        let mut d = desired();
+        d.fabric = Some(fabric("50.1.1.1/24"));
+        d.routes = vec![r, route("0.0.0.0/0", "50.1.1.254")];
+        let mut h = HostState::default();
+        let ops = h.diff_full(&d);
+        let at = |want: &dyn Fn(&DpOp) -> bool| ops.iter().position(want).unwrap();
+        assert!(
+            at(&|o| matches!(o, DpOp::SetFabric(Some(_))))
+                < at(&|o| matches!(o, DpOp::AddRoute(_)))
+        );
+        for op in &ops {
+            h.apply(op).unwrap();
+        }
+        assert_eq!(h, HostState::from_desired(&d).unwrap());
+        assert!(h.diff_full(&d).is_empty());
+        // A new router address on another subnet takes the routes away;
+        // the diff adds back those still wanted.
+        let mut d2 = d.clone();
+        d2.fabric = Some(fabric("50.2.1.1/24"));
+        d2.routes = vec![route("60.1.1.0/24", "50.2.1.254")];
+        for op in h.diff_full(&d2) {
+            h.apply(&op).unwrap();
+        }
+        assert_eq!(h, HostState::from_desired(&d2).unwrap());
+        // No fabric: the routes go first, then the fabric.
+        let mut d3 = d2.clone();
+        d3.fabric = None;
+        d3.routes.clear();
+        let ops = h.diff_full(&d3);
+        assert_eq!(ops, vec![DpOp::SetFabric(None)]);
+        h.apply(&ops[0]).unwrap();
+        assert!(h.routes.is_empty() && h.fabric.is_none());
+        let r = HostState::from_desired(&d2).unwrap().report(&h);
+        assert_eq!((r.added, r.removed), (0, 2));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! VLAN/VNI, subnet, gateway, [external access](NetworkSpec::external)),
 //! local endpoints (interface, addresses, MAC, EPG, [QoS](Qos)), remote
 //! endpoints (addresses, MAC, VTEP), peer VTEPs, compiled policy deltas
-//! ([`crate::ir::PolicyDelta`]), [services](ServiceSpec) and
-//! [published ports](PublishedPort). After a restart or reconnect
+//! ([`crate::ir::PolicyDelta`]), [services](ServiceSpec),
+//! [published ports](PublishedPort) and, in routing mode with a BGP
+//! hand-off, the host's router on the fabric ([`FabricSpec`]) and the
+//! routes learned from it ([`ExternalRoute`]). After a restart or reconnect
 //! it calls [`Datapath::resync`] with the full [`DesiredState`]: the backend
 //! converges to exactly that state and removes everything stale it owns.
 //!
@@ -27,11 +29,14 @@ mod host;
 mod types;
 
 pub use crate::model::{PortSpec, ServiceProtocol};
-pub use host::{HostState, check_network, in_op, op_name};
+pub use host::{
+    HostState, check_claimed, check_desired_claimed, check_fabric, check_network, in_op, op_name,
+};
 pub use types::{
     ArpMode, Attachment, Capabilities, Capability, DEFAULT_PRIVATE_SUBNET, DesiredState, DpError,
-    DpOp, DpResult, Encap, FwdMode, GlobalSpec, LocalEndpoint, MacAddr, NetworkSpec, PublishedKey,
-    PublishedPort, Qos, RemoteEndpoint, ResyncReport, ServiceSpec, VtepPeer,
+    DpOp, DpResult, Encap, ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint, MacAddr,
+    NetworkSpec, PublishedKey, PublishedPort, Qos, RemoteEndpoint, ResyncReport, ServiceSpec,
+    VtepPeer,
 };
 
 use async_trait::async_trait;

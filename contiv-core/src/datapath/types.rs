@@ -152,6 +152,93 @@ impl Default for GlobalSpec {
     }
 }
 
+impl FwdMode {
+    /// The name used in the intent (`bridge`, `routing`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FwdMode::Bridge => "bridge",
+            FwdMode::Routing => "routing",
+        }
+    }
+
+    /// The capabilities realising this mode takes ([`Capability::Routing`]
+    /// for `routing`, nothing for `bridge`).
+    pub fn needs(self) -> &'static [Capability] {
+        match self {
+            FwdMode::Bridge => &[],
+            FwdMode::Routing => &[Capability::Routing],
+        }
+    }
+}
+
+impl fmt::Display for FwdMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl GlobalSpec {
+    /// The capabilities a datapath needs to realise these settings: what
+    /// the agent checks before reporting ready, netmaster before accepting
+    /// a mode switch, and a backend before accepting
+    /// [`DpOp::SetGlobal`].
+    pub fn needs(&self) -> &'static [Capability] {
+        self.fwd_mode.needs()
+    }
+
+    /// Why a datapath called `datapath` with `caps` cannot realise these
+    /// settings (`None`: it can). The message names the mode and the
+    /// missing capabilities.
+    pub fn refusal(&self, datapath: &str, caps: &Capabilities) -> Option<String> {
+        let missing = caps.missing(self.needs());
+        if missing.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+        Some(format!(
+            "forwarding mode {} is not implemented by the {datapath} datapath (it lacks {})",
+            self.fwd_mode,
+            names.join(", ")
+        ))
+    }
+}
+
+/// The host's router on the fabric (routing mode with a BGP hand-off): an
+/// address on the uplink's untagged segment that the top-of-rack switch
+/// peers with and routes the host's endpoints to. Traffic from the fabric
+/// to an endpoint of `tenant_id` is routed in (no NAT); traffic of that
+/// tenant to a prefix of an [`ExternalRoute`] leaves through the uplink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FabricSpec {
+    /// The tenant (VRF) the fabric reaches: only its endpoints are
+    /// routed to and from the fabric.
+    pub tenant_id: TenantId,
+    /// The router address with the fabric subnet's prefix length (the
+    /// `Bgp` object's `routerip`, e.g. `50.1.1.1/24`).
+    pub router: Ipv4Net,
+}
+
+impl FabricSpec {
+    /// The MAC the host's router answers with on the fabric: `02:01`
+    /// followed by the router's IPv4 address (never an endpoint's or a
+    /// gateway's, which start `02:02`).
+    pub fn router_mac(&self) -> MacAddr {
+        let o = self.router.addr().octets();
+        MacAddr([0x02, 0x01, o[0], o[1], o[2], o[3]])
+    }
+}
+
+/// A route to an external prefix, learned from the fabric (BGP): traffic of
+/// the fabric's tenant to `prefix` leaves through the uplink to
+/// `next_hop`, which must be on the fabric subnet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExternalRoute {
+    /// The destination prefix (no host bits set).
+    pub prefix: Ipv4Net,
+    /// The next hop on the fabric subnet (the BGP neighbor).
+    pub next_hop: Ipv4Addr,
+}
+
 /// Network encapsulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -453,6 +540,13 @@ pub enum DpOp {
     RemovePeer(IpAddr),
     /// Apply a compiled-policy delta.
     Policy(PolicyDelta),
+    /// Set (`Some`) or remove (`None`) the host's router on the fabric;
+    /// removing it removes every [`ExternalRoute`].
+    SetFabric(Option<FabricSpec>),
+    /// Add or replace the route to a prefix (needs the fabric).
+    AddRoute(ExternalRoute),
+    /// Remove the route to a prefix.
+    RemoveRoute(Ipv4Net),
     /// Add or replace a service (by key).
     AddService(ServiceSpec),
     /// Remove a service (by key).
@@ -478,6 +572,12 @@ pub struct DesiredState {
     pub peers: Vec<VtepPeer>,
     /// The compiled policy relevant to this host.
     pub policy: PolicyIr,
+    /// The host's router on the fabric (routing mode with BGP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fabric: Option<FabricSpec>,
+    /// Routes learned from the fabric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<ExternalRoute>,
     /// Services.
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
@@ -532,6 +632,15 @@ pub enum Capability {
     QosBandwidth,
     /// A netprofile's DSCP is marked on the endpoint's traffic.
     QosDscp,
+    /// `fwdMode=routing`: L3 forwarding within a tenant (VRF) across its
+    /// networks, through the networks' gateways, on one host and across
+    /// hosts; tenants stay isolated and policy is judged by EPG as in
+    /// bridge mode.
+    Routing,
+    /// The host's router on the fabric ([`FabricSpec`]) and routes learned
+    /// from it ([`ExternalRoute`]): the BGP hand-off to a top-of-rack
+    /// switch, no NAT either way.
+    RoutedUplink,
     /// Services: stateful DNAT from a VIP to backends, one backend per
     /// connection, hairpin (see [`ServiceSpec`]).
     Services,
@@ -546,7 +655,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 16] = [
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -558,6 +667,8 @@ impl Capability {
         Capability::Gateway6,
         Capability::QosBandwidth,
         Capability::QosDscp,
+        Capability::Routing,
+        Capability::RoutedUplink,
         Capability::Services,
         Capability::EgressNat,
         Capability::PublishedPorts,
@@ -577,6 +688,8 @@ impl Capability {
             Capability::Gateway6 => "gateway6",
             Capability::QosBandwidth => "qos_bandwidth",
             Capability::QosDscp => "qos_dscp",
+            Capability::Routing => "routing",
+            Capability::RoutedUplink => "routed_uplink",
             Capability::Services => "services",
             Capability::EgressNat => "egress_nat",
             Capability::PublishedPorts => "published_ports",

@@ -199,6 +199,43 @@ pub async fn replace_link_route_v4(
         .map_err(|e| fail(&format!("adding the route {dst} dev"), name, &e))
 }
 
+/// Makes `addr` the only IPv4 address of link `index` (other IPv4
+/// addresses are deleted; IPv6 ones are left alone).
+pub async fn set_only_address_v4(
+    h: &Handle,
+    index: u32,
+    name: &str,
+    addr: Ipv4Net,
+) -> Result<(), PlumbError> {
+    use rtnetlink::packet_route::address::AddressAttribute;
+    let mut have = Vec::new();
+    let mut dump = h.address().get().set_link_index_filter(index).execute();
+    while let Some(m) = dump
+        .try_next()
+        .await
+        .map_err(|e| fail("listing the addresses of", name, &e))?
+    {
+        let ip = m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(IpAddr::V4(v)) => Some(*v),
+            _ => None,
+        });
+        if let Some(ip) = ip {
+            have.push((ip, m.header.prefix_len, m));
+        }
+    }
+    for (ip, plen, m) in have {
+        if ip == addr.addr() && plen == addr.prefix_len() {
+            continue;
+        }
+        h.address()
+            .del(m)
+            .execute()
+            .await
+            .map_err(|e| fail(&format!("deleting address {ip}/{plen} from"), name, &e))?;
+    }
+    add_address(h, index, name, addr.addr().into(), addr.prefix_len()).await
+}
+
 /// The IPv4 destinations of the routes through interface `index` in the
 /// main table that this module's callers own: link-scope, static
 /// (`proto boot`) ones — the kernel's own connected route of an address

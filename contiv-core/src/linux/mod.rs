@@ -1,5 +1,6 @@
 //! Linux host plumbing every backend shares (feature `linux`): network
-//! namespaces ([`netns`]), rtnetlink requests ([`link`]), the one ethtool
+//! namespaces ([`netns`]), rtnetlink requests ([`link`]), the kernel's
+//! neighbour table ([`neigh`]), the one ethtool
 //! switch a userspace datapath needs ([`ethtool`]), bandwidth shaping
 //! ([`shaping`]: `tbf` on either end of a veth), the host's NAT rules for
 //! external access ([`netfilter`]: an nftables table per owner), and
@@ -25,6 +26,7 @@
 
 pub mod ethtool;
 pub mod link;
+pub mod neigh;
 pub mod netfilter;
 pub mod netns;
 pub mod shaping;

@@ -30,22 +30,40 @@ pub struct Bgp {
     pub routerip: String,
 }
 
-/// Oper view of BGP.
+/// Oper view of BGP: the host's speaker as its agent reports it live (the
+/// original's fields, plus prefix counters, the session uptime and why
+/// the speaker is not running, if it is not).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BgpOper {
-    /// Admin status.
+    /// Admin status of the neighbor (`up`, `down`).
     #[serde(rename = "adminStatus", default, skip_serializing_if = "is_default")]
     pub admin_status: String,
-    /// Neighbor status.
+    /// Session state with the neighbor (`Established`, `Active`, `Idle`, …).
     #[serde(rename = "neighborStatus", default, skip_serializing_if = "is_default")]
     pub neighbor_status: String,
-    /// Number of routes.
+    /// Number of routes in the speaker's RIB.
     #[serde(rename = "numRoutes", default, skip_serializing_if = "is_default")]
     pub num_routes: i64,
-    /// Routes.
+    /// The RIB's routes (`prefix via next-hop`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub routes: Vec<String>,
+    /// Prefixes received from the neighbor.
+    #[serde(
+        rename = "prefixesReceived",
+        default,
+        skip_serializing_if = "is_default"
+    )]
+    pub prefixes_received: u64,
+    /// Prefixes advertised to the neighbor.
+    #[serde(rename = "prefixesSent", default, skip_serializing_if = "is_default")]
+    pub prefixes_sent: u64,
+    /// How long the session has been established (`4m05s`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub uptime: String,
+    /// Why the speaker is not running or could not be read.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub error: String,
 }
 
 impl ModelObject for Bgp {

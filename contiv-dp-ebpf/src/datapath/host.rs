@@ -2,6 +2,7 @@
 //! as told, the interfaces and attachments realised for it, each object's
 //! map entries, the rule and flood lists marked for rewriting.
 
+use super::EbpfDatapath;
 use crate::abi::{self, IpKey, ListKey};
 use crate::compile::{self, Contrib, RuleOrder};
 use crate::config::EbpfConfig;
@@ -13,8 +14,8 @@ use crate::sets::{SetIds, name_hash};
 use crate::sync::Tables;
 use crate::tables::Counts;
 use contiv_core::datapath::{
-    ArpMode, Attachment, DpError, DpOp, DpResult, Encap, FwdMode, GlobalSpec, HostState,
-    LocalEndpoint, NetworkSpec, check_network,
+    ArpMode, Attachment, DpError, DpOp, DpResult, Encap, GlobalSpec, HostState, LocalEndpoint,
+    NetworkSpec, check_claimed, check_network,
 };
 use contiv_core::ir::{AddrSetId, RuleId, TenantId};
 use contiv_core::linux::Netns;
@@ -98,15 +99,14 @@ fn plumb_err(e: String) -> DpError {
     DpError::Plumbing(e)
 }
 
-/// Checks the global settings this backend realises.
+/// Checks the global settings this backend realises (`routing` needs
+/// [`Capability::Routing`](contiv_core::datapath::Capability::Routing),
+/// which this backend does not claim).
 pub fn check_global(g: &GlobalSpec) -> DpResult<()> {
-    if g.fwd_mode == FwdMode::Routing {
-        return Err(DpError::Unsupported(
-            "forwarding mode `routing` is not implemented by the eBPF datapath (bridge mode only)"
-                .into(),
-        ));
+    match g.refusal("eBPF", &EbpfDatapath::CAPABILITIES) {
+        Some(m) => Err(DpError::Unsupported(m)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Inner {
@@ -266,6 +266,9 @@ impl Inner {
     /// Applies one operation to the state and the wanted tables (the
     /// kernel is written by [`Inner::flush`]).
     pub async fn apply_op(&mut self, op: DpOp) -> DpResult<()> {
+        // A fabric router and routes learned from it are not realised
+        // here (no `routed_uplink`): refused, never accepted silently.
+        check_claimed(&op, "eBPF", &EbpfDatapath::CAPABILITIES)?;
         match op {
             DpOp::SetGlobal(g) => {
                 check_global(&g)?;
@@ -346,6 +349,11 @@ impl Inner {
             | DpOp::RemoveService(_)
             | DpOp::AddPublishedPort(_)
             | DpOp::RemovePublishedPort(_)) => self.state.apply(&op)?,
+            // Only the removals get here (`check_claimed` refused the
+            // rest): nothing was realised, the state forgets them.
+            op @ (DpOp::SetFabric(_) | DpOp::AddRoute(_) | DpOp::RemoveRoute(_)) => {
+                self.state.apply(&op)?
+            }
         }
         Ok(())
     }

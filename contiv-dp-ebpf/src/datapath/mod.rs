@@ -28,7 +28,7 @@ use crate::tables::KvMap;
 use async_trait::async_trait;
 use contiv_core::datapath::{
     Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
-    ResyncReport, in_op,
+    ResyncReport, check_desired_claimed, in_op,
 };
 use contiv_core::linux::Netns;
 use host::{HostSide, Inner};
@@ -418,6 +418,7 @@ impl Datapath for EbpfDatapath {
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
         host::check_global(&desired.global)?;
+        check_desired_claimed(desired, "eBPF", &EbpfDatapath::CAPABILITIES)?;
         let target = HostState::from_desired(desired)?;
         let mut g = self.inner.lock().await;
         let mut added = 0;

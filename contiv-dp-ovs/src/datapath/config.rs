@@ -25,6 +25,10 @@ pub struct OvsConfig {
     pub uplink: Option<String>,
     /// VXLAN UDP port (`None` = 4789).
     pub vxlan_port: Option<u16>,
+    /// The internal port holding the host's router address on the fabric
+    /// (routing mode with BGP), created in the switch namespace when a
+    /// fabric is set.
+    pub router_port: String,
     /// The namespace ovs-vswitchd runs in, where the host sides of veths
     /// must be created.
     pub switch_netns: Netns,
@@ -37,7 +41,8 @@ pub struct OvsConfig {
 
 impl OvsConfig {
     /// Defaults for a switch run from `rundir`: bridge `contivbr`,
-    /// userspace datapath, owner `contiv`, no uplink, this namespace.
+    /// userspace datapath, owner `contiv`, no uplink, router port
+    /// `contivrtr`, this namespace.
     pub fn new(rundir: impl Into<PathBuf>) -> OvsConfig {
         OvsConfig {
             rundir: rundir.into(),
@@ -47,6 +52,7 @@ impl OvsConfig {
             owner: "contiv".into(),
             uplink: None,
             vxlan_port: None,
+            router_port: "contivrtr".into(),
             switch_netns: Netns::Current,
             port_timeout: Duration::from_secs(10),
             host_port: "contivh0".into(),

@@ -31,6 +31,7 @@
 mod config;
 pub mod external;
 pub mod install;
+mod next_hops;
 pub mod state;
 pub mod switch;
 
@@ -42,12 +43,12 @@ use crate::pipeline::{Flow, Pipeline, PortMap};
 use async_trait::async_trait;
 use contiv_core::datapath::{
     Attachment, Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult,
-    HostState, LocalEndpoint, ResyncReport, in_op,
+    FabricSpec, HostState, LocalEndpoint, ResyncReport, in_op,
 };
-use contiv_core::linux::Plumber;
-use state::{check_global, check_network};
+use contiv_core::linux::{Plumber, link, netns};
+use state::{check_fabric, check_global, check_network};
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use tokio::sync::Mutex;
 
 /// Counters of what the datapath sent to the switch.
@@ -81,7 +82,16 @@ struct Inner {
 /// The OVS datapath. See the [module documentation](self).
 pub struct OvsDatapath {
     cfg: OvsConfig,
-    inner: Mutex<Inner>,
+    inner: std::sync::Arc<Mutex<Inner>>,
+    /// The background task resolving external routes' next hops
+    /// ([`next_hops`]); aborted on drop.
+    resolver: tokio::task::AbortHandle,
+}
+
+impl Drop for OvsDatapath {
+    fn drop(&mut self) {
+        self.resolver.abort();
+    }
 }
 
 impl std::fmt::Debug for OvsDatapath {
@@ -132,6 +142,9 @@ impl OvsDatapath {
         Capability::ProxyArp,
         Capability::FloodArp,
         Capability::Gateway,
+        Capability::Gateway6,
+        Capability::Routing,
+        Capability::RoutedUplink,
         Capability::Services,
         Capability::EgressNat,
         Capability::PublishedPorts,
@@ -174,9 +187,16 @@ impl OvsDatapath {
             stats: OvsStats::default(),
             host: external::Applied::default(),
         };
+        let inner = std::sync::Arc::new(Mutex::new(inner));
+        let resolver = tokio::spawn(next_hops::run(
+            std::sync::Arc::downgrade(&inner),
+            cfg.clone(),
+        ))
+        .abort_handle();
         Ok(OvsDatapath {
             cfg,
-            inner: Mutex::new(inner),
+            inner,
+            resolver,
         })
     }
 
@@ -215,9 +235,54 @@ impl OvsDatapath {
     pub async fn state(&self) -> DesiredState {
         self.inner.lock().await.state.snapshot()
     }
+
+    /// The OpenFlow port of the fabric router port, if the fabric is set.
+    pub async fn router_ofport(&self) -> Option<u32> {
+        self.inner.lock().await.ports.router
+    }
+
+    /// The uplink's OpenFlow port, if configured.
+    pub async fn uplink_ofport(&self) -> Option<u32> {
+        self.inner.lock().await.ports.uplink
+    }
+}
+
+/// Creates (or converges) the fabric router port with the router MAC and
+/// makes the router address its only IPv4 address, link up.
+async fn ensure_router(vs: &Vswitch, cfg: &OvsConfig, f: &FabricSpec) -> DpResult<u32> {
+    let mac = f.router_mac();
+    let port = switch::ensure_router_port(vs, cfg, mac).await?;
+    let h = netns::netlink(&cfg.switch_netns).await.map_err(plumbing)?;
+    let name = &cfg.router_port;
+    let index = link::index(&h, name)
+        .await
+        .map_err(plumbing)?
+        .ok_or_else(|| {
+            DpError::Plumbing(format!(
+                "the fabric router port {name} has no interface in {}",
+                cfg.switch_netns.describe()
+            ))
+        })?;
+    link::configure(&h, index, name, Some(mac), 0)
+        .await
+        .map_err(plumbing)?;
+    link::set_only_address_v4(&h, index, name, f.router)
+        .await
+        .map_err(plumbing)?;
+    Ok(port)
 }
 
 impl Inner {
+    /// Records the MAC of a next hop (`None`: not known; routes through it
+    /// lose their flows until it is).
+    fn set_next_hop(&mut self, ip: Ipv4Addr, mac: Option<contiv_core::datapath::MacAddr>) {
+        match mac {
+            Some(m) => self.ports.next_hops.insert(ip, m),
+            None => self.ports.next_hops.remove(&ip),
+        };
+        self.pipeline.set_next_hop_mac(ip, mac);
+    }
+
     /// Reconnects OpenFlow (and OVSDB) if the switch went away; a
     /// reconnect means the flows are unknown, so a resync follows.
     async fn ensure_connected(&mut self, cfg: &OvsConfig) -> DpResult<()> {
@@ -409,6 +474,39 @@ impl Inner {
                 self.pipeline.apply_policy(&d);
                 self.state.policy.apply(&d);
             }
+            DpOp::SetFabric(Some(f)) => {
+                check_fabric(&f, cfg.uplink.as_deref())?;
+                let port = ensure_router(&self.vs, cfg, &f).await?;
+                self.ports.router = Some(port);
+                for r in self.state.routes.values() {
+                    if !f.router.contains(&r.next_hop) {
+                        self.pipeline.remove_route(r.prefix);
+                    }
+                }
+                self.pipeline.set_fabric(Some(f), Some(port));
+                self.state.record(&DpOp::SetFabric(Some(f)));
+            }
+            DpOp::SetFabric(None) => {
+                self.pipeline.set_fabric(None, None);
+                self.ports.router = None;
+                switch::remove_port(&self.vs, cfg, &cfg.router_port).await?;
+                self.state.record(&DpOp::SetFabric(None));
+            }
+            DpOp::AddRoute(r) => {
+                // Flows follow once the next hop's MAC is known: now if
+                // the kernel knows it, else from the resolver.
+                self.state.check_route(&r)?;
+                self.pipeline.upsert_route(r);
+                self.state.record(&DpOp::AddRoute(r));
+                if !self.ports.next_hops.contains_key(&r.next_hop) {
+                    let mac = next_hops::lookup(cfg, r.next_hop).await?;
+                    self.set_next_hop(r.next_hop, mac);
+                }
+            }
+            DpOp::RemoveRoute(p) => {
+                self.pipeline.remove_route(p);
+                self.state.record(&DpOp::RemoveRoute(p));
+            }
             DpOp::AddService(sv) => {
                 self.state.check_service(&sv)?;
                 self.pipeline.upsert_service(sv.clone());
@@ -528,7 +626,7 @@ impl Inner {
             }
             wanted.insert(ep.host_ifname.clone());
             if let Err(e) = self.plumber.ensure(ep, net).await {
-                failed.push((ep.id.clone(), plumbing(e)));
+                failed.push((format!("endpoint {}", ep.id), plumbing(e)));
                 continue;
             }
             if !owned_names.contains(ep.host_ifname.as_str()) {
@@ -538,7 +636,7 @@ impl Inner {
                 Ok(p) => {
                     ports.endpoints.insert(ep.id.clone(), p);
                 }
-                Err(e) => failed.push((ep.id.clone(), e)),
+                Err(e) => failed.push((format!("endpoint {}", ep.id), e)),
             }
         }
         for ip in target.peers.keys() {
@@ -550,6 +648,20 @@ impl Inner {
                 .peers
                 .insert(*ip, switch::ensure_peer_port(&self.vs, cfg, *ip).await?);
             wanted.insert(name);
+        }
+        if let Some(f) = &target.fabric {
+            check_fabric(f, cfg.uplink.as_deref())?;
+            if !owned_names.contains(cfg.router_port.as_str()) {
+                created += 1;
+            }
+            ports.router = Some(ensure_router(&self.vs, cfg, f).await?);
+            wanted.insert(cfg.router_port.clone());
+            let hops: BTreeSet<Ipv4Addr> = target.routes.values().map(|r| r.next_hop).collect();
+            for nh in hops {
+                if let Some(m) = next_hops::lookup(cfg, nh).await? {
+                    ports.next_hops.insert(nh, m);
+                }
+            }
         }
         if external::wanted(target) {
             // Re-attached (its veth is made by the host-side converge).
@@ -648,15 +760,11 @@ impl Datapath for OvsDatapath {
             // flows until a later resync or AddLocalEndpoint succeeds.
             let more = match failed.len() {
                 1 => String::new(),
-                n => format!(" (and {} more endpoints)", n - 1),
+                n => format!(" (and {} more)", n - 1),
             };
             return Err(match e {
-                DpError::Plumbing(m) => {
-                    DpError::Plumbing(format!("resync: endpoint {id}: {m}{more}"))
-                }
-                DpError::Backend(m) => {
-                    DpError::Backend(format!("resync: endpoint {id}: {m}{more}"))
-                }
+                DpError::Plumbing(m) => DpError::Plumbing(format!("resync: {id}: {m}{more}")),
+                DpError::Backend(m) => DpError::Backend(format!("resync: {id}: {m}{more}")),
                 other => other.clone(),
             });
         }

@@ -2,15 +2,26 @@
 //! [`HostState`](contiv_core::datapath::HostState) model: what this
 //! switch's pipeline cannot realise.
 
-use contiv_core::datapath::{DpError, DpResult, FwdMode, GlobalSpec, NetworkSpec};
+use super::OvsDatapath;
+use contiv_core::datapath::{DpError, DpResult, FabricSpec, GlobalSpec, NetworkSpec};
 
 /// Checks the global settings this backend can realise.
 pub fn check_global(g: &GlobalSpec) -> DpResult<()> {
-    if g.fwd_mode == FwdMode::Routing {
-        return Err(DpError::Unsupported(
-            "forwarding mode `routing` is not implemented by the OVS datapath (bridge mode only)"
-                .into(),
-        ));
+    match g.refusal("ovs", &OvsDatapath::CAPABILITIES) {
+        Some(m) => Err(DpError::Unsupported(m)),
+        None => Ok(()),
+    }
+}
+
+/// Checks a fabric: the shared checks plus an uplink to reach it through.
+pub fn check_fabric(f: &FabricSpec, uplink: Option<&str>) -> DpResult<()> {
+    contiv_core::datapath::check_fabric(f)?;
+    if uplink.is_none() {
+        return Err(DpError::Unsupported(format!(
+            "the fabric router {} needs an uplink: the OVS datapath reaches the fabric through \
+             the uplink's untagged segment (netplugin --vlan-if)",
+            f.router
+        )));
     }
     Ok(())
 }

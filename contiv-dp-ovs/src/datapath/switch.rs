@@ -19,6 +19,8 @@ pub const UPLINK_KEY: &str = "contiv-uplink";
 /// `external_ids` key marking a port whose veth the datapath created (and
 /// must delete with it).
 pub const VETH_KEY: &str = "contiv-veth";
+/// `external_ids` key marking the fabric router port.
+pub const ROUTER_KEY: &str = "contiv-router";
 /// `external_ids` key marking the host port (external access).
 pub const HOST_KEY: &str = "contiv-host";
 
@@ -113,6 +115,26 @@ pub async fn ensure_uplink_port(vs: &Vswitch, cfg: &OvsConfig, name: &str) -> Re
     vs.wait_ofport(name, cfg.port_timeout)
         .await
         .map_err(backend(&format!("attaching uplink {name}")))
+}
+
+/// Creates or converges the fabric router port (an internal port with
+/// the router MAC); returns its ofport.
+pub async fn ensure_router_port(
+    vs: &Vswitch,
+    cfg: &OvsConfig,
+    mac: contiv_core::datapath::MacAddr,
+) -> Result<u32, DpError> {
+    let name = &cfg.router_port;
+    let spec = PortSpec::new(&cfg.bridge, name, InterfaceKind::Internal)
+        .owner(&cfg.owner)
+        .external_id(ROUTER_KEY, "true")
+        .mac(&mac.to_string());
+    vs.ensure_port(&spec)
+        .await
+        .map_err(backend(&format!("adding the fabric router port {name}")))?;
+    vs.wait_ofport(name, cfg.port_timeout)
+        .await
+        .map_err(backend(&format!("attaching the fabric router port {name}")))
 }
 
 /// Creates or converges the bridge's end of the host port; returns its

@@ -244,6 +244,9 @@ pub struct PortSpec {
     pub ofport_request: Option<u16>,
     /// Ingress policing (`None` = leave as is).
     pub policing: Option<Policing>,
+    /// The interface's Ethernet address (`mac` column; internal interfaces
+    /// only; `None` = leave as is).
+    pub mac: Option<String>,
 }
 
 impl PortSpec {
@@ -257,7 +260,14 @@ impl PortSpec {
             vlan: VlanMode::None,
             ofport_request: None,
             policing: None,
+            mac: None,
         }
+    }
+
+    /// Sets the interface's Ethernet address (internal interfaces).
+    pub fn mac(mut self, mac: &str) -> PortSpec {
+        self.mac = Some(mac.to_owned());
+        self
     }
 
     /// Marks the owner ([`OWNER_KEY`]).
@@ -420,6 +430,7 @@ const IFACE_COLS: &[&str] = &[
     "error",
     "ingress_policing_rate",
     "ingress_policing_burst",
+    "mac",
 ];
 
 /// The typed `Open_vSwitch` layer over a [`Client`].
@@ -703,6 +714,9 @@ impl Vswitch {
                 "ingress_policing_burst".into(),
                 Value::int(i64::from(p.burst_kb)),
             );
+        }
+        if let Some(m) = &spec.mac {
+            row.insert("mac".into(), Value::string(m));
         }
         row
     }

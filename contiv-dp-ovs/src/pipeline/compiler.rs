@@ -10,15 +10,20 @@ use super::forwarding::{
     RemoteOut, base_flows, local_endpoint_flows, membership_flows, network_flows,
     remote_endpoint_flows,
 };
+use super::forwarding::{network_cookie, remote_delivery};
 use super::fxhash::FxHashMap;
 use super::policy::PolicyLowering;
+use super::routing;
 use super::service::{BackendAddr, GroupSpec, preferred_group_id, service_flows, service_group};
+use crate::openflow::wire::MacAddr;
 use contiv_core::datapath::{
-    DesiredState, Encap, GlobalSpec, LocalEndpoint, NetworkSpec, RemoteEndpoint, ServiceSpec,
+    DesiredState, Encap, ExternalRoute, FabricSpec, FwdMode, GlobalSpec, LocalEndpoint,
+    NetworkSpec, RemoteEndpoint, ServiceSpec,
 };
 use contiv_core::ir::{EpgId, NO_EPG, PolicyDelta, PolicyIr, TenantId};
+use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// Switch port numbers the flows refer to, resolved by the datapath.
@@ -30,6 +35,10 @@ pub struct PortMap {
     pub peers: BTreeMap<IpAddr, u32>,
     /// The VLAN uplink's ofport.
     pub uplink: Option<u32>,
+    /// The fabric router port's ofport.
+    pub router: Option<u32>,
+    /// Resolved MACs of the external routes' next hops.
+    pub next_hops: BTreeMap<Ipv4Addr, MacAddr>,
     /// The host port's ofport (external access).
     pub host: Option<u32>,
 }
@@ -68,6 +77,10 @@ pub struct Pipeline {
     remotes: BTreeMap<Arc<str>, RemoteEndpoint>,
     peers: BTreeMap<IpAddr, u32>,
     uplink: Option<u32>,
+    fabric: Option<FabricSpec>,
+    router_port: Option<u32>,
+    routes: BTreeMap<Ipv4Net, ExternalRoute>,
+    next_hops: BTreeMap<Ipv4Addr, MacAddr>,
     net_locals: FxHashMap<String, BTreeSet<Arc<str>>>,
     net_remotes: FxHashMap<String, BTreeSet<Arc<str>>>,
     vtep_remotes: FxHashMap<IpAddr, BTreeSet<Arc<str>>>,
@@ -105,6 +118,10 @@ impl Pipeline {
             remotes: BTreeMap::new(),
             peers: BTreeMap::new(),
             uplink: None,
+            fabric: None,
+            router_port: None,
+            routes: BTreeMap::new(),
+            next_hops: BTreeMap::new(),
             net_locals: FxHashMap::default(),
             net_remotes: FxHashMap::default(),
             vtep_remotes: FxHashMap::default(),
@@ -153,6 +170,13 @@ impl Pipeline {
             p.upsert_remote(e.clone());
         }
         p.load_policy(&desired.policy);
+        p.set_fabric(desired.fabric, ports.router);
+        for (ip, mac) in &ports.next_hops {
+            p.set_next_hop_mac(*ip, Some(*mac));
+        }
+        for r in &desired.routes {
+            p.upsert_route(*r);
+        }
         for sv in &desired.services {
             p.upsert_service(sv.clone());
         }
@@ -161,11 +185,21 @@ impl Pipeline {
 
     // ---- state changes -------------------------------------------------
 
-    /// Sets the global modes (ARP mode changes every endpoint's flows, the
-    /// private subnet every external-access flow).
+    /// Sets the global modes (the ARP mode changes every endpoint's flows,
+    /// the forwarding mode every network's and endpoint's, the private
+    /// subnet every external-access flow).
     pub fn set_global(&mut self, g: GlobalSpec) {
         if g.arp_mode != self.global.arp_mode {
             self.mark_all_endpoints();
+        }
+        if g.fwd_mode != self.global.fwd_mode {
+            self.mark_all_endpoints();
+            let keys: Vec<Arc<str>> = self
+                .networks
+                .keys()
+                .map(|k| Arc::from(k.as_str()))
+                .collect();
+            self.dirty.extend(keys.into_iter().map(Owner::Network));
         }
         let pvt_changed = g.private_subnet != self.global.private_subnet;
         self.global = g;
@@ -366,6 +400,74 @@ impl Pipeline {
     /// Number of services.
     pub fn service_count(&self) -> usize {
         self.services.len()
+    }
+
+    fn routing(&self) -> bool {
+        self.global.fwd_mode == FwdMode::Routing
+    }
+
+    /// Sets (or with `None` removes) the host's router on the fabric and
+    /// its port; removing it removes every route.
+    pub fn set_fabric(&mut self, f: Option<FabricSpec>, router_port: Option<u32>) {
+        if f.is_none() {
+            let routes: Vec<Ipv4Net> = self.routes.keys().copied().collect();
+            for p in routes {
+                self.remove_route(p);
+            }
+        }
+        if self.fabric == f && self.router_port == router_port {
+            return;
+        }
+        self.fabric = f;
+        self.router_port = router_port;
+        self.mark_fabric();
+    }
+
+    fn mark_fabric(&mut self) {
+        self.dirty.insert(Owner::Fabric);
+        self.dirty
+            .extend(self.routes.keys().map(|p| Owner::Route(*p)));
+    }
+
+    /// Adds or replaces an external route.
+    pub fn upsert_route(&mut self, r: ExternalRoute) {
+        if self.routes.insert(r.prefix, r) != Some(r) {
+            self.dirty.insert(Owner::Route(r.prefix));
+        }
+    }
+
+    /// Removes an external route.
+    pub fn remove_route(&mut self, prefix: Ipv4Net) {
+        if self.routes.remove(&prefix).is_some() {
+            self.dirty.insert(Owner::Route(prefix));
+        }
+    }
+
+    /// Sets (or with `None` forgets) the MAC of a next hop; routes through
+    /// it get flows only while it is known.
+    pub fn set_next_hop_mac(&mut self, ip: Ipv4Addr, mac: Option<MacAddr>) {
+        let changed = match mac {
+            Some(m) => self.next_hops.insert(ip, m) != Some(m),
+            None => self.next_hops.remove(&ip).is_some(),
+        };
+        if changed {
+            let affected: Vec<Ipv4Net> = self
+                .routes
+                .values()
+                .filter(|r| r.next_hop == ip)
+                .map(|r| r.prefix)
+                .collect();
+            self.dirty.extend(affected.into_iter().map(Owner::Route));
+        }
+    }
+
+    /// The next hops of the routes whose MAC is not known.
+    pub fn unresolved_next_hops(&self) -> BTreeSet<Ipv4Addr> {
+        self.routes
+            .values()
+            .map(|r| r.next_hop)
+            .filter(|ip| !self.next_hops.contains_key(ip))
+            .collect()
     }
 
     fn mark_all_endpoints(&mut self) {
@@ -600,6 +702,7 @@ impl Pipeline {
             return;
         }
         self.uplink = ofport;
+        self.mark_fabric();
         let vl: Vec<String> = self
             .networks
             .values()
@@ -649,7 +752,11 @@ impl Pipeline {
 
     fn owner_flows(&self, owner: &Owner) -> Vec<(super::flow::FlowKey, super::flow_table::Body)> {
         match owner {
-            Owner::Base => base_flows(),
+            Owner::Base => {
+                let mut v = base_flows();
+                v.extend(routing::base_flows());
+                v
+            }
             Owner::Network(key) => {
                 let Some(n) = self.networks.get(key.as_ref()) else {
                     return Vec::new();
@@ -665,11 +772,14 @@ impl Pipeline {
                 ports.dedup();
                 let peers: Vec<u32> = self.peers.values().copied().collect();
                 let mut v = network_flows(n, &ports, &peers, self.uplink);
+                if self.routing() {
+                    v.extend(routing::network_flows(n, network_cookie(&n.key)));
+                }
                 if self.host_port.is_some() {
-                    v.extend(super::nat::network_flows(
-                        n,
-                        super::forwarding::network_cookie(&n.key),
-                    ));
+                    v.extend(super::nat::network_flows(n, network_cookie(&n.key)));
+                    if self.routing() {
+                        v.extend(routing::external_flows(n, network_cookie(&n.key)));
+                    }
                 }
                 v
             }
@@ -680,13 +790,17 @@ impl Pipeline {
                 match (self.networks.get(&e.ep.network), e.ofport) {
                     (Some(n), Some(p)) => {
                         let mut v = local_endpoint_flows(&e.ep, n, p, self.global.arp_mode);
+                        let c = super::forwarding::local_cookie(&e.ep.id);
+                        if self.routing() {
+                            v.extend(routing::local_flows(&e.ep, n, p, c));
+                        }
                         if let Some(hp) = self.host_port {
                             v.extend(super::nat::endpoint_flows(
                                 &e.ep,
                                 n,
                                 self.global.private_subnet,
                                 hp,
-                                super::forwarding::local_cookie(&e.ep.id),
+                                c,
                             ));
                         }
                         v
@@ -705,10 +819,17 @@ impl Pipeline {
                     Encap::Vxlan => self.peers.get(&e.vtep).map(|p| RemoteOut::Tunnel(*p)),
                     Encap::Vlan => self.uplink.map(RemoteOut::Uplink),
                 };
-                match out {
-                    Some(o) => remote_endpoint_flows(e, n, o, self.global.arp_mode),
-                    None => Vec::new(),
+                let Some(o) = out else {
+                    return Vec::new();
+                };
+                let mut v = remote_endpoint_flows(e, n, o, self.global.arp_mode);
+                if self.routing()
+                    && let Some(deliver) = remote_delivery(n, o)
+                {
+                    let c = super::forwarding::remote_cookie(&e.id);
+                    v.extend(routing::remote_flows(e, n, &deliver, c));
                 }
+                v
             }
             Owner::Member(t, ip) => match self.members.get(&(*t, *ip)) {
                 Some(&epg) if epg != NO_EPG => {
@@ -717,6 +838,20 @@ impl Pipeline {
                 _ => Vec::new(),
             },
             Owner::Group(c) => self.policy.group_flows(*c),
+            Owner::Fabric => match (&self.fabric, self.router_port, self.uplink) {
+                (Some(f), Some(r), Some(u)) => routing::fabric_flows(f, r, u),
+                _ => Vec::new(),
+            },
+            Owner::Route(p) => {
+                let (Some(r), Some(f), Some(u)) = (self.routes.get(p), &self.fabric, self.uplink)
+                else {
+                    return Vec::new();
+                };
+                match self.next_hops.get(&r.next_hop) {
+                    Some(mac) => routing::route_flows(r, f, *mac, u),
+                    None => Vec::new(),
+                }
+            }
             Owner::Service(key) => {
                 let Some(sv) = self.services.get(key) else {
                     return Vec::new();

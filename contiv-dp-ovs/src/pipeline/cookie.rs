@@ -38,6 +38,10 @@ pub enum CookieKind {
     Service = 0x08,
     /// External access: the host port's flows and each tenant's SNAT.
     External = 0x09,
+    /// The host's router on the fabric (routing mode with BGP).
+    Fabric = 0x0a,
+    /// A route to an external prefix learned from the fabric.
+    Route = 0x0b,
 }
 
 impl CookieKind {
@@ -53,6 +57,8 @@ impl CookieKind {
             0x07 => CookieKind::RuleGroup,
             0x08 => CookieKind::Service,
             0x09 => CookieKind::External,
+            0x0a => CookieKind::Fabric,
+            0x0b => CookieKind::Route,
             _ => return None,
         })
     }
@@ -80,6 +86,8 @@ impl fmt::Display for CookieKind {
             CookieKind::RuleGroup => "rule-group",
             CookieKind::Service => "service",
             CookieKind::External => "external",
+            CookieKind::Fabric => "fabric",
+            CookieKind::Route => "route",
         })
     }
 }

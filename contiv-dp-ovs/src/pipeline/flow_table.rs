@@ -39,6 +39,10 @@ pub enum Owner {
     External,
     /// One tenant's external access.
     ExternalTenant(TenantId),
+    /// The host's router on the fabric.
+    Fabric,
+    /// An external route, by prefix.
+    Route(ipnet::Ipv4Net),
 }
 
 /// What an owner puts at a key.

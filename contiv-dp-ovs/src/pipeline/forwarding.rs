@@ -484,14 +484,27 @@ pub fn gateway_mac(gw: Ipv4Addr) -> MacAddr {
     MacAddr::from_ipv4(gw)
 }
 
+/// The MAC a network's gateway answers with, for both address families:
+/// [`gateway_mac`] of the IPv4 gateway; for a network with only an IPv6
+/// gateway, `02:03` followed by the last four bytes of it. `None` without
+/// a gateway.
+pub fn network_gateway_mac(net: &NetworkSpec) -> Option<MacAddr> {
+    if let Some(gw) = net.gateway {
+        return Some(gateway_mac(gw));
+    }
+    let o = net.gateway6?.octets();
+    Some(MacAddr([0x02, 0x03, o[12], o[13], o[14], o[15]]))
+}
+
 /// The gateway of `net` answering its local endpoints: ARP for the
 /// gateway address (in either ARP mode: nobody else answers for it) and
 /// ICMP echo requests to it (an echo reply from the gateway MAC, sent back
 /// out the port the request came in on). Requests from tunnels and
 /// uplinks are left to the host they came from.
 fn gateway_flows(net: &NetworkSpec, cookie: u64) -> Vec<Entry> {
+    let mut v = super::gateway6::gateway6_flows(net, cookie);
     let Some(gw) = net.gateway else {
-        return Vec::new();
+        return v;
     };
     let mac = gateway_mac(gw);
     let arp = arp_reply_to(net, gw, mac, cookie, true);
@@ -517,7 +530,8 @@ fn gateway_flows(net: &NetworkSpec, cookie: u64) -> Vec<Entry> {
         ]),
         cookie,
     );
-    vec![arp, echo]
+    v.extend([arp, echo]);
+    v
 }
 
 /// A local endpoint's flows: port classification, spoof guard (with DSCP
@@ -627,14 +641,8 @@ pub fn remote_endpoint_flows(
     if let (Some(ip), ArpMode::Proxy) = (ep.ipv4, arp) {
         v.push(arp_reply(net, ip, ep.mac, c));
     }
-    let deliver = match (out, net.encap, net.vni) {
-        (RemoteOut::Tunnel(p), Encap::Vxlan, Some(vni)) => vec![set_tun(vni), Action::output(p)],
-        (RemoteOut::Uplink(p), Encap::Vlan, _) => {
-            let mut a: Vec<Action> = push_vlan(net.vlan).into();
-            a.push(Action::output(p));
-            a
-        }
-        _ => return v,
+    let Some(deliver) = remote_delivery(net, out) else {
+        return v;
     };
     v.push(plain(
         Table::L2Forward,
@@ -644,6 +652,23 @@ pub fn remote_endpoint_flows(
         c,
     ));
     v
+}
+
+/// The actions that take a packet of `net` to a remote endpoint through
+/// `out`: the VNI and the peer's tunnel, or the tag and the uplink (`None`
+/// when `out` does not fit the network's encapsulation).
+pub fn remote_delivery(net: &NetworkSpec, out: RemoteOut) -> Option<Vec<Action>> {
+    match (out, net.encap, net.vni) {
+        (RemoteOut::Tunnel(p), Encap::Vxlan, Some(vni)) => {
+            Some(vec![set_tun(vni), Action::output(p)])
+        }
+        (RemoteOut::Uplink(p), Encap::Vlan, _) => {
+            let mut a: Vec<Action> = push_vlan(net.vlan).into();
+            a.push(Action::output(p));
+            Some(a)
+        }
+        _ => None,
+    }
 }
 
 /// A membership's flows: (tenant, address) → source EPG and destination

@@ -6,17 +6,21 @@
 //!
 //! | id | table | purpose |
 //! |---|---|---|
-//! | 0 | [`Classify`](Table::Classify) | local port (`in_port`) → tenant `reg0`, network `reg1`, `FROM_LOCAL`; VXLAN (`tun_id=VNI`) → `FROM_TUNNEL`; VLAN uplink (`in_port`,`dl_vlan`, tag popped) → `FROM_UPLINK`; multicast source MAC and unknown ports drop |
+//! | 0 | [`Classify`](Table::Classify) | local port (`in_port`) → tenant `reg0`, network `reg1`, `FROM_LOCAL`; VXLAN (`tun_id=VNI`) → `FROM_TUNNEL`; VLAN uplink (`in_port`,`dl_vlan`, tag popped) → `FROM_UPLINK`; the fabric (uplink untagged): to the router MAC → the fabric tenant, `FROM_UPLINK`+`ROUTED`, the rest ↔ the router port; multicast source MAC and unknown ports drop |
 //! | 1 | [`SpoofGuard`](Table::SpoofGuard) | local ports only: `dl_src` = the endpoint's MAC with `nw_src` / `arp_spa`+`arp_sha` / `ipv6_src` its own (IPv6 link-local and `::` only for ICMPv6); DSCP marking of a netprofile; anything else drops |
-//! | 2 | [`Arp`](Table::Arp) | proxy mode: `arp_op=1` for a known endpoint IP of the network is answered in place (`IN_PORT`); other ARP (and all ARP from tunnels/uplinks) → L2; IPv4/IPv6 → conntrack; the network's IPv4 gateway answers ARP and ICMP echo from local ports in both ARP modes (MAC `02:02:<gateway IPv4>`); other ethertypes drop |
+//! | 2 | [`Arp`](Table::Arp) | proxy mode: `arp_op=1` for a known endpoint IP of the network is answered in place (`IN_PORT`); other ARP (and all ARP from tunnels/uplinks) → L2; IPv4/IPv6 → conntrack; the network's gateway answers ARP, ND ([`gateway6`]) and ICMP/ICMPv6 echo from local ports in both ARP modes (MAC `02:02:<gateway IPv4>`); routing mode: IP to the gateway MAC → `ROUTED`; other ethertypes drop |
 //! | 3 | [`Conntrack`](Table::Conntrack) | L4 summary into `reg6` (protocol, TCP/UDP destination port, ICMP flag — one policy match for both families), then `ct(table=4, zone=reg0[0..15])`; ICMPv6 RS/RA/NS/NA/MLD bypass to L2 |
-//! | 4 | [`CtState`](Table::CtState) | `+trk+inv` drop; `+trk+est` and `+trk+rel` → L2 (replies never see policy); `+trk+new` → 5 |
-//! | 5 | [`SrcEpg`](Table::SrcEpg) | (tenant `reg0`, source IP) → source EPG `reg2` (one flow per member address) |
-//! | 6 | [`DstEpg`](Table::DstEpg) | (tenant, destination IP) → destination EPG `reg3`, plus `DST_LOCAL` when a local endpoint has that address |
-//! | 7 | [`Egress`](Table::Egress) | `out` rules of the source EPG; skipped (priority 1000) unless `FROM_LOCAL`; allow → 8, deny → drop, no match → 8 |
-//! | 8 | [`Ingress`](Table::Ingress) | `in` rules of the destination EPG; skipped unless `DST_LOCAL` — traffic from tunnels and uplinks **is** policed where it lands; allow → 9, deny → drop, no match → 9 |
-//! | 9 | [`Commit`](Table::Commit) | `ct(commit, zone=reg0[0..15])`, → 10 |
-//! | 10 | [`L2Forward`](Table::L2Forward) | (`reg1`, `dl_dst`) → local port; → `set_field:VNI->tun_id` + the peer's VXLAN port; → `push_vlan` + tag + uplink; broadcast/multicast → every local port + head-end replication to every peer (or the uplink), and from a tunnel/uplink only to local ports; VLAN unknown unicast → uplink |
+//! | 4 | [`CtState`](Table::CtState) | `+trk+inv` drop; `+trk+est` and `+trk+rel` → L2 (reverse-DNATed service replies via 6); `+trk+new` → 5 |
+//! | 5 | [`ServiceLb`](Table::ServiceLb) | services ([`service`]): (tenant, VIP, protocol, port) of a new connection → the service's select group (DNAT to one backend, recirculate to 6); else → 7 |
+//! | 6 | [`ServiceFwd`](Table::ServiceFwd) | after DNAT: the backend's MAC (and `HAIRPIN` when a backend reached itself); after reverse DNAT of a hairpin reply: the client's MAC |
+//! | 7 | [`SrcEpg`](Table::SrcEpg) | (tenant `reg0`, source IP) → source EPG `reg2` (one flow per member address) |
+//! | 8 | [`DstEpg`](Table::DstEpg) | (tenant, destination IP) → destination EPG `reg3`, plus `DST_LOCAL` when a local endpoint has that address |
+//! | 9 | [`Egress`](Table::Egress) | `out` rules of the source EPG; skipped (priority 1000) unless `FROM_LOCAL`; allow → 10, deny → drop, no match → 10 |
+//! | 10 | [`Ingress`](Table::Ingress) | `in` rules of the destination EPG; skipped unless `DST_LOCAL` — traffic from tunnels and uplinks **is** policed where it lands; allow → 11, deny → drop, no match → 11 |
+//! | 11 | [`Commit`](Table::Commit) | `ct(commit, zone=reg0[0..15])` (hairpin: SNAT to the VIP), → 12 |
+//! | 12 | [`L2Forward`](Table::L2Forward) | (`reg1`, `dl_dst`) → local port; → `set_field:VNI->tun_id` + the peer's VXLAN port; → `push_vlan` + tag + uplink; broadcast/multicast → every local port + head-end replication to every peer (or the uplink), and from a tunnel/uplink only to local ports; VLAN unknown unicast → uplink; the gateway MAC of a network with external access → 14; `ROUTED` → 13 |
+//! | 13 | [`L3Forward`](Table::L3Forward) | routing mode ([`routing`]): (tenant, destination IP) → gateway MAC as source, the endpoint's MAC, `dec_ttl`, its port / tunnel with its network's VNI / uplink with its tag; external prefixes (longest first) → router MAC, next hop MAC, `dec_ttl`, uplink untagged; the rest of a network with external access → 14; miss drops |
+//! | 14 | [`ExternalOut`](Table::ExternalOut) | external access ([`nat`]): replies of host-opened connections → host port; to a network or the private subnet: drop; else SNAT to the tenant's private address → host port |
 //!
 //! # Registers
 //!
@@ -26,7 +30,8 @@
 //! | `reg1` | network tag: `0x0100_0000 \| VNI` (VXLAN), `0x0200_0000 \| VLAN` (VLAN) |
 //! | `reg2` | source EPG id (0 = none) |
 //! | `reg3` | destination EPG id (0 = none) |
-//! | `reg4` | flags: bit 0 `FROM_LOCAL`, 1 `FROM_TUNNEL`, 2 `FROM_UPLINK`, 3 `DST_LOCAL` |
+//! | `reg4` | flags: bit 0 `FROM_LOCAL`, 1 `FROM_TUNNEL`, 2 `FROM_UPLINK`, 3 `DST_LOCAL`, 4 `FROM_HOST`, 5 `SERVICE`, 6 `HAIRPIN`, 7 `UNSNAT_DONE`, 8 `SNAT_DONE`, 9 `ROUTED` |
+//! | `reg5` | the VIP a new service connection was addressed to (the hairpin SNAT uses it) |
 //! | `reg6` | L4: bits 0..15 destination port, 16..23 IP protocol, 24 ICMP (v4 or v6) |
 //!
 //! # Policy
@@ -66,10 +71,12 @@ pub mod flow;
 pub mod flow_table;
 pub mod forwarding;
 pub mod fxhash;
+pub mod gateway6;
 pub mod nat;
 pub mod policy;
 pub mod ports;
 pub mod render;
+pub mod routing;
 pub mod service;
 pub mod tables;
 

@@ -55,17 +55,23 @@ pub enum Table {
     /// VXLAN with the VNI or the VLAN uplink with the tag, broadcast and
     /// multicast → head-end replication / uplink; the gateway MAC of a
     /// network with external access → [`ExternalOut`](Table::ExternalOut).
+    /// Routed packets (flag `ROUTED`) go on to [`Table::L3Forward`].
     L2Forward = 12,
+    /// Routing mode: (tenant, destination IP) → the endpoint's MACs, TTL
+    /// decrement and its port / tunnel / uplink; external prefixes learned
+    /// from the fabric → the next hop through the uplink; the rest, from a
+    /// network with external access → [`ExternalOut`](Table::ExternalOut).
+    L3Forward = 13,
     /// External access out: replies of connections the host opened go back
     /// to the host port as they are; new traffic to outside the cluster's
     /// networks is SNATed to the tenant's private address and sent to the
     /// host port (the host masquerades it).
-    ExternalOut = 13,
+    ExternalOut = 14,
 }
 
 impl Table {
     /// Every table, in pipeline order.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Classify,
         Table::SpoofGuard,
         Table::Arp,
@@ -79,6 +85,7 @@ impl Table {
         Table::Ingress,
         Table::Commit,
         Table::L2Forward,
+        Table::L3Forward,
         Table::ExternalOut,
     ];
 
@@ -108,6 +115,7 @@ impl Table {
             Table::Ingress => "ingress",
             Table::Commit => "commit",
             Table::L2Forward => "l2-forward",
+            Table::L3Forward => "l3-forward",
             Table::ExternalOut => "external-out",
         }
     }
@@ -136,7 +144,10 @@ impl Table {
             Table::Ingress => "in rules of the dst EPG (destination local only)",
             Table::Commit => "ct(commit) in the tenant zone",
             Table::L2Forward => {
-                "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood; gateway MAC -> external-out"
+                "dst MAC -> local port / VXLAN tunnel / VLAN uplink; flood; gateway MAC -> external-out; routed -> l3-forward"
+            }
+            Table::L3Forward => {
+                "routing mode: (tenant, dst IP) -> endpoint MACs, dec_ttl, port/tunnel/uplink; external routes -> fabric; else -> external-out"
             }
             Table::ExternalOut => {
                 "host-opened replies -> host port; else SNAT to the tenant's private address -> host port"
@@ -197,6 +208,10 @@ pub mod flags {
     pub const UNSNAT_DONE: u32 = 1 << 7;
     /// The external SNAT was done (external-out sends it to the host).
     pub const SNAT_DONE: u32 = 1 << 8;
+    /// Routing mode: the packet is routed (it was sent to a gateway's MAC,
+    /// or came from the fabric to the host's router MAC); L2 forwarding
+    /// hands it to [`Table::L3Forward`](super::Table::L3Forward).
+    pub const ROUTED: u32 = 1 << 9;
     /// Bit numbers of the flags, for partial register loads.
     pub mod bit {
         /// Bit of `FROM_LOCAL`.
@@ -217,6 +232,8 @@ pub mod flags {
         pub const UNSNAT_DONE: u16 = 7;
         /// Bit of `SNAT_DONE`.
         pub const SNAT_DONE: u16 = 8;
+        /// Bit of `ROUTED`.
+        pub const ROUTED: u16 = 9;
     }
 }
 
@@ -255,6 +272,9 @@ pub mod prio {
     pub const FLOOD_REMOTE: u16 = 60;
     /// L2 (VLAN networks): unknown unicast to the uplink.
     pub const UNKNOWN_UNICAST: u16 = 10;
+    /// L3: an external route, `ROUTE_BASE + prefix length` (the longest
+    /// prefix wins; every endpoint route, at [`OBJECT`], wins over them).
+    pub const ROUTE_BASE: u16 = 40;
 }
 
 /// The value [`reg::NETWORK`] holds for a network: unique per encap and
@@ -285,7 +305,7 @@ mod tests {
             assert_eq!(usize::from(t.id()), i);
             assert_eq!(Table::from_id(t.id()), Some(*t));
         }
-        assert_eq!(Table::from_id(14), None);
+        assert_eq!(Table::from_id(15), None);
     }
 
     #[test]

@@ -364,3 +364,19 @@ pub fn trunk(a: &Host, b: &Host) -> (String, String) {
     }
     (ua, ub)
 }
+
+/// Connects a new uplink of `h` to interface `ifname` in namespace
+/// `netns` (a top-of-rack switch); returns the uplink's name in the host.
+pub fn fabric(h: &Host, netns: &str, ifname: &str) -> String {
+    let up = unique("fu");
+    run(&[
+        "ip", "link", "add", &up, "netns", &h.ns.name, "type", "veth", "peer", "name", ifname,
+        "netns", netns,
+    ]);
+    h.ns.ip(&["link", "set", &up, "up"]);
+    let _ = h.ns.exec(&["ethtool", "-K", &up, "tx", "off"]);
+    run(&[
+        "ip", "netns", "exec", netns, "ethtool", "-K", ifname, "tx", "off",
+    ]);
+    up
+}

@@ -4,8 +4,10 @@
 
 pub use contiv_core::datapath::HostState;
 
+use super::VppDatapath;
 use contiv_core::datapath::{
-    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec,
+    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec, check_claimed,
+    check_desired_claimed,
 };
 
 fn invalid(m: String) -> DpError {
@@ -55,13 +57,16 @@ pub fn check_op(op: &DpOp) -> DpResult<()> {
     match op {
         DpOp::AddNetwork(n) => check_network(n),
         DpOp::AddLocalEndpoint(e) => check_local(e),
-        _ => Ok(()),
+        // A fabric router and routes learned from it are not realised
+        // here: refused, never accepted silently.
+        _ => check_claimed(op, "VPP", &VppDatapath::CAPABILITIES),
     }
 }
 
 /// Checks a desired state (contiv-core's rules, then VPP's) and builds it.
 pub fn from_desired(d: &DesiredState) -> DpResult<HostState> {
     let h = HostState::from_desired(d)?;
+    check_desired_claimed(d, "VPP", &VppDatapath::CAPABILITIES)?;
     for n in &d.networks {
         check_network(n)?;
     }

@@ -73,6 +73,7 @@ mod external;
 pub mod fixture;
 mod multi_host;
 mod qos;
+mod routing;
 mod services;
 mod single_host;
 mod state;
@@ -81,6 +82,7 @@ pub use differential::oracle_differential;
 pub use external::{egress_nat_to_outside, published_port_from_outside};
 pub use multi_host::{two_host_vxlan, vlan_over_trunk};
 pub use qos::{bandwidth_within_profile, dscp_on_the_wire};
+pub use routing::{fabric_routes_without_nat, routing_two_hosts, routing_within_tenant};
 pub use services::{service_load_balancing, services_follow_endpoints};
 pub use single_host::{
     arp_flood, arp_proxy, gateway_answers_arp_and_ping, gateway6_answers_nd_and_ping, icmp_policy,
@@ -205,6 +207,21 @@ pub trait Harness: Send + Sync + 'static {
         Err(HarnessError::Unsupported("trunks between hosts".into()))
     }
 
+    /// Connects `host`'s uplink to a new interface `ifname` in the network
+    /// namespace `netns` (the top-of-rack switch of a fabric scenario):
+    /// untagged frames the host sends out its uplink arrive there and vice
+    /// versa. Called before [`Harness::start`]. Needed by backends
+    /// claiming [`Capability::RoutedUplink`].
+    async fn join_fabric(
+        &self,
+        host: &mut Self::Host,
+        netns: &str,
+        ifname: &str,
+    ) -> Result<(), HarnessError> {
+        let _ = (host, netns, ifname);
+        Err(HarnessError::Unsupported("a fabric on the uplink".into()))
+    }
+
     /// How many writes `dp` has made to the dataplane so far (flow-mods,
     /// map updates, API calls), if the backend counts them: the suite
     /// checks that repeated operations and in-sync resyncs write nothing.
@@ -325,6 +342,26 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
             Capability::ForwardsPackets,
             Capability::Ipv6,
             Capability::Gateway6,
+        ],
+    ),
+    (
+        "routing_within_tenant",
+        &[Capability::ForwardsPackets, Capability::Routing],
+    ),
+    (
+        "routing_two_hosts",
+        &[
+            Capability::ForwardsPackets,
+            Capability::Routing,
+            Capability::Vxlan,
+        ],
+    ),
+    (
+        "fabric_routes_without_nat",
+        &[
+            Capability::ForwardsPackets,
+            Capability::Routing,
+            Capability::RoutedUplink,
         ],
     ),
     (
@@ -451,6 +488,9 @@ macro_rules! conformance_suite {
             vlan_over_trunk,
             gateway_answers_arp_and_ping,
             gateway6_answers_nd_and_ping,
+            routing_within_tenant,
+            routing_two_hosts,
+            fabric_routes_without_nat,
             oracle_differential,
             services_follow_endpoints,
             service_load_balancing,

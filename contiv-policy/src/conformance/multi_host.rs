@@ -72,35 +72,7 @@ pub async fn two_host_vxlan<H: Harness>(h: &H) -> Outcome {
     if !caps.has(Capability::StatefulPolicy) {
         return Outcome::Passed;
     }
-    // Ingress policy on b's group, given to both hosts: only b can
-    // enforce it (a has no `out` rules).
-    let policy = PolicyDelta {
-        rules_added: vec![
-            RuleBuilder::new(10, 1, 2).proto(6).deny().build(),
-            RuleBuilder::new(11, 1, 2)
-                .peer_epg(1)
-                .proto(6)
-                .port(8888)
-                .priority(10)
-                .build(),
-        ],
-        ..PolicyDelta::default()
-    };
-    dpa.apply(vec![DpOp::Policy(policy.clone())])
-        .await
-        .expect("policy on a");
-    dpb.apply(vec![DpOp::Policy(policy)])
-        .await
-        .expect("policy on b");
-    let _l = [cb.listen(8888, false).await, cb.listen(8889, false).await];
-    assert!(
-        ca.tcp_connects_eventually("10.81.0.2", 8888, 10).await,
-        "a -> b:8888 must connect"
-    );
-    assert!(
-        !ca.tcp_connects("10.81.0.2", 8889).await,
-        "a -> b:8889 must be refused"
-    );
+    let _l = ingress_rule_holds_on_b(&dpa, &dpb, &ca, &cb, "10.81.0.2").await;
     let _l2 = ca.listen(8889, false).await;
     assert!(
         cb.tcp_connects("10.81.0.1", 8889).await,
@@ -153,4 +125,45 @@ pub async fn vlan_over_trunk<H: Harness>(h: &H) -> Outcome {
     assert!(!c3.ping("10.90.0.1").await, "green reached red");
     assert!(!c1.ping("10.90.0.3").await, "red reached green");
     Outcome::Passed
+}
+
+/// Gives both hosts an ingress policy of b's group (tenant 1, group 2):
+/// tcp denied except 8888 from group 1 — only b's host can enforce it (a
+/// has no `out` rules) — and checks that container `ca` (group 1) reaches
+/// `b_ip:8888` in `cb` but not `b_ip:8889`. Returns the listeners in `cb`.
+pub(super) async fn ingress_rule_holds_on_b<D: Datapath>(
+    dpa: &D,
+    dpb: &D,
+    ca: &Container,
+    cb: &Container,
+    b_ip: &str,
+) -> [super::fixture::Listener; 2] {
+    let policy = PolicyDelta {
+        rules_added: vec![
+            RuleBuilder::new(10, 1, 2).proto(6).deny().build(),
+            RuleBuilder::new(11, 1, 2)
+                .peer_epg(1)
+                .proto(6)
+                .port(8888)
+                .priority(10)
+                .build(),
+        ],
+        ..PolicyDelta::default()
+    };
+    dpa.apply(vec![DpOp::Policy(policy.clone())])
+        .await
+        .expect("policy on a");
+    dpb.apply(vec![DpOp::Policy(policy)])
+        .await
+        .expect("policy on b");
+    let l = [cb.listen(8888, false).await, cb.listen(8889, false).await];
+    assert!(
+        ca.tcp_connects_eventually(b_ip, 8888, 10).await,
+        "a -> b:8888 must connect"
+    );
+    assert!(
+        !ca.tcp_connects(b_ip, 8889).await,
+        "a -> b:8889 must be refused (where b lives)"
+    );
+    l
 }

@@ -131,7 +131,7 @@ pub async fn overlapping_tenants_isolated<H: Harness>(h: &H) -> Outcome {
 /// The seed tutorial: `db-policy` on group `db` with `in tcp deny`
 /// (priority 1) and `in tcp 8888 allow` (priority 10), compiled by
 /// [`crate::compile`] from the intent.
-fn tutorial(db_ip: &str, web_ip: &str, extra: &[(&str, i64, &str, i64)]) -> PolicyIr {
+pub(crate) fn tutorial(db_ip: &str, web_ip: &str, extra: &[(&str, i64, &str, i64)]) -> PolicyIr {
     use crate::{EndpointInput, Intent, compile};
     use contiv_core::model::{EndpointGroup, Rule};
     let mut intent = Intent::default();

@@ -5,8 +5,8 @@
 use super::fixture::{Container, RuleBuilder, ip, local_ep, remote_ep, vlan_net, vxlan_net};
 use super::{Harness, Outcome, gate, host, start};
 use contiv_core::datapath::{
-    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, HostState, NetworkSpec,
-    VtepPeer,
+    Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, FabricSpec, HostState,
+    NetworkSpec, VtepPeer,
 };
 use contiv_core::ir::{Membership, PolicyDelta, PolicyIr};
 
@@ -179,7 +179,8 @@ fn invalid(e: &DpError) -> &str {
 
 /// Refused operations name the operation and change nothing; the
 /// operations before a refused one stay applied; an inconsistent resync
-/// is refused as a whole.
+/// is refused as a whole; a backend without a routed uplink refuses a
+/// fabric router.
 pub async fn refused_operations_change_nothing<H: Harness>(h: &H) -> Outcome {
     let caps = match gate(h, "refused_operations_change_nothing") {
         Ok(c) => c,
@@ -242,6 +243,30 @@ pub async fn refused_operations_change_nothing<H: Harness>(h: &H) -> Outcome {
     broken.local_endpoints.push(lost);
     let e = dp.resync(&broken).await.expect_err("an inconsistent state");
     invalid(&e);
+    // A backend that does not claim a routed uplink refuses a router on
+    // the fabric (and a resync with one) instead of recording it.
+    if !caps.has(Capability::RoutedUplink) {
+        let fabric = FabricSpec {
+            tenant_id: net.tenant_id,
+            router: "50.1.1.1/24".parse().expect("router"),
+        };
+        let e = dp
+            .apply(vec![DpOp::SetFabric(Some(fabric))])
+            .await
+            .expect_err("a fabric without routed_uplink");
+        assert!(
+            matches!(&e, DpError::Unsupported(m) if m.contains("routed_uplink")),
+            "{e:?}"
+        );
+        let mut with_fabric = broken.clone();
+        with_fabric.local_endpoints.pop();
+        with_fabric.fabric = Some(fabric);
+        let e = dp
+            .resync(&with_fabric)
+            .await
+            .expect_err("a desired fabric without routed_uplink");
+        assert!(matches!(e, DpError::Unsupported(_)), "{e:?}");
+    }
     // Nothing of the refusals stuck: the state is exactly network + a + b.
     broken.local_endpoints.pop();
     let r = dp

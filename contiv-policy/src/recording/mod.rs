@@ -28,7 +28,7 @@ use crate::oracle::{Packet, PacketEnd, Verdict, evaluate};
 use async_trait::async_trait;
 use contiv_core::datapath::{
     Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
-    ResyncReport, in_op,
+    ResyncReport, check_claimed, check_desired_claimed, in_op,
 };
 use contiv_core::ir::{EpgId, PolicyIr};
 use serde::{Deserialize, Serialize};
@@ -212,7 +212,8 @@ impl Datapath for RecordingDatapath {
 
     /// Only state: it keeps VXLAN and VLAN networks, services, external
     /// access and published ports (the conformance suite's state-level
-    /// scenarios show that) and enforces nothing.
+    /// scenarios show that) and enforces nothing; it refuses a fabric
+    /// router (no routed uplink).
     fn capabilities(&self) -> Capabilities {
         Capabilities::of(&[
             Capability::Vxlan,
@@ -226,13 +227,16 @@ impl Datapath for RecordingDatapath {
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
         let mut g = self.lock();
         for (i, op) in ops.into_iter().enumerate() {
-            g.state.apply(&op).map_err(|e| in_op(i, &op, e))?;
+            check_claimed(&op, self.name(), &self.capabilities())
+                .and_then(|()| g.state.apply(&op))
+                .map_err(|e| in_op(i, &op, e))?;
             g.log.push(Recorded::Op(op));
         }
         Ok(())
     }
 
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
+        check_desired_claimed(desired, self.name(), &self.capabilities())?;
         let target = HostState::from_desired(desired).map_err(|e| match e {
             DpError::InvalidArgument(m) => DpError::InvalidArgument(format!("desired state: {m}")),
             other => other,

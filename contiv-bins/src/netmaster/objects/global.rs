@@ -5,7 +5,7 @@ use super::{Handler, Stage};
 use crate::netmaster::cache::{ClusterView, Map};
 use crate::netmaster::{ApiError, ApiResult, Netmaster, oper};
 use async_trait::async_trait;
-use contiv_core::datapath::Encap;
+use contiv_core::datapath::{Encap, GlobalSpec};
 use contiv_core::model::Global;
 use contiv_ipam::{IdPool, IdRanges, Resource, VxlanPool};
 use serde_json::Value;
@@ -76,6 +76,23 @@ impl Handler for Global {
                     return Err(ApiError::conflict(
                         "Unable to update forwarding mode: please delete existing Bgp configs",
                     ));
+                }
+                // Every connected host must be able to realise the mode.
+                let spec = GlobalSpec {
+                    fwd_mode: new.fwd_mode_kind()?,
+                    ..GlobalSpec::default()
+                };
+                for (host, n) in &v.nodes {
+                    let missing = n.capabilities.map(|c| c.missing(spec.needs()));
+                    if let Some(m) = missing.filter(|m| !m.is_empty()) {
+                        let names: Vec<&str> = m.iter().map(|c| c.name()).collect();
+                        return Err(ApiError::conflict(format!(
+                            "Unable to update forwarding mode to {}: the datapath of host {host} \
+                             cannot realise it (it lacks {})",
+                            spec.fwd_mode,
+                            names.join(", ")
+                        )));
+                    }
                 }
             }
             if old.pvt_subnet != new.pvt_subnet && vlans + vxlans > 0 {

@@ -150,9 +150,12 @@ impl Handler for Bgp {
         }
         Ok(())
     }
-    async fn oper(_nm: &Netmaster, _obj: &Self) -> ApiResult<Option<Value>> {
-        // Live BGP state comes from the host's agent; none is reported yet.
-        Ok(Some(serde_json::json!({})))
+    async fn oper(nm: &Netmaster, obj: &Self) -> ApiResult<Option<Value>> {
+        // Live, from the host's agent (its BGP speaker).
+        let oper = crate::netmaster::agent_oper::bgp(nm, &obj.hostname).await;
+        serde_json::to_value(oper)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("cannot encode BGP state: {e}")))
     }
 }
 

@@ -1136,6 +1136,10 @@ impl NxmHeader {
     pub const ARP_THA: NxmHeader = Self::make(NXM_1, 18, 6);
     /// `NXM_NX_TUN_IPV4_DST`.
     pub const TUN_IPV4_DST: NxmHeader = Self::make(NXM_1, 32, 4);
+    /// `NXM_NX_IPV6_SRC`.
+    pub const IPV6_SRC: NxmHeader = Self::make(NXM_1, 19, 16);
+    /// `NXM_NX_IPV6_DST`.
+    pub const IPV6_DST: NxmHeader = Self::make(NXM_1, 20, 16);
     /// `NXM_NX_CT_ZONE`.
     pub const CT_ZONE: NxmHeader = Self::make(NXM_1, 106, 2);
     /// `NXM_NX_CT_MARK`.
