@@ -124,6 +124,27 @@ impl Container {
         false
     }
 
+    /// Whether `ip` stops answering within `secs` and then stays silent
+    /// (two pings in a row unanswered): for a change the datapath realises
+    /// when its cached flows are revalidated (OVS userspace keeps
+    /// forwarding on a cached megaflow for a fraction of a second after
+    /// the OpenFlow flow is gone).
+    pub async fn unreachable_within(&self, ip: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut silent = 0;
+        while Instant::now() < deadline {
+            if self.ping(ip).await {
+                silent = 0;
+            } else {
+                silent += 1;
+                if silent == 2 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Whether a TCP connection to `ip:port` is accepted within 2 s.
     pub async fn tcp_connects(&self, ip: &str, port: u16) -> bool {
         self.exec(&["nc", "-z", "-w", "2", ip, &port.to_string()])
