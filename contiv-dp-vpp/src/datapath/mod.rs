@@ -100,20 +100,6 @@ fn backend(what: &str, e: ClientError) -> DpError {
     DpError::Backend(format!("VPP {what}: {e}"))
 }
 
-/// The npol messages the npol engine needs VPP to announce.
-type TableCheck = fn(&crate::client::MsgTable) -> Result<u16, ClientError>;
-const NPOL_MESSAGES: [TableCheck; 9] = [
-    |t| t.id::<crate::api::npol::NpolIpsetCreate>(),
-    |t| t.id::<crate::api::npol::NpolIpsetAddDelMembers>(),
-    |t| t.id::<crate::api::npol::NpolIpsetDelete>(),
-    |t| t.id::<crate::api::npol::NpolRuleCreate>(),
-    |t| t.id::<crate::api::npol::NpolRuleUpdate>(),
-    |t| t.id::<crate::api::npol::NpolRuleDelete>(),
-    |t| t.id::<crate::api::npol::NpolPolicyCreate>(),
-    |t| t.id::<crate::api::npol::NpolPolicyUpdate>(),
-    |t| t.id::<crate::api::npol::NpolConfigurePolicies>(),
-];
-
 /// Desired ACLs by key.
 type Acls = BTreeMap<AclKey, Vec<AclRule>>;
 
@@ -160,7 +146,7 @@ impl VppDatapath {
                 cfg.socket.display()
             ))
         })?;
-        let has_npol = NPOL_MESSAGES.iter().all(|id| id(&table).is_ok());
+        let has_npol = npol::announced(&table);
         let mut cfg = cfg;
         cfg.policy = match (cfg.policy, has_npol) {
             (PolicyEngine::Npol, false) => {

@@ -57,6 +57,34 @@ use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+/// Lists the npol requests the engine sends: [`SENT_MESSAGES`] (for the
+/// golden-vector checks) and [`announced`] (all of them in VPP's table).
+macro_rules! sent {
+    ($($t:ty),* $(,)?) => {
+        /// Every npol request the engine sends, by name.
+        pub const SENT_MESSAGES: &[&str] = &[$(<$t as crate::wire::Message>::NAME),*];
+
+        /// True if VPP's message table has every npol request the engine
+        /// sends (with our CRCs).
+        pub fn announced(t: &crate::client::MsgTable) -> bool {
+            true $(&& t.id::<$t>().is_ok())*
+        }
+    };
+}
+
+sent!(
+    npol::NpolIpsetCreate,
+    npol::NpolIpsetAddDelMembers,
+    npol::NpolIpsetDelete,
+    npol::NpolRuleCreate,
+    npol::NpolRuleUpdate,
+    npol::NpolRuleDelete,
+    npol::NpolPolicyCreate,
+    npol::NpolPolicyUpdate,
+    npol::NpolPolicyDelete,
+    npol::NpolConfigurePolicies,
+);
+
 /// Which VPP plugin realises policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PolicyEngine {
