@@ -84,7 +84,7 @@ async fn join_cost(n: u32, engine: PolicyEngine) -> Vec<String> {
     // the groups naming group 2 (ACL engine).
     let st = srv.state();
     if engine == PolicyEngine::Npol {
-        assert!(st.npol.ipsets.values().any(|s| s.members.contains(&ip)));
+        assert!(st.npol.ipsets.values().any(|s| s.contains(&ip)));
     } else {
         let host = contiv_dp_vpp::api::types::Prefix::from_net(ipnet::IpNet::from(ip));
         let naming = st
@@ -126,7 +126,7 @@ async fn a_member_joining_a_group_with_rules_is_two_npol_calls() {
     assert_eq!(st.npol.ipsets.len(), 1, "one set: group 2");
     let set = st.npol.ipsets.values().next().unwrap();
     let ips: Vec<String> = set.members.iter().map(ToString::to_string).collect();
-    assert_eq!(ips, ["10.1.0.11", "10.1.0.12"]);
+    assert_eq!(ips, ["10.1.0.11/32", "10.1.0.12/32"]);
     // An existing endpoint of group 2 moves to group 1: one set update
     // (leaves group 2), one interface configuration (group 1's policy).
     srv.clear_log();
@@ -152,7 +152,7 @@ async fn a_member_joining_a_group_with_rules_is_two_npol_calls() {
     );
     let st = srv.state();
     let set = st.npol.ipsets.values().next().unwrap();
-    assert!(!set.members.contains(&ip));
+    assert!(!set.contains(&ip));
     let web2_if = st.by_tag("cv:tap:web2").unwrap();
     let web1_if = st.by_tag("cv:tap:web1").unwrap();
     assert_eq!(st.npol.interfaces[&web2_if], st.npol.interfaces[&web1_if]);
@@ -271,8 +271,8 @@ async fn the_engine_is_chosen_from_the_message_table() {
 }
 
 #[tokio::test]
-async fn the_server_refuses_bad_npol_requests_with_vpps_return_values() {
-    let (_srv, dp) = fixture::start_npol().await;
+async fn the_server_answers_npol_requests_as_the_plugins_handlers_do() {
+    let (srv, dp) = fixture::start_npol().await;
     let c = dp.client();
     let rv = |e: contiv_dp_vpp::client::ClientError| e.retval();
     let set_rule = |set_id| NpolRule {
@@ -284,28 +284,83 @@ async fn the_server_refuses_bad_npol_requests_with_vpps_return_values() {
         }],
         ..NpolRule::default()
     };
-    let e = c
+    // Ids come from one pool per kind: the first set, rule and policy are
+    // all 0.
+    let s = c.request(&npol::NpolIpsetCreate::default()).await.unwrap();
+    assert_eq!(s.set_id, 0);
+    // VPP does not check the sets a rule names.
+    let r = c
         .request(&npol::NpolRuleCreate { rule: set_rule(99) })
         .await
-        .unwrap_err();
-    assert_eq!(rv(e), Some(errno::NO_SUCH_ENTRY));
+        .unwrap();
+    assert_eq!(r.rule_id, 0);
+    // An entry of an unknown type is -1.
+    let mut bad = set_rule(0);
+    bad.matches[0].r#type = NpolEntryType(9);
     let e = c
-        .request(&npol::NpolIpsetDelete { set_id: 99 })
+        .request(&npol::NpolRuleCreate { rule: bad })
         .await
         .unwrap_err();
+    assert_eq!(rv(e), Some(errno::UNSPECIFIED));
+    // Updating an unknown rule creates one.
+    c.request(&npol::NpolRuleUpdate {
+        rule_id: 77,
+        rule: set_rule(s.set_id),
+    })
+    .await
+    .unwrap();
+    assert_eq!(srv.state().npol.rules.len(), 2);
+    assert!(!srv.state().npol.rules.contains_key(&77));
+    // Deleting unknown objects is NO_SUCH_ENTRY; a freed id is reused.
+    for e in [
+        c.request(&npol::NpolIpsetDelete { set_id: 99 })
+            .await
+            .unwrap_err(),
+        c.request(&npol::NpolRuleDelete { rule_id: 99 })
+            .await
+            .unwrap_err(),
+        c.request(&npol::NpolPolicyDelete { policy_id: 99 })
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(rv(e), Some(errno::NO_SUCH_ENTRY));
+    }
+    c.request(&npol::NpolIpsetDelete { set_id: s.set_id })
+        .await
+        .unwrap();
+    let again = c.request(&npol::NpolIpsetCreate::default()).await.unwrap();
+    assert_eq!(again.set_id, s.set_id);
+    // Members: unknown set, duplicates kept, one removed per removal.
+    let add = |set_id, is_add, ip: &str| npol::NpolIpsetAddDelMembers {
+        set_id,
+        is_add,
+        members: vec![contiv_dp_vpp::api::types::NpolIpsetMember {
+            val: contiv_dp_vpp::api::types::NpolIpsetMemberVal::from_address(
+                &contiv_dp_vpp::api::types::Address::from_ip(ip.parse().unwrap()),
+            ),
+        }],
+    };
+    let e = c.request(&add(42, true, "10.0.0.1")).await.unwrap_err();
     assert_eq!(rv(e), Some(errno::NO_SUCH_ENTRY));
-    let e = c
+    c.request(&add(again.set_id, true, "10.0.0.1"))
+        .await
+        .unwrap();
+    c.request(&add(again.set_id, true, "10.0.0.1"))
+        .await
+        .unwrap();
+    c.request(&add(again.set_id, false, "10.0.0.1"))
+        .await
+        .unwrap();
+    let ip: IpAddr = "10.0.0.1".parse().unwrap();
+    assert!(srv.state().npol.ipsets[&again.set_id].contains(&ip));
+    // Policies do not check their rules.
+    let p = c
         .request(&npol::NpolPolicyCreate {
             rules: vec![contiv_dp_vpp::api::types::NpolPolicyItem {
                 is_inbound: true,
                 rule_id: 42,
             }],
         })
-        .await
-        .unwrap_err();
-    assert_eq!(rv(e), Some(errno::NO_SUCH_ENTRY));
-    let p = c
-        .request(&npol::NpolPolicyCreate { rules: vec![] })
         .await
         .unwrap();
     let cfg = |sw_if_index, rx, ids: Vec<u32>| npol::NpolConfigurePolicies {
@@ -324,14 +379,20 @@ async fn the_server_refuses_bad_npol_requests_with_vpps_return_values() {
         .await
         .unwrap_err();
     assert_eq!(rv(e), Some(errno::INVALID_SW_IF_INDEX));
+    let e = c
+        .request(&cfg(0, 1, vec![p.policy_id + 1]))
+        .await
+        .unwrap_err();
+    assert_eq!(rv(e), Some(1));
+    // (the server's own guard: VPP would underflow the profile count)
     let e = c.request(&cfg(0, 2, vec![p.policy_id])).await.unwrap_err();
     assert_eq!(rv(e), Some(errno::INVALID_VALUE));
     c.request(&cfg(0, 1, vec![p.policy_id])).await.unwrap();
-    // A rule may name an existing set.
-    let s = c.request(&npol::NpolIpsetCreate::default()).await.unwrap();
-    c.request(&npol::NpolRuleCreate {
-        rule: set_rule(s.set_id),
-    })
-    .await
-    .unwrap();
+    // No ids: configured with empty lists (the defaults decide).
+    c.request(&cfg(0, 0, vec![])).await.unwrap();
+    let st = srv.state();
+    assert!(st.npol.interfaces[&0].rx.is_empty());
+    // The version VPP's handler reports.
+    let v = c.request(&npol::NpolGetVersion::default()).await.unwrap();
+    assert_eq!((v.major, v.minor), (0, 0));
 }

@@ -550,7 +550,7 @@ pub(super) fn handle(
                     }
                 }
             }
-            "npol_get_version" => out.push(&npol::NpolGetVersionReply { major: 0, minor: 1 }),
+            "npol_get_version" => out.push(&npol::NpolGetVersionReply { major: 0, minor: 0 }),
             "npol_ipset_create" => {
                 let m = msg!(npol::NpolIpsetCreate);
                 let r = match fault {

@@ -1,16 +1,39 @@
 //! The npol plugin's state in the test server: ipsets, rules, policies
-//! and interface configurations, with the plugin's checks and return
-//! values (unknown ids: `NO_SUCH_ENTRY`; unknown interfaces:
-//! `INVALID_SW_IF_INDEX`; counts that do not add up, a member of another
-//! kind than its set: `INVALID_VALUE`). npol has no dump messages: tests
-//! read this state directly ([`VppTestServer::state`](super::VppTestServer::state)).
+//! and interface configurations, with the checks and return values of
+//! the plugin's handlers (FDio/vpp `src/plugins/npol`, read for this):
+//!
+//! * ids come from one pool per kind (ipsets, rules, policies), each
+//!   starting at 0, a freed id reused first — ids of different kinds
+//!   collide, as in VPP;
+//! * `npol_ipset_create` always succeeds; `npol_ipset_add_del_members` on
+//!   an unknown set is `NO_SUCH_ENTRY`; members are decoded as the set's
+//!   type, an added member is appended (a duplicate is a second member)
+//!   and a removal removes one equal member;
+//! * `npol_rule_create` / `_update` and `npol_policy_create` / `_update`
+//!   do **not** check the ipsets or rules they name; an update of an
+//!   unknown id creates a new object (whose id the reply does not carry);
+//!   an entry of an unknown type is `UNSPECIFIED` (-1);
+//! * `*_delete` of an unknown id is `NO_SUCH_ENTRY`;
+//! * `npol_configure_policies` on an unknown interface is
+//!   `INVALID_SW_IF_INDEX`, naming an unknown policy is 1; no policy ids
+//!   leaves the interface configured with empty lists (its defaults
+//!   decide); deleting an interface removes its configuration.
+//!
+//! Where VPP does not check and would misbehave, the server refuses
+//! instead, with `INVALID_VALUE`: `num_rx_policies + num_tx_policies`
+//! above `total_ids` (VPP computes the profile count by unsigned
+//! subtraction), a member the server cannot decode (it models `NPOL_IP`
+//! sets' addresses and `NPOL_NET` sets' prefixes only: other types are
+//! `UNIMPLEMENTED`). npol has no dump messages: tests read this state
+//! directly ([`VppTestServer::state`](super::VppTestServer::state)).
 
 use super::state::Rv;
 use crate::api::types::{
     NpolEntryType, NpolIpsetMember, NpolIpsetType, NpolPolicyDefault, NpolPolicyItem, NpolRule,
 };
 use crate::errno;
-use std::collections::{BTreeMap, BTreeSet};
+use ipnet::IpNet;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// An ipset.
@@ -18,8 +41,38 @@ use std::net::IpAddr;
 pub struct Ipset {
     /// Its type.
     pub kind: NpolIpsetType,
-    /// Its members (type `NPOL_IP`: addresses).
-    pub members: BTreeSet<IpAddr>,
+    /// Its members in the order added (`NPOL_IP`: host prefixes;
+    /// `NPOL_NET`: prefixes), duplicates kept as VPP keeps them.
+    pub members: Vec<IpNet>,
+}
+
+impl Ipset {
+    /// True if `ip` is a member (an address of an `NPOL_IP` set, or in a
+    /// prefix of an `NPOL_NET` set).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.members.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// A pool of ids as VPP's `pool_get` hands them out: the most recently
+/// freed first, else the next new one.
+#[derive(Clone, Debug, Default)]
+struct Pool {
+    free: Vec<u32>,
+    next: u32,
+}
+
+impl Pool {
+    fn get(&mut self) -> u32 {
+        self.free.pop().unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    fn put(&mut self, id: u32) {
+        self.free.push(id);
+    }
 }
 
 /// An interface's npol configuration (`npol_configure_policies`).
@@ -50,7 +103,9 @@ pub struct NpolState {
     pub policies: BTreeMap<u32, Vec<NpolPolicyItem>>,
     /// Configured interfaces by sw_if_index.
     pub interfaces: BTreeMap<u32, NpolIface>,
-    next: u32,
+    set_ids: Pool,
+    rule_ids: Pool,
+    policy_ids: Pool,
 }
 
 fn ok_if(c: bool, rv: Rv) -> Result<(), Rv> {
@@ -58,27 +113,21 @@ fn ok_if(c: bool, rv: Rv) -> Result<(), Rv> {
 }
 
 impl NpolState {
-    fn id(&mut self) -> u32 {
-        // VPP's pools: ids per object kind; one counter keeps them unique.
-        self.next += 1;
-        self.next - 1
-    }
-
-    /// `npol_ipset_create`.
+    /// `npol_ipset_create` (VPP does not check the type).
     pub fn ipset_create(&mut self, kind: NpolIpsetType) -> Result<u32, Rv> {
-        ok_if(kind.0 <= NpolIpsetType::NPOL_NET.0, errno::INVALID_VALUE)?;
-        let id = self.id();
+        let id = self.set_ids.get();
         self.ipsets.insert(
             id,
             Ipset {
                 kind,
-                members: BTreeSet::new(),
+                members: Vec::new(),
             },
         );
         Ok(id)
     }
 
-    /// `npol_ipset_add_del_members`: all or nothing.
+    /// `npol_ipset_add_del_members`: member by member, stopping at the
+    /// first that cannot be decoded (those before it stay applied).
     pub fn ipset_members(
         &mut self,
         id: u32,
@@ -86,17 +135,17 @@ impl NpolState {
         members: &[NpolIpsetMember],
     ) -> Result<(), Rv> {
         let set = self.ipsets.get_mut(&id).ok_or(errno::NO_SUCH_ENTRY)?;
-        // This server models address sets only.
-        ok_if(set.kind == NpolIpsetType::NPOL_IP, errno::UNIMPLEMENTED)?;
-        let ips: Vec<IpAddr> = members
-            .iter()
-            .map(|m| m.val.address().ip().ok_or(errno::INVALID_VALUE))
-            .collect::<Result<_, _>>()?;
-        for ip in ips {
+        for m in members {
+            let net = match set.kind {
+                NpolIpsetType::NPOL_IP => m.val.address().ip().map(IpNet::from),
+                NpolIpsetType::NPOL_NET => m.val.prefix().net(),
+                _ => return Err(errno::UNIMPLEMENTED),
+            }
+            .ok_or(errno::INVALID_VALUE)?;
             if is_add {
-                set.members.insert(ip);
-            } else {
-                set.members.remove(&ip);
+                set.members.push(net);
+            } else if let Some(i) = set.members.iter().position(|n| *n == net) {
+                set.members.remove(i);
             }
         }
         Ok(())
@@ -104,29 +153,23 @@ impl NpolState {
 
     /// `npol_ipset_delete`.
     pub fn ipset_delete(&mut self, id: u32) -> Result<(), Rv> {
-        self.ipsets
-            .remove(&id)
-            .map(|_| ())
-            .ok_or(errno::NO_SUCH_ENTRY)
+        self.ipsets.remove(&id).ok_or(errno::NO_SUCH_ENTRY)?;
+        self.set_ids.put(id);
+        Ok(())
     }
 
-    fn check_rule(&self, r: &NpolRule) -> Result<(), Rv> {
+    /// An entry of a known type (VPP decodes each; a prefix that does not
+    /// decode is refused too).
+    fn check_rule(r: &NpolRule) -> Result<(), Rv> {
         for e in &r.matches {
             match e.r#type {
                 NpolEntryType::NPOL_CIDR => {
                     ok_if(e.data.cidr().net().is_some(), errno::INVALID_VALUE)?;
                 }
-                NpolEntryType::NPOL_PORT_RANGE => {
-                    let p = e.data.port_range();
-                    ok_if(p.start <= p.end, errno::INVALID_VALUE)?;
-                }
-                NpolEntryType::NPOL_IP_SET | NpolEntryType::NPOL_PORT_IP_SET => {
-                    ok_if(
-                        self.ipsets.contains_key(&e.data.set_id().set_id),
-                        errno::NO_SUCH_ENTRY,
-                    )?;
-                }
-                _ => return Err(errno::INVALID_VALUE),
+                NpolEntryType::NPOL_PORT_RANGE
+                | NpolEntryType::NPOL_IP_SET
+                | NpolEntryType::NPOL_PORT_IP_SET => {}
+                _ => return Err(errno::UNSPECIFIED),
             }
         }
         Ok(())
@@ -134,61 +177,55 @@ impl NpolState {
 
     /// `npol_rule_create`.
     pub fn rule_create(&mut self, r: NpolRule) -> Result<u32, Rv> {
-        self.check_rule(&r)?;
-        let id = self.id();
+        Self::check_rule(&r)?;
+        let id = self.rule_ids.get();
         self.rules.insert(id, r);
         Ok(id)
     }
 
-    /// `npol_rule_update`.
+    /// `npol_rule_update` (an unknown id creates a new rule).
     pub fn rule_update(&mut self, id: u32, r: NpolRule) -> Result<(), Rv> {
-        ok_if(self.rules.contains_key(&id), errno::NO_SUCH_ENTRY)?;
-        self.check_rule(&r)?;
-        self.rules.insert(id, r);
+        Self::check_rule(&r)?;
+        if let Some(have) = self.rules.get_mut(&id) {
+            *have = r;
+        } else {
+            self.rule_create(r)?;
+        }
         Ok(())
     }
 
     /// `npol_rule_delete`.
     pub fn rule_delete(&mut self, id: u32) -> Result<(), Rv> {
-        self.rules
-            .remove(&id)
-            .map(|_| ())
-            .ok_or(errno::NO_SUCH_ENTRY)
+        self.rules.remove(&id).ok_or(errno::NO_SUCH_ENTRY)?;
+        self.rule_ids.put(id);
+        Ok(())
     }
 
-    fn check_items(&self, items: &[NpolPolicyItem]) -> Result<(), Rv> {
-        ok_if(
-            items.iter().all(|i| self.rules.contains_key(&i.rule_id)),
-            errno::NO_SUCH_ENTRY,
-        )
-    }
-
-    /// `npol_policy_create`.
+    /// `npol_policy_create` (rule ids are not checked).
     pub fn policy_create(&mut self, items: Vec<NpolPolicyItem>) -> Result<u32, Rv> {
-        self.check_items(&items)?;
-        let id = self.id();
+        let id = self.policy_ids.get();
         self.policies.insert(id, items);
         Ok(id)
     }
 
-    /// `npol_policy_update`.
+    /// `npol_policy_update` (an unknown id creates a new policy).
     pub fn policy_update(&mut self, id: u32, items: Vec<NpolPolicyItem>) -> Result<(), Rv> {
-        ok_if(self.policies.contains_key(&id), errno::NO_SUCH_ENTRY)?;
-        self.check_items(&items)?;
-        self.policies.insert(id, items);
+        if let Some(have) = self.policies.get_mut(&id) {
+            *have = items;
+        } else {
+            self.policy_create(items)?;
+        }
         Ok(())
     }
 
     /// `npol_policy_delete`.
     pub fn policy_delete(&mut self, id: u32) -> Result<(), Rv> {
-        self.policies
-            .remove(&id)
-            .map(|_| ())
-            .ok_or(errno::NO_SUCH_ENTRY)
+        self.policies.remove(&id).ok_or(errno::NO_SUCH_ENTRY)?;
+        self.policy_ids.put(id);
+        Ok(())
     }
 
-    /// `npol_configure_policies` (`exists`: the interface does). No
-    /// policy ids at all clears the interface.
+    /// `npol_configure_policies` (`exists`: the interface does).
     pub fn configure(
         &mut self,
         exists: bool,
@@ -200,14 +237,11 @@ impl NpolState {
             rx.checked_add(tx).is_some_and(|n| n <= m.policy_ids.len()),
             errno::INVALID_VALUE,
         )?;
+        // VPP's `goto error` path returns 1.
         ok_if(
             m.policy_ids.iter().all(|p| self.policies.contains_key(p)),
-            errno::NO_SUCH_ENTRY,
+            1,
         )?;
-        if m.policy_ids.is_empty() {
-            self.interfaces.remove(&m.sw_if_index);
-            return Ok(());
-        }
         self.interfaces.insert(
             m.sw_if_index,
             NpolIface {
