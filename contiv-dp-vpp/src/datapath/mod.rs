@@ -1,13 +1,19 @@
 //! [`VppDatapath`]: the [`Datapath`] contract realised in VPP over its
 //! binary API (the Contiv-VPP / Calico-VPP way; see [`model`] for the
-//! object mapping and [`acl`] for policy).
+//! object mapping, [`acl`] and [`npol`] for policy).
 //!
+//! * Policy has two engines ([`PolicyEngine`], [`VppConfig::policy`]):
+//!   the ACL plugin (**the default**: every object dumpable, so resync
+//!   reads VPP back) or the npol plugin (ipsets: a join is O(1) calls;
+//!   `Auto` picks npol when VPP announces it).
 //! * [`Datapath::apply`] validates the operations, derives the VPP objects
 //!   the new state needs ([`Model`], ACLs recompiled only for the groups a
 //!   policy delta touches), compares them with what it knows VPP holds and
 //!   sends only the difference ([`plan`]): an endpoint joining a group is
-//!   one `acl_interface_set_acl_list` (plus the ACLs of a group that had no
-//!   local member yet), however many rules there are.
+//!   one `acl_interface_set_acl_list` plus one `acl_add_replace` per local
+//!   group whose rules name the joined group (ACL engine), or one
+//!   `npol_ipset_add_del_members` plus at most one
+//!   `npol_configure_policies` (npol engine), however many rules there are.
 //! * [`Datapath::resync`] dumps VPP (interfaces, TAPs, tunnels, bridge
 //!   domains, l2fib, ARP termination, neighbours, tables, ACLs and their
 //!   interface lists, policers, cnat translations), recognises its objects
