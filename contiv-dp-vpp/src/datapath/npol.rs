@@ -411,6 +411,14 @@ pub async fn sync(
     }
 }
 
+/// The keys the ledger holds that the desired state no longer has.
+fn stale<K: Ord + Clone, V, W>(have: &BTreeMap<K, V>, want: &BTreeMap<K, W>) -> Vec<K> {
+    have.keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect()
+}
+
 async fn run(
     s: &mut Sender<'_>,
     l: &mut Ledger,
@@ -521,52 +529,29 @@ async fn run(
         s.call(&configure(sw, ids.clone())).await?;
         l.bound.insert(k.clone(), (sw, ids));
     }
-    let unbind: Vec<IfKey> = l
-        .bound
-        .keys()
-        .filter(|k| !d.bindings.contains_key(*k))
-        .cloned()
-        .collect();
-    for k in unbind {
+    for k in stale(&l.bound, &d.bindings) {
         if let Some((sw, _)) = l.bound.get(&k) {
             s.call(&configure(*sw, Vec::new())).await?;
         }
         l.bound.remove(&k);
     }
-    // 5. Deletions, dependents first.
-    let gone: Vec<Group> = l
-        .policies
-        .keys()
-        .filter(|g| !d.policies.contains_key(*g))
-        .copied()
-        .collect();
-    for g in gone {
-        if let Some((id, _)) = l.policies.get(&g) {
-            s.call(&npol::NpolPolicyDelete { policy_id: *id }).await?;
+    // 5. Deletions, dependents first (an object leaves the ledger once
+    // VPP confirmed it gone).
+    for g in stale(&l.policies, &d.policies) {
+        if let Some(&(policy_id, _)) = l.policies.get(&g) {
+            s.call(&npol::NpolPolicyDelete { policy_id }).await?;
         }
         l.policies.remove(&g);
     }
-    let gone: Vec<RuleKey> = l
-        .rules
-        .keys()
-        .filter(|k| !d.rules.contains_key(*k))
-        .copied()
-        .collect();
-    for k in gone {
-        if let Some((id, _)) = l.rules.get(&k) {
-            s.call(&npol::NpolRuleDelete { rule_id: *id }).await?;
+    for k in stale(&l.rules, &d.rules) {
+        if let Some(&(rule_id, _)) = l.rules.get(&k) {
+            s.call(&npol::NpolRuleDelete { rule_id }).await?;
         }
         l.rules.remove(&k);
     }
-    let gone: Vec<Group> = l
-        .sets
-        .keys()
-        .filter(|g| !d.sets.contains_key(*g))
-        .copied()
-        .collect();
-    for g in gone {
-        if let Some((id, _)) = l.sets.get(&g) {
-            s.call(&npol::NpolIpsetDelete { set_id: *id }).await?;
+    for g in stale(&l.sets, &d.sets) {
+        if let Some(&(set_id, _)) = l.sets.get(&g) {
+            s.call(&npol::NpolIpsetDelete { set_id }).await?;
         }
         l.sets.remove(&g);
     }
