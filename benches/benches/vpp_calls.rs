@@ -10,18 +10,24 @@
 //! * `vpp_calls/count` — ACL entries vs the rules they realise, calls and
 //!   bytes of the initial programming;
 //! * `vpp_calls/join` — API calls for one endpoint joining a group, at
-//!   1/10, 1/2 and the full size (target: O(1), the same at every size).
+//!   1/10, 1/2 and the full size (target: O(1), the same at every size);
+//! * `vpp_calls/engine` — the same joins sent by the datapath itself to the
+//!   wire-faithful VPP *test server* (not VPP), once per policy engine:
+//!   ACL plugin vs npol plugin (ipsets); also the npol objects and entries
+//!   vs the rules they realise.
 //!
 //! `taskset -c 0 cargo bench -p contiv-benches --bench vpp_calls`
 
 mod common;
 
 use common::host_state;
+use contiv_core::datapath::Datapath;
 use contiv_core::datapath::{DesiredState, DpOp, LocalEndpoint};
 use contiv_core::ir::{Membership, PolicyDelta};
 use contiv_dp_vpp::datapath::host::HostState;
 use contiv_dp_vpp::datapath::observe::Observed;
-use contiv_dp_vpp::datapath::{Model, VppConfig, acl, plan};
+use contiv_dp_vpp::datapath::{Model, PolicyEngine, VppConfig, VppDatapath, acl, plan};
+use contiv_dp_vpp::testing::VppTestServer;
 use contiv_policy::compile;
 use contiv_policy::synthetic::{SyntheticSpec, generate};
 use std::hint::black_box;
@@ -148,7 +154,26 @@ impl plan::Ids for FakeIds {
 fn joins(scale: &str, spec: &SyntheticSpec) {
     let d = host_view(spec);
     // A local endpoint already in a group moves to another group that has
-    // local members (one membership change, one interface rebinding).
+    // local members (one membership change, one interface rebinding); a
+    // new endpoint joins that group.
+    let (moved, new) = join_ops(&d);
+    let calls = calls_for(&d, &moved);
+    let acl_rewrites = calls.iter().filter(|c| **c == "acl_add_replace").count();
+    let calls_new = calls_for(&d, &new);
+    println!(
+        "vpp_calls/join/{scale}: rules {}, endpoints {}: an endpoint changing group = {} calls ({} ACL rewrites of groups naming its old or new group as a peer, {:?}); a new endpoint joining = {} calls",
+        d.policy.rules.len(),
+        d.local_endpoints.len() + d.remote_endpoints.len(),
+        calls.len(),
+        acl_rewrites,
+        calls,
+        calls_new.len()
+    );
+}
+
+/// The join ops of [`joins`]: (an endpoint moving to another group with
+/// local members, a new endpoint joining that group).
+fn join_ops(d: &DesiredState) -> (Vec<DpOp>, Vec<DpOp>) {
     let e: &LocalEndpoint = &d.local_endpoints[0];
     let tenant = d
         .networks
@@ -160,11 +185,7 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
         .iter()
         .find(|o| o.epg != e.epg && o.network == e.network && o.epg != 0)
         .map_or(e.epg, |o| o.epg);
-    let mut moved = e.clone();
-    moved.epg = target;
-    let ip = e.ipv4.map(|n| std::net::IpAddr::V4(n.addr())).expect("v4");
-    let ops = vec![
-        DpOp::AddLocalEndpoint(moved),
+    let member = |ip| {
         DpOp::Policy(PolicyDelta {
             members_added: vec![Membership {
                 tenant,
@@ -172,11 +193,11 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
                 epg: target,
             }],
             ..PolicyDelta::default()
-        }),
-    ];
-    let calls = calls_for(&d, &ops);
-    let acl_rewrites = calls.iter().filter(|c| **c == "acl_add_replace").count();
-    // A new endpoint joining that group.
+        })
+    };
+    let mut moved = e.clone();
+    moved.epg = target;
+    let ip = e.ipv4.map(|n| std::net::IpAddr::V4(n.addr())).expect("v4");
     let mut new = e.clone();
     new.id = "bench-new".into();
     new.epg = target;
@@ -184,28 +205,71 @@ fn joins(scale: &str, spec: &SyntheticSpec) {
     let nip = std::net::Ipv4Addr::new(10, 255, 255, 254);
     new.ipv4 = Some(ipnet::Ipv4Net::new(nip, 20).expect("prefix"));
     new.mac = contiv_core::datapath::MacAddr::from_ipv4(nip);
-    let calls_new = calls_for(
-        &d,
-        &[
+    (
+        vec![DpOp::AddLocalEndpoint(moved), member(ip)],
+        vec![
             DpOp::AddLocalEndpoint(new),
-            DpOp::Policy(PolicyDelta {
-                members_added: vec![Membership {
-                    tenant,
-                    ip: std::net::IpAddr::V4(nip),
-                    epg: target,
-                }],
-                ..PolicyDelta::default()
-            }),
+            member(std::net::IpAddr::V4(nip)),
         ],
-    );
+    )
+}
+
+/// Counts the calls of a mutation list: `name×n` sorted by name.
+fn tally(calls: &[String]) -> String {
+    let mut m: std::collections::BTreeMap<&str, usize> = Default::default();
+    for c in calls {
+        *m.entry(c.as_str()).or_default() += 1;
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k}×{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The datapath programs `d` into the test server with `engine`, then
+/// each join is applied and its calls counted.
+async fn engine_joins(scale: &str, d: &DesiredState, engine: PolicyEngine) {
+    let srv = VppTestServer::start().await.expect("test server");
+    let mut c = cfg();
+    c.socket = srv.socket_path().to_owned();
+    c.policy = engine;
+    let dp = VppDatapath::connect(c).await.expect("connect");
+    let t = Instant::now();
+    dp.resync(d).await.expect("resync");
+    let initial = srv.mutations().len();
+    let took = t.elapsed();
+    let st = srv.state();
+    let objects = match engine {
+        PolicyEngine::Npol => {
+            let entries: usize = st.npol.rules.values().map(|r| r.matches.len()).sum();
+            let members: usize = st.npol.ipsets.values().map(|s| s.members.len()).sum();
+            format!(
+                "{} ipsets ({members} members), {} npol rules ({entries} entries), {} policies",
+                st.npol.ipsets.len(),
+                st.npol.rules.len(),
+                st.npol.policies.len()
+            )
+        }
+        _ => format!(
+            "{} ACLs ({} entries)",
+            st.acls.len(),
+            st.acls.values().map(|a| a.rules.len()).sum::<usize>()
+        ),
+    };
+    let (moved, new) = join_ops(d);
+    srv.clear_log();
+    dp.apply(moved).await.expect("move");
+    let m = srv.mutations();
+    srv.clear_log();
+    dp.apply(new).await.expect("join");
+    let n = srv.mutations();
     println!(
-        "vpp_calls/join/{scale}: rules {}, endpoints {}: an endpoint changing group = {} calls ({} ACL rewrites of groups naming its old or new group as a peer, {:?}); a new endpoint joining = {} calls",
-        d.policy.rules.len(),
-        d.local_endpoints.len() + d.remote_endpoints.len(),
-        calls.len(),
-        acl_rewrites,
-        calls,
-        calls_new.len()
+        "vpp_calls/engine/{engine:?}/{scale}: initial programming {initial} calls ({took:?} through the socket) → {objects}; \
+         endpoint changing group = {} calls [{}]; new endpoint joining = {} calls [{}]",
+        m.len(),
+        tally(&m),
+        n.len(),
+        tally(&n)
     );
 }
 
@@ -221,5 +285,20 @@ fn main() {
             ..spec
         };
         joins(name, &s);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (name, div) in [("1/10", 10), ("1/2", 2), ("full", 1)] {
+        let s = SyntheticSpec {
+            epgs: spec.epgs / div,
+            endpoints: spec.endpoints / div,
+            ..spec
+        };
+        let d = host_view(&s);
+        for engine in [PolicyEngine::Acl, PolicyEngine::Npol] {
+            rt.block_on(engine_joins(name, &d, engine));
+        }
     }
 }

@@ -10,7 +10,9 @@ use contiv_dp_vpp::api::interface::{
     SwInterfaceDump, SwInterfaceEvent, SwInterfaceSetFlags, WantInterfaceEvents,
 };
 use contiv_dp_vpp::api::l2::BviCreate;
-use contiv_dp_vpp::api::types::IfStatusFlags;
+use contiv_dp_vpp::api::types::{
+    IfStatusFlags, NpolPolicyDefault, NpolRuleAction, NpolRuleFilterType,
+};
 use contiv_dp_vpp::client::{Client, ClientError};
 use contiv_dp_vpp::errno;
 use contiv_dp_vpp::testing::{ServerConfig, VppTestServer};
@@ -171,6 +173,11 @@ async fn the_official_python_client_completes_calls_against_the_test_server() {
         "bridge",
         "up",
         "acl_list",
+        "ipset",
+        "members",
+        "rule",
+        "policy",
+        "configure",
     ] {
         assert_eq!(out[k], 0, "{k}: {out}");
     }
@@ -202,5 +209,46 @@ async fn the_official_python_client_completes_calls_against_the_test_server() {
         ("papi-bvi", true, 7)
     );
     assert_eq!(i.acl_in.len(), 1);
+    // npol: each union arm papi packed is read as the arm its type names;
+    // VPP does not check the sets a rule names, does check interfaces
+    // (INVALID_SW_IF_INDEX) and policies (its error path returns 1).
+    assert_eq!(out["rule_bad_set"], 0);
+    assert_eq!(out["configure_bad_index"], errno::INVALID_SW_IF_INDEX);
+    assert_eq!(out["configure_bad_policy"], 1);
+    let id = |k: &str| out["npol_ids"][k].as_u64().unwrap() as u32;
+    let members: Vec<String> = st.npol.ipsets[&id("set")]
+        .members
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(members, ["10.9.0.5/32", "fd00::5/128"]);
+    let rule = &st.npol.rules[&id("rule")];
+    assert_eq!(rule.action, NpolRuleAction::NPOL_DENY);
+    assert_eq!(
+        (rule.filters[0].r#type, rule.filters[0].value),
+        (NpolRuleFilterType::NPOL_RULE_FILTER_L4_PROTO, 6)
+    );
+    let m = &rule.matches;
+    assert_eq!(m.len(), 3);
+    assert!(m[0].is_src && !m[0].is_not);
+    assert_eq!(m[0].data.set_id().set_id, id("set"));
+    assert_eq!(m[1].data.cidr().net(), Some("10.9.0.0/24".parse().unwrap()));
+    assert!(!m[2].is_src && m[2].is_not);
+    let p = m[2].data.port_range();
+    assert_eq!((p.start, p.end), (80, 88));
+    assert_eq!(st.npol.policies[&id("policy")].len(), 1);
+    let cfg = &st.npol.interfaces[&bvi];
+    assert_eq!(
+        (cfg.rx.clone(), cfg.tx.clone()),
+        (vec![id("policy")], vec![])
+    );
+    assert_eq!(
+        cfg.policy_default,
+        (
+            NpolPolicyDefault::NPOL_DEFAULT_DENY,
+            NpolPolicyDefault::NPOL_DEFAULT_ALLOW
+        )
+    );
+    assert_eq!(cfg.profile_default.1, NpolPolicyDefault::NPOL_DEFAULT_PASS);
     assert!(srv.unhandled().is_empty(), "{:?}", srv.unhandled());
 }

@@ -15,12 +15,14 @@ use contiv_core::ir::{
     Action, AddrSet, AddrSetId, Direction, EpgId, IrRule, PeerMatch, PolicyIr, PortRange, RuleId,
     RuleOrigin,
 };
+use contiv_dp_vpp::datapath::{PolicyEngine, VppDatapath};
+use contiv_dp_vpp::testing::VppTestServer;
 use contiv_policy::{Packet, PacketEnd, evaluate};
 use ipnet::IpNet;
 use proptest::prelude::*;
 use std::net::IpAddr;
-use support::fixture;
 use support::vpp_acl::{Pkt, connection};
+use support::{fixture, vpp_npol};
 
 /// An endpoint of the test topology: tenant, network, address, group.
 #[derive(Clone, Debug)]
@@ -213,6 +215,120 @@ fn end(eps: &[Ep], i: usize) -> (Option<&Ep>, Option<IpAddr>) {
     }
 }
 
+/// One case: `groups` place the endpoints, `raw` are the rules, the
+/// packets are judged on the state `engine` programmed.
+fn differential(
+    engine: PolicyEngine,
+    groups: &[u32],
+    raw: &[RawRule],
+    packets: Vec<(usize, usize, u8, u16, bool)>,
+) -> Result<(), TestCaseError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let eps = endpoints(groups);
+    let ir = build_ir(&eps, raw);
+    let st = rt.block_on(async {
+        let srv = VppTestServer::start().await.unwrap();
+        let mut cfg = fixture::config(&srv);
+        cfg.policy = engine;
+        let dp = VppDatapath::connect(cfg).await.unwrap();
+        dp.resync(&desired(&eps, ir.clone())).await.unwrap();
+        srv.state()
+    });
+    let ifx = |e: &Ep| st.by_tag(&format!("cv:tap:{}", e.id)).unwrap();
+    for (s, d, proto, port, v6) in packets {
+        let (se, sx) = end(&eps, s);
+        let (de, dx) = end(&eps, d);
+        if se.is_none() && de.is_none() {
+            continue;
+        }
+        // Addresses of one family; externals take the tenant of the other end.
+        let pick = |e: Option<&Ep>, x: Option<IpAddr>| -> Option<IpAddr> {
+            match (e, x) {
+                (Some(e), _) if v6 => e.v6,
+                (Some(e), _) => Some(e.v4),
+                (None, Some(x)) if x.is_ipv6() == v6 => Some(x),
+                _ => None,
+            }
+        };
+        let (Some(sip), Some(dip)) = (pick(se, sx), pick(de, dx)) else {
+            continue;
+        };
+        if sip == dip {
+            continue;
+        }
+        let tenant_of = |e: Option<&Ep>, other: Option<&Ep>| e.or(other).map_or(1, |e| e.tenant);
+        let src = match se {
+            Some(e) => PacketEnd::in_epg(e.tenant, sip, e.epg),
+            None => PacketEnd::addr(tenant_of(de, se), sip),
+        };
+        let dst = match de {
+            Some(e) => PacketEnd::in_epg(e.tenant, dip, e.epg),
+            None => PacketEnd::addr(tenant_of(se, de), dip),
+        };
+        let proto = match proto {
+            1 if v6 => 58,
+            58 if !v6 => 1,
+            p => p,
+        };
+        let p = if proto == 1 || proto == 58 {
+            Packet::icmp(src, dst)
+        } else {
+            Packet::l4(src, dst, proto, port)
+        };
+        let oracle_new = evaluate(&ir, &p).allowed();
+        let pkt = Pkt {
+            src: sip,
+            dst: dip,
+            proto,
+            sport: if proto == 1 {
+                8
+            } else if proto == 58 {
+                128
+            } else {
+                40000
+            },
+            dport: if proto == 1 || proto == 58 { 0 } else { port },
+        };
+        let (vpp_new, vpp_reply) = match engine {
+            PolicyEngine::Npol => vpp_npol::connection(&st, se.map(ifx), de.map(ifx), &pkt),
+            _ => connection(&st, se.map(ifx), de.map(ifx), &pkt),
+        };
+        prop_assert_eq!(
+            vpp_new,
+            oracle_new,
+            "first packet {:?}: oracle says {}",
+            p,
+            evaluate(&ir, &p)
+        );
+        if oracle_new {
+            prop_assert!(
+                vpp_reply,
+                "the reply of allowed {:?} must pass (stateful)",
+                p
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Random packets: source and destination index (endpoints, then
+/// externals), protocol, port, IPv6?
+fn arb_packets() -> impl Strategy<Value = Vec<(usize, usize, u8, u16, bool)>> {
+    prop::collection::vec(
+        (
+            0usize..11,
+            0usize..11,
+            prop::sample::select(vec![6u8, 6, 17, 1, 47]),
+            prop::sample::select(vec![80u16, 80, 1500, 2500]),
+            prop::bool::weighted(0.2),
+        ),
+        80,
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -220,61 +336,20 @@ proptest! {
     fn programmed_acls_decide_like_the_oracle(
         groups in prop::collection::vec(0u32..6, 8),
         raw in prop::collection::vec(arb_rule(), 0..40),
-        packets in prop::collection::vec((0usize..11, 0usize..11, prop::sample::select(vec![6u8, 6, 17, 1, 47]), prop::sample::select(vec![80u16, 80, 1500, 2500]), prop::bool::weighted(0.2)), 80),
+        packets in arb_packets(),
     ) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let eps = endpoints(&groups);
-        let ir = build_ir(&eps, &raw);
-        let st = rt.block_on(async {
-            let (srv, dp) = fixture::start().await;
-            dp.resync(&desired(&eps, ir.clone())).await.unwrap();
-            srv.state()
-        });
-        let ifx = |e: &Ep| st.by_tag(&format!("cv:tap:{}", e.id)).unwrap();
-        for (s, d, proto, port, v6) in packets {
-            let (se, sx) = end(&eps, s);
-            let (de, dx) = end(&eps, d);
-            if se.is_none() && de.is_none() {
-                continue;
-            }
-            // Addresses of one family; externals take the tenant of the other end.
-            let pick = |e: Option<&Ep>, x: Option<IpAddr>| -> Option<IpAddr> {
-                match (e, x) {
-                    (Some(e), _) if v6 => e.v6,
-                    (Some(e), _) => Some(e.v4),
-                    (None, Some(x)) if x.is_ipv6() == v6 => Some(x),
-                    _ => None,
-                }
-            };
-            let (Some(sip), Some(dip)) = (pick(se, sx), pick(de, dx)) else { continue };
-            if sip == dip {
-                continue;
-            }
-            let tenant_of = |e: Option<&Ep>, other: Option<&Ep>| e.or(other).map_or(1, |e| e.tenant);
-            let src = match se {
-                Some(e) => PacketEnd::in_epg(e.tenant, sip, e.epg),
-                None => PacketEnd::addr(tenant_of(de, se), sip),
-            };
-            let dst = match de {
-                Some(e) => PacketEnd::in_epg(e.tenant, dip, e.epg),
-                None => PacketEnd::addr(tenant_of(se, de), dip),
-            };
-            let proto = match proto { 1 if v6 => 58, 58 if !v6 => 1, p => p };
-            let p = if proto == 1 || proto == 58 { Packet::icmp(src, dst) } else { Packet::l4(src, dst, proto, port) };
-            let oracle_new = evaluate(&ir, &p).allowed();
-            let pkt = Pkt {
-                src: sip,
-                dst: dip,
-                proto,
-                sport: if proto == 1 { 8 } else if proto == 58 { 128 } else { 40000 },
-                dport: if proto == 1 || proto == 58 { 0 } else { port },
-            };
-            let (vpp_new, vpp_reply) = connection(&st, se.map(ifx), de.map(ifx), &pkt);
-            prop_assert_eq!(vpp_new, oracle_new, "first packet {:?}: oracle says {}", p, evaluate(&ir, &p));
-            if oracle_new {
-                prop_assert!(vpp_reply, "the reply of allowed {:?} must pass (stateful)", p);
-            }
-        }
+        differential(PolicyEngine::Acl, &groups, &raw, packets)?;
+    }
+
+    /// The same with the npol engine: its ipsets, rules, policies and
+    /// interface configurations judged with npol's matching.
+    #[test]
+    fn programmed_npol_policies_decide_like_the_oracle(
+        groups in prop::collection::vec(0u32..6, 8),
+        raw in prop::collection::vec(arb_rule(), 0..40),
+        packets in arb_packets(),
+    ) {
+        differential(PolicyEngine::Npol, &groups, &raw, packets)?;
     }
 }
 

@@ -1,5 +1,6 @@
 //! How the VPP datapath connects and what it may assume about the host.
 
+pub use super::npol::PolicyEngine;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub struct VppConfig {
     pub uplink: Option<String>,
     /// Reply timeout of every API call.
     pub timeout: Duration,
+    /// Which VPP plugin realises policy (default: the ACL plugin; see
+    /// [`PolicyEngine`]).
+    pub policy: PolicyEngine,
 }
 
 impl VppConfig {
@@ -35,6 +39,7 @@ impl VppConfig {
             vxlan_port: 4789,
             uplink: None,
             timeout: Duration::from_secs(10),
+            policy: PolicyEngine::Acl,
         }
     }
 }

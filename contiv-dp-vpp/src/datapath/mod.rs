@@ -1,13 +1,19 @@
 //! [`VppDatapath`]: the [`Datapath`] contract realised in VPP over its
 //! binary API (the Contiv-VPP / Calico-VPP way; see [`model`] for the
-//! object mapping and [`acl`] for policy).
+//! object mapping, [`acl`] and [`npol`] for policy).
 //!
+//! * Policy has two engines ([`PolicyEngine`], [`VppConfig::policy`]):
+//!   the ACL plugin (**the default**: every object dumpable, so resync
+//!   reads VPP back) or the npol plugin (ipsets: a join is O(1) calls;
+//!   `Auto` picks npol when VPP announces it).
 //! * [`Datapath::apply`] validates the operations, derives the VPP objects
 //!   the new state needs ([`Model`], ACLs recompiled only for the groups a
 //!   policy delta touches), compares them with what it knows VPP holds and
 //!   sends only the difference ([`plan`]): an endpoint joining a group is
-//!   one `acl_interface_set_acl_list` (plus the ACLs of a group that had no
-//!   local member yet), however many rules there are.
+//!   one `acl_interface_set_acl_list` plus one `acl_add_replace` per local
+//!   group whose rules name the joined group (ACL engine), or one
+//!   `npol_ipset_add_del_members` plus at most one
+//!   `npol_configure_policies` (npol engine), however many rules there are.
 //! * [`Datapath::resync`] dumps VPP (interfaces, TAPs, tunnels, bridge
 //!   domains, l2fib, ARP termination, neighbours, tables, ACLs and their
 //!   interface lists, policers, cnat translations), recognises its objects
@@ -32,11 +38,13 @@ mod config;
 pub mod host;
 pub mod model;
 pub mod names;
+pub mod npol;
 pub mod observe;
 pub mod plan;
 
 pub use config::VppConfig;
 pub use model::{Model, ServiceSpec};
+pub use npol::PolicyEngine;
 
 use crate::api::types::AclRule;
 use crate::client::{Client, ClientError};
@@ -74,6 +82,8 @@ struct Inner {
     acls: Acls,
     /// Local groups that have rules (their members' interfaces get ACLs).
     bound: BTreeSet<(TenantId, EpgId)>,
+    /// The npol objects this connection created (npol cannot be dumped).
+    npol: npol::Ledger,
     stats: VppStats,
 }
 
@@ -136,12 +146,26 @@ impl VppDatapath {
     /// [`Datapath::apply`] reads VPP first and adds to what it holds).
     pub async fn connect(cfg: VppConfig) -> DpResult<VppDatapath> {
         let client = Client::new(&cfg.socket, &cfg.client_name).with_timeout(cfg.timeout);
-        client.table().await.map_err(|e| {
+        let table = client.table().await.map_err(|e| {
             DpError::Backend(format!(
                 "cannot connect to VPP's API socket {} (is VPP running with `socksvr`?): {e}",
                 cfg.socket.display()
             ))
         })?;
+        let has_npol = npol::announced(&table);
+        let mut cfg = cfg;
+        cfg.policy = match (cfg.policy, has_npol) {
+            (PolicyEngine::Npol, false) => {
+                return Err(DpError::Backend(format!(
+                    "VPP at {} does not announce the npol plugin's messages (is `npol_plugin.so` \
+                     enabled, in this version?): use the ACL policy engine",
+                    cfg.socket.display()
+                )));
+            }
+            (PolicyEngine::Auto, true) | (PolicyEngine::Npol, true) => PolicyEngine::Npol,
+            _ => PolicyEngine::Acl,
+        };
+        tracing::info!(engine = ?cfg.policy, "VPP policy engine");
         Ok(VppDatapath {
             cfg,
             client,
@@ -152,12 +176,14 @@ impl VppDatapath {
                 generation: 0,
                 acls: BTreeMap::new(),
                 bound: BTreeSet::new(),
+                npol: npol::Ledger::default(),
                 stats: VppStats::default(),
             }),
         })
     }
 
-    /// The configuration.
+    /// The configuration ([`VppConfig::policy`] resolved at connect: `Acl`
+    /// or `Npol`).
     pub fn config(&self) -> &VppConfig {
         &self.cfg
     }
@@ -235,6 +261,21 @@ impl VppDatapath {
             let actions = plan::plan(&want, obs);
             let res = execute(&self.client, obs, &actions).await;
             g.stats.calls += res.as_ref().map_or_else(|f| f.sent, |n| *n) as u64;
+            let res = match res {
+                Ok(n) if self.cfg.policy == PolicyEngine::Npol => {
+                    let Inner {
+                        host,
+                        obs,
+                        npol: ledger,
+                        stats,
+                        ..
+                    } = &mut *g;
+                    npol_step(&self.client, ledger, host, obs.as_ref(), &actions, stats)
+                        .await
+                        .map(|()| n)
+                }
+                r => r,
+            };
             match res {
                 Ok(_) => {
                     if fresh {
@@ -252,6 +293,47 @@ impl VppDatapath {
                     return Err(f.error);
                 }
             }
+        }
+    }
+}
+
+/// After a plan: brings the npol plugin to the held state (engine
+/// `Npol`). A failure leaves the ledger with what succeeded.
+async fn npol_step(
+    client: &Client,
+    ledger: &mut npol::Ledger,
+    host: &HostState,
+    obs: Option<&Observed>,
+    actions: &[Action],
+    stats: &mut VppStats,
+) -> Result<(), Failed> {
+    let Some(obs) = obs else {
+        return Err(Failed {
+            sent: 0,
+            error: DpError::Backend("internal: VPP state unknown".into()),
+            connection_lost: false,
+        });
+    };
+    let recreated: BTreeSet<names::IfKey> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    let want = npol::compile(host);
+    match npol::sync(client, ledger, &want, &obs.ifs, &recreated).await {
+        Ok(n) => {
+            stats.calls += n;
+            Ok(())
+        }
+        Err((n, e)) => {
+            stats.calls += n;
+            Err(Failed {
+                sent: n as usize,
+                connection_lost: matches!(e, ClientError::Disconnected | ClientError::Io(_)),
+                error: backend("npol", e),
+            })
         }
     }
 }
@@ -321,7 +403,7 @@ impl Datapath for VppDatapath {
         // Groups that gained or lost their last local member.
         let after_groups = acl::local_groups(&g.host);
         dirty.extend(before_groups.symmetric_difference(&after_groups).copied());
-        if !dirty.is_empty() {
+        if !dirty.is_empty() && self.cfg.policy == PolicyEngine::Acl {
             let idx = acl::Index::new(&g.host.policy);
             for (t, e) in dirty {
                 let keep = after_groups.contains(&(t, e)) && idx.has_rules(t, e);
@@ -350,7 +432,11 @@ impl Datapath for VppDatapath {
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
         let host = host::from_desired(desired)?;
         let mut g = self.inner.lock().await;
-        let (acls, bound) = all_acls(&host);
+        let (acls, bound) = if self.cfg.policy == PolicyEngine::Acl {
+            all_acls(&host)
+        } else {
+            Default::default()
+        };
         g.host = host;
         g.acls = acls;
         g.bound = bound;
@@ -362,9 +448,26 @@ impl Datapath for VppDatapath {
         let mut obs = obs;
         let actions = plan::plan(&want, &obs);
         let removed = actions.iter().filter(|a| a.is_removal()).count();
-        let added = actions.len() - removed;
         let res = execute(&self.client, &mut obs, &actions).await;
         g.stats.calls += res.as_ref().map_or_else(|f| f.sent, |n| *n) as u64;
+        let mut npol_calls = 0;
+        let res = match res {
+            Ok(n) if self.cfg.policy == PolicyEngine::Npol => {
+                let before = g.stats.calls;
+                let Inner {
+                    host,
+                    npol: ledger,
+                    stats,
+                    ..
+                } = &mut *g;
+                let r = npol_step(&self.client, ledger, host, Some(&obs), &actions, stats)
+                    .await
+                    .map(|()| n);
+                npol_calls = (g.stats.calls - before) as usize;
+                r
+            }
+            r => r,
+        };
         match res {
             Ok(_) => {
                 g.obs = Some(obs);
@@ -375,7 +478,13 @@ impl Datapath for VppDatapath {
                 return Err(f.error);
             }
         }
-        let total = want.tables.len()
+        // npol objects are not dumpable: its calls (diffed against what
+        // this connection created) count as added.
+        let added = actions.len() - removed + npol_calls;
+        let total = g.npol.sets.len()
+            + g.npol.rules.len()
+            + g.npol.policies.len()
+            + want.tables.len()
             + want.bds.len()
             + want.ifaces.len()
             + want.l2fib.len()

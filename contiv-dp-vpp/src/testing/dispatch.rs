@@ -7,7 +7,7 @@ use crate::api::types::{
     IpNeighborFlags, IpTable, L2PortType, MessageTableEntry, Prefix, SubIfFlags,
 };
 use crate::api::{
-    acl, af_packet, cnat, interface, ip, ip_neighbor, l2, memclnt, policer, tapv2, vxlan,
+    acl, af_packet, cnat, interface, ip, ip_neighbor, l2, memclnt, npol, policer, tapv2, vxlan,
 };
 use crate::errno;
 use crate::wire::{self, Message, MsgHeader};
@@ -549,6 +549,76 @@ pub(super) fn handle(
                         });
                     }
                 }
+            }
+            "npol_get_version" => out.push(&npol::NpolGetVersionReply { major: 0, minor: 0 }),
+            "npol_ipset_create" => {
+                let m = msg!(npol::NpolIpsetCreate);
+                let r = match fault {
+                    Some(f) => Err(f),
+                    None => st.npol.ipset_create(m.r#type),
+                };
+                out.push(&npol::NpolIpsetCreateReply {
+                    retval: r.err().unwrap_or(0),
+                    set_id: r.unwrap_or(u32::MAX),
+                });
+            }
+            "npol_ipset_add_del_members" => {
+                let m = msg!(npol::NpolIpsetAddDelMembers);
+                let r = act!(st.npol.ipset_members(m.set_id, m.is_add, &m.members));
+                out.push(&npol::NpolIpsetAddDelMembersReply { retval: r });
+            }
+            "npol_ipset_delete" => {
+                let m = msg!(npol::NpolIpsetDelete);
+                let r = act!(st.npol.ipset_delete(m.set_id));
+                out.push(&npol::NpolIpsetDeleteReply { retval: r });
+            }
+            "npol_rule_create" => {
+                let m = msg!(npol::NpolRuleCreate);
+                let r = match fault {
+                    Some(f) => Err(f),
+                    None => st.npol.rule_create(m.rule),
+                };
+                out.push(&npol::NpolRuleCreateReply {
+                    retval: r.err().unwrap_or(0),
+                    rule_id: r.unwrap_or(u32::MAX),
+                });
+            }
+            "npol_rule_update" => {
+                let m = msg!(npol::NpolRuleUpdate);
+                let r = act!(st.npol.rule_update(m.rule_id, m.rule));
+                out.push(&npol::NpolRuleUpdateReply { retval: r });
+            }
+            "npol_rule_delete" => {
+                let m = msg!(npol::NpolRuleDelete);
+                let r = act!(st.npol.rule_delete(m.rule_id));
+                out.push(&npol::NpolRuleDeleteReply { retval: r });
+            }
+            "npol_policy_create" => {
+                let m = msg!(npol::NpolPolicyCreate);
+                let r = match fault {
+                    Some(f) => Err(f),
+                    None => st.npol.policy_create(m.rules),
+                };
+                out.push(&npol::NpolPolicyCreateReply {
+                    retval: r.err().unwrap_or(0),
+                    policy_id: r.unwrap_or(u32::MAX),
+                });
+            }
+            "npol_policy_update" => {
+                let m = msg!(npol::NpolPolicyUpdate);
+                let r = act!(st.npol.policy_update(m.policy_id, m.rules));
+                out.push(&npol::NpolPolicyUpdateReply { retval: r });
+            }
+            "npol_policy_delete" => {
+                let m = msg!(npol::NpolPolicyDelete);
+                let r = act!(st.npol.policy_delete(m.policy_id));
+                out.push(&npol::NpolPolicyDeleteReply { retval: r });
+            }
+            "npol_configure_policies" => {
+                let m = msg!(npol::NpolConfigurePolicies);
+                let exists = st.interfaces.contains_key(&m.sw_if_index);
+                let r = act!(st.npol.configure(exists, &m));
+                out.push(&npol::NpolConfigurePoliciesReply { retval: r });
             }
             "acl_add_replace" => {
                 let m = msg!(acl::AclAddReplace);

@@ -21,6 +21,7 @@
 
 mod dispatch;
 pub mod fuzz;
+pub mod npol;
 pub mod state;
 
 pub use state::{Acl, Bd, IfKind, Iface, L2Port, L2fib, VppState};

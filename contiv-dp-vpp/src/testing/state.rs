@@ -206,6 +206,8 @@ pub struct VppState {
     pub cnat: BTreeMap<u32, CnatTranslation>,
     /// Policers by name.
     pub policers: BTreeMap<String, Policer>,
+    /// The npol plugin's objects.
+    pub npol: super::npol::NpolState,
     next_bd_seed: u32,
     next_cnat_id: u32,
     next_policer: u32,
@@ -232,6 +234,7 @@ impl VppState {
             acls: BTreeMap::new(),
             cnat: BTreeMap::new(),
             policers: BTreeMap::new(),
+            npol: super::npol::NpolState::default(),
             next_bd_seed: 0x5eed,
             next_cnat_id: 0,
             next_policer: 0,
@@ -293,6 +296,7 @@ impl VppState {
         self.interfaces.remove(&idx);
         self.l2fib.retain(|_, e| e.sw_if_index != idx);
         self.neighbors.retain(|(i, _), _| *i != idx);
+        self.npol.interfaces.remove(&idx);
         for (_, i) in self.interfaces.iter_mut() {
             if let IfKind::VlanSubif { parent, .. } = i.kind
                 && parent == idx

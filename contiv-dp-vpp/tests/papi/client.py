@@ -48,6 +48,43 @@ def main():
     # errors VPP documents: bad interface index, deleting an ACL in use
     out["bad_index"] = api.sw_interface_set_flags(sw_if_index=4242, flags=1).retval
     out["acl_in_use"] = api.acl_del(acl_index=r.acl_index).retval
+    # the npol plugin (no dumps: the test reads the server's state)
+    r = api.npol_ipset_create(type=0)  # NPOL_IP
+    sid = r.set_id
+    out["ipset"] = r.retval
+    out["members"] = api.npol_ipset_add_del_members(
+        set_id=sid, is_add=True, len=2,
+        members=[{"val": {"address": "10.9.0.5"}}, {"val": {"address": "fd00::5"}}]).retval
+    none = {"value": 0, "type": 0, "should_match": 0}
+    rule = {"action": 1,  # NPOL_DENY
+            "filters": [{"value": 6, "type": 3, "should_match": 1}, none, none],  # L4_PROTO = TCP
+            "num_entries": 3,
+            "matches": [
+                {"is_src": True, "is_not": False, "type": 3, "data": {"set_id": {"set_id": sid}}},
+                {"is_src": False, "is_not": False, "type": 0, "data": {"cidr": "10.9.0.0/24"}},
+                {"is_src": False, "is_not": True, "type": 1,
+                 "data": {"port_range": {"start": 80, "end": 88}}}]}
+    r = api.npol_rule_create(rule=rule)
+    out["rule"] = r.retval
+    rid = r.rule_id
+    bad = dict(rule, num_entries=1, matches=[dict(rule["matches"][0], data={"set_id": {"set_id": 4242}})])
+    out["rule_bad_set"] = api.npol_rule_create(rule=bad).retval
+    r = api.npol_policy_create(num_items=1, rules=[{"is_inbound": True, "rule_id": rid}])
+    out["policy"] = r.retval
+    pid = r.policy_id
+    out["configure"] = api.npol_configure_policies(
+        sw_if_index=bvi, num_rx_policies=1, num_tx_policies=0, total_ids=1, invert_rx_tx=0,
+        policy_default_rx=1, policy_default_tx=0, profile_default_rx=0, profile_default_tx=2,
+        policy_ids=[pid]).retval
+    out["configure_bad_policy"] = api.npol_configure_policies(
+        sw_if_index=bvi, num_rx_policies=1, num_tx_policies=0, total_ids=1, invert_rx_tx=0,
+        policy_default_rx=0, policy_default_tx=0, profile_default_rx=0, profile_default_tx=0,
+        policy_ids=[pid + 4242]).retval
+    out["configure_bad_index"] = api.npol_configure_policies(
+        sw_if_index=4242, num_rx_policies=1, num_tx_policies=0, total_ids=1, invert_rx_tx=0,
+        policy_default_rx=0, policy_default_tx=0, profile_default_rx=0, profile_default_tx=0,
+        policy_ids=[pid]).retval
+    out["npol_ids"] = {"set": sid, "rule": rid, "policy": pid}
     # dumps (details ended by control_ping)
     ifs = api.sw_interface_dump()
     out["interfaces"] = sorted([i.interface_name, i.tag, int(i.flags)] for i in ifs)

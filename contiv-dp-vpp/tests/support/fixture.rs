@@ -26,6 +26,22 @@ pub async fn start() -> (VppTestServer, VppDatapath) {
     (srv, dp)
 }
 
+/// A server and a datapath with the npol policy engine.
+pub async fn start_npol() -> (VppTestServer, VppDatapath) {
+    let srv = VppTestServer::start().await.expect("test server");
+    let dp = VppDatapath::connect(npol_config(&srv))
+        .await
+        .expect("connect");
+    (srv, dp)
+}
+
+/// The datapath configuration for `srv`, npol policy engine.
+pub fn npol_config(srv: &VppTestServer) -> VppConfig {
+    let mut cfg = config(srv);
+    cfg.policy = contiv_dp_vpp::datapath::PolicyEngine::Npol;
+    cfg
+}
+
 /// The datapath configuration for `srv`.
 pub fn config(srv: &VppTestServer) -> VppConfig {
     let mut cfg = VppConfig::new(srv.socket_path());

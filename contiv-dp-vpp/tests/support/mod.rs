@@ -3,3 +3,4 @@
 pub mod fixture;
 pub mod papi;
 pub mod vpp_acl;
+pub mod vpp_npol;
