@@ -178,7 +178,7 @@ pub struct NetmasterConfig {
     /// The admin token: require `Authorization: Bearer <token>` on every
     /// request except `/version`, `/health` and the OpenAPI document
     /// (`/metrics` included). Agents should get per-node tokens instead
-    /// (--print-node-token, or GET /api/v1/credentials/nodes/<host>/):
+    /// (--print-node-token, or `GET /api/v1/credentials/nodes/<host>/`):
     /// a node token allows only that host's agent calls and the watch.
     /// Without a token everything is open: keep netmaster on 127.0.0.1.
     #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
