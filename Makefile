@@ -33,15 +33,17 @@ publish-check:
 test: deps fmt-check clippy unit publish-check
 
 ## demo: the seed tutorial on one machine: netmaster (embedded store), a
-## private OVS (userspace datapath), netplugin, containers attached through
-## contiv-cni; prints every step with ✔/✘ and cleans up (scripts/demo.sh)
+## private OVS (userspace datapath) — or the eBPF datapath with
+## DATAPATH=ebpf — netplugin, containers attached through contiv-cni;
+## prints every step with ✔/✘ and cleans up (scripts/demo.sh)
 demo: deps
 	$(CARGO) build -q -p contiv-bins --bins
 	./scripts/demo.sh
 
 ## demo-cluster: the seeds' two-node walk-through (quick start, tutorial
 ## chapters 2, 3, 4 (VLAN) and 5) on two namespace hosts, each with its own
-## OVS and netplugin; checks every step and cleans up (scripts/demo-cluster.sh)
+## OVS (or eBPF datapath, DATAPATH=ebpf) and netplugin; checks every step
+## and cleans up (scripts/demo-cluster.sh)
 .PHONY: demo-cluster
 demo-cluster: deps
 	$(CARGO) build -q -p contiv-bins --bins

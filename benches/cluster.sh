@@ -5,6 +5,8 @@
 #
 #   benches/cluster.sh [HOSTS=3] [PER_HOST=300] [RULE_SAMPLES=200] [EP_SAMPLES=100]
 #
+# DATAPATH=ebpf runs it on the eBPF datapath (default: OVS).
+#
 # Needs root and openvswitch-switch; builds the release binaries the
 # cluster runs, then the bench (benches/benches/cluster.rs) finds them in
 # target/release.

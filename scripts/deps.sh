@@ -11,6 +11,7 @@ PKGS=(
   iputils-ping netcat-openbsd  # packet-level tests: ping, TCP connect
   bind9-dnsutils dnsmasq-base  # built-in DNS tests: dig as client, dnsmasq as upstream resolver
   clang llvm libbpf-dev      # eBPF datapath programs
+  iperf3                     # throughput benches (benches/throughput.sh)
   containernetworking-plugins  # reference CNI plugins (bridge, host-local) for side-by-side benches
   openssl                    # throwaway TLS certificates in tests
   curl                       # make demo: netmaster readiness and oper queries

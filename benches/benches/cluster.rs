@@ -64,6 +64,66 @@ fn percentiles(name: &str, mut v: Vec<Duration>) {
 }
 
 /// OpenFlow connections to every host's integration bridge.
+/// Where a rule shows up on every host: OVS flows (by cookie, over
+/// OpenFlow) or the eBPF datapath's pinned rule lists (the rule's id in
+/// the active generation).
+enum Watch {
+    Ovs(Switches),
+    Ebpf(Vec<contiv_dp_ebpf::inspect::Pinned>),
+}
+
+impl Watch {
+    fn connect(c: &Cluster) -> Watch {
+        match c.hosts[0].datapath() {
+            cluster::Datapath::Ovs => Watch::Ovs(Switches::connect(c)),
+            cluster::Datapath::Ebpf => Watch::Ebpf(
+                c.hosts
+                    .iter()
+                    .map(|h| match &h.switch {
+                        cluster::host::Switch::Ebpf(b) => {
+                            contiv_dp_ebpf::inspect::Pinned::new(&b.pin_root())
+                        }
+                        cluster::host::Switch::Ovs(_) => unreachable!("one datapath per cluster"),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The time from `t0` until compiled rule `rid` is (`present`) or is
+    /// no longer in force on every host.
+    fn wait_rule(&self, rid: u64, present: bool, t0: Instant) -> Duration {
+        match self {
+            Watch::Ovs(sw) => sw.wait_cookie(CookieKind::Rule.cookie(rid), present, t0),
+            Watch::Ebpf(hosts) => std::thread::scope(|s| {
+                let waits: Vec<_> = hosts
+                    .iter()
+                    .map(|p| {
+                        s.spawn(move || {
+                            let deadline = Instant::now() + Duration::from_secs(30);
+                            loop {
+                                if p.rule_enforced(rid).unwrap_or(false) == present {
+                                    return t0.elapsed();
+                                }
+                                assert!(
+                                    Instant::now() < deadline,
+                                    "rule {rid:#x} not {present} within 30s"
+                                );
+                                std::thread::sleep(Duration::from_micros(500));
+                            }
+                        })
+                    })
+                    .collect();
+                waits
+                    .into_iter()
+                    .map(|w| w.join().unwrap())
+                    .max()
+                    .unwrap_or_default()
+            }),
+        }
+    }
+}
+
 struct Switches {
     conns: Vec<Connection>,
     _events: Vec<contiv_dp_ovs::openflow::conn::Events>,
@@ -80,7 +140,10 @@ impl Switches {
         let mut conns = Vec::new();
         let mut events = Vec::new();
         for h in &c.hosts {
-            let path = h.ovs.mgmt_socket(cluster::host::BRIDGE);
+            let path = h
+                .ovs()
+                .expect("an OVS host")
+                .mgmt_socket(cluster::host::BRIDGE);
             let (conn, ev) = rt
                 .block_on(Connection::connect_unix(&path))
                 .unwrap_or_else(|e| panic!("OpenFlow to {}: {e}", path.display()));
@@ -127,7 +190,7 @@ impl Switches {
 }
 
 fn rule_latency(c: &mut Cluster, samples: usize) {
-    let sw = Switches::connect(c);
+    let sw = Watch::connect(c);
     let (mut add, mut add_cli, mut rm) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..samples {
         let id = format!("{}", 100 + i);
@@ -137,7 +200,6 @@ fn rule_latency(c: &mut Cluster, samples: usize) {
             &format!("default:{POLICY}"),
             &id,
         );
-        let cookie = CookieKind::Rule.cookie(rid.0);
         let t0 = Instant::now();
         c.netctl(&[
             "policy",
@@ -151,14 +213,14 @@ fn rule_latency(c: &mut Cluster, samples: usize) {
             "-priority=50",
         ]);
         add_cli.push(t0.elapsed());
-        add.push(sw.wait_cookie(cookie, true, t0));
+        add.push(sw.wait_rule(rid.0, true, t0));
         let t1 = Instant::now();
         c.netctl(&["policy", "rule-rm", POLICY, &id]);
-        rm.push(sw.wait_cookie(cookie, false, t1));
+        rm.push(sw.wait_rule(rid.0, false, t1));
     }
     percentiles("netctl rule-add returns", add_cli);
-    percentiles("rule-add -> flow on every host", add);
-    percentiles("rule-rm -> flow gone from every host", rm);
+    percentiles("rule-add -> in force on every host", add);
+    percentiles("rule-rm -> gone from every host", rm);
 }
 
 /// Pings `ip` from `prober` every 2 ms until the first reply; its wall
@@ -251,6 +313,11 @@ fn main() {
         "cluster bench: {hosts} hosts x {per_host} endpoints, {rule_samples} rule samples, {ep_samples} endpoint samples"
     );
     let mut spec = ClusterSpec::new(hosts);
+    // DATAPATH=ebpf runs the cluster on the eBPF datapath.
+    if std::env::var("DATAPATH").as_deref() == Ok("ebpf") {
+        spec = spec.ebpf();
+    }
+    println!("datapath: {}", spec.datapath.as_str());
     spec.node_ttl = Duration::from_secs(10);
     spec.agent_flags = vec!["--log-level".into(), "warn".into()];
     let mut c = Cluster::start(spec);

@@ -1,5 +1,6 @@
 //! CNI side by side: ADD and DEL latency of `contiv-cni` (with the
-//! `netplugin` agent on a real userspace Open vSwitch) and of the reference
+//! `netplugin` agent on a real userspace Open vSwitch, and on the eBPF
+//! datapath — each agent with a netmaster of its own) and of the reference
 //! `bridge` + `host-local` plugins (Debian's containernetworking-plugins,
 //! `/usr/lib/cni`), run the same way: the same runtime (our libcni harness,
 //! `contiv-bins/tests/cni_support/libcni_harness.go`, built with Debian's
@@ -174,12 +175,159 @@ fn main() {
     std::os::unix::fs::symlink(&contiv_cni, cni_bin.join("contiv-cni")).expect("link contiv-cni");
     let cni_path = format!("{}:/usr/lib/cni", cni_bin.display());
 
-    // netmaster (in-process, embedded store), OVS, netplugin (release).
+    // netmasters (in-process, embedded store), OVS, netplugins (release).
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let store = format!("embedded:{}", t.join("nm.redb").display());
+    let (nm, url) = netmaster(&rt, &t.join("nm.redb"));
+    let (nm2, url2) = netmaster(&rt, &t.join("nm2.redb"));
+    let ovs = OvsInstance::start().expect("start a private Open vSwitch (make deps)");
+    let sock = t.join("cni.sock");
+    let _agent = agent(
+        &rt,
+        &netplugin,
+        &url,
+        &sock,
+        &t.join("ovs-agent"),
+        &[
+            "--datapath".into(),
+            "ovs".into(),
+            "--ovs-rundir".into(),
+            ovs.rundir().display().to_string(),
+            "--ovs-netns".into(),
+            ovs.netns().expect("private netns").to_owned(),
+        ],
+    );
+    // The eBPF agent: its interfaces in a namespace of its own, its pins
+    // on a private bpffs.
+    let pid = std::process::id() % 100_000;
+    let mut nss = Namespaces(Vec::new());
+    let bpf_ns = format!("cbe{pid}");
+    nss.add(&bpf_ns);
+    let bpffs = t.join("bpffs");
+    std::fs::create_dir_all(&bpffs).expect("bpffs dir");
+    contiv_dp_ebpf::kernel::bpffs::mount(&bpffs).expect("mount a bpffs");
+    let sock2 = t.join("cni-ebpf.sock");
+    let _agent2 = agent(
+        &rt,
+        &netplugin,
+        &url2,
+        &sock2,
+        &t.join("ebpf-agent"),
+        &[
+            "--datapath".into(),
+            "ebpf".into(),
+            "--bpf-fs".into(),
+            bpffs.display().to_string(),
+            "--bpf-netns".into(),
+            bpf_ns.clone(),
+        ],
+    );
+
+    // The "host" namespace both runtimes run in, and the containers.
+    let host_ns = format!("cbh{pid}");
+    nss.add(&host_ns);
+    let containers: Vec<PathBuf> = (0..n_ns)
+        .map(|i| nss.add(&format!("cbc{pid}-{i}")))
+        .collect();
+    let contiv_list = t.join("contiv.conflist");
+    std::fs::write(
+        &contiv_list,
+        json!({"cniVersion": "1.0.0", "name": "contiv-net", "plugins": [
+            {"type": "contiv-cni", "network": "contiv-net", "socket": sock.display().to_string()}]})
+        .to_string(),
+    )
+    .expect("write the contiv conflist");
+    let ebpf_list = t.join("contiv-ebpf.conflist");
+    std::fs::write(
+        &ebpf_list,
+        json!({"cniVersion": "1.0.0", "name": "contiv-net", "plugins": [
+            {"type": "contiv-cni", "network": "contiv-net", "socket": sock2.display().to_string()}]})
+        .to_string(),
+    )
+    .expect("write the contiv eBPF conflist");
+    let ref_list = t.join("reference.conflist");
+    std::fs::write(
+        &ref_list,
+        json!({"cniVersion": "1.0.0", "name": "refnet", "plugins": [
+            {"type": "bridge", "bridge": format!("cbr{pid}"), "isGateway": true,
+             "ipam": {"type": "host-local", "subnet": "10.79.0.0/16",
+                      "dataDir": t.join("host-local").display().to_string()}}]})
+        .to_string(),
+    )
+    .expect("write the reference conflist");
+    let cache = t.join("cache");
+
+    println!(
+        "CNI ADD/DEL latency, {n_ns} namespaces x {rounds} rounds (+1 warm-up), one plugin exec per call via libcni; load average {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    let mut all: [(Vec<u64>, Vec<u64>); 3] = Default::default();
+    let lists = [
+        ("contiv-cni + netplugin (OVS)", &contiv_list),
+        ("contiv-cni + netplugin (eBPF)", &ebpf_list),
+        ("bridge + host-local", &ref_list),
+    ];
+    for r in 0..=rounds {
+        for (k, (name, list)) in lists.iter().enumerate() {
+            let (mut add, mut del) =
+                round(&harness, &host_ns, list, &cni_path, &cache, &containers);
+            println!(
+                "round {r}{}: {name:<30} ADD median {:7.2} ms  DEL median {:7.2} ms",
+                if r == 0 { " (warm-up)" } else { "" },
+                quantile(&mut add.clone(), 0.5),
+                quantile(&mut del.clone(), 0.5)
+            );
+            if r > 0 {
+                all[k].0.append(&mut add);
+                all[k].1.append(&mut del);
+            }
+        }
+    }
+    println!();
+    println!("| plugin | ADD median | ADD p99 | DEL median | DEL p99 | calls |");
+    println!("|---|---|---|---|---|---|");
+    let mut medians = [0.0; 3];
+    for (k, (name, _)) in lists.iter().enumerate() {
+        let (add, del) = &mut all[k];
+        medians[k] = quantile(add, 0.5);
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            medians[k],
+            quantile(add, 0.99),
+            quantile(del, 0.5),
+            quantile(del, 0.99),
+            add.len()
+        );
+    }
+    println!();
+    println!(
+        "ADD median ratio contiv (OVS) / reference = {:.2} (target <= 1.00)",
+        medians[0] / medians[2]
+    );
+    println!(
+        "ADD median ratio contiv (eBPF) / reference = {:.2} (target <= 0.60)",
+        medians[1] / medians[2]
+    );
+    // The reference bridge lives in the bench's host namespace, removed
+    // with it; the agents and OVS stop on drop.
+    drop(nss);
+    drop(ovs);
+    let _ = contiv_dp_ebpf::kernel::bpffs::unmount(&bpffs);
+    rt.block_on(nm.stop());
+    rt.block_on(nm2.stop());
+}
+
+/// An in-process netmaster on its own embedded store, with network
+/// `default:contiv-net`; returns it and its URL.
+fn netmaster(
+    rt: &tokio::runtime::Runtime,
+    store: &Path,
+) -> (contiv_bins::netmaster::Running, String) {
+    let store = format!("embedded:{}", store.display());
     let cfg = Cli::parse_from([
         "netmaster",
         "--store",
@@ -217,21 +365,31 @@ fn main() {
         assert!(Instant::now() < deadline, "netmaster did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let ovs = OvsInstance::start().expect("start a private Open vSwitch (make deps)");
-    let sock = t.join("cni.sock");
-    let log = std::fs::File::create(t.join("netplugin.log")).expect("log file");
-    let _agent = Proc(
-        Command::new(&netplugin)
-            .args(["--datapath", "ovs", "--host", "bench", "--netmaster", &url])
-            .arg("--ovs-rundir")
-            .arg(ovs.rundir())
-            .args(["--ovs-netns", ovs.netns().expect("private netns")])
+    (nm, url)
+}
+
+/// A release `netplugin` with `datapath` flags, serving CNI on `sock`,
+/// state in `dir`; waits until it is ready.
+fn agent(
+    rt: &tokio::runtime::Runtime,
+    netplugin: &Path,
+    url: &str,
+    sock: &Path,
+    dir: &Path,
+    datapath: &[String],
+) -> Proc {
+    std::fs::create_dir_all(dir).expect("agent dir");
+    let log = std::fs::File::create(dir.join("netplugin.log")).expect("log file");
+    let p = Proc(
+        Command::new(netplugin)
+            .args(datapath)
+            .args(["--host", "bench", "--netmaster", url])
             .arg("--cni-socket")
-            .arg(&sock)
+            .arg(sock)
             .arg("--docker-plugin-dir")
-            .arg(t)
+            .arg(dir)
             .arg("--state-dir")
-            .arg(t.join("state"))
+            .arg(dir.join("state"))
             .args(["--log-level", "warn"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -241,7 +399,7 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !rt.block_on(async {
         contiv_bins::netplugin::unix::request(
-            &sock,
+            sock,
             axum::http::Method::GET,
             "/status",
             None,
@@ -255,87 +413,9 @@ fn main() {
         assert!(
             Instant::now() < deadline,
             "netplugin not ready: {}",
-            std::fs::read_to_string(t.join("netplugin.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("netplugin.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-
-    // The "host" namespace both runtimes run in, and the containers.
-    let pid = std::process::id() % 100_000;
-    let mut nss = Namespaces(Vec::new());
-    let host_ns = format!("cbh{pid}");
-    nss.add(&host_ns);
-    let containers: Vec<PathBuf> = (0..n_ns)
-        .map(|i| nss.add(&format!("cbc{pid}-{i}")))
-        .collect();
-    let contiv_list = t.join("contiv.conflist");
-    std::fs::write(
-        &contiv_list,
-        json!({"cniVersion": "1.0.0", "name": "contiv-net", "plugins": [
-            {"type": "contiv-cni", "network": "contiv-net", "socket": sock.display().to_string()}]})
-        .to_string(),
-    )
-    .expect("write the contiv conflist");
-    let ref_list = t.join("reference.conflist");
-    std::fs::write(
-        &ref_list,
-        json!({"cniVersion": "1.0.0", "name": "refnet", "plugins": [
-            {"type": "bridge", "bridge": format!("cbr{pid}"), "isGateway": true,
-             "ipam": {"type": "host-local", "subnet": "10.79.0.0/16",
-                      "dataDir": t.join("host-local").display().to_string()}}]})
-        .to_string(),
-    )
-    .expect("write the reference conflist");
-    let cache = t.join("cache");
-
-    println!(
-        "CNI ADD/DEL latency, {n_ns} namespaces x {rounds} rounds (+1 warm-up), one plugin exec per call via libcni"
-    );
-    let mut all: [(Vec<u64>, Vec<u64>); 2] = Default::default();
-    let lists = [
-        ("contiv-cni + netplugin (OVS)", &contiv_list),
-        ("bridge + host-local", &ref_list),
-    ];
-    for r in 0..=rounds {
-        for (k, (name, list)) in lists.iter().enumerate() {
-            let (mut add, mut del) =
-                round(&harness, &host_ns, list, &cni_path, &cache, &containers);
-            println!(
-                "round {r}{}: {name:<30} ADD median {:7.2} ms  DEL median {:7.2} ms",
-                if r == 0 { " (warm-up)" } else { "" },
-                quantile(&mut add.clone(), 0.5),
-                quantile(&mut del.clone(), 0.5)
-            );
-            if r > 0 {
-                all[k].0.append(&mut add);
-                all[k].1.append(&mut del);
-            }
-        }
-    }
-    println!();
-    println!("| plugin | ADD median | ADD p99 | DEL median | DEL p99 | calls |");
-    println!("|---|---|---|---|---|---|");
-    let mut medians = [0.0; 2];
-    for (k, (name, _)) in lists.iter().enumerate() {
-        let (add, del) = &mut all[k];
-        medians[k] = quantile(add, 0.5);
-        println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
-            medians[k],
-            quantile(add, 0.99),
-            quantile(del, 0.5),
-            quantile(del, 0.99),
-            add.len()
-        );
-    }
-    println!();
-    println!(
-        "ADD median ratio contiv / reference = {:.2} (target <= 1.00)",
-        medians[0] / medians[1]
-    );
-    // The reference bridge lives in the bench's host namespace, removed
-    // with it; the agent and OVS stop on drop.
-    drop(nss);
-    drop(ovs);
-    rt.block_on(nm.stop());
+    p
 }

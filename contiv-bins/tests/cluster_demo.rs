@@ -15,13 +15,26 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn cluster_demo_script_walks_the_tutorial_and_cleans_up() {
+    demo("ovs", "VXLAN, flags [I] (0x08), vni");
+}
+
+/// On the eBPF datapath the VXLAN header also has the G flag: the source
+/// group travels in VXLAN-GBP.
+#[test]
+fn cluster_demo_script_walks_the_tutorial_and_cleans_up_ebpf() {
+    demo("ebpf", "VXLAN, flags [I] (0x88), vni");
+}
+
+fn demo(datapath: &str, vxlan_header: &str) {
     let bins = Bins::find().expect("binaries");
     let bin_dir = bins.netmaster.parent().expect("bin dir").to_owned();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out_dir = tempfile::tempdir().expect("temp dir");
     let log = out_dir.path().join("demo.log");
     let mut cmd = Command::new(root.join("scripts/demo-cluster.sh"));
-    cmd.env("BIN_DIR", &bin_dir).env_remove("KEEP");
+    cmd.env("BIN_DIR", &bin_dir)
+        .env("DATAPATH", datapath)
+        .env_remove("KEEP");
     let mut p = Proc::spawn("demo-cluster.sh", cmd, &log);
     let start = Instant::now();
     let status = loop {
@@ -42,7 +55,7 @@ fn cluster_demo_script_walks_the_tutorial_and_cleans_up() {
     );
     for want in [
         "web / # ping -c 2 db",
-        "VXLAN, flags [I] (0x08), vni",
+        vxlan_header,
         "contiv-c1's MAC is",
         "ethertype 802.1Q (0x8100), length 102: vlan 112",
         "Connection to ",

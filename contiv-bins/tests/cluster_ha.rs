@@ -115,3 +115,10 @@ fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters() {
 fn cluster_netmaster_switchover_on_consul() {
     switchover_on(ControlKind::Consul3);
 }
+
+#[test]
+fn cluster_netmaster_switchover_on_three_hosts_and_three_netmasters_ebpf() {
+    let mut c = Cluster::start(ClusterSpec::new(3).ha().ebpf());
+    cluster::run_cases(&mut c, &[("TriggerNetmasterSwitchover", switchover)]);
+    c.teardown();
+}

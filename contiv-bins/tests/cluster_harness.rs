@@ -16,10 +16,19 @@ type Created = Arc<Mutex<Option<(Inventory, Vec<u32>)>>>;
 
 #[test]
 fn cluster_harness_removes_everything_when_a_test_panics() {
+    removes_everything(ClusterSpec::new(2));
+}
+
+#[test]
+fn cluster_harness_removes_everything_when_a_test_panics_ebpf() {
+    removes_everything(ClusterSpec::new(2).ebpf());
+}
+
+fn removes_everything(spec: ClusterSpec) {
     let inv: Created = Arc::default();
     let seen = inv.clone();
     let r = std::panic::catch_unwind(move || {
-        let mut c = Cluster::start(ClusterSpec::new(2));
+        let mut c = Cluster::start(spec);
         c.netctl(&["net", "create", "-s", "10.120.0.0/24", "harness"]);
         let a = c.run("h1", "a", &Attach::net("harness"));
         let b = c.run("h2", "b", &Attach::net("harness"));
@@ -42,7 +51,7 @@ fn cluster_harness_removes_everything_when_a_test_panics() {
             "the agent serves DNS from a namespace of its own"
         );
         let pids = listeners.iter().filter_map(|p| p.pid()).collect();
-        *seen.lock().unwrap() = Some((i, pids));
+        *seen.lock().expect("lock") = Some((i, pids));
         panic!("deliberate failure with a running cluster");
     });
     let msg = r.expect_err("the closure panics");
@@ -50,7 +59,7 @@ fn cluster_harness_removes_everything_when_a_test_panics() {
         msg.downcast_ref::<&str>().copied(),
         Some("deliberate failure with a running cluster")
     );
-    let (inv, listeners) = inv.lock().unwrap().take().expect("inventory taken");
+    let (inv, listeners) = inv.lock().expect("lock").take().expect("inventory taken");
     inv.assert_gone();
     for pid in listeners {
         assert!(

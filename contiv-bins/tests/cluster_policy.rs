@@ -584,21 +584,29 @@ fn features_vlan(c: &mut Cluster) {
     policy_features(c, Encap::Vlan);
 }
 
+fn policy_cases() -> Vec<cluster::Case> {
+    vec![
+        ("PolicyBasicVXLAN", basic_vxlan),
+        ("PolicyBasicVLAN", basic_vlan),
+        ("PolicyAddDeleteRuleVXLAN", add_delete_vxlan),
+        ("PolicyAddDeleteRuleVLAN", add_delete_vlan),
+        ("PolicyFromEPGVXLAN", from_epg_vxlan),
+        ("PolicyFromEPGVLAN", from_epg_vlan),
+        ("PolicyFeaturesVXLAN", features_vxlan),
+        ("PolicyFeaturesVLAN", features_vlan),
+    ]
+}
+
 #[test]
 fn cluster_policy_system_tests_across_two_hosts() {
     let mut c = Cluster::start(ClusterSpec::new(2));
-    cluster::run_cases(
-        &mut c,
-        &[
-            ("PolicyBasicVXLAN", basic_vxlan),
-            ("PolicyBasicVLAN", basic_vlan),
-            ("PolicyAddDeleteRuleVXLAN", add_delete_vxlan),
-            ("PolicyAddDeleteRuleVLAN", add_delete_vlan),
-            ("PolicyFromEPGVXLAN", from_epg_vxlan),
-            ("PolicyFromEPGVLAN", from_epg_vlan),
-            ("PolicyFeaturesVXLAN", features_vxlan),
-            ("PolicyFeaturesVLAN", features_vlan),
-        ],
-    );
+    cluster::run_cases(&mut c, &policy_cases());
+    c.teardown();
+}
+
+#[test]
+fn cluster_policy_system_tests_across_two_hosts_ebpf() {
+    let mut c = Cluster::start(ClusterSpec::new(2).ebpf());
+    cluster::run_cases(&mut c, &policy_cases());
     c.teardown();
 }

@@ -210,15 +210,21 @@ fn cleanup(c: &mut Cluster, w: Workload) {
     c.netctl(&["net", "rm", "trig-vl"]);
 }
 
+const TRIGGERS: [cluster::Case; 2] = [
+    ("TriggerNetpluginDisconnect", netplugin_disconnect),
+    ("TriggerNetPartition", net_partition),
+];
+
 #[test]
 fn cluster_trigger_system_tests_on_three_hosts() {
     let mut c = Cluster::start(ClusterSpec::new(3));
-    cluster::run_cases(
-        &mut c,
-        &[
-            ("TriggerNetpluginDisconnect", netplugin_disconnect),
-            ("TriggerNetPartition", net_partition),
-        ],
-    );
+    cluster::run_cases(&mut c, &TRIGGERS);
+    c.teardown();
+}
+
+#[test]
+fn cluster_trigger_system_tests_on_three_hosts_ebpf() {
+    let mut c = Cluster::start(ClusterSpec::new(3).ebpf());
+    cluster::run_cases(&mut c, &TRIGGERS);
     c.teardown();
 }

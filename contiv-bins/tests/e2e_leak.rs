@@ -1,11 +1,13 @@
-//! The leak test on a real switch: 1,000 ADD/DEL cycles through the real
-//! `contiv-cni` and `netplugin` (on a real Open vSwitch, real namespaces)
-//! with faults injected at random between the agent's steps and in the
-//! datapath. The test behaves as a CNI runtime does — DEL after a failed
-//! ADD, DEL retried until it succeeds. Every failed ADD leaves nothing
-//! (no record, no address, no port, no flow, no interface); at the end
-//! netmaster holds no endpoint and no address, and the switch no port, no
-//! interface and no flow owned by an endpoint (checked by cookie).
+//! The leak test on a real datapath: 1,000 ADD/DEL cycles through the real
+//! `contiv-cni` and `netplugin` (on a real Open vSwitch, and on the eBPF
+//! datapath; real namespaces) with faults injected at random between the
+//! agent's steps and in the datapath. The test behaves as a CNI runtime
+//! does — DEL after a failed ADD, DEL retried until it succeeds. Every
+//! failed ADD leaves nothing (no record, no address, no port or
+//! attachment, no flow or map entry, no interface); at the end netmaster
+//! holds no endpoint and no address, the switch no port, no interface and
+//! no flow owned by an endpoint (checked by cookie), and the eBPF datapath
+//! no attachment, no pinned link and no endpoint map entry.
 
 #[path = "netplugin_support/mod.rs"]
 mod support;
@@ -15,7 +17,7 @@ mod e2e;
 
 #[cfg(test)]
 mod e2e_leak {
-    use super::e2e::{Ctr, Plugin, Switch, cni, netconf};
+    use super::e2e::{BpfHost, Ctr, Plugin, Switch, cni, netconf};
     use super::support::{Cluster, eventually};
     use contiv_bins::netplugin::ifnames::host_ifname;
     use contiv_dp_ovs::pipeline::CookieKind;
@@ -61,8 +63,100 @@ mod e2e_leak {
             .collect()
     }
 
+    /// The datapath under test.
+    enum Dataplane {
+        Ovs(Switch),
+        Ebpf(BpfHost),
+    }
+
+    impl Dataplane {
+        fn plugin(&self, url: &str, dir: &std::path::Path, extra: &[&str]) -> Plugin {
+            match self {
+                Dataplane::Ovs(sw) => Plugin::start(url, dir, sw, "h1", extra),
+                Dataplane::Ebpf(bh) => Plugin::start_ebpf(url, dir, bh, "h1", extra),
+            }
+        }
+
+        /// What endpoint `id` left in the datapath, if anything.
+        fn left_by(&self, id: &str) -> Option<String> {
+            let ifname = host_ifname(id);
+            match self {
+                Dataplane::Ovs(sw) => {
+                    if sw.ports().contains(&ifname) {
+                        return Some(format!("port {ifname}"));
+                    }
+                    let n = sw.flows_with_cookie(local_cookie(id));
+                    (n > 0).then(|| format!("{n} flows"))
+                }
+                Dataplane::Ebpf(bh) => bh
+                    .links()
+                    .contains(&ifname)
+                    .then(|| format!("interface {ifname}")),
+            }
+        }
+
+        /// Whatever endpoints left in the datapath (empty: clean).
+        fn leftovers(&self) -> Vec<String> {
+            match self {
+                Dataplane::Ovs(sw) => {
+                    let mut v: Vec<String> = sw
+                        .ports()
+                        .into_iter()
+                        .filter(|p| p.starts_with("vp") || p.starts_with("vd"))
+                        .map(|p| format!("port {p}"))
+                        .collect();
+                    v.extend(endpoint_flows(sw).into_iter().map(|f| format!("flow {f}")));
+                    v.extend(switch_links(sw).into_iter().map(|l| format!("link {l}")));
+                    v
+                }
+                Dataplane::Ebpf(bh) => {
+                    let mut v: Vec<String> = bh
+                        .endpoint_links()
+                        .into_iter()
+                        .map(|l| format!("pinned link {l}"))
+                        .collect();
+                    v.extend(
+                        bh.links()
+                            .into_iter()
+                            .filter(|n| {
+                                n.starts_with("vp") || n.starts_with("vd") || n.starts_with("ctmp")
+                            })
+                            .map(|l| format!("interface {l}")),
+                    );
+                    let sizes = bh.map_sizes();
+                    assert!(!sizes.is_empty(), "the pinned maps are readable");
+                    for (m, n) in sizes {
+                        let endpoint_map = matches!(
+                            m,
+                            "interfaces"
+                                | "endpoints"
+                                | "macs"
+                                | "membership"
+                                | "flood"
+                                | "ep_stats"
+                                | "buckets"
+                        );
+                        if endpoint_map && n > 0 {
+                            v.push(format!("{n} entries in map {m}"));
+                        }
+                    }
+                    v
+                }
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_thousand_faulty_cni_cycles_on_ovs_leak_nothing() {
+        cycles(Dataplane::Ovs(Switch::start())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_thousand_faulty_cni_cycles_on_ebpf_leak_nothing() {
+        cycles(Dataplane::Ebpf(BpfHost::start())).await;
+    }
+
+    async fn cycles(dp: Dataplane) {
         let started = Instant::now();
         let c = Cluster::start(&[]).await;
         c.network("default", "contiv-net", "10.1.0.0/16", "10.1.255.254")
@@ -71,15 +165,8 @@ mod e2e_leak {
         c.group("contiv-net", "g", &["p"]).await;
         c.rule("p", "1", json!({"protocol": "tcp", "port": 22}))
             .await;
-        let sw = Switch::start();
         let dir = c.dir.path().join("np");
-        let mut p = Plugin::start(
-            &c.url,
-            &dir,
-            &sw,
-            "h1",
-            &["--faults", "*=0.07", "--fault-seed", "42"],
-        );
+        let mut p = dp.plugin(&c.url, &dir, &["--faults", "*=0.07", "--fault-seed", "42"]);
         p.wait_ready().await;
         let pool: Vec<Ctr> = (0..8).map(|i| Ctr::new(&format!("k{i}"))).collect();
         let mut rng = Rng(0x1234_5678_9abc_def1);
@@ -126,15 +213,8 @@ mod e2e_leak {
                     !ctr.has_link("eth0").await,
                     "failed ADD {id} left its interface"
                 );
-                assert!(
-                    !sw.ports().contains(&host_ifname(&id)),
-                    "failed ADD {id} left its port"
-                );
-                assert_eq!(
-                    sw.flows_with_cookie(local_cookie(&id)),
-                    0,
-                    "failed ADD {id} left flows"
-                );
+                let left = dp.left_by(&id);
+                assert!(left.is_none(), "failed ADD {id} left {left:?}");
             }
             // DEL, retried until it succeeds (as a runtime does).
             let mut ok = false;
@@ -152,29 +232,21 @@ mod e2e_leak {
         assert!(added > CYCLES / 2, "too few ADDs succeeded: {added}");
         assert!(failed_adds > 20, "faults fired too rarely: {failed_adds}");
 
-        // Everything is gone: netmaster, switch ports, interfaces, flows.
+        // Everything is gone: netmaster, the datapath's ports or
+        // attachments, flows or map entries, interfaces.
         let clean = eventually(Duration::from_secs(30), async || {
-            let ports: Vec<String> = sw
-                .ports()
-                .into_iter()
-                .filter(|p| p.starts_with("vp") || p.starts_with("vd"))
-                .collect();
             (c.endpoints().is_empty()
                 && c.allocated("default:contiv-net").await == 0
-                && ports.is_empty()
-                && endpoint_flows(&sw).is_empty()
-                && switch_links(&sw).is_empty())
+                && dp.leftovers().is_empty())
             .then_some(())
         })
         .await;
         assert!(
             clean.is_some(),
-            "left behind: endpoints {:?}, allocated {}, ports {:?}, flows {:#?}, links {:?}",
+            "left behind: endpoints {:?}, allocated {}, in the datapath {:#?}",
             c.endpoints().iter().map(|e| &e.id).collect::<Vec<_>>(),
             c.allocated("default:contiv-net").await,
-            sw.ports(),
-            endpoint_flows(&sw),
-            switch_links(&sw)
+            dp.leftovers()
         );
         assert!(c.reservations().await.is_empty());
         assert!(
@@ -186,5 +258,6 @@ mod e2e_leak {
             started.elapsed().as_secs_f64()
         );
         drop(p);
+        drop(dp);
     }
 }

@@ -104,6 +104,11 @@ pub enum TopCommand {
     Bgp(BgpCmd),
     /// Print a shell completion script
     Completion(CompletionArgs),
+    /// Packet counters of this host's datapath (per endpoint, per policy rule, drops by reason), from the local agent
+    #[command(
+        after_help = "Example:\n  netctl counters\n  netctl counters -j --agent-socket /run/contiv/contiv-cni.sock"
+    )]
+    Counters(crate::netctl::cmd::counters::CountersArgs),
     /// Endpoint inspection
     #[command(visible_alias = "ep", subcommand)]
     Endpoint(EndpointCmd),

@@ -101,6 +101,22 @@ pub fn run(argv: Vec<OsString>, env: Env<'_>, connect: &mut Connect<'_>) -> Exit
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e, out, err),
     };
+    if let TopCommand::Counters(args) = &cli.command {
+        return match cmd::counters::run(args, out) {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                let line = logline::format_line(
+                    logline::Level::Error,
+                    &e.to_string(),
+                    err_is_tty,
+                    0,
+                    SystemTime::now(),
+                );
+                let _ = err.write_all(line.as_bytes());
+                e.exit()
+            }
+        };
+    }
     if let TopCommand::Completion(args) = &cli.command {
         return match cmd::misc::completion(args, out) {
             Ok(()) => Exit::Success,
@@ -159,6 +175,9 @@ fn dispatch(
             cmd::misc::completion(args, &mut buf)?;
             s.print(&String::from_utf8_lossy(&buf))
         }
+        TopCommand::Counters(_) => Err(NetctlError::usage(
+            "netctl counters talks to the local agent, not to netmaster",
+        )),
         TopCommand::Endpoint(c) => cmd::endpoint::run(c, s),
         TopCommand::ExternalContracts(c) => cmd::ext_contracts::run(c, s),
         TopCommand::Global(c) => cmd::global::run(c, s),

@@ -15,6 +15,8 @@ pub enum DatapathKind {
     Recording,
     /// Open vSwitch (`contiv-dp-ovs`).
     Ovs,
+    /// tc/BPF programs on the endpoints' veths (`contiv-dp-ebpf`).
+    Ebpf,
     /// VPP over its binary API (`contiv-dp-vpp`, cargo feature `vpp`).
     Vpp,
 }
@@ -25,6 +27,7 @@ impl DatapathKind {
         match self {
             DatapathKind::Recording => "recording",
             DatapathKind::Ovs => "ovs",
+            DatapathKind::Ebpf => "ebpf",
             DatapathKind::Vpp => "vpp",
         }
     }
@@ -85,10 +88,19 @@ pub struct AgentConfig {
     )]
     pub datapath: DatapathKind,
 
+    /// VLAN uplink: an existing interface (in the switch namespace for
+    /// OVS) carrying VLAN networks tagged, as a trunk (the original's
+    /// `--vlan-if`).
+    #[arg(long = "vlan-if", alias = "uplink", env = "CONTIV_VLAN_IF")]
+    pub vlan_if: Option<String>,
+
     /// Open vSwitch settings (used with `--datapath ovs`).
     #[command(flatten)]
     pub ovs: OvsSettings,
 
+    /// eBPF settings (used with `--datapath ebpf`).
+    #[command(flatten)]
+    pub ebpf: EbpfSettings,
     /// VPP settings (used with `--datapath vpp`).
     #[command(flatten)]
     pub vpp: VppSettings,
@@ -219,12 +231,6 @@ pub struct OvsSettings {
     )]
     pub datapath_type: String,
 
-    /// VLAN uplink: an existing interface in the switch's namespace,
-    /// attached to the bridge as a trunk; VLAN networks leave and enter
-    /// through it (the original's `--vlan-if`).
-    #[arg(long = "vlan-if", alias = "uplink", env = "CONTIV_VLAN_IF")]
-    pub uplink: Option<String>,
-
     /// The network namespace ovs-vswitchd runs in (a name from `ip netns`
     /// or a path such as `/proc/<pid>/ns/net`); the host sides of the
     /// container veths are created there. Default: the agent's own.
@@ -244,7 +250,6 @@ impl Default for OvsSettings {
             db: None,
             bridge: "contivbr".into(),
             datapath_type: "netdev".into(),
-            uplink: None,
             netns: None,
             timeout: Duration::from_secs(30),
         }
@@ -255,12 +260,69 @@ impl OvsSettings {
     /// The switch namespace as a path: `None` for the agent's own, a name
     /// without `/` is `/var/run/netns/<name>`.
     pub fn netns_path(&self) -> Option<PathBuf> {
-        let ns = self.netns.as_deref().filter(|s| !s.is_empty())?;
-        Some(if ns.contains('/') {
-            PathBuf::from(ns)
-        } else {
-            Path::new("/var/run/netns").join(ns)
-        })
+        netns_path(self.netns.as_deref())
+    }
+}
+
+/// Where the eBPF datapath pins its objects and which device it tunnels
+/// through.
+#[derive(Clone, Debug, Args, PartialEq, Eq)]
+pub struct EbpfSettings {
+    /// A bpffs mount point (mounted if it is not one yet).
+    #[arg(long = "bpf-fs", env = "CONTIV_BPF_FS", default_value = "/sys/fs/bpf")]
+    pub bpffs: PathBuf,
+
+    /// The directory under the bpffs this agent owns: maps, programs and
+    /// attachments are pinned there, so a restarted agent adopts them
+    /// (forwarding never stops with the agent).
+    #[arg(
+        long = "bpf-pin-name",
+        env = "CONTIV_BPF_PIN_NAME",
+        default_value = "contiv"
+    )]
+    pub pin_name: String,
+
+    /// The host's VXLAN device (`vxlan external gbp`, created if missing).
+    #[arg(
+        long = "vxlan-device",
+        env = "CONTIV_VXLAN_DEVICE",
+        default_value = "contiv_vxlan"
+    )]
+    pub vxlan_device: String,
+
+    /// The network namespace the datapath's interfaces live in (the host
+    /// sides of the container veths, the VXLAN device, the uplink): a name
+    /// from `ip netns` or a path. Default: the agent's own.
+    #[arg(long = "bpf-netns", env = "CONTIV_BPF_NETNS")]
+    pub bpf_netns: Option<String>,
+}
+
+impl EbpfSettings {
+    /// The datapath namespace as a path (see [`netns_path`]).
+    pub fn netns_path(&self) -> Option<PathBuf> {
+        netns_path(self.bpf_netns.as_deref())
+    }
+}
+
+/// A namespace flag as a path: `None` for the agent's own, a name without
+/// `/` is `/var/run/netns/<name>`.
+pub fn netns_path(ns: Option<&str>) -> Option<PathBuf> {
+    let ns = ns.filter(|s| !s.is_empty())?;
+    Some(if ns.contains('/') {
+        PathBuf::from(ns)
+    } else {
+        Path::new("/var/run/netns").join(ns)
+    })
+}
+
+impl Default for EbpfSettings {
+    fn default() -> Self {
+        EbpfSettings {
+            bpffs: PathBuf::from("/sys/fs/bpf"),
+            pin_name: "contiv".into(),
+            vxlan_device: "contiv_vxlan".into(),
+            bpf_netns: None,
+        }
     }
 }
 
@@ -380,7 +442,9 @@ impl AgentConfig {
             token: None,
             netmaster_ca: None,
             datapath: DatapathKind::Recording,
+            vlan_if: None,
             ovs: OvsSettings::default(),
+            ebpf: EbpfSettings::default(),
             vpp: VppSettings::default(),
             dns: DnsSettings::default(),
             cni_socket: dir.join("contiv-cni.sock"),
@@ -441,6 +505,16 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            cfg: AgentConfig,
+        }
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     #[test]
     fn socket_modes_parse_as_octal() {

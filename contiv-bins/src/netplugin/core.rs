@@ -89,6 +89,8 @@ pub struct Core {
     pub(crate) add_timeout: Duration,
     pub(crate) registered: AtomicBool,
     pub(crate) connected: AtomicBool,
+    /// The datapath's packet counters, if it counts.
+    pub(crate) counters: Option<std::sync::Arc<dyn super::datapath::DatapathCounters>>,
 }
 
 impl std::fmt::Debug for Core {

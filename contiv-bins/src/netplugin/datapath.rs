@@ -3,9 +3,13 @@
 //! `--datapath recording` is the in-memory reference of `contiv-policy`;
 //! `--datapath ovs` connects to Open vSwitch (cargo feature `ovs`, on by
 //! default) with the `--ovs-*` settings, waiting up to `--ovs-timeout` for
-//! ovsdb-server and ovs-vswitchd to come up; `--datapath vpp` connects to
-//! VPP's API socket `--vpp-socket` (cargo feature `vpp`), waiting up to
-//! `--vpp-timeout`.
+//! ovsdb-server and ovs-vswitchd to come up; `--datapath ebpf` loads the
+//! tc/BPF programs (cargo feature `ebpf`, on by default) with the
+//! `--bpf-*` settings, adopting what a previous agent pinned;
+//! `--datapath vpp` connects to VPP's API socket `--vpp-socket` (cargo
+//! feature `vpp`), waiting up to `--vpp-timeout`. Backends that count
+//! packets ([`DatapathCounters`]) serve them on the agent's
+//! `GET /counters`.
 
 use super::config::{AgentConfig, DatapathKind};
 use super::faults::{Faults, Step};
@@ -15,12 +19,131 @@ use contiv_core::datapath::{
 };
 use std::sync::Arc;
 
+/// A backend's packet counters, for `GET /counters` and `netctl counters`.
+#[async_trait]
+pub trait DatapathCounters: Send + Sync {
+    /// The counters now.
+    async fn counters(&self) -> Result<super::wire::DatapathCounters, String>;
+}
+
+/// A datapath and, if it counts packets, its counters.
+#[derive(Clone)]
+pub struct Built {
+    /// The datapath.
+    pub dp: Arc<dyn Datapath>,
+    /// Its counters.
+    pub counters: Option<Arc<dyn DatapathCounters>>,
+}
+
+impl Built {
+    /// A datapath without counters.
+    pub fn plain(dp: Arc<dyn Datapath>) -> Built {
+        Built { dp, counters: None }
+    }
+}
+
 /// Builds the datapath `cfg` names.
-pub async fn build(cfg: &AgentConfig) -> Result<Arc<dyn Datapath>, String> {
+pub async fn build(cfg: &AgentConfig) -> Result<Built, String> {
     match cfg.datapath {
-        DatapathKind::Recording => Ok(Arc::new(contiv_policy::RecordingDatapath::new())),
-        DatapathKind::Ovs => ovs(cfg).await,
-        DatapathKind::Vpp => vpp(cfg).await,
+        DatapathKind::Recording => Ok(Built::plain(Arc::new(
+            contiv_policy::RecordingDatapath::new(),
+        ))),
+        DatapathKind::Ovs => ovs(cfg).await.map(Built::plain),
+        DatapathKind::Ebpf => ebpf(cfg).await,
+        DatapathKind::Vpp => vpp(cfg).await.map(Built::plain),
+    }
+}
+
+/// The eBPF datapath configuration of `cfg`.
+#[cfg(feature = "ebpf")]
+pub fn ebpf_config(cfg: &AgentConfig) -> contiv_dp_ebpf::EbpfConfig {
+    let e = &cfg.ebpf;
+    let mut c = contiv_dp_ebpf::EbpfConfig::new();
+    c.bpffs = e.bpffs.clone();
+    c.pin_name = e.pin_name.clone();
+    c.vxlan_device = e.vxlan_device.clone();
+    c.vxlan_port = cfg.vxlan_port;
+    c.uplink = cfg.vlan_if.clone().filter(|u| !u.is_empty());
+    c.netns = e.netns_path();
+    c
+}
+
+#[cfg(feature = "ebpf")]
+async fn ebpf(cfg: &AgentConfig) -> Result<Built, String> {
+    let ec = ebpf_config(cfg);
+    if let Some(ns) = &ec.netns
+        && !ns.exists()
+    {
+        return Err(format!(
+            "the datapath namespace {} (--bpf-netns) does not exist",
+            ns.display()
+        ));
+    }
+    let dp = contiv_dp_ebpf::EbpfDatapath::connect(ec.clone())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot load the eBPF datapath (bpffs {}, pins {}): {e}",
+                ec.bpffs.display(),
+                ec.pin_root().display()
+            )
+        })?;
+    tracing::info!(pins = %ec.pin_root().display(), "eBPF datapath ready");
+    let dp = Arc::new(dp);
+    Ok(Built {
+        dp: dp.clone(),
+        counters: Some(Arc::new(EbpfCounters(dp))),
+    })
+}
+
+#[cfg(not(feature = "ebpf"))]
+async fn ebpf(_cfg: &AgentConfig) -> Result<Built, String> {
+    Err("this netplugin was built without the `ebpf` feature; rebuild with it or run with --datapath ovs".into())
+}
+
+/// The eBPF datapath's counters, in the agent's wire form.
+#[cfg(feature = "ebpf")]
+struct EbpfCounters(Arc<contiv_dp_ebpf::EbpfDatapath>);
+
+#[cfg(feature = "ebpf")]
+#[async_trait]
+impl DatapathCounters for EbpfCounters {
+    async fn counters(&self) -> Result<super::wire::DatapathCounters, String> {
+        use super::wire::{DropCounter, EndpointCounters, RuleCounters};
+        let c = self.0.counters().await.map_err(|e| e.to_string())?;
+        Ok(super::wire::DatapathCounters {
+            datapath: "ebpf".into(),
+            endpoints: c
+                .endpoints
+                .into_iter()
+                .map(|e| EndpointCounters {
+                    id: e.id,
+                    tx_packets: e.tx_packets,
+                    tx_bytes: e.tx_bytes,
+                    tx_drops: e.tx_drops,
+                    rx_packets: e.rx_packets,
+                    rx_bytes: e.rx_bytes,
+                    rx_drops: e.rx_drops,
+                })
+                .collect(),
+            rules: c
+                .rules
+                .into_iter()
+                .map(|r| RuleCounters {
+                    rule_id: r.rule_id,
+                    policy: r.policy,
+                    rule: r.rule,
+                    group: r.group,
+                    packets: r.packets,
+                    drops: r.drops,
+                })
+                .collect(),
+            drops: c
+                .drops
+                .into_iter()
+                .map(|(reason, packets)| DropCounter { reason, packets })
+                .collect(),
+        })
     }
 }
 
@@ -89,7 +212,7 @@ pub fn ovs_config(cfg: &AgentConfig) -> contiv_dp_ovs::datapath::OvsConfig {
     c.db_socket = o.db.clone();
     c.bridge = o.bridge.clone();
     c.datapath_type = o.datapath_type.clone();
-    c.uplink = o.uplink.clone().filter(|u| !u.is_empty());
+    c.uplink = cfg.vlan_if.clone().filter(|u| !u.is_empty());
     c.vxlan_port = Some(cfg.vxlan_port);
     c.switch_netns = o.netns_path().map(Netns::Path).unwrap_or(Netns::Current);
     c.port_timeout = o.timeout;
@@ -210,7 +333,7 @@ mod vpp_tests {
         cfg.datapath = DatapathKind::Vpp;
         cfg.vpp.socket = srv.socket_path().to_owned();
         cfg.vtep_ip = Some("192.0.2.1".parse().expect("ip"));
-        let dp = build(&cfg).await.expect("vpp datapath");
+        let dp = build(&cfg).await.expect("vpp datapath").dp;
         assert_eq!(dp.name(), "vpp");
         assert!(
             dp.capabilities()

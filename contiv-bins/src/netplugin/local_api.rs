@@ -9,6 +9,7 @@
 //! | `POST /cni/check` | CHECK: records, then the container's namespace ([`super::ifcheck`]) |
 //! | `POST /cni/gc` | GC: delete this host's endpoints of a CNI network that are not in the valid list |
 //! | `GET /debug/desired` | the host's full desired state (what a resync converges to), as JSON |
+//! | `GET /counters` | the datapath's packet counters: per endpoint, per rule, drops by reason (404 if the datapath does not count) |
 
 use super::core::{AddSpec, Added, Core};
 use super::error::{AgentError, AgentResult};
@@ -56,6 +57,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/cni/check", post(check))
         .route("/cni/gc", post(gc))
         .route("/debug/desired", get(desired_state))
+        .route("/counters", get(counters))
         .with_state(core)
 }
 
@@ -81,6 +83,21 @@ pub fn agent_status(core: &Core) -> AgentStatus {
 
 async fn status(State(core): State<Arc<Core>>) -> Json<AgentStatus> {
     Json(agent_status(&core))
+}
+
+async fn counters(
+    State(core): State<Arc<Core>>,
+) -> AgentResult<Json<super::wire::DatapathCounters>> {
+    let Some(c) = &core.counters else {
+        return Err(AgentError::not_found(format!(
+            "the {} datapath keeps no packet counters",
+            core.recon.datapath().name()
+        )));
+    };
+    c.counters()
+        .await
+        .map(Json)
+        .map_err(|e| AgentError::internal(format!("reading the datapath counters: {e}")))
 }
 
 async fn desired_state(State(core): State<Arc<Core>>) -> Json<super::wire::DesiredDump> {

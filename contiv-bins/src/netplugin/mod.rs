@@ -188,14 +188,20 @@ async fn default_vtep(url: &str) -> Result<IpAddr, String> {
 
 /// Starts the agent with the datapath `cfg` names.
 pub async fn start(cfg: AgentConfig) -> Result<Agent, String> {
-    cfg.check()?;
-    let dp = datapath::build(&cfg).await?;
-    start_with(cfg, dp).await
+    let built = datapath::build(&cfg).await?;
+    start_built(cfg, built).await
 }
 
 /// Starts the agent driving `dp` (embedders and tests pass their own).
 pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent, String> {
+    start_built(cfg, datapath::Built::plain(dp)).await
+}
+
+/// Starts the agent driving a built datapath (with its counters, if it
+/// has them).
+pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Agent, String> {
     cfg.check()?;
+    let datapath::Built { dp, counters } = built;
     let host = cfg.host_name()?;
     if !contiv_core::model::validate::is_valid_host_name(&host) {
         return Err(format!(
@@ -275,6 +281,7 @@ pub async fn start_with(cfg: AgentConfig, dp: Arc<dyn Datapath>) -> Result<Agent
         add_timeout: cfg.add_timeout,
         registered: AtomicBool::new(false),
         connected: AtomicBool::new(false),
+        counters,
     });
 
     let mut servers = Vec::new();

@@ -217,6 +217,65 @@ pub struct AgentStatus {
     pub not_enforced: std::collections::BTreeMap<String, Vec<contiv_core::datapath::Capability>>,
 }
 
+/// `GET /counters`: the datapath's packet counters (datapaths that count
+/// packets; others answer 404).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatapathCounters {
+    /// The datapath.
+    pub datapath: String,
+    /// Per local endpoint.
+    pub endpoints: Vec<EndpointCounters>,
+    /// Per compiled rule: the new connections it decided.
+    pub rules: Vec<RuleCounters>,
+    /// Drops by reason.
+    pub drops: Vec<DropCounter>,
+}
+
+/// One local endpoint's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCounters {
+    /// The endpoint id.
+    pub id: String,
+    /// Packets it sent.
+    pub tx_packets: u64,
+    /// Bytes it sent.
+    pub tx_bytes: u64,
+    /// Of what it sent, dropped (policy, spoofing, no route, rate limit).
+    pub tx_drops: u64,
+    /// Packets delivered to it.
+    pub rx_packets: u64,
+    /// Bytes delivered to it.
+    pub rx_bytes: u64,
+    /// Packets to it dropped by its ingress policy.
+    pub rx_drops: u64,
+}
+
+/// One compiled rule's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounters {
+    /// The compiled rule id (hex).
+    pub rule_id: String,
+    /// `tenant:policy`.
+    pub policy: String,
+    /// The rule id within the policy.
+    pub rule: String,
+    /// `tenant:group` the policy is attached to.
+    pub group: String,
+    /// New connections it decided.
+    pub packets: u64,
+    /// Of those, dropped because of it.
+    pub drops: u64,
+}
+
+/// Drops of one reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropCounter {
+    /// Why (`policy`, `spoofed-source`, `no-route`, …).
+    pub reason: String,
+    /// How many packets.
+    pub packets: u64,
+}
+
 /// An error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

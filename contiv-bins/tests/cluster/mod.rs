@@ -49,7 +49,7 @@ pub use container::{Attach, Container, Runtime};
 #[allow(unused_imports)]
 pub use control::ControlKind;
 #[allow(unused_imports)]
-pub use host::Host;
+pub use host::{Datapath, Host};
 #[allow(unused_imports)]
 pub use sys::{eventually, within};
 
@@ -75,6 +75,8 @@ pub struct ClusterSpec {
     pub node_ttl: Duration,
     /// Extra netplugin flags.
     pub agent_flags: Vec<String>,
+    /// The agents' datapath.
+    pub datapath: Datapath,
 }
 
 impl ClusterSpec {
@@ -85,7 +87,14 @@ impl ClusterSpec {
             control: ControlKind::Embedded,
             node_ttl: Duration::from_secs(3),
             agent_flags: Vec::new(),
+            datapath: Datapath::Ovs,
         }
+    }
+
+    /// On the eBPF datapath.
+    pub fn ebpf(mut self) -> ClusterSpec {
+        self.datapath = Datapath::Ebpf;
+        self
     }
 
     /// Three netmasters on a three-member etcd cluster.
@@ -156,7 +165,15 @@ impl Cluster {
             let octet = u8::try_from(i).expect("at most 200 hosts");
             let name = format!("h{i}");
             let hdir = c.dir().join(&name);
-            let mut h = Host::create(&name, ns, links, underlay_addr(octet), &hdir, &c.bins);
+            let mut h = Host::create(
+                &name,
+                ns,
+                links,
+                underlay_addr(octet),
+                &hdir,
+                &c.bins,
+                spec.datapath,
+            );
             h.configure_agent(&urls, &extra);
             h.start_agent();
             c.hosts.push(h);
@@ -403,7 +420,7 @@ impl Cluster {
         for h in &self.hosts {
             inv.names.push(h.ns.name().to_owned());
             inv.prefixes.push(h.dns_netns_prefix());
-            inv.dirs.push(h.ovs.rundir().to_owned());
+            inv.dirs.push(h.datapath_dir());
             inv.pids.extend(h.agent_pid());
         }
         inv

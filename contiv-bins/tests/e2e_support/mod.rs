@@ -203,6 +203,81 @@ impl Drop for Switch {
     }
 }
 
+/// A host for the eBPF datapath: a namespace of its own for the host sides
+/// of the veths and the VXLAN device, and a private bpffs the agent pins
+/// into; both removed on drop.
+pub struct BpfHost {
+    /// The namespace.
+    pub ns: String,
+    /// The bpffs mount point.
+    pub bpffs: tempfile::TempDir,
+}
+
+impl BpfHost {
+    /// Creates the namespace and mounts the bpffs.
+    pub fn start() -> BpfHost {
+        let ns = unique("cbh");
+        let out = Command::new("ip")
+            .args(["netns", "add", &ns])
+            .output()
+            .expect("ip");
+        assert!(out.status.success(), "ip netns add {ns}");
+        let bpffs = tempfile::Builder::new()
+            .prefix("contiv-bpffs")
+            .tempdir()
+            .expect("tempdir");
+        contiv_dp_ebpf::kernel::bpffs::mount(bpffs.path()).expect("mount a bpffs");
+        BpfHost { ns, bpffs }
+    }
+
+    /// Where the agent pins (default pin name).
+    pub fn pin_root(&self) -> PathBuf {
+        let mut c = contiv_dp_ebpf::EbpfConfig::new();
+        c.bpffs = self.bpffs.path().to_owned();
+        c.pin_root()
+    }
+
+    /// The pinned attachments of endpoints (`ep_<ifindex>`).
+    pub fn endpoint_links(&self) -> Vec<String> {
+        std::fs::read_dir(self.pin_root().join("links"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("ep_"))
+            .collect()
+    }
+
+    /// The number of entries of every map, by name.
+    pub fn map_sizes(&self) -> Vec<(&'static str, usize)> {
+        contiv_dp_ebpf::inspect::Pinned::new(&self.pin_root())
+            .sizes()
+            .unwrap_or_default()
+    }
+
+    /// Interfaces in the namespace (names).
+    pub fn links(&self) -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["-n", &self.ns, "-o", "link", "show"])
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_owned())
+            .collect()
+    }
+}
+
+impl Drop for BpfHost {
+    fn drop(&mut self) {
+        let _ = contiv_dp_ebpf::kernel::bpffs::unmount(self.bpffs.path());
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.ns])
+            .output();
+    }
+}
+
 /// The netplugin binary driving a [`Switch`].
 pub struct Plugin {
     child: Option<Child>,
@@ -242,6 +317,44 @@ impl Plugin {
         if let Some(ns) = sw.netns_opt() {
             args.extend(["--ovs-netns".to_owned(), ns]);
         }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut p = Plugin {
+            child: None,
+            dir: dir.to_owned(),
+            sock: dir.join("cni.sock"),
+            host: host.to_owned(),
+            args,
+            starts: 0,
+        };
+        p.spawn();
+        p
+    }
+
+    /// Starts `netplugin --datapath ebpf` for host `host` with its
+    /// interfaces and pins on `bh`, talking to netmaster at `url`, with
+    /// sockets and state under `dir`, plus `extra` flags.
+    pub fn start_ebpf(url: &str, dir: &Path, bh: &BpfHost, host: &str, extra: &[&str]) -> Plugin {
+        std::fs::create_dir_all(dir).expect("plugin dir");
+        let mut args: Vec<String> = vec![
+            "--datapath".into(),
+            "ebpf".into(),
+            "--host".into(),
+            host.into(),
+            "--netmaster".into(),
+            url.into(),
+            "--bpf-fs".into(),
+            bh.bpffs.path().display().to_string(),
+            "--bpf-netns".into(),
+            bh.ns.clone(),
+            "--cni-socket".into(),
+            dir.join("cni.sock").display().to_string(),
+            "--docker-plugin-dir".into(),
+            dir.display().to_string(),
+            "--state-dir".into(),
+            dir.join("state").display().to_string(),
+            "--log-level".into(),
+            "info".into(),
+        ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut p = Plugin {
             child: None,

@@ -72,6 +72,9 @@ pub enum PlumbError {
 #[derive(Clone, Debug, Default)]
 pub struct Plumber {
     switch_ns: Netns,
+    /// Leave TX checksum offload as the kernel sets it (see
+    /// [`Plumber::keep_checksum_offload`]).
+    keep_offload: bool,
 }
 
 /// Temporary name of the container side before it is moved and renamed:
@@ -97,7 +100,25 @@ impl Plumber {
     /// A plumber whose veth host sides live in `switch_ns` (the namespace
     /// ovs-vswitchd runs in).
     pub fn new(switch_ns: Netns) -> Plumber {
-        Plumber { switch_ns }
+        Plumber {
+            switch_ns,
+            keep_offload: false,
+        }
+    }
+
+    /// Leaves TX checksum offload on: for a kernel dataplane (tc
+    /// programs), which needs no complete checksums — turning it off would
+    /// also turn off TSO and cost most of the throughput.
+    pub fn keep_checksum_offload(mut self) -> Plumber {
+        self.keep_offload = true;
+        self
+    }
+
+    async fn tx_checksum_off(&self, ns: &Netns, ifname: &str) -> Result<(), PlumbError> {
+        if self.keep_offload {
+            return Ok(());
+        }
+        ethtool::set_tx_checksum(ns, ifname, false).await
     }
 
     /// The switch namespace.
@@ -120,7 +141,8 @@ impl Plumber {
                     )));
                 };
                 link::configure(&host, i, &ep.host_ifname, None, 0).await?;
-                ethtool::set_tx_checksum(&self.switch_ns, &ep.host_ifname, false).await?;
+                self.tx_checksum_off(&self.switch_ns, &ep.host_ifname)
+                    .await?;
             }
             Attachment::HostVeth { peer_name } => {
                 check_name("peer interface", peer_name)?;
@@ -129,7 +151,7 @@ impl Plumber {
                 }
                 if let Some(p) = link::index(&host, peer_name).await? {
                     link::configure(&host, p, peer_name, Some(ep.mac), ep.mtu).await?;
-                    ethtool::set_tx_checksum(&self.switch_ns, peer_name, false).await?;
+                    self.tx_checksum_off(&self.switch_ns, peer_name).await?;
                 }
                 self.host_side_up(&host, ep).await?;
             }
@@ -181,7 +203,7 @@ impl Plumber {
                         link::add_default_route_v6(&ctr, gw).await?;
                     }
                 }
-                ethtool::set_tx_checksum(&cns, ifname, false).await?;
+                self.tx_checksum_off(&cns, ifname).await?;
                 self.host_side_up(&host, ep).await?;
             }
         }
@@ -201,7 +223,7 @@ impl Plumber {
             ))
         })?;
         link::configure(host, i, &ep.host_ifname, None, ep.mtu).await?;
-        ethtool::set_tx_checksum(&self.switch_ns, &ep.host_ifname, false).await
+        self.tx_checksum_off(&self.switch_ns, &ep.host_ifname).await
     }
 
     async fn create_into_netns(

@@ -4,6 +4,7 @@
 pub mod aci_gw;
 pub mod app_profile;
 pub mod bgp;
+pub mod counters;
 pub mod endpoint;
 pub mod ext_contracts;
 pub mod global;

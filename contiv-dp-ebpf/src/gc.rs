@@ -1,0 +1,120 @@
+//! Conntrack garbage collection: entries idle longer than their timeout
+//! (the programs already treat them as absent) are deleted. The LRU map
+//! also evicts the oldest entries on its own when it is full.
+
+use crate::abi::{CT_FIN_A, CT_FIN_B, CT_RST, CT_SEEN_REPLY, CtEntry, CtKey};
+use crate::config::CtTimeouts;
+use aya::maps::{HashMap as BpfHash, MapData};
+use contiv_core::datapath::{DpError, DpResult};
+use std::path::Path;
+use std::time::Duration;
+
+/// `CLOCK_MONOTONIC` in nanoseconds (the clock of `bpf_ktime_get_ns`).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The timeout of entry `e` of protocol `proto` (as the programs compute
+/// it).
+pub fn timeout(proto: u8, e: &CtEntry, t: &CtTimeouts) -> Duration {
+    let f = e.flags;
+    let closed = f & CT_RST != 0 || f & (CT_FIN_A | CT_FIN_B) == (CT_FIN_A | CT_FIN_B);
+    let d = match proto {
+        6 if closed => t.tcp_closing,
+        6 if f & CT_SEEN_REPLY == 0 => t.tcp_syn,
+        6 => t.tcp_established,
+        17 => t.udp,
+        _ => t.other,
+    };
+    Duration::from_secs(d.as_secs().max(1))
+}
+
+/// Deletes expired entries of `ct`; returns how many.
+pub fn sweep(ct: &mut BpfHash<MapData, CtKey, CtEntry>, t: &CtTimeouts) -> DpResult<usize> {
+    let now = monotonic_ns();
+    let mut expired = Vec::new();
+    for r in ct.iter() {
+        let (k, e) = match r {
+            Ok(kv) => kv,
+            // An entry evicted or deleted while iterating.
+            Err(aya::maps::MapError::KeyNotFound) => continue,
+            Err(e) => return Err(DpError::Backend(format!("reading conntrack: {e}"))),
+        };
+        let idle = now.saturating_sub(e.seen_ns);
+        if idle > timeout(k.proto, &e, t).as_nanos() as u64 {
+            expired.push(k);
+        }
+    }
+    let mut n = 0;
+    for k in expired {
+        if ct.remove(&k).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// [`sweep`] on the conntrack map pinned in `maps_dir`.
+pub fn sweep_pinned(maps_dir: &Path, t: &CtTimeouts) -> DpResult<usize> {
+    let mut ct: BpfHash<MapData, CtKey, CtEntry> =
+        crate::kernel::maps::open(maps_dir, "conntrack")?;
+    sweep(&mut ct, t)
+}
+
+/// Deletes every entry of `ct`; returns how many.
+pub fn flush(ct: &mut BpfHash<MapData, CtKey, CtEntry>) -> DpResult<usize> {
+    let keys: Vec<CtKey> = ct.keys().filter_map(Result::ok).collect();
+    let mut n = 0;
+    for k in keys {
+        if ct.remove(&k).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The conntrack key of (src, sport) → (dst, dport) as the programs build
+/// it (the smaller (address, port) end first, compared as the raw memory
+/// words the programs compare), and whether the source is side a.
+pub fn key_of(
+    tenant: u32,
+    proto: u8,
+    src: std::net::IpAddr,
+    sport: u16,
+    dst: std::net::IpAddr,
+    dport: u16,
+) -> (CtKey, bool) {
+    use crate::abi::IpKey;
+    let words = |k: &IpKey| -> [u32; 4] {
+        let b = k.0;
+        [0, 4, 8, 12].map(|i| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
+    };
+    // Ports as the programs hold them: network order in memory.
+    let raw = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
+    let (s, d) = (IpKey::of(src), IpKey::of(dst));
+    let (ps, pd) = (raw(sport), raw(dport));
+    let src_first = (words(&s), ps) <= (words(&d), pd);
+    let (a, pa, b, pb) = if src_first {
+        (s, ps, d, pd)
+    } else {
+        (d, pd, s, ps)
+    };
+    (
+        CtKey {
+            tenant,
+            proto,
+            pad: [0; 3],
+            a,
+            b,
+            pa,
+            pb,
+        },
+        src_first,
+    )
+}

@@ -1,0 +1,7 @@
+//! The kernel side: bpffs, the loaded object's maps and programs, tcx
+//! attachments.
+
+pub mod attach;
+pub mod bpffs;
+pub mod load;
+pub mod maps;

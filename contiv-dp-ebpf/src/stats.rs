@@ -1,0 +1,157 @@
+//! Reading the programs' counters: per endpoint (sent, delivered,
+//! dropped), per rule (new connections it decided, and dropped), drops by
+//! reason — where "why was my packet dropped" starts.
+
+use crate::abi::{DROP_REASONS, EpStats, RuleStats};
+use crate::kernel::maps::Maps;
+use crate::tables::KvMap;
+use contiv_core::datapath::{DpError, DpResult};
+use contiv_core::ir::{PolicyIr, RuleId};
+use serde::{Deserialize, Serialize};
+
+/// One endpoint's counters (summed over CPUs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCounters {
+    /// The endpoint id.
+    pub id: String,
+    /// Its host-side interface.
+    pub ifindex: u32,
+    /// Packets the endpoint sent.
+    pub tx_packets: u64,
+    /// Bytes the endpoint sent.
+    pub tx_bytes: u64,
+    /// Of the packets it sent, dropped (spoofed, policy, no route, rate).
+    pub tx_drops: u64,
+    /// Packets delivered to it.
+    pub rx_packets: u64,
+    /// Bytes delivered to it.
+    pub rx_bytes: u64,
+    /// Packets to it dropped by its ingress policy.
+    pub rx_drops: u64,
+}
+
+/// One rule's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounters {
+    /// The compiled rule id (hex, as the oracle prints it).
+    pub rule_id: String,
+    /// `tenant:policy`.
+    pub policy: String,
+    /// The rule id within the policy.
+    pub rule: String,
+    /// `tenant:group` the policy is attached to.
+    pub group: String,
+    /// New connections this rule decided.
+    pub packets: u64,
+    /// Of those, dropped because of it.
+    pub drops: u64,
+}
+
+/// Every counter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Per endpoint, sorted by id.
+    pub endpoints: Vec<EndpointCounters>,
+    /// Per rule, sorted by policy, rule, group.
+    pub rules: Vec<RuleCounters>,
+    /// Drops by reason (only reasons that occurred).
+    pub drops: Vec<(String, u64)>,
+}
+
+fn sum_ep(v: &aya::maps::PerCpuValues<EpStats>) -> EpStats {
+    let mut s = EpStats::default();
+    for c in v.iter() {
+        s.tx_packets += c.tx_packets;
+        s.tx_bytes += c.tx_bytes;
+        s.tx_drops += c.tx_drops;
+        s.rx_packets += c.rx_packets;
+        s.rx_bytes += c.rx_bytes;
+        s.rx_drops += c.rx_drops;
+    }
+    s
+}
+
+/// Reads the counters of endpoints `eps` (id, ifindex) and `rules`.
+pub fn read(
+    maps: &Maps,
+    eps: &[(String, u32)],
+    rules: &[RuleId],
+    ir: &PolicyIr,
+) -> DpResult<Counters> {
+    let mut out = Counters::default();
+    for (id, ifindex) in eps {
+        let s = match maps.ep_stats.get(ifindex, 0) {
+            Ok(v) => sum_ep(&v),
+            Err(_) => EpStats::default(),
+        };
+        out.endpoints.push(EndpointCounters {
+            id: id.clone(),
+            ifindex: *ifindex,
+            tx_packets: s.tx_packets,
+            tx_bytes: s.tx_bytes,
+            tx_drops: s.tx_drops,
+            rx_packets: s.rx_packets,
+            rx_bytes: s.rx_bytes,
+            rx_drops: s.rx_drops,
+        });
+    }
+    out.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+    for id in rules {
+        let Some(r) = ir.rules.get(id) else { continue };
+        let mut s = RuleStats::default();
+        if let Ok(v) = maps.rule_stats.get(&id.0, 0) {
+            for c in v.iter() {
+                s.packets += c.packets;
+                s.drops += c.drops;
+            }
+        }
+        out.rules.push(RuleCounters {
+            rule_id: id.to_string(),
+            policy: r.origin.policy.clone(),
+            rule: r.origin.rule.clone(),
+            group: r.origin.epg.clone(),
+            packets: s.packets,
+            drops: s.drops,
+        });
+    }
+    out.rules
+        .sort_by(|a, b| (&a.policy, &a.rule, &a.group).cmp(&(&b.policy, &b.rule, &b.group)));
+    for (i, name) in DROP_REASONS {
+        let n: u64 = match maps.drop_reasons.get(&i, 0) {
+            Ok(v) => v.iter().sum(),
+            Err(e) => return Err(DpError::Backend(format!("reading drop counters: {e}"))),
+        };
+        if n > 0 {
+            out.drops.push((name.to_owned(), n));
+        }
+    }
+    Ok(out)
+}
+
+fn count<K, V>(m: &impl KvMap<K, V>) -> DpResult<usize> {
+    m.entries().map(|v| v.len()).map_err(DpError::Backend)
+}
+
+/// The number of entries of every map but the arrays.
+pub fn sizes(maps: &Maps) -> DpResult<Vec<(&'static str, usize)>> {
+    let ct = maps.conntrack.keys().filter(|k| k.is_ok()).count();
+    Ok(vec![
+        ("interfaces", count(&maps.interfaces)?),
+        ("networks", count(&maps.networks)?),
+        ("vnis", count(&maps.vnis)?),
+        ("vteps", count(&maps.vteps)?),
+        ("endpoints", count(&maps.endpoints)?),
+        ("macs", count(&maps.macs)?),
+        ("membership", count(&maps.membership)?),
+        ("addr_sets", count(&maps.addr_sets)?),
+        ("set_ids", count(&maps.set_ids)?),
+        ("rule_heads", count(&maps.rule_heads)?),
+        ("rules", count(&maps.rules)?),
+        ("flood_heads", count(&maps.flood_heads)?),
+        ("flood", count(&maps.flood)?),
+        ("conntrack", ct),
+        ("ep_stats", count(&maps.ep_stats)?),
+        ("rule_stats", count(&maps.rule_stats)?),
+        ("buckets", count(&maps.buckets)?),
+    ])
+}

@@ -1,0 +1,216 @@
+//! Restarts: the datapath object going away (as when the agent is killed
+//! with SIGKILL: no cleanup runs) loses no forwarding and no policy; a new
+//! one adopts the pinned maps, programs and links, a resync of the same
+//! state changes nothing, and one of a smaller state removes exactly what
+//! is stale.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use contiv_core::datapath::{Datapath, DesiredState, DpOp, LocalEndpoint};
+use contiv_core::ir::{
+    Action, Direction, IrRule, Membership, PeerMatch, PolicyIr, PortRange, RuleId, RuleOrigin,
+};
+use std::time::Duration;
+use support::*;
+
+fn deny_tcp_in(epg: u32, port: u16) -> IrRule {
+    IrRule {
+        id: RuleId(7),
+        tenant: 1,
+        epg,
+        direction: Direction::In,
+        peer: PeerMatch::Any,
+        local: None,
+        proto: Some(6),
+        ports: Some(PortRange::single(port)),
+        priority: 1,
+        action: Action::Deny,
+        origin: RuleOrigin {
+            policy: "t1:p".into(),
+            rule: "7".into(),
+            epg: "t1:g".into(),
+        },
+    }
+}
+
+fn state(
+    net: &contiv_core::datapath::NetworkSpec,
+    eps: &[&LocalEndpoint],
+    rule: bool,
+) -> DesiredState {
+    let mut policy = PolicyIr::default();
+    for e in eps {
+        policy
+            .members
+            .insert((1, e.ipv4.unwrap().addr().into()), e.epg);
+    }
+    if rule {
+        let r = deny_tcp_in(11, 9000);
+        policy.rules.insert(r.id, r);
+    }
+    DesiredState {
+        networks: vec![net.clone()],
+        local_endpoints: eps.iter().map(|e| (*e).clone()).collect(),
+        policy,
+        ..DesiredState::default()
+    }
+}
+
+fn links(h: &Host) -> Vec<String> {
+    let dir = h.cfg.pin_root().join("links");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() {
+    let mut host = Host::new("er").await;
+    let net = vxlan_net("t1:n", 1, 72, 7200);
+    let a_ns = Netns::new("ec");
+    let b_ns = Netns::new("ec");
+    let a = local_ep("a", &net, 2, 10, &a_ns);
+    let b = local_ep("b", &net, 3, 11, &b_ns);
+    let desired = state(&net, &[&a, &b], true);
+    host.dp().resync(&desired).await.unwrap();
+    let _l = b_ns.spawn(&["nc", "-l", "-k", "-p", "9000"]);
+    let _m = b_ns.spawn(&["nc", "-l", "-k", "-p", "9001"]);
+    assert!(eventually(Duration::from_secs(3), || a_ns.tcp(&v4(&b), 9001)));
+    assert!(!a_ns.tcp(&v4(&b), 9000));
+    let ifindex_b = host.dp().ifindex_of("b").await.unwrap();
+    let pins = links(&host);
+
+    // The agent dies: nothing is cleaned up; forwarding and policy stay.
+    host.dp = None;
+    assert!(a_ns.ping(&v4(&b)), "forwarding survives the datapath");
+    assert!(a_ns.tcp(&v4(&b), 9001));
+    assert!(!a_ns.tcp(&v4(&b), 9000), "policy survives the datapath");
+
+    // Its successor adopts everything and a resync of the same state
+    // writes nothing.
+    host.start().await;
+    let lr = host.dp().load_report();
+    assert_eq!((lr.maps_created, lr.programs_replaced), (0, 0), "{lr:?}");
+    let r = host.dp().resync(&desired).await.unwrap();
+    assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
+    assert!(r.unchanged > 10, "{r:?}");
+    assert_eq!(host.dp().ifindex_of("b").await, Some(ifindex_b));
+    assert_eq!(links(&host), pins);
+    assert!(a_ns.ping(&v4(&b)));
+    assert!(!a_ns.tcp(&v4(&b), 9000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_successor_removes_only_what_went_stale_while_it_was_down() {
+    let mut host = Host::new("er").await;
+    let net = vxlan_net("t1:n", 1, 73, 7300);
+    let a_ns = Netns::new("ec");
+    let b_ns = Netns::new("ec");
+    let a = local_ep("a", &net, 2, 10, &a_ns);
+    let b = local_ep("b", &net, 3, 11, &b_ns);
+    host.dp()
+        .resync(&state(&net, &[&a, &b], true))
+        .await
+        .unwrap();
+    let ifindex_a = host.dp().ifindex_of("a").await.unwrap();
+    let before = host.dp().map_sizes().await.unwrap();
+    host.dp = None;
+
+    // While the agent was down, b and the rule were deleted.
+    host.start().await;
+    let r = host.dp().resync(&state(&net, &[&a], false)).await.unwrap();
+    assert!(
+        r.removed >= 6,
+        "b's entries, link, veth and the rule went: {r:?}"
+    );
+    // Only the network's flood list (now a alone: one entry and its head)
+    // is rewritten.
+    assert_eq!(r.added, 2, "nothing of a was rewritten: {r:?}");
+    assert_eq!(host.dp().ifindex_of("a").await, Some(ifindex_a));
+    let hostlinks = host.ns.ip(&["-br", "link"]);
+    assert!(
+        !hostlinks.contains(&b.host_ifname),
+        "b's veth is gone:\n{hostlinks}"
+    );
+    assert!(
+        hostlinks.contains(&a.host_ifname),
+        "a's veth stays:\n{hostlinks}"
+    );
+    assert!(
+        !b_ns.ip(&["-br", "link"]).contains("eth0"),
+        "b's container side went with it"
+    );
+    assert!(a_ns.ping("10.73.0.1"), "a still works");
+    // (Retired list generations are deleted moments after the resync.)
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after = host.dp().map_sizes().await.unwrap();
+    let size = |v: &[(&str, usize)], m: &str| v.iter().find(|(n, _)| *n == m).unwrap().1;
+    for (m, delta) in [
+        ("interfaces", 1),
+        ("endpoints", 2),
+        ("macs", 1),
+        ("membership", 1),
+        ("rule_heads", 1),
+        ("rules", 1),
+        ("rule_stats", 1),
+        ("ep_stats", 1),
+        ("flood", 1),
+    ] {
+        assert_eq!(
+            size(&before, m) - size(&after, m),
+            delta,
+            "{m}: {before:?} -> {after:?}"
+        );
+    }
+    assert_eq!(
+        links(&host).len(),
+        2,
+        "a's link and the VXLAN device's: {:?}",
+        links(&host)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_program_takes_over_the_pinned_links() {
+    let mut host = Host::new("er").await;
+    let net = vxlan_net("t1:n", 1, 74, 7400);
+    let a_ns = Netns::new("ec");
+    let b_ns = Netns::new("ec");
+    let a = local_ep("a", &net, 2, 0, &a_ns);
+    let b = local_ep("b", &net, 3, 0, &b_ns);
+    host.apply(vec![
+        DpOp::AddNetwork(net.clone()),
+        DpOp::AddLocalEndpoint(a.clone()),
+        DpOp::AddLocalEndpoint(b.clone()),
+        DpOp::Policy(contiv_core::ir::PolicyDelta {
+            members_added: vec![Membership {
+                tenant: 1,
+                ip: a.ipv4.unwrap().addr().into(),
+                epg: 5,
+            }],
+            ..Default::default()
+        }),
+    ])
+    .await;
+    host.dp = None;
+    // As if an older version had pinned other programs.
+    for p in ["from_endpoint", "from_vxlan", "from_uplink"] {
+        std::fs::remove_file(host.cfg.pin_root().join("progs").join(p)).unwrap();
+    }
+    host.start().await;
+    assert_eq!(host.dp().load_report().programs_replaced, 3);
+    assert!(a_ns.ping(&v4(&b)), "the links run the new program");
+    let mut d = state(&net, &[&a], false);
+    d.local_endpoints.push(b.clone());
+    d.policy.members.clear();
+    d.policy
+        .members
+        .insert((1, a.ipv4.unwrap().addr().into()), 5);
+    let r = host.dp().resync(&d).await.unwrap();
+    assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
+}
