@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `embedded-store-tour` | the embedded store: typed objects, revisions, watch, CAS |
 //! | `policy-oracle` | compile an intent with `contiv-policy`; ask the oracle why a packet is allowed or denied |
-//! | `ovs-ping-deny` | drive a real OVS with `contiv-policy` + `contiv-dp-ovs`: two namespaces ping, a deny rule stops them (root + OVS) |
+//! | `ping-deny` | drive a real datapath (OVS with `contiv-dp-ovs`, or tc/eBPF with `contiv-dp-ebpf`) with `contiv-policy`: two namespaces ping, a deny rule stops them (root) |
 //! | `embedded-control-plane` | netmaster (embedded store) and a netplugin agent in one process |
 //! | [`toy_datapath`] | a `Datapath` of your own, run through the public conformance suite |
 //! | `ipam-own-store` | `contiv-ipam` allocating on a `StateStore` of your own |

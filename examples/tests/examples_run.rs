@@ -1,13 +1,16 @@
 //! Runs every example binary and checks what it reports (the examples also
-//! check themselves and exit non-zero on any mismatch). `ovs-ping-deny`
-//! needs root and the OVS binaries, like the OVS tests: without them it
-//! fails, never skips.
+//! check themselves and exit non-zero on any mismatch). `ping-deny`
+//! needs root (and the OVS binaries for `ovs`), like the datapath tests:
+//! without them it fails, never skips.
 
 use std::process::Command;
 
-/// Runs `bin`; asserts success and that stdout holds every `expected`.
-fn runs(bin: &str, expected: &[&str]) {
+/// Runs `cmd` (a binary and its arguments); asserts success and that
+/// stdout holds every `expected`.
+fn runs(cmd: &[&str], expected: &[&str]) {
+    let bin = cmd[0];
     let out = Command::new(bin)
+        .args(&cmd[1..])
         .output()
         .unwrap_or_else(|e| panic!("run {bin}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -25,7 +28,7 @@ fn runs(bin: &str, expected: &[&str]) {
 #[test]
 fn policy_oracle_explains_its_verdicts() {
     runs(
-        env!("CARGO_BIN_EXE_policy-oracle"),
+        &[env!("CARGO_BIN_EXE_policy-oracle")],
         &[
             "compiled: 2 rules, 2 memberships",
             "web -> db tcp/5432     allow: decided at ingress: rule 2 of policy default:db-policy",
@@ -37,23 +40,31 @@ fn policy_oracle_explains_its_verdicts() {
     );
 }
 
+/// What `ping-deny` must report on every backend.
+const PING_DENY: [&str; 3] = [
+    "web -> db ping: answered (oracle: allow",
+    "web -> db ping after the deny rule: dropped (oracle: deny: decided at ingress: rule 1",
+    "web -> db ping after removing the rule: answered",
+];
+
 #[test]
-fn ovs_ping_deny_pings_then_blocks_then_pings() {
-    runs(
-        env!("CARGO_BIN_EXE_ovs-ping-deny"),
-        &[
-            "web -> db ping: answered (oracle: allow",
-            "web -> db ping after the deny rule: dropped (oracle: deny: decided at ingress: rule 1",
-            "web -> db ping after removing the rule: answered",
-            "ovs-ping-deny ok",
-        ],
-    );
+fn ping_deny_on_ovs_pings_then_blocks_then_pings() {
+    let mut expected = PING_DENY.to_vec();
+    expected.extend(["a private ovs datapath", "ping-deny ok on ovs"]);
+    runs(&[env!("CARGO_BIN_EXE_ping-deny"), "ovs"], &expected);
+}
+
+#[test]
+fn ping_deny_on_ebpf_pings_then_blocks_then_pings() {
+    let mut expected = PING_DENY.to_vec();
+    expected.extend(["a private ebpf datapath", "ping-deny ok on ebpf"]);
+    runs(&[env!("CARGO_BIN_EXE_ping-deny"), "ebpf"], &expected);
 }
 
 #[test]
 fn embedded_control_plane_reaches_the_datapath() {
     runs(
-        env!("CARGO_BIN_EXE_embedded-control-plane"),
+        &[env!("CARGO_BIN_EXE_embedded-control-plane")],
         &[
             "created network default:contiv-net",
             "netplugin on host-1 registered and synced",
@@ -67,7 +78,7 @@ fn embedded_control_plane_reaches_the_datapath() {
 #[test]
 fn ipam_on_an_own_store_never_duplicates() {
     runs(
-        env!("CARGO_BIN_EXE_ipam-own-store"),
+        &[env!("CARGO_BIN_EXE_ipam-own-store")],
         &[
             "two allocators handed out 40 addresses, 40 distinct, 10.1.2.1 to 10.1.2.40",
             "requesting 10.1.2.254: refused",

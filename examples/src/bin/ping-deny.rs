@@ -1,22 +1,27 @@
-//! Example (b): program a real Open vSwitch from your own code with
-//! `contiv-policy` + `contiv-dp-ovs` — two namespaces ping each other, then a
-//! deny rule stops them, then removing it lets them through again.
+//! Example (b): program a real datapath from your own code with
+//! `contiv-policy` and a backend — Open vSwitch (`ping-deny ovs`, the
+//! default) or tc/eBPF (`ping-deny ebpf`): two namespaces ping each other,
+//! then a deny rule stops them, then removing it lets them through again.
 //!
-//! Needs root and the OVS binaries (`make deps`). The switch is a private
-//! ovsdb-server + ovs-vswitchd (userspace datapath) in its own network
-//! namespace, started by [`OvsInstance`] and stopped when it is dropped; on
-//! a host whose OVS already runs, use `OvsConfig::new("/run/openvswitch")`
-//! instead. The "containers" are network namespaces
-//! ([`Container`], removed on drop).
+//! Needs root (and the OVS binaries for `ovs`, `make deps`). Each backend
+//! gets a private "host", removed on drop: for OVS an ovsdb-server +
+//! ovs-vswitchd (userspace datapath) in its own network namespace
+//! ([`OvsInstance`]; on a host whose OVS already runs use
+//! `OvsConfig::new("/run/openvswitch")`), for eBPF a network namespace and a
+//! private bpffs mount. The "containers" are network namespaces
+//! ([`Container`], removed on drop). Past the setup the code only knows
+//! `dyn Datapath`.
 //!
 //! The intent goes through the incremental [`Compiler`]; each change yields
-//! a [`PolicyDelta`](contiv_core::ir::PolicyDelta) that is sent to the switch
-//! as one [`DpOp::Policy`]. The oracle is asked the same question as the
-//! switch, so the example also shows that the two agree.
+//! a [`PolicyDelta`](contiv_core::ir::PolicyDelta) that is sent to the
+//! datapath as one [`DpOp::Policy`]. The oracle is asked the same question
+//! as the datapath, so the example also shows that the two agree.
 
 use contiv_core::datapath::{Datapath, DpOp, GlobalSpec};
 use contiv_core::linux::Netns;
+use contiv_core::linux::netns::{create_named_netns, delete_named_netns};
 use contiv_core::model::{EndpointGroup, Rule};
+use contiv_dp_ebpf::{EbpfConfig, EbpfDatapath, kernel::bpffs};
 use contiv_dp_ovs::datapath::{OvsConfig, OvsDatapath};
 use contiv_dp_ovs::testing::OvsInstance;
 use contiv_policy::conformance::fixture::{Container, local_ep, vxlan_net};
@@ -25,6 +30,48 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 type Error = Box<dyn std::error::Error>;
+
+/// What a backend's private host is made of; dropped after the datapath.
+enum Host {
+    /// A private OVS, stopped on drop.
+    Ovs { _switch: OvsInstance },
+    /// A network namespace (by name) and a bpffs mounted at a temp dir.
+    Ebpf(String, tempfile::TempDir),
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Host::Ebpf(ns, bpf) = self {
+            let _ = bpffs::unmount(bpf.path());
+            let _ = delete_named_netns(ns);
+        }
+    }
+}
+
+/// Starts a private host for `backend` and connects a datapath to it.
+async fn connect(backend: &str) -> Result<(Box<dyn Datapath>, Host), Error> {
+    if backend == "ebpf" {
+        let name = format!("pd-{}", std::process::id());
+        let host = Host::Ebpf(name.clone(), tempfile::tempdir()?);
+        let Host::Ebpf(_, bpf) = &host else {
+            unreachable!()
+        };
+        let mut cfg = EbpfConfig::new();
+        cfg.netns = Some(create_named_netns(&name)?);
+        cfg.bpffs = bpf.path().to_owned();
+        return Ok((Box::new(EbpfDatapath::connect(cfg).await?), host));
+    }
+    if backend != "ovs" {
+        return Err(format!("unknown backend {backend:?} (ovs or ebpf)").into());
+    }
+    let ovs = OvsInstance::start()?;
+    let mut cfg = OvsConfig::new(ovs.rundir());
+    cfg.switch_netns = Netns::named(ovs.netns().ok_or("OVS runs in no namespace")?);
+    Ok((
+        Box::new(OvsDatapath::connect(cfg).await?),
+        Host::Ovs { _switch: ovs },
+    ))
+}
 
 fn group(name: &str, policies: &[&str]) -> EndpointGroup {
     EndpointGroup {
@@ -51,12 +98,9 @@ fn deny_icmp() -> Rule {
 }
 
 async fn run() -> Result<(), Error> {
-    // The switch, and a datapath connected to it.
-    let ovs = OvsInstance::start()?;
-    let mut cfg = OvsConfig::new(ovs.rundir());
-    cfg.switch_netns = Netns::named(ovs.netns().ok_or("OVS runs in no namespace")?);
-    let dp = OvsDatapath::connect(cfg).await?;
-    println!("connected to OVS in {}", ovs.rundir().display());
+    let backend = std::env::args().nth(1).unwrap_or_else(|| "ovs".into());
+    let (dp, host) = connect(&backend).await?;
+    println!("connected to a private {} datapath", dp.name());
 
     // Two containers on one VXLAN network: web (group 10), db (group 11).
     let (web, db) = (Container::new(true).await, Container::new(true).await);
@@ -124,14 +168,11 @@ async fn run() -> Result<(), Error> {
         return Err("web cannot ping db after the rule was removed".into());
     }
     println!("web -> db ping after removing the rule: answered");
-    println!(
-        "ovs-ping-deny ok: {} flows installed",
-        dp.flows().await.len()
-    );
-    // Drop order: the datapath, the containers, then the switch.
+    println!("ping-deny ok on {backend}");
+    // Drop order: the datapath, the containers, then the host.
     drop(dp);
     drop((web, db));
-    drop(ovs);
+    drop(host);
     Ok(())
 }
 
@@ -140,7 +181,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ovs-ping-deny: {e}");
+            eprintln!("ping-deny: {e}");
             ExitCode::FAILURE
         }
     }
