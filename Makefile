@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: deps build test fmt-check clippy unit demo bench clean
+.PHONY: deps build test fmt-check clippy unit publish-check demo bench clean
 
 ## deps: install missing system packages (idempotent)
 deps:
@@ -22,8 +22,15 @@ clippy:
 unit:
 	$(CARGO) test --workspace --no-fail-fast
 
-## test: deps, format check, clippy -D warnings, the whole test suite
-test: deps fmt-check clippy unit
+## publish-check: package metadata, `cargo publish --dry-run` of every
+## library crate in dependency order, `cargo doc` with -D warnings
+## (scripts/check-publish.sh; PUBLISH_VERIFY=1 also builds each package)
+publish-check:
+	CARGO="$(CARGO)" ./scripts/check-publish.sh
+
+## test: deps, format check, clippy -D warnings, the whole test suite, the
+## publish/doc check
+test: deps fmt-check clippy unit publish-check
 
 ## demo: the seed tutorial on one machine: netmaster (embedded store), a
 ## private OVS (userspace datapath) — or the eBPF datapath with

@@ -1,5 +1,23 @@
 //! # contiv-core
 //!
+//! ```
+//! use contiv_core::model::{ModelObject, Network};
+//!
+//! // A network exactly as `netctl net create` POSTs it to the original API.
+//! let body = r#"{"key": "default:contiv-net", "tenantName": "default",
+//!     "networkName": "contiv-net", "encap": "vxlan",
+//!     "subnet": "10.1.2.0/24", "gateway": "10.1.2.254"}"#;
+//! let mut net: Network = serde_json::from_str(body).unwrap();
+//! net.apply_defaults();
+//! net.validate().unwrap();
+//! assert_eq!(net.derived_key(), "default:contiv-net");
+//!
+//! // Bad input is refused with a message naming the field.
+//! net.gateway = "10.9.9.9".into();
+//! let err = net.validate().unwrap_err();
+//! assert!(err.to_string().contains("gateway"), "{err}");
+//! ```
+//!
 //! The foundation every other contiv-rs crate stands on:
 //!
 //! * [`model`] — every Contiv object (tenant, network, endpointGroup, policy,

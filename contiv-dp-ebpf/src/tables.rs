@@ -4,7 +4,7 @@
 //! * [`Table`]: a plain key → value map. Changes mark keys dirty; a flush
 //!   writes puts first (so nothing a new rule needs is missing), then the
 //!   lists, then deletions (so nothing a rule still uses vanishes first).
-//! * [`KeySet`]: counters the loader creates and removes but never
+//! * Counter maps: entries the loader creates and removes but never
 //!   overwrites (the programs count into them).
 //! * [`ListTable`]: the generation-switched lists (rules per group, flood
 //!   targets per network). A list is rewritten into the generation no

@@ -10,52 +10,6 @@
 //! it lives here, above `contiv-core` and below the backends, which
 //! dev-depend on it).
 //!
-//! ## Semantics
-//!
-//! A policy holds rules; attaching it to an endpoint group (EPG) makes its
-//! rules protect the group's endpoints.
-//!
-//! * **Direction.** An `in` rule governs connections *arriving at* the
-//!   group's endpoints; its peer is the source. An `out` rule governs
-//!   connections the group's endpoints *open*; its peer is the destination.
-//! * **Peers.** None (any peer); a group (`fromEndpointGroup` /
-//!   `toEndpointGroup`: the peer is a member); a network (`fromNetwork` /
-//!   `toNetwork`: the peer's address lies in the network's IPv4 subnet or
-//!   IPv6 subnet — the whole prefix, also when the subnet is written with an
-//!   allocation range `a.b.c.d-e.f.g.h/len`); a CIDR (`fromIpAddress` /
-//!   `toIpAddress`: an address or prefix, v4 or v6). An `in` rule may also
-//!   have `toIpAddress`: the protected endpoint's own address must then lie
-//!   in it.
-//! * **Protocol.** Empty (or `0`, as the original's datapath) = any;
-//!   `tcp` = 6, `udp` = 17, `icmp` = 1, or an IP protocol number 1..255. `icmp` (protocol 1) matches ICMP for IPv4
-//!   **and ICMPv6 (58) for IPv6** traffic, so "deny icmp" means the same on
-//!   both families; any other number matches exactly that protocol (`58`
-//!   matches ICMPv6 only).
-//! * **Port.** The destination port of the connection; 0 = any. A port
-//!   with protocol `tcp` or `udp` matches that protocol; a port with an
-//!   **empty protocol matches TCP and UDP** with that destination port; a
-//!   port with any other protocol is refused. The IR carries port *ranges*
-//!   ([`PortRange`](contiv_core::ir::PortRange)) and the oracle evaluates
-//!   them, but the model's `port` field is a single port, so the compiler
-//!   only produces single-port ranges (the model was not extended).
-//! * **Priority** 1..100 (0 means the default, 1). Among the rules that
-//!   match a packet, the **highest priority decides; at equal priority deny
-//!   wins** (the original left ties to OpenFlow, i.e. undefined); at equal
-//!   priority and action the smaller rule id is reported, so explanations
-//!   are deterministic.
-//! * **Stateful.** Rules judge **new connections**; every later packet of
-//!   an allowed connection, in both directions, passes. "deny incoming tcp"
-//!   blocks connections to the group, not the replies to connections the
-//!   group's endpoints opened.
-//! * **Two stages.** A new connection from S to D is judged by the `out`
-//!   rules of S's group (egress stage, peer = D) and by the `in` rules of
-//!   D's group (ingress stage, peer = S). Each stage allows unless its
-//!   deciding rule denies; **no matching rule → allow** (as the original);
-//!   the connection passes only if **both** stages allow. An endpoint in no
-//!   group has no rules in its stage.
-//! * **Tenants never reach each other**: a packet whose ends are in
-//!   different tenants is denied before any rule is looked at.
-//!
 //! The seed tutorial, compiled and asked about three packets:
 //!
 //! ```
@@ -103,6 +57,52 @@
 //! assert!(contiv_policy::evaluate(&ir, &out).allowed());
 //! assert!(contiv_policy::evaluate(&ir, &out.reply()).allowed());
 //! ```
+//!
+//! ## Semantics
+//!
+//! A policy holds rules; attaching it to an endpoint group (EPG) makes its
+//! rules protect the group's endpoints.
+//!
+//! * **Direction.** An `in` rule governs connections *arriving at* the
+//!   group's endpoints; its peer is the source. An `out` rule governs
+//!   connections the group's endpoints *open*; its peer is the destination.
+//! * **Peers.** None (any peer); a group (`fromEndpointGroup` /
+//!   `toEndpointGroup`: the peer is a member); a network (`fromNetwork` /
+//!   `toNetwork`: the peer's address lies in the network's IPv4 subnet or
+//!   IPv6 subnet — the whole prefix, also when the subnet is written with an
+//!   allocation range `a.b.c.d-e.f.g.h/len`); a CIDR (`fromIpAddress` /
+//!   `toIpAddress`: an address or prefix, v4 or v6). An `in` rule may also
+//!   have `toIpAddress`: the protected endpoint's own address must then lie
+//!   in it.
+//! * **Protocol.** Empty (or `0`, as the original's datapath) = any;
+//!   `tcp` = 6, `udp` = 17, `icmp` = 1, or an IP protocol number 1..255. `icmp` (protocol 1) matches ICMP for IPv4
+//!   **and ICMPv6 (58) for IPv6** traffic, so "deny icmp" means the same on
+//!   both families; any other number matches exactly that protocol (`58`
+//!   matches ICMPv6 only).
+//! * **Port.** The destination port of the connection; 0 = any. A port
+//!   with protocol `tcp` or `udp` matches that protocol; a port with an
+//!   **empty protocol matches TCP and UDP** with that destination port; a
+//!   port with any other protocol is refused. The IR carries port *ranges*
+//!   ([`PortRange`](contiv_core::ir::PortRange)) and the oracle evaluates
+//!   them, but the model's `port` field is a single port, so the compiler
+//!   only produces single-port ranges (the model was not extended).
+//! * **Priority** 1..100 (0 means the default, 1). Among the rules that
+//!   match a packet, the **highest priority decides; at equal priority deny
+//!   wins** (the original left ties to OpenFlow, i.e. undefined); at equal
+//!   priority and action the smaller rule id is reported, so explanations
+//!   are deterministic.
+//! * **Stateful.** Rules judge **new connections**; every later packet of
+//!   an allowed connection, in both directions, passes. "deny incoming tcp"
+//!   blocks connections to the group, not the replies to connections the
+//!   group's endpoints opened.
+//! * **Two stages.** A new connection from S to D is judged by the `out`
+//!   rules of S's group (egress stage, peer = D) and by the `in` rules of
+//!   D's group (ingress stage, peer = S). Each stage allows unless its
+//!   deciding rule denies; **no matching rule → allow** (as the original);
+//!   the connection passes only if **both** stages allow. An endpoint in no
+//!   group has no rules in its stage.
+//! * **Tenants never reach each other**: a packet whose ends are in
+//!   different tenants is denied before any rule is looked at.
 //!
 //! ## From the model to the IR
 //!

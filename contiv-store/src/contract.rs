@@ -3,10 +3,8 @@
 //! against a key's current modification revision, and the first revision a
 //! watch asks for.
 
-use contiv_core::store::{
-    LeaseId, MAX_TXN_OPS, Precondition, Revision, StoreError, StoreResult, TxnOp,
-};
-use std::collections::{BTreeSet, HashSet};
+use contiv_core::store::{MAX_TXN_OPS, Precondition, Revision, StoreError, StoreResult, TxnOp};
+use std::collections::HashSet;
 
 /// Checks the shape of a transaction: at most [`MAX_TXN_OPS`] operations,
 /// no empty key, and no key written (put or delete) twice.
@@ -56,8 +54,10 @@ pub fn first_wanted(from: Revision) -> Revision {
     from.max(1)
 }
 
-/// The leases the puts of a transaction bind keys to.
-pub fn leases_of(ops: &[TxnOp]) -> BTreeSet<&LeaseId> {
+/// The leases the puts of a transaction bind keys to (for the backends
+/// whose leases live in a server).
+#[cfg(any(feature = "etcd", feature = "consul"))]
+pub fn leases_of(ops: &[TxnOp]) -> std::collections::BTreeSet<&contiv_core::store::LeaseId> {
     ops.iter()
         .filter_map(|op| match op {
             TxnOp::Put { lease, .. } => lease.as_ref(),

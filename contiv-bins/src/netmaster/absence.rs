@@ -1,9 +1,8 @@
 //! How long each vanished host has been gone, kept in the store so the node
 //! GC grace period survives a leader change.
 //!
-//! The leader's cleanup ([`Netmaster::gc_vanished_nodes`],
-//! [`Netmaster::gc_vanished_reservations`]) releases what a host holds once
-//! the host has had no node record for `--node-gc-grace`. When that clock
+//! The leader's cleanup ([`Netmaster::gc_vanished`]) releases what a host
+//! holds once the host has had no node record for `--node-gc-grace`. When that clock
 //! lived in the leader's memory, every failover restarted it: with leaders
 //! changing more often than the grace period, a dead host's addresses were
 //! never released. The clock is now one JSON record,

@@ -178,7 +178,7 @@ pub struct NetmasterConfig {
     /// The admin token: require `Authorization: Bearer <token>` on every
     /// request except `/version`, `/health` and the OpenAPI document
     /// (`/metrics` included). Agents should get per-node tokens instead
-    /// (--print-node-token, or GET /api/v1/credentials/nodes/<host>/):
+    /// (--print-node-token, or `GET /api/v1/credentials/nodes/<host>/`):
     /// a node token allows only that host's agent calls and the watch.
     /// Without a token everything is open: keep netmaster on 127.0.0.1.
     #[arg(long, env = "CONTIV_API_TOKEN", hide_env_values = true)]
@@ -268,6 +268,34 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 pub const MAX_TIMER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 impl NetmasterConfig {
+    /// A configuration from `netmaster` flags (without the program name),
+    /// for embedders and tests:
+    ///
+    /// ```
+    /// use contiv_bins::netmaster::NetmasterConfig;
+    /// let cfg = NetmasterConfig::from_args(["--store", "memory:", "--listen-url", "127.0.0.1:0"])
+    ///     .unwrap();
+    /// assert_eq!(cfg.store_url(), "memory:");
+    /// assert!(NetmasterConfig::from_args(["--leader-ttl", "soon"]).is_err());
+    /// ```
+    ///
+    /// Settings not given come from the `CONTIV_*` environment variables,
+    /// then the defaults, as for the binary (the `--config` file is not
+    /// read here). The error is clap's, naming the flag.
+    pub fn from_args<I, T>(args: I) -> Result<NetmasterConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches;
+        let cmd = NetmasterConfig::augment_args(
+            clap::Command::new("netmaster")
+                .no_binary_name(true)
+                .args_override_self(true),
+        );
+        NetmasterConfig::from_arg_matches(&cmd.try_get_matches_from(args)?)
+    }
+
     /// The store URL after applying `--etcd`.
     pub fn store_url(&self) -> String {
         match &self.etcd {

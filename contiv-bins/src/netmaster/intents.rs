@@ -17,7 +17,7 @@
 //!
 //! A leader that dies between the two steps leaves the record; the next
 //! leader term completes every record in [`Netmaster::initialize`] before
-//! it accepts any model write ([`Netmaster::writable`]), so no request can
+//! it accepts any model write (`Netmaster::writable`), so no request can
 //! ever see or build on a half-deleted policy once a leader serves writes,
 //! and after a crash the store ends up exactly "before" or "after" each
 //! change. (The crash-consistency test kills netmaster at random points of

@@ -1,11 +1,11 @@
 //! The agents' watch stream: `GET /api/v1/watch[?from=<rev>][&compact=true]`.
 //!
-//! Newline-delimited JSON [`WatchLine`](crate::api::WatchLine)s. Without
+//! Newline-delimited JSON [`WatchLine`]s. Without
 //! `from` (or `from=0`) the stream starts with a snapshot — a `put` for
 //! every object, derived record, endpoint and node — then `synced` with the
 //! snapshot's revision, then every later change in revision order. With
 //! `compact=true` the snapshot carries the nodes as one `nodes` line
-//! ([`NodeEntry`](crate::api::NodeEntry): host, VTEP, port) instead of one
+//! ([`NodeEntry`]: host, VTEP, port) instead of one
 //! `put` each. With `from=r` it resumes at revision `r` (a client passes
 //! the last revision it saw + 1). If `r` was compacted away the stream
 //! sends one `resync` line and ends: the client reconnects without `from`.
@@ -15,7 +15,7 @@
 //! How it scales to thousands of streams:
 //!
 //! * every change is encoded once, by the cache follower, into the shared
-//!   [`Fanout`](super::fanout::Fanout) log; a stream only hands those bytes
+//!   [`Fanout`] log; a stream only hands those bytes
 //!   to its socket (no per-stream parsing or encoding, no per-stream store
 //!   watch, a few hundred bytes of state);
 //! * a snapshot is encoded once from the cache's view and reused by every

@@ -45,7 +45,9 @@ use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-/// What a host's datapath holds. See the [module documentation](self).
+/// What a host's datapath holds: the one model every backend, the
+/// recording reference and the agent share (see the [`datapath`](super)
+/// module documentation).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostState {
     /// Global modes.

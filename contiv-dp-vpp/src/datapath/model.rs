@@ -11,7 +11,7 @@
 //! | VLAN network | a dot1q sub-interface of the uplink, tag popped, in the bridge domain |
 //! | local endpoint | a TAP (container side in its namespace with MAC, addresses, gateway, MTU) in the bridge domain, a static l2fib entry, ARP-termination and neighbour entries, its group's ACLs, a policer for QoS |
 //! | remote endpoint | a static l2fib entry to its VTEP's tunnel (or the uplink), ARP-termination and neighbour entries |
-//! | policy | two ACLs per group with local members (see [`acl`](super::acl)) |
+//! | policy | two ACLs per group with local members (see [`acl`]) |
 //! | service | a cnat translation (see [`ServiceSpec`]) |
 
 use super::acl;
