@@ -260,9 +260,9 @@ pub fn published(view: &HostView, state: &DesiredState) -> Vec<PublishedPort> {
     let mut out: Vec<PublishedPort> = Vec::new();
     let mut keys: Vec<PublishedKey> = Vec::new();
     for e in view.endpoints.values() {
-        if !local
+        if local
             .get(e.id.as_str())
-            .is_some_and(|l| l.network == e.network_key())
+            .is_none_or(|l| l.network != e.network_key())
         {
             continue;
         }
