@@ -2,7 +2,7 @@
 //! response bodies of `/api/v1/agent/*` and the lines of the watch stream
 //! (`GET /api/v1/watch`). Shared by both sides so they cannot drift.
 
-use contiv_core::datapath::Encap;
+use contiv_core::datapath::{Encap, PublishedPort};
 use contiv_core::ir::TenantId;
 use contiv_core::records::EndpointRecord;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -46,6 +46,10 @@ pub struct EndpointRequest {
     /// A requested IPv6 address.
     #[serde(default)]
     pub ipv6: Option<Ipv6Addr>,
+    /// Ports of `host` published to the endpoint (Docker `-p`), each
+    /// naming this endpoint ([`PublishedPort::check_set`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedPort>,
 }
 
 /// What an agent needs to know about an endpoint's network.

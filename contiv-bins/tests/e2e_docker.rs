@@ -5,7 +5,9 @@
 //! (on a real Open vSwitch) as its remote network and IPAM plugin. The
 //! agent creates the Docker networks named as the original did;
 //! `docker run --net=contiv-net` and `--net web.contiv-net` containers
-//! ping each other; removing them gives every address back.
+//! ping each other; `docker run -p` publishes a port reached from the
+//! host and closed with the container; removing them gives every address
+//! back.
 
 #[path = "netplugin_support/mod.rs"]
 mod support;
@@ -193,6 +195,43 @@ mod e2e_docker {
         }
     }
 
+    /// `GET /hostname` from `127.0.0.1:port`: the answer, or `None` when
+    /// the port does not answer.
+    fn http_get(port: u16) -> Option<String> {
+        use std::io::{Read, Write};
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(b"GET /hostname HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Removes every container of a dockerd on drop: declared after the
+    /// agent, so a failing test removes them while the agent can still
+    /// delete their endpoints (Docker moves the interfaces back to the
+    /// host at Leave; without the agent they would stay).
+    struct RemoveContainers(PathBuf);
+
+    impl Drop for RemoveContainers {
+        fn drop(&mut self) {
+            let docker = |args: &[&str]| {
+                Command::new("docker")
+                    .env("DOCKER_HOST", format!("unix://{}", self.0.display()))
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .output()
+                    .ok()
+            };
+            if let Some(out) = docker(&["ps", "-aq"]) {
+                for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = docker(&["rm", "-f", id]);
+                }
+            }
+        }
+    }
+
     /// A file removed on drop.
     struct RemoveOnDrop(PathBuf);
 
@@ -205,9 +244,12 @@ mod e2e_docker {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn docker_run_on_contiv_networks_and_groups() {
         let c = Cluster::start(&[]).await;
-        // The seed: `netctl net create --subnet=10.1.2.0/24 contiv-net`,
+        // The seed: `netctl net create --subnet=10.1.2.0/24 --gateway
+        // 10.1.2.254 contiv-net`,
         // `netctl group create contiv-net web`.
-        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        // (With a gateway: the way back from a published port's clients.)
+        c.network("default", "contiv-net", "10.1.2.0/24", "10.1.2.254")
+            .await;
         c.group("contiv-net", "web", &[]).await;
         let d = tokio::task::block_in_place(|| {
             let d = Dockerd::start();
@@ -238,6 +280,7 @@ mod e2e_docker {
             ],
         );
         p.wait_ready().await;
+        let _containers = RemoveContainers(d.sock.clone());
         // The agent creates the Docker networks, named as the original.
         let nets = eventually(Duration::from_secs(30), async || {
             let (_, out) = d.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
@@ -295,29 +338,79 @@ mod e2e_docker {
         let eps = c.endpoints();
         assert_eq!(eps.len(), 3, "{eps:?}");
         assert_eq!(eps.iter().filter(|e| e.group == "web").count(), 1);
-        // `-p` is refused with a message (the plugin does not publish
-        // ports), not accepted and ignored; Docker rolls the endpoint back.
-        let (ran, out) = tokio::task::block_in_place(|| {
-            d.docker(&[
+        // `docker run -p HOSTPORT:80`: a web server in the container is
+        // reached at the host port from the host (loopback: the OVS
+        // datapath's nftables DNAT), and is gone with the container.
+        let host_port = 20000 + (std::process::id() % 20000) as u16;
+        let published = format!("{host_port}:80");
+        tokio::task::block_in_place(|| {
+            d.ok(&[
                 "run",
                 "-d",
                 "--name",
                 "contiv-pub",
                 "--net=contiv-net",
                 "-p",
-                "19099:80",
+                &published,
+                "busybox:local",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/etc",
+            ]);
+        });
+        let rec = c
+            .endpoints()
+            .into_iter()
+            .find(|e| !e.published.is_empty())
+            .expect("the published container's endpoint records its port");
+        assert_eq!(
+            (rec.published[0].host_port, rec.published[0].port),
+            (host_port, 80)
+        );
+        let got = eventually(Duration::from_secs(20), async || {
+            tokio::task::block_in_place(|| http_get(host_port)).filter(|r| r.contains(" 200 "))
+        })
+        .await;
+        assert!(
+            got.is_some(),
+            "published port {host_port} not reached:\n{}",
+            p.log()
+        );
+        // A second container cannot take the same host port.
+        let (ran, out) = tokio::task::block_in_place(|| {
+            d.docker(&[
+                "run",
+                "-d",
+                "--name",
+                "contiv-pub2",
+                "--net=contiv-net",
+                "-p",
+                &published,
                 "busybox:local",
                 "sleep",
                 "600",
             ])
         });
-        assert!(!ran, "docker run -p must fail: {out}");
-        assert!(out.contains("published ports (19099->80/tcp)"), "{out}");
-        assert_eq!(
-            c.endpoints().len(),
-            3,
-            "the refused container's endpoint stays"
+        assert!(!ran, "a taken host port must be refused: {out}");
+        assert!(out.contains("already published"), "{out}");
+        tokio::task::block_in_place(|| {
+            d.ok(&["rm", "-f", "contiv-pub"]);
+            let _ = d.docker(&["rm", "-f", "contiv-pub2"]);
+        });
+        let closed = eventually(Duration::from_secs(20), async || {
+            tokio::task::block_in_place(|| http_get(host_port))
+                .is_none()
+                .then_some(())
+        })
+        .await;
+        assert!(
+            closed.is_some(),
+            "port {host_port} still open after docker rm"
         );
+        assert_eq!(c.endpoints().len(), 3, "{:?}", c.endpoints());
 
         tokio::task::block_in_place(|| {
             let out = d.ok(&["exec", "contiv-c1", "ping", "-c", "2", "-W", "2", &c2]);

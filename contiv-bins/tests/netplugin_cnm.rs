@@ -14,7 +14,7 @@ mod netplugin {
     use super::support::{Cluster, TestAgent, eventually};
     use axum::http::Method;
     use contiv_bins::netplugin::ifnames::peer_ifname;
-    use contiv_core::datapath::Attachment;
+    use contiv_core::datapath::{Attachment, Capability, DpOp, PublishedPort, ServiceProtocol};
     use serde_json::{Value, json};
     use std::time::Duration;
 
@@ -302,6 +302,183 @@ mod netplugin {
         assert!(c.reservations().await.is_empty());
         assert_eq!(c.allocated(NET).await, 0);
         assert!(c.endpoints().is_empty());
+    }
+
+    fn port_map(ep: &str, net: &str, host_port: u64, port: u64) -> Value {
+        json!({"NetworkID": net, "EndpointID": ep, "Interface": {},
+               "Options": {"com.docker.network.portmap": [
+                   {"Proto": 6, "IP": "", "Port": port, "HostIP": "", "HostPort": host_port, "HostPortEnd": host_port}]}})
+    }
+
+    /// `docker run -p 19099:80`: the ports are recorded with the endpoint
+    /// at netmaster, the desired state carries them (they survive an agent
+    /// restart), they go with the endpoint; a taken or unchosen host port
+    /// is refused before anything is made.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn published_ports_live_with_the_endpoint() {
+        let (c, mut a) = setup().await;
+        ok(
+            &a,
+            "NetworkDriver.CreateNetwork",
+            json!({"NetworkID": "dn", "IPv4Data": [{"Pool": "10.1.2.0/24"}]}),
+        )
+        .await;
+        ok(
+            &a,
+            "NetworkDriver.CreateEndpoint",
+            port_map("ep1", "dn", 19099, 80),
+        )
+        .await;
+        let want = PublishedPort {
+            endpoint: "ep1".into(),
+            protocol: ServiceProtocol::Tcp,
+            host_ip: None,
+            host_port: 19099,
+            port: 80,
+        };
+        let rec = c.endpoints();
+        assert_eq!(rec[0].published, vec![want.clone()]);
+        assert_eq!(a.dp.state().published, vec![want.clone()]);
+        // Docker names them again for the gateway endpoint: they match.
+        ok(
+            &a,
+            "NetworkDriver.ProgramExternalConnectivity",
+            port_map("ep1", "dn", 19099, 80),
+        )
+        .await;
+        let (s, r) = a
+            .docker(
+                "NetworkDriver.ProgramExternalConnectivity",
+                port_map("ep1", "dn", 19100, 80),
+            )
+            .await;
+        assert_eq!(s, 500);
+        assert!(
+            r["Err"].as_str().unwrap().contains("was created with"),
+            "{r}"
+        );
+
+        // The host port is taken: refused, nothing recorded.
+        let (s, r) = a
+            .docker(
+                "NetworkDriver.CreateEndpoint",
+                port_map("ep2", "dn", 19099, 8080),
+            )
+            .await;
+        assert_eq!(s, 500);
+        assert!(
+            r["Err"]
+                .as_str()
+                .unwrap()
+                .contains("already published to endpoint ep1"),
+            "{r}"
+        );
+        // `-p 80`, `-p 70000:80`: refused with the reason.
+        for (hp, msg) in [
+            (0, "give the host port explicitly"),
+            (70000, "not in 1..=65535"),
+        ] {
+            let (s, r) = a
+                .docker(
+                    "NetworkDriver.CreateEndpoint",
+                    port_map("ep3", "dn", hp, 80),
+                )
+                .await;
+            assert_eq!(s, 500);
+            assert!(r["Err"].as_str().unwrap().contains(msg), "{r}");
+        }
+        // A network without a gateway: the container could not answer.
+        c.network("default", "nogw", "10.1.3.0/24", "").await;
+        ok(
+            &a,
+            "NetworkDriver.CreateNetwork",
+            json!({"NetworkID": "dn3", "IPv4Data": [{"Pool": "10.1.3.0/24"}]}),
+        )
+        .await;
+        let ok_nogw = eventually(Duration::from_secs(10), async || {
+            let (_, r) = a
+                .docker(
+                    "NetworkDriver.CreateEndpoint",
+                    port_map("ep4", "dn3", 19200, 80),
+                )
+                .await;
+            r["Err"]
+                .as_str()
+                .filter(|e| e.contains("has no gateway"))
+                .map(str::to_owned)
+        })
+        .await;
+        assert!(ok_nogw.is_some());
+        assert_eq!(c.endpoints().len(), 1, "refused endpoints are not made");
+        assert_eq!(c.allocated(NET).await, 1);
+
+        // An agent restart keeps them: the record is the source.
+        a.stop().await;
+        a.launch().await;
+        let kept = eventually(Duration::from_secs(10), async || {
+            a.agent()
+                .status()
+                .ready
+                .then(|| a.dp.state().published)
+                .filter(|p| !p.is_empty())
+        })
+        .await;
+        assert_eq!(kept, Some(vec![want.clone()]));
+
+        // docker rm: the ports go with the endpoint.
+        ok(
+            &a,
+            "NetworkDriver.DeleteEndpoint",
+            json!({"NetworkID": "dn", "EndpointID": "ep1"}),
+        )
+        .await;
+        assert!(a.dp.state().published.is_empty());
+        assert!(a.dp.ops().contains(&DpOp::RemovePublishedPort(want.key())));
+        // ...and the host port is free again.
+        ok(
+            &a,
+            "NetworkDriver.CreateEndpoint",
+            port_map("ep2", "dn", 19099, 8080),
+        )
+        .await;
+    }
+
+    /// A datapath that does not publish ports: `docker run -p` is refused
+    /// at CreateEndpoint, naming the missing capability.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn published_ports_need_the_capability() {
+        let (c, mut a) = setup().await;
+        a.stop().await;
+        a.hidden = vec![Capability::PublishedPorts];
+        a.launch().await;
+        ok(
+            &a,
+            "NetworkDriver.CreateNetwork",
+            json!({"NetworkID": "dn", "IPv4Data": [{"Pool": "10.1.2.0/24"}]}),
+        )
+        .await;
+        let (s, r) = a
+            .docker(
+                "NetworkDriver.CreateEndpoint",
+                port_map("ep1", "dn", 19099, 80),
+            )
+            .await;
+        assert_eq!(s, 500);
+        assert!(
+            r["Err"]
+                .as_str()
+                .unwrap()
+                .contains("lacks the published_ports capability"),
+            "{r}"
+        );
+        assert!(c.endpoints().is_empty());
+        // Without -p the same datapath serves the container.
+        ok(
+            &a,
+            "NetworkDriver.CreateEndpoint",
+            json!({"NetworkID": "dn", "EndpointID": "ep1", "Interface": {}}),
+        )
+        .await;
     }
 
     /// Without an IPAM address (another IPAM driver gave none), the

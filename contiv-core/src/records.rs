@@ -15,7 +15,7 @@
 //! | [`EndpointRecord`] | `<root>ep/<tenant:network>/<endpoint-id>` |
 //! | [`NodeRecord`] | `<root>node/<hostname>` (bound to the node's lease) |
 
-use crate::datapath::{Encap, MacAddr};
+use crate::datapath::{Encap, MacAddr, PublishedPort};
 use crate::ir::{EpgId, TenantId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -107,6 +107,11 @@ pub struct EndpointRecord {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Ports of the endpoint's host published to it (Docker `-p`), each
+    /// naming this endpoint, checked with [`PublishedPort::check_set`]; the
+    /// host's agent realises them while the endpoint exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedPort>,
 }
 
 impl EndpointRecord {

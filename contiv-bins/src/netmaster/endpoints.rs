@@ -157,6 +157,8 @@ impl Netmaster {
             return Err(ApiError::invalid("endpoint host is required"));
         }
         check_host_name("host", &req.host)?;
+        contiv_core::datapath::PublishedPort::check_set(&req.id, &req.published)
+            .map_err(ApiError::invalid)?;
         Ok(())
     }
 
@@ -387,6 +389,7 @@ impl Netmaster {
                 let same = existing.host == req.host
                     && existing.group == req.group
                     && req.ipv4.is_none_or(|a| existing.ipv4 == Some(a))
+                    && existing.published == req.published
                     && req.ipv6.is_none_or(|a| existing.ipv6 == Some(a));
                 results.push(Some(done(if same {
                     Ok(EndpointResponse {
@@ -465,6 +468,7 @@ impl Netmaster {
                 container_id: req.container_id.clone(),
                 container_name: req.container_name.clone(),
                 labels: req.labels.clone(),
+                published: req.published.clone(),
             };
             let value = serde_json::to_vec(&rec)
                 .map_err(|e| ApiError::internal(format!("cannot encode endpoint: {e}")))?;

@@ -268,6 +268,7 @@ impl Netmaster {
                 container_id: req.container_id.clone(),
                 container_name: req.container_name.clone(),
                 labels: req.labels.clone(),
+                published: req.published.clone(),
             };
             let value = serde_json::to_vec(&rec)
                 .map_err(|e| ApiError::internal(format!("cannot encode endpoint: {e}")))?;

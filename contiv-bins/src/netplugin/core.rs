@@ -65,6 +65,9 @@ pub struct AddSpec {
     /// How the address is given back on rollback and DEL
     /// ([`Release::Demote`] also adopts the reservation of `ipv4`).
     pub release: Release,
+    /// Host ports published to the endpoint (Docker `-p`), recorded with it
+    /// at netmaster and realised from the record.
+    pub published: Vec<contiv_core::datapath::PublishedPort>,
 }
 
 /// What an ADD produced.
@@ -263,6 +266,7 @@ impl Core {
             labels: spec.labels.clone(),
             ipv4: spec.ipv4,
             ipv6: None,
+            published: spec.published.clone(),
         };
         let resp = match spec.release {
             Release::Demote if spec.ipv4.is_some() => self.client.adopt(&req).await?,

@@ -14,6 +14,9 @@
 //! * **services**: every serviceLB with a VIP on a present network, its
 //!   backends the endpoints above on that network whose labels match all
 //!   its selectors (see [`services`]);
+//! * **published ports**: the host ports recorded with the local
+//!   endpoints above (Docker `-p`) that have an IPv4 address on a network
+//!   with external access (see [`published`]);
 //! * **policy**: the [`HostPolicy`](super::policy::HostPolicy) IR.
 //!
 //! Networks get external access unless their `nwType` is `infra`; the
@@ -21,8 +24,8 @@
 
 use super::view::HostView;
 use contiv_core::datapath::{
-    ArpMode, Attachment, DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec, Qos,
-    RemoteEndpoint, ServiceSpec, VtepPeer,
+    ArpMode, Attachment, DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, NetworkSpec,
+    PublishedKey, PublishedPort, Qos, RemoteEndpoint, ServiceSpec, VtepPeer,
 };
 use contiv_core::ir::{EpgId, NO_EPG, TenantId};
 use contiv_core::records::EndpointRecord;
@@ -230,6 +233,52 @@ pub fn desired(
     }
     out.state.networks = nets.into_values().collect();
     out.state.services = services(view, &out.state);
+    out.state.published = published(view, &out.state);
+    out
+}
+
+/// The published ports of the view, as the datapath realises them: those
+/// recorded with a local endpoint of the desired state (the record's
+/// ports, each naming it) that has an IPv4 address on a network with
+/// external access. Records are checked when netmaster writes them; a
+/// host port two records claim (a race between agents' checks cannot
+/// happen on one host, but a hand-written record can) goes to the first
+/// in the view's order and is logged, never handed to the datapath twice.
+pub fn published(view: &HostView, state: &DesiredState) -> Vec<PublishedPort> {
+    let external: BTreeSet<&str> = state
+        .networks
+        .iter()
+        .filter(|n| n.external)
+        .map(|n| n.key.as_str())
+        .collect();
+    let local: BTreeMap<&str, &LocalEndpoint> = state
+        .local_endpoints
+        .iter()
+        .filter(|e| e.ipv4.is_some() && external.contains(e.network.as_str()))
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    let mut out: Vec<PublishedPort> = Vec::new();
+    let mut keys: Vec<PublishedKey> = Vec::new();
+    for e in view.endpoints.values() {
+        if local
+            .get(e.id.as_str())
+            .is_none_or(|l| l.network != e.network_key())
+        {
+            continue;
+        }
+        for p in e.published.iter().filter(|p| p.endpoint == e.id) {
+            let k = p.key();
+            if p.host_port == 0 || p.port == 0 {
+                continue;
+            }
+            if let Some(o) = keys.iter().find(|o| o.overlaps(&k)) {
+                tracing::warn!(endpoint = %e.id, published = %k, taken = %o, "published port left out: the host port is taken");
+                continue;
+            }
+            keys.push(k);
+            out.push(p.clone());
+        }
+    }
     out
 }
 
@@ -454,6 +503,95 @@ mod tests {
                 DpOp::RemoveRemoteEndpoint("b".into()),
                 DpOp::RemovePeer("192.0.2.2".parse().unwrap())
             ]
+        );
+    }
+
+    #[test]
+    fn published_ports_follow_their_local_endpoints() {
+        use contiv_core::datapath::ServiceProtocol;
+        let mut v = view();
+        let pp = |ep: &str, host_port: u16| json!({"endpoint": ep, "protocol": "tcp", "host_ip": null, "host_port": host_port, "port": 80});
+        for (k, val) in [
+            // a: local, on an external network: its port is realised.
+            (
+                "ep/default:net/a",
+                json!({"id":"a","tenant":"default","network":"net","epg_id":0,"ipv4":"10.1.1.1","ipv4_prefix":24,"mac":"02:02:0a:01:01:01","host":"me","intf_name":"vpa","published":[pp("a", 9099)]}),
+            ),
+            // b: on another host: its host port is not ours.
+            (
+                "ep/default:net/b",
+                json!({"id":"b","tenant":"default","network":"net","epg_id":7,"ipv4":"10.1.1.2","ipv4_prefix":24,"mac":"02:02:0a:01:01:02","host":"other","published":[pp("b", 9100)]}),
+            ),
+            // e: local, but claims a's host port (and names someone else).
+            (
+                "ep/default:net/e",
+                json!({"id":"e","tenant":"default","network":"net","group":"g","epg_id":7,"ipv4":"10.1.1.5","ipv4_prefix":24,"mac":"02:02:0a:01:01:05","host":"me","published":[pp("e", 9099), pp("a", 9101), pp("e", 9102)]}),
+            ),
+        ] {
+            assert!(v.apply_key(k, Some(&val)).is_some(), "{k}");
+        }
+        let d = desired(&v, &me(), &BTreeMap::new()).state;
+        let got: Vec<(&str, u16)> = d
+            .published
+            .iter()
+            .map(|p| (p.endpoint.as_str(), p.host_port))
+            .collect();
+        assert_eq!(got, [("a", 9099), ("e", 9102)]);
+        assert_eq!(d.published[0].protocol, ServiceProtocol::Tcp);
+        assert_eq!(d.published[0].port, 80);
+        // The datapath's own checks accept the state as a whole.
+        HostState::from_desired(&d).expect("a consistent desired state");
+
+        // The endpoint's removal takes its ports with it, in the diff too.
+        let mut applied = HostState::default();
+        for op in HostState::default().diff(&d, PolicyDelta::default()) {
+            applied.record(&op);
+        }
+        let mut intents = BTreeMap::new();
+        intents.insert(
+            "a".to_owned(),
+            LocalIntent::Removing {
+                since: Instant::now(),
+            },
+        );
+        let d2 = desired(&v, &me(), &intents).state;
+        // e's record asked for 9099 too: with a gone it takes the port
+        // (replaced by key), and keeps 9102.
+        let got: Vec<(&str, u16)> = d2
+            .published
+            .iter()
+            .map(|p| (p.endpoint.as_str(), p.host_port))
+            .collect();
+        assert_eq!(got, [("e", 9099), ("e", 9102)]);
+        for op in applied.diff(&d2, PolicyDelta::default()) {
+            applied.record(&op);
+        }
+        assert!(applied.published.values().all(|p| p.endpoint == "e"));
+        // Both gone: every port is removed.
+        intents.insert(
+            "e".to_owned(),
+            LocalIntent::Removing {
+                since: Instant::now(),
+            },
+        );
+        let d3 = desired(&v, &me(), &intents).state;
+        assert!(d3.published.is_empty());
+        let ops = applied.diff(&d3, PolicyDelta::default());
+        for k in applied.published.keys() {
+            assert!(ops.contains(&DpOp::RemovePublishedPort(*k)), "{ops:?}");
+        }
+
+        // Without external access (an infra network) nothing is published.
+        let mut v3 = v.clone();
+        v3.apply_key(
+            "obj/network/default:net",
+            Some(&json!({"tenantName":"default","networkName":"net","encap":"vxlan","subnet":"10.1.1.0/24","gateway":"10.1.1.254","nwType":"infra"})),
+        );
+        assert!(
+            desired(&v3, &me(), &BTreeMap::new())
+                .state
+                .published
+                .is_empty()
         );
     }
 

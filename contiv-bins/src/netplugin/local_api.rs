@@ -172,6 +172,8 @@ async fn add(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<CniAdd
         },
         mtu: req.mtu.unwrap_or(core.me.mtu),
         release: Release::Free,
+        // CNI users publish ports by chaining the `portmap` plugin.
+        published: Vec::new(),
     };
     let added = core.add(spec).await?;
     let net_key = added.endpoint.network_key();

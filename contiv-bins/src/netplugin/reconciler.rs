@@ -200,6 +200,14 @@ impl Reconciler {
         d
     }
 
+    /// The published ports of the desired state now: those of endpoints
+    /// being removed are gone already, although their records may still
+    /// be in the view.
+    pub async fn desired_published(&self) -> Vec<contiv_core::datapath::PublishedPort> {
+        let st = self.state.lock().await;
+        self.host_desired(&st, false).state.published
+    }
+
     /// Replaces the view with a fresh snapshot, rebuilds the compiler and
     /// resyncs the datapath.
     pub async fn install_snapshot(&self, view: HostView) {

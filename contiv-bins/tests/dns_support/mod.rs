@@ -64,6 +64,7 @@ pub fn endpoint(
         container_id: format!("cid-{id}"),
         container_name: name.to_owned(),
         labels: Default::default(),
+        published: Vec::new(),
     }
 }
 

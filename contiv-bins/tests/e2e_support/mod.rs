@@ -75,9 +75,16 @@ impl Switch {
     }
 
     /// Deletes a bridge left in the host namespace (its userspace tap
-    /// device is persistent).
+    /// device is persistent) and the datapath's nftables table of that
+    /// bridge (`ip contiv_<bridge>`: kept across agent restarts by design,
+    /// so the switch's owner removes it).
     fn remove_host_bridge(&self) {
         if self.netns_opt().is_none() {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &format!("contiv_{}", self.bridge)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             let _ = self.ovs.vsctl(&["--if-exists", "del-br", &self.bridge]);
             let _ = Command::new("ip")
                 .args(["link", "del", &self.bridge])

@@ -263,8 +263,45 @@ impl Drop for Cluster {
 pub struct TestAgent {
     pub cfg: AgentConfig,
     pub dp: Arc<RecordingDatapath>,
+    /// Capabilities the agent is told its datapath lacks (a backend that
+    /// does not realise them).
+    pub hidden: Vec<contiv_core::datapath::Capability>,
     pub dir: PathBuf,
     pub agent: Option<Agent>,
+}
+
+/// The recording datapath without some of its capabilities.
+struct Hiding {
+    inner: Arc<RecordingDatapath>,
+    hidden: Vec<contiv_core::datapath::Capability>,
+}
+
+#[async_trait::async_trait]
+impl Datapath for Hiding {
+    fn name(&self) -> &'static str {
+        "recording-hiding"
+    }
+    fn capabilities(&self) -> contiv_core::datapath::Capabilities {
+        let have = self.inner.capabilities();
+        let keep: Vec<_> = contiv_core::datapath::Capability::ALL
+            .iter()
+            .copied()
+            .filter(|c| have.has(*c) && !self.hidden.contains(c))
+            .collect();
+        contiv_core::datapath::Capabilities::of(&keep)
+    }
+    async fn apply(
+        &self,
+        ops: Vec<contiv_core::datapath::DpOp>,
+    ) -> contiv_core::datapath::DpResult<()> {
+        self.inner.apply(ops).await
+    }
+    async fn resync(
+        &self,
+        desired: &contiv_core::datapath::DesiredState,
+    ) -> contiv_core::datapath::DpResult<contiv_core::datapath::ResyncReport> {
+        self.inner.resync(desired).await
+    }
 }
 
 impl TestAgent {
@@ -291,6 +328,7 @@ impl TestAgent {
         let mut a = TestAgent {
             cfg,
             dp,
+            hidden: Vec::new(),
             dir,
             agent: None,
         };
@@ -300,7 +338,14 @@ impl TestAgent {
 
     /// Starts the agent (again) with the same datapath and state.
     pub async fn launch(&mut self) {
-        let dp: Arc<dyn Datapath> = self.dp.clone();
+        let dp: Arc<dyn Datapath> = if self.hidden.is_empty() {
+            self.dp.clone()
+        } else {
+            Arc::new(Hiding {
+                inner: self.dp.clone(),
+                hidden: self.hidden.clone(),
+            })
+        };
         let agent = contiv_bins::netplugin::start_with(self.cfg.clone(), dp)
             .await
             .expect("agent starts");

@@ -515,6 +515,45 @@ impl PublishedPort {
             host_port: self.host_port,
         }
     }
+
+    /// Checks the published ports of endpoint `endpoint` as a set: each
+    /// names `endpoint`, neither port is 0, and no two
+    /// [overlap](PublishedKey::overlaps) on the host. The message says
+    /// which port is wrong.
+    pub fn check_set(endpoint: &str, ports: &[PublishedPort]) -> Result<(), String> {
+        for (i, p) in ports.iter().enumerate() {
+            let k = p.key();
+            if p.endpoint != endpoint {
+                return Err(format!(
+                    "published port {k} names endpoint {}, not {endpoint}",
+                    p.endpoint
+                ));
+            }
+            if p.host_port == 0 || p.port == 0 {
+                return Err(format!(
+                    "published port {k}: the host port and the endpoint's port must not be 0"
+                ));
+            }
+            if let Some(q) = ports[..i].iter().find(|q| q.key().overlaps(&k)) {
+                return Err(format!(
+                    "published port {k} overlaps {} on the host",
+                    q.key()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PublishedKey {
+    /// Whether two published ports would take the same connections: same
+    /// protocol and host port, and the same host address or either on
+    /// every address.
+    pub fn overlaps(&self, other: &PublishedKey) -> bool {
+        self.protocol == other.protocol
+            && self.host_port == other.host_port
+            && (self.host_ip.is_none() || other.host_ip.is_none() || self.host_ip == other.host_ip)
+    }
 }
 
 /// One idempotent datapath operation.

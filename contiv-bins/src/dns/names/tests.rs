@@ -21,6 +21,7 @@ fn ep(id: &str, tenant: &str, network: &str, group: &str, name: &str, v4: &str) 
         container_id: format!("cid-{id}"),
         container_name: name.to_owned(),
         labels: Default::default(),
+        published: Vec::new(),
     }
 }
 

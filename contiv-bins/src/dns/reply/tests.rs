@@ -21,6 +21,7 @@ fn ep(id: &str, tenant: &str, group: &str, name: &str, ip: Ipv4Addr) -> Endpoint
         container_id: String::new(),
         container_name: name.to_owned(),
         labels: Default::default(),
+        published: Vec::new(),
     }
 }
 

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use contiv_core::datapath::Attachment;
+use contiv_core::datapath::{Attachment, Capability, PublishedPort};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,6 +41,9 @@ pub struct Cnm {
     docker: Option<DockerClient>,
     networks: Mutex<BTreeMap<String, Target>>,
     path: PathBuf,
+    /// Held from the host-port check of a publishing `CreateEndpoint` until
+    /// its record is seen, so two containers cannot both take a host port.
+    publishing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Cnm {
@@ -168,6 +171,7 @@ impl Cnm {
             docker,
             networks: Mutex::new(networks),
             path,
+            publishing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -368,8 +372,17 @@ impl Cnm {
         &self,
         req: CreateEndpointRequest,
     ) -> AgentResult<CreateEndpointResponse> {
-        refuse_published(&req.endpoint_id, &req.options)?;
+        let published = published_ports(&req.endpoint_id, &req.options)
+            .map_err(|e| AgentError::invalid(format!("endpoint {}: {e}", req.endpoint_id)))?;
         let t = self.target_of(&req.network_id).await?;
+        let _publishing = if published.is_empty() {
+            None
+        } else {
+            let guard = self.publishing.lock().await;
+            self.check_publishable(&t, &req.endpoint_id, &published)
+                .await?;
+            Some(guard)
+        };
         let iface = req.interface.clone().unwrap_or_default();
         let ipv4 = addr_of(&iface.address)?;
         // An address from Docker's IPAM call (ours) stays reserved after
@@ -398,6 +411,7 @@ impl Cnm {
                 },
                 mtu: self.core.me.mtu,
                 release,
+                published,
             })
             .await?;
         let mut out = super::protocol::EndpointInterface::default();
@@ -412,6 +426,94 @@ impl Cnm {
         Ok(CreateEndpointResponse {
             interface: (out != super::protocol::EndpointInterface::default()).then_some(out),
         })
+    }
+
+    /// Whether `published` can be realised for endpoint `id` on network
+    /// `t`: the datapath publishes ports, the network has external access
+    /// and a gateway (the container's way back to clients outside it), and
+    /// no other endpoint of this host has one of the host ports.
+    async fn check_publishable(
+        &self,
+        t: &Target,
+        id: &str,
+        published: &[PublishedPort],
+    ) -> AgentResult<()> {
+        let dp = self.core.recon.datapath();
+        if !dp.capabilities().has(Capability::PublishedPorts) {
+            return Err(AgentError::invalid(format!(
+                "endpoint {id}: the {} datapath of this host lacks the {} capability, so `docker run -p` cannot be honoured; run the container without -p and reach it through a contiv service or its address",
+                dp.name(),
+                Capability::PublishedPorts.name()
+            )));
+        }
+        let key = t.network_key();
+        let spec = self.core.recon.with_view(|v| network_spec(v, &key)).await;
+        if let Some(n) = spec {
+            if !n.external {
+                return Err(AgentError::invalid(format!(
+                    "endpoint {id}: network {key} has no external access (nwType infra), so no host port can be published to it"
+                )));
+            }
+            if n.gateway.is_none() {
+                return Err(AgentError::invalid(format!(
+                    "endpoint {id}: network {key} has no gateway, so its containers cannot answer clients outside it; give the network a --gateway to publish ports"
+                )));
+            }
+        }
+        // What the datapath is to hold: endpoints being removed are out
+        // already (`docker rm` then `docker run -p` the same port works).
+        let held = self.core.recon.desired_published().await;
+        for p in published {
+            let k = p.key();
+            if let Some(q) = held
+                .iter()
+                .find(|q| q.endpoint != id && q.key().overlaps(&k))
+            {
+                return Err(AgentError::conflict(format!(
+                    "endpoint {id}: host port {k} is already published to endpoint {} ({})",
+                    q.endpoint,
+                    q.key()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `ProgramExternalConnectivity`: the ports were recorded and are
+    /// realised with the endpoint (`CreateEndpoint`); Docker names them
+    /// again, which must match what the endpoint's record holds.
+    async fn program_external(
+        &self,
+        req: ExternalConnectivityRequest,
+    ) -> AgentResult<serde_json::Value> {
+        let id = &req.endpoint_id;
+        let mut asked = published_ports(id, &req.options)
+            .map_err(|e| AgentError::invalid(format!("endpoint {id}: {e}")))?;
+        if asked.is_empty() {
+            return Ok(json!({}));
+        }
+        let mut recorded = self
+            .core
+            .recon
+            .with_view(|v| v.endpoint_by_id(id).map(|e| e.published.clone()))
+            .await
+            .unwrap_or_default();
+        asked.sort_by_key(PublishedPort::key);
+        recorded.sort_by_key(PublishedPort::key);
+        if asked != recorded {
+            let show = |ps: &[PublishedPort]| {
+                ps.iter()
+                    .map(|p| format!("{}->{}", p.key(), p.port))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(AgentError::conflict(format!(
+                "endpoint {id}: Docker asks to publish [{}] but the endpoint was created with [{}]; remove the container and run it again",
+                show(&asked),
+                show(&recorded)
+            )));
+        }
+        Ok(json!({}))
     }
 
     async fn join(&self, req: JoinRequest) -> AgentResult<JoinResponse> {
@@ -503,32 +605,11 @@ handler!(h_release_address, AddressRequest, release_address);
 handler!(h_create_endpoint, CreateEndpointRequest, create_endpoint);
 handler!(h_join, JoinRequest, join);
 handler!(h_delete_endpoint, EndpointRequest, delete_endpoint);
-
-/// `docker run -p` is refused rather than accepted and ignored: the
-/// plugin does not publish ports (CNI users chain `portmap`). Docker
-/// names them in `CreateEndpoint` (refused there, before anything is
-/// made) and again here when the endpoint is the container's gateway.
-fn refuse_published(
-    endpoint: &str,
-    options: &BTreeMap<String, serde_json::Value>,
-) -> AgentResult<()> {
-    let published = published_ports(options);
-    if published.is_empty() {
-        return Ok(());
-    }
-    Err(AgentError::invalid(format!(
-        "endpoint {endpoint}: published ports ({}) are not supported by the contiv Docker \
-         plugin; reach the container through a contiv service or its address",
-        published.join(", ")
-    )))
-}
-
-async fn h_program_external(b: Bytes) -> Response {
-    match parse::<ExternalConnectivityRequest>(&b) {
-        Ok(r) => reply(refuse_published(&r.endpoint_id, &r.options).map(|()| json!({}))),
-        Err(e) => reply::<()>(Err(e)),
-    }
-}
+handler!(
+    h_program_external,
+    ExternalConnectivityRequest,
+    program_external
+);
 
 async fn h_delete_network(State(cnm): State<Arc<Cnm>>, b: Bytes) -> Response {
     match parse::<NetworkRequest>(&b) {

@@ -14,12 +14,12 @@
 //! | `IpamDriver.RequestAddress` (gateway) | answered locally, no allocation: the network's gateway, else its network address |
 //! | `NetworkDriver.CreateNetwork` | maps Docker's network id to the contiv network/group (driver options, else the subnet) |
 //! | `IpamDriver.RequestAddress` | netmaster **reserves** an address for this host (address + reservation record in one txn) |
-//! | `NetworkDriver.CreateEndpoint` | the agent's ADD; netmaster **adopts** the reservation into the endpoint in one txn; the datapath creates a veth pair whose container side stays in the host namespace; answers the MAC |
+//! | `NetworkDriver.CreateEndpoint` | the agent's ADD; netmaster **adopts** the reservation into the endpoint in one txn; the datapath creates a veth pair whose container side stays in the host namespace; answers the MAC. `docker run -p` ports (`com.docker.network.portmap`, parsed once into `PublishedPort`s) are checked (datapath capability `published_ports`, the network's external access, the host port free on this host, explicit single host ports) and **recorded with the endpoint**; the agent realises them from the record |
 //! | `NetworkDriver.Join` | `{"InterfaceName":{"SrcName":<container-side veth>,"DstPrefix":"eth"},"Gateway":…}`, plus a connected `StaticRoutes` entry to the built-in DNS (169.254.53.53/32) when it is served |
 //! | `NetworkDriver.Leave` | nothing to do (Docker takes the interface back) |
-//! | `NetworkDriver.DeleteEndpoint` | the agent's DEL; the endpoint is **demoted** back to a reservation in one txn |
+//! | `NetworkDriver.DeleteEndpoint` | the agent's DEL; the endpoint is **demoted** back to a reservation in one txn; its published ports go with its record |
 //! | `IpamDriver.ReleaseAddress` | netmaster releases whatever holds the address on this host (reservation or endpoint); idempotent |
-//! | `NetworkDriver.ProgramExternalConnectivity` | **refused** when `docker run -p` publishes ports (not implemented: refused, never ignored); a no-op otherwise |
+//! | `NetworkDriver.ProgramExternalConnectivity` | checks that the ports Docker names are those recorded at `CreateEndpoint` (they are realised already); a no-op otherwise |
 //! | `ReleasePool`, `DeleteNetwork`, discovery, `RevokeExternalConnectivity` | no-ops (the mapping is forgotten) |
 //!
 //! **No address leaks** (the original leaked here, CONTIV.md §9.1 #1133):

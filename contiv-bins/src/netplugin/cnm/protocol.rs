@@ -3,8 +3,10 @@
 //! Docker's field names. Every request field is optional on decode: Docker
 //! versions differ in what they send.
 
+use contiv_core::datapath::{PublishedPort, ServiceProtocol};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// Docker (Go) sends `null` for empty maps and lists: read it as empty.
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -175,28 +177,74 @@ pub struct ExternalConnectivityRequest {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
-/// The ports `docker run -p` publishes, from the options of
-/// `CreateEndpoint` or `ProgramExternalConnectivity` ([`PORT_MAP`]), as
-/// Docker writes them (`host_port->port/proto`); exposed-only ports are
-/// not among them.
-pub fn published_ports(options: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
-    let Some(serde_json::Value::Array(maps)) = options.get(PORT_MAP) else {
-        return Vec::new();
+/// The ports `docker run -p` publishes to endpoint `endpoint`, from the
+/// options of `CreateEndpoint` or `ProgramExternalConnectivity`
+/// ([`PORT_MAP`]: libnetwork's `PortBinding`s, `{"Proto":6,"IP":"",
+/// "Port":80,"HostIP":"","HostPort":9099,"HostPortEnd":9099}`); exposed-only
+/// ports are not among them. Refused, with a message naming the binding:
+/// a protocol other than TCP or UDP, an IPv6 or invalid host address, a
+/// host port Docker would have to choose (0, `-p 80`) or a range of them,
+/// a port outside 1..=65535, and bindings that overlap on the host
+/// ([`PublishedPort::check_set`]).
+pub fn published_ports(
+    endpoint: &str,
+    options: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<PublishedPort>, String> {
+    let maps = match options.get(PORT_MAP) {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(maps)) => maps,
+        Some(v) => return Err(format!("{PORT_MAP} is not a list: {v}")),
     };
-    maps.iter()
-        .map(|m| {
-            let num = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-            let proto = match num("Proto") {
-                6 => "tcp".to_string(),
-                17 => "udp".to_string(),
-                n => format!("proto {n}"),
-            };
-            format!("{}->{}/{proto}", num("HostPort"), num("Port"))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(maps.len());
+    for m in maps {
+        let num = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let port = |k: &str, what: &str| {
+            u16::try_from(num(k))
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("published port {m}: {what} {} is not in 1..=65535", num(k)))
+        };
+        let protocol = match num("Proto") {
+            6 => ServiceProtocol::Tcp,
+            17 => ServiceProtocol::Udp,
+            n => {
+                return Err(format!(
+                    "published port {m}: IP protocol {n} cannot be published (only tcp and udp)"
+                ));
+            }
+        };
+        if num("HostPort") == 0 {
+            return Err(format!(
+                "published port {m}: give the host port explicitly (-p HOSTPORT:PORT); the contiv plugin does not choose one"
+            ));
+        }
+        let host_port = port("HostPort", "host port")?;
+        let end = num("HostPortEnd");
+        if end != 0 && end != u64::from(host_port) {
+            return Err(format!(
+                "published port {m}: host port ranges are not supported; give one host port"
+            ));
+        }
+        let host_ip = match m.get("HostIP").and_then(serde_json::Value::as_str) {
+            None | Some("") | Some("0.0.0.0") => None,
+            Some(a) => Some(a.parse::<Ipv4Addr>().map_err(|_| {
+                format!("published port {m}: host address {a:?} is not an IPv4 address")
+            })?),
+        };
+        out.push(PublishedPort {
+            endpoint: endpoint.to_owned(),
+            protocol,
+            host_ip,
+            host_port,
+            port: port("Port", "container port")?,
+        });
+    }
+    PublishedPort::check_set(endpoint, &out)?;
+    Ok(out)
 }
 
-/// Where Docker puts `-p` mappings in `ProgramExternalConnectivity`.
+/// Where Docker puts `-p` mappings (`CreateEndpoint` and
+/// `ProgramExternalConnectivity` options).
 pub const PORT_MAP: &str = "com.docker.network.portmap";
 
 /// The interface Docker moves into the container.
@@ -357,28 +405,94 @@ pub const GENERIC_OPTIONS: &str = "com.docker.network.generic";
 mod tests {
     use super::*;
 
+    fn pp(
+        proto: ServiceProtocol,
+        ip: Option<Ipv4Addr>,
+        host_port: u16,
+        port: u16,
+    ) -> PublishedPort {
+        PublishedPort {
+            endpoint: "e".into(),
+            protocol: proto,
+            host_ip: ip,
+            host_port,
+            port,
+        }
+    }
+
+    fn opts(port_map: &str) -> BTreeMap<String, serde_json::Value> {
+        let r: ExternalConnectivityRequest = serde_json::from_str(&format!(
+            r#"{{"NetworkID":"n","EndpointID":"e","Options":{{
+                "com.docker.network.endpoint.exposedports":[{{"Proto":6,"Port":80}}],
+                "com.docker.network.portmap":{port_map}}}}}"#
+        ))
+        .unwrap();
+        r.options
+    }
+
     #[test]
     fn published_ports_read_from_the_port_map() {
-        // What dockerd sends for `docker run -p 9099:80 -p 53:53/udp`.
-        let r: ExternalConnectivityRequest = serde_json::from_str(
-            r#"{"NetworkID":"n","EndpointID":"e","Options":{
-                "com.docker.network.endpoint.exposedports":[{"Proto":6,"Port":80}],
-                "com.docker.network.portmap":[
-                    {"Proto":6,"IP":"","Port":80,"HostIP":"","HostPort":9099,"HostPortEnd":9099},
-                    {"Proto":17,"IP":"","Port":53,"HostIP":"","HostPort":53,"HostPortEnd":53}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(published_ports(&r.options), ["9099->80/tcp", "53->53/udp"]);
-        // Exposed only, or no options at all: nothing published.
+        // What dockerd sends for `docker run -p 9099:80 -p 53:53/udp
+        // -p 127.0.0.1:8080:80`.
+        let o = opts(
+            r#"[{"Proto":6,"IP":"","Port":80,"HostIP":"","HostPort":9099,"HostPortEnd":9099},
+                {"Proto":17,"IP":"","Port":53,"HostIP":"","HostPort":53,"HostPortEnd":53},
+                {"Proto":6,"IP":"","Port":80,"HostIP":"127.0.0.1","HostPort":8080,"HostPortEnd":8080}]"#,
+        );
+        assert_eq!(
+            published_ports("e", &o).unwrap(),
+            [
+                pp(ServiceProtocol::Tcp, None, 9099, 80),
+                pp(ServiceProtocol::Udp, None, 53, 53),
+                pp(ServiceProtocol::Tcp, Some(Ipv4Addr::LOCALHOST), 8080, 80),
+            ]
+        );
+        // The same host port on both protocols is two bindings.
+        let o =
+            opts(r#"[{"Proto":6,"Port":53,"HostPort":53},{"Proto":17,"Port":53,"HostPort":53}]"#);
+        assert_eq!(published_ports("e", &o).unwrap().len(), 2);
+        // Exposed only, null, or no options at all: nothing published.
         let r: ExternalConnectivityRequest = serde_json::from_str(
             r#"{"NetworkID":"n","EndpointID":"e","Options":{
                 "com.docker.network.endpoint.exposedports":[{"Proto":6,"Port":80}]}}"#,
         )
         .unwrap();
-        assert!(published_ports(&r.options).is_empty());
+        assert!(published_ports("e", &r.options).unwrap().is_empty());
+        assert!(published_ports("e", &opts("null")).unwrap().is_empty());
         let r: ExternalConnectivityRequest =
             serde_json::from_str(r#"{"NetworkID":"n","EndpointID":"e","Options":null}"#).unwrap();
-        assert!(published_ports(&r.options).is_empty());
+        assert!(published_ports("e", &r.options).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_port_maps_are_refused_with_the_reason() {
+        let err = |m: &str| published_ports("e", &opts(m)).unwrap_err();
+        // `-p 80`: Docker leaves the host port to the driver.
+        assert!(
+            err(r#"[{"Proto":6,"Port":80,"HostPort":0}]"#)
+                .contains("give the host port explicitly")
+        );
+        assert!(err(r#"[{"Proto":6,"Port":80,"HostPort":70000}]"#).contains("not in 1..=65535"));
+        assert!(err(r#"[{"Proto":6,"Port":0,"HostPort":9099}]"#).contains("container port 0"));
+        assert!(
+            err(r#"[{"Proto":6,"Port":80,"HostPort":9000,"HostPortEnd":9010}]"#)
+                .contains("ranges are not supported")
+        );
+        assert!(err(r#"[{"Proto":132,"Port":80,"HostPort":9099}]"#).contains("IP protocol 132"));
+        assert!(
+            err(r#"[{"Proto":6,"Port":80,"HostIP":"::","HostPort":9099}]"#)
+                .contains("not an IPv4 address")
+        );
+        assert!(err(r#"{"Proto":6}"#).contains("not a list"));
+        // Twice the same host port, or a wildcard over a specific address.
+        assert!(
+            err(r#"[{"Proto":6,"Port":80,"HostPort":9099},{"Proto":6,"Port":81,"HostPort":9099}]"#)
+                .contains("overlaps tcp/*:9099")
+        );
+        assert!(err(
+            r#"[{"Proto":6,"Port":80,"HostIP":"127.0.0.1","HostPort":9099},{"Proto":6,"Port":81,"HostPort":9099}]"#
+        )
+        .contains("overlaps"));
     }
 
     #[test]
