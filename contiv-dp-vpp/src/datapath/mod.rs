@@ -43,7 +43,7 @@ pub mod observe;
 pub mod plan;
 
 pub use config::VppConfig;
-pub use model::{Model, ServiceSpec};
+pub use model::Model;
 pub use npol::PolicyEngine;
 
 use crate::api::types::AclRule;
@@ -73,7 +73,6 @@ pub struct VppStats {
 
 struct Inner {
     host: HostState,
-    services: Vec<ServiceSpec>,
     /// What VPP holds; `None` when unknown (start, failure, reconnect).
     obs: Option<Observed>,
     /// The client generation `obs` was read on.
@@ -139,6 +138,7 @@ impl VppDatapath {
         Capability::Gateway6,
         Capability::QosBandwidth,
         Capability::QosDscp,
+        Capability::Services,
     ]);
 
     /// Connects to VPP's API socket. Nothing is changed: call
@@ -171,7 +171,6 @@ impl VppDatapath {
             client,
             inner: Mutex::new(Inner {
                 host: HostState::default(),
-                services: Vec::new(),
                 obs: None,
                 generation: 0,
                 acls: BTreeMap::new(),
@@ -204,28 +203,10 @@ impl VppDatapath {
         self.desired(&g)
     }
 
-    /// Replaces the services (cnat translations) and realises them.
-    /// Services are not part of the contract yet; this is the backend's
-    /// own entry point until they are.
-    pub async fn set_services(&self, services: Vec<ServiceSpec>) -> DpResult<()> {
-        for s in &services {
-            if s.proto != 6 && s.proto != 17 {
-                return Err(DpError::InvalidArgument(format!(
-                    "service {}:{}: protocol {} is not TCP (6) or UDP (17)",
-                    s.vip, s.port, s.proto
-                )));
-            }
-        }
-        let mut g = self.inner.lock().await;
-        g.services = services;
-        self.sync(&mut g).await
-    }
-
     fn desired(&self, g: &Inner) -> DpResult<Model> {
         let mut m = Model::topology(&g.host, &self.cfg).map_err(DpError::InvalidArgument)?;
         m.acls = g.acls.clone();
         m.bind_acls(&g.host, &g.bound);
-        m.services = model::services_map(&g.services);
         Ok(m)
     }
 
@@ -392,7 +373,10 @@ impl Datapath for VppDatapath {
         for (i, op) in ops.iter().enumerate() {
             let prev: Option<PolicyIr> =
                 matches!(op, DpOp::Policy(_)).then(|| g.host.policy.clone());
-            if let Err(e) = host::check_op(op).and_then(|()| g.host.apply(op)) {
+            if let Err(e) = host::check_op(op)
+                .and_then(|()| host::check_op_on(&g.host, op))
+                .and_then(|()| g.host.apply(op))
+            {
                 refused = Some(in_op(i, op, e));
                 break;
             }

@@ -372,10 +372,7 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
             Capability::Vxlan,
         ],
     ),
-    (
-        "services_follow_endpoints",
-        &[Capability::Services, Capability::PublishedPorts],
-    ),
+    ("services_follow_endpoints", &[Capability::Services]),
     (
         "service_load_balancing",
         &[
