@@ -2,17 +2,15 @@
 //! test server: each VIP port is one cnat translation whose paths are the
 //! backends; translations follow the endpoints with O(1) calls; a resync
 //! of an unchanged state sends nothing; a restarted VPP gets them back;
-//! VPP's limits are refused before anything is sent. Also the test
-//! server's cnat semantics (ids, updates replacing, dump order).
+//! what cnat cannot hold is skipped, not refused. Also the test server's
+//! cnat semantics (ids, updates replacing, dump order).
 
 // Test code: a failed unwrap is a test failure with its message.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-use contiv_core::datapath::{
-    Datapath, DesiredState, DpError, DpOp, PortSpec, ServiceProtocol, ServiceSpec,
-};
+use contiv_core::datapath::{Datapath, DesiredState, DpOp, PortSpec, ServiceProtocol, ServiceSpec};
 use contiv_dp_vpp::api::types::{CnatEndpoint, CnatEndpointTuple, CnatTranslation, IpProto};
 use contiv_dp_vpp::datapath::{VppDatapath, names};
 use contiv_dp_vpp::errno;
@@ -144,6 +142,41 @@ async fn each_vip_port_is_one_translation_to_the_backends() {
 }
 
 #[tokio::test]
+async fn in_flood_arp_mode_the_vip_alone_is_answered() {
+    let (srv, dp) = fixture::start().await;
+    let mut d = with_web(&["web1"]);
+    d.global.arp_mode = contiv_core::datapath::ArpMode::Flood;
+    dp.resync(&d).await.unwrap();
+    let st = srv.state();
+    let vx = fixture::vxnet().key;
+    let bd_of = |net: &str| {
+        st.bds
+            .iter()
+            .find(|(_, b)| b.tag == names::tag("bd", net))
+            .map(|(k, b)| (*k, b.arp_term))
+            .unwrap()
+    };
+    let (bd, term) = bd_of(&vx);
+    assert!(term, "ARP termination answers the VIP, floods the rest");
+    assert_eq!(
+        st.bd_ip_mac.keys().collect::<Vec<_>>(),
+        [&(bd, ip(VIP))],
+        "no endpoint is answered for, only the VIP"
+    );
+    assert!(
+        !bd_of(&fixture::vlannet().key).1,
+        "no service, no termination"
+    );
+    // The service goes: the network floods ARP as before.
+    dp.apply(vec![DpOp::RemoveService("t1:web".into())])
+        .await
+        .unwrap();
+    let st = srv.state();
+    assert!(st.bd_ip_mac.is_empty());
+    assert!(!st.bds[&bd].arp_term);
+}
+
+#[tokio::test]
 async fn translations_follow_the_endpoints_with_one_call_per_port() {
     let (srv, dp) = fixture::start().await;
     dp.resync(&with_web(&["web1", "web2", "web3"]))
@@ -252,13 +285,15 @@ async fn a_restarted_vpp_gets_its_translations_back_and_strangers_go() {
     assert_eq!(paths(&srv.state(), 80).len(), 2);
 }
 
+/// What cnat cannot hold is skipped, never refused (services are not a
+/// claimed capability: the agent reports them, and the rest of the host
+/// must still be programmed): two tenants' services on one VIP, port and
+/// protocol (cnat keys in no table) get no translation; a network
+/// without an IPv4 gateway (the return path's source) gets none.
 #[tokio::test]
-async fn vpp_limits_on_services_are_refused_before_anything_is_sent() {
+async fn what_cnat_cannot_hold_is_skipped_and_the_rest_programmed() {
     let (srv, dp) = fixture::start().await;
-    dp.resync(&with_web(&["web1"])).await.unwrap();
-    srv.clear_log();
-    // Another tenant's service on the same VIP and port: cnat has one
-    // translation per VIP, port and protocol, in no table.
+    let mut d = with_web(&["web1"]);
     let mut vx2 = fixture::vxnet();
     vx2.key = "t2:vx".into();
     vx2.tenant = "t2".into();
@@ -270,33 +305,34 @@ async fn vpp_limits_on_services_are_refused_before_anything_is_sent() {
     let mut other = web(&["t2e"]);
     other.key = "t2:web".into();
     other.network = vx2.key.clone();
-    let err = dp
-        .apply(vec![
-            DpOp::AddNetwork(vx2.clone()),
-            DpOp::AddLocalEndpoint(e),
-            DpOp::AddService(other),
-        ])
-        .await
-        .unwrap_err();
+    // Only the TCP port collides.
+    other.ports.truncate(1);
+    d.networks.push(vx2);
+    d.local_endpoints.push(e);
+    d.services.push(other);
+    let r = dp.resync(&d).await.unwrap();
+    assert_eq!(r.removed, 0);
+    let keys: Vec<_> = held(&srv.state()).into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(keys, [(ip(VIP), 53, 17)], "the colliding port is left out");
     assert!(
-        matches!(&err, DpError::InvalidArgument(m) if m.contains("operation 2") && m.contains("already service t1:web")),
-        "{err}"
+        srv.state()
+            .interfaces
+            .values()
+            .any(|i| i.tag == "cv:host:t2e"),
+        "the rest of the host is programmed"
     );
-    // (The network and endpoint before it are applied, as the contract
-    // says; the service is not.)
-    assert_eq!(srv.state().cnat.len(), 2);
-    // A network without an IPv4 gateway: the return path has no source.
-    let mut nogw = fixture::vxnet();
-    nogw.gateway = None;
+    // The collision goes: t1's TCP port is translated.
+    d.services.pop();
     srv.clear_log();
-    let err = dp.apply(vec![DpOp::AddNetwork(nogw)]).await.unwrap_err();
-    assert!(err.to_string().contains("gateway"), "{err}");
-    assert!(srv.mutations().is_empty(), "{:?}", srv.mutations());
-    let mut d = with_web(&["web1"]);
+    dp.resync(&d).await.unwrap();
+    assert_eq!(srv.mutations(), ["cnat_translation_update"]);
+    // No IPv4 gateway: no translation, no VIP entry, the rest unchanged.
     d.networks[0].gateway = None;
-    let err = dp.resync(&d).await.unwrap_err();
-    assert!(err.to_string().contains("gateway"), "{err}");
-    assert!(srv.mutations().is_empty(), "{:?}", srv.mutations());
+    dp.resync(&d).await.unwrap();
+    let st = srv.state();
+    assert!(st.cnat.is_empty());
+    assert!(!st.bd_ip_mac.keys().any(|(_, a)| *a == ip(VIP)));
+    assert!(st.bd_ip_mac.len() > 1, "endpoints are still answered for");
 }
 
 fn translation(vip: &str, port: u16, proto: u8, backends: &[&str]) -> CnatTranslation {

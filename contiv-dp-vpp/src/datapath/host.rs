@@ -6,8 +6,8 @@ pub use contiv_core::datapath::HostState;
 
 use super::VppDatapath;
 use contiv_core::datapath::{
-    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec, ServiceSpec,
-    check_claimed, check_desired_claimed,
+    Attachment, DesiredState, DpError, DpOp, DpResult, LocalEndpoint, NetworkSpec, check_claimed,
+    check_desired_claimed,
 };
 
 fn invalid(m: String) -> DpError {
@@ -63,59 +63,6 @@ pub fn check_op(op: &DpOp) -> DpResult<()> {
     }
 }
 
-/// VPP's limits on a service, given the state it joins (`h`, which may
-/// hold an older version of it):
-/// * cnat's return path: connections are source-translated to the
-///   network's IPv4 gateway (see [`super::model::services`]), so the
-///   network needs one;
-/// * cnat keys translations by VIP, port and protocol in no table: two
-///   tenants cannot have a service on the same VIP and port.
-pub fn check_service(h: &HostState, sv: &ServiceSpec) -> DpResult<()> {
-    if let Some(n) = h.networks.get(&sv.network)
-        && n.gateway.is_none()
-    {
-        return Err(invalid(format!(
-            "service {}: network {} has no IPv4 gateway; VPP translates service connections' \
-             source to it so that replies return through cnat",
-            sv.key, sv.network
-        )));
-    }
-    for o in h.services.values().filter(|o| o.key != sv.key) {
-        for p in &sv.ports {
-            if o.vip == sv.vip
-                && o.ports
-                    .iter()
-                    .any(|q| q.svc_port == p.svc_port && q.protocol == p.protocol)
-            {
-                return Err(invalid(format!(
-                    "service {}: {:?} {}:{} is already service {}'s; VPP's cnat keys \
-                     translations by VIP, port and protocol in every table at once",
-                    sv.key, p.protocol, sv.vip, p.svc_port, o.key
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The VPP limits of one operation on the state `h` it applies to.
-pub fn check_op_on(h: &HostState, op: &DpOp) -> DpResult<()> {
-    match op {
-        DpOp::AddService(sv) => check_service(h, sv),
-        DpOp::AddNetwork(n) if n.gateway.is_none() => {
-            match h.services.values().find(|sv| sv.network == n.key) {
-                Some(sv) => Err(invalid(format!(
-                    "network {}: service {} needs the network's IPv4 gateway (VPP translates \
-                     service connections' source to it)",
-                    n.key, sv.key
-                ))),
-                None => Ok(()),
-            }
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Checks a desired state (contiv-core's rules, then VPP's) and builds it.
 pub fn from_desired(d: &DesiredState) -> DpResult<HostState> {
     let h = HostState::from_desired(d)?;
@@ -125,9 +72,6 @@ pub fn from_desired(d: &DesiredState) -> DpResult<HostState> {
     }
     for e in &d.local_endpoints {
         check_local(e)?;
-    }
-    for sv in h.services.values() {
-        check_service(&h, sv)?;
     }
     Ok(h)
 }

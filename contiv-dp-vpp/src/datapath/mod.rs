@@ -22,6 +22,15 @@
 //!   else in VPP is left alone.
 //! * When VPP restarts or the socket drops, the client reconnects on the
 //!   next call and the datapath resyncs from the state it holds.
+//! * Services ([`DpOp::AddService`]) are cnat translations, one per VIP
+//!   port, with the backends as paths ([`model::services`]): a backend
+//!   coming or going is one `cnat_translation_update` per VIP port.
+//!   [`Capability::Services`] is **not** claimed: cnat matches VIPs in
+//!   table 0 only, and its interface feature does not source-NAT, so a
+//!   tenant's clients would not be translated or their replies would
+//!   bypass the reverse translation; where it does translate, hairpin
+//!   connections come from the gateway and only the backend's port and
+//!   any-peer rules judge them (the crate README has the details).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), contiv_core::datapath::DpError> {
@@ -138,7 +147,6 @@ impl VppDatapath {
         Capability::Gateway6,
         Capability::QosBandwidth,
         Capability::QosDscp,
-        Capability::Services,
     ]);
 
     /// Connects to VPP's API socket. Nothing is changed: call
@@ -358,7 +366,9 @@ impl Datapath for VppDatapath {
     /// (uplink sub-interfaces), stateful policy (ACL plugin, permit+reflect;
     /// `tests/policy_differential.rs`), IPv6, proxy ARP (ARP termination)
     /// and flooding, the gateways (BVI addresses), QoS bandwidth and DSCP
-    /// (policers). **Not** `forwards_packets`: no VPP runs where this is
+    /// (policers). **Not** `services` (programmed as cnat translations,
+    /// but cnat matches VIPs in table 0 only; see the module docs).
+    /// **Not** `forwards_packets`: no VPP runs where this is
     /// tested, so no packet was shown to pass (see the crate README); the
     /// conformance suite's packet scenarios are exempt.
     fn capabilities(&self) -> Capabilities {
@@ -373,10 +383,7 @@ impl Datapath for VppDatapath {
         for (i, op) in ops.iter().enumerate() {
             let prev: Option<PolicyIr> =
                 matches!(op, DpOp::Policy(_)).then(|| g.host.policy.clone());
-            if let Err(e) = host::check_op(op)
-                .and_then(|()| host::check_op_on(&g.host, op))
-                .and_then(|()| g.host.apply(op))
-            {
+            if let Err(e) = host::check_op(op).and_then(|()| g.host.apply(op)) {
                 refused = Some(in_op(i, op, e));
                 break;
             }

@@ -12,7 +12,7 @@
 //! | local endpoint | a TAP (container side in its namespace with MAC, addresses, gateway, MTU) in the bridge domain, a static l2fib entry, ARP-termination and neighbour entries, its group's ACLs, a policer for QoS |
 //! | remote endpoint | a static l2fib entry to its VTEP's tunnel (or the uplink), ARP-termination and neighbour entries |
 //! | policy | two ACLs per group with local members (see [`acl`]) |
-//! | service | a cnat translation per VIP port (see [`services`]), an ARP-termination entry VIP → gateway MAC (proxy-ARP mode) |
+//! | service | a cnat translation per VIP port (see [`services`]), an ARP-termination entry VIP → gateway MAC |
 
 use super::acl;
 use super::config::VppConfig;
@@ -468,14 +468,34 @@ impl Model {
 
 /// The contract's services as cnat translations (added to `m`): one per
 /// VIP port, its paths the backends' IPv4 addresses with the provider
-/// port, their source translated to the network's gateway; a service
-/// without backends has none (no translation: nothing answers on the
-/// VIP, as the contract says). In proxy-ARP mode the VIP gets an
-/// ARP-termination entry with the gateway's MAC, so clients send to the
-/// BVI, where cnat translates.
+/// port, their source translated to the network's IPv4 gateway (so the
+/// backend's replies come back to VPP, where cnat reverses the
+/// translation, instead of being bridged straight to a client on the
+/// same network). The VIP gets an ARP-termination entry with the
+/// gateway's MAC (termination switched on in either ARP mode: it floods
+/// what it has no entry for), so clients send to the BVI.
+///
+/// Skipped (services are not a claimed capability of this backend: the
+/// agent reports them as not enforced, and a service VPP cannot hold must
+/// not fail the rest of the host's state): a service without backends
+/// (nothing answers on its VIP, as the contract says), a service on a
+/// network without an IPv4 gateway, and a VIP, port and protocol two
+/// services name (cnat keys translations in no table: tenants with
+/// overlapping addresses collide) — neither of those gets the translation.
 pub fn services(h: &HostState, m: &mut Model) {
+    let mut taken: BTreeMap<CnatKey, usize> = BTreeMap::new();
+    for sv in h.services.values() {
+        for p in &sv.ports {
+            *taken
+                .entry((IpAddr::V4(sv.vip), p.svc_port, p.protocol.ip_proto()))
+                .or_default() += 1;
+        }
+    }
     for sv in h.services.values() {
         let Some(n) = h.networks.get(&sv.network) else {
+            continue;
+        };
+        let Some(gw) = n.gateway else {
             continue;
         };
         let mut addrs: Vec<IpAddr> = sv
@@ -488,22 +508,30 @@ pub fn services(h: &HostState, m: &mut Model) {
         if addrs.is_empty() {
             continue;
         }
-        if h.global.arp_mode == ArpMode::Proxy {
-            m.arp.insert(
-                (n.key.clone(), IpAddr::V4(sv.vip)),
-                names::gateway_mac(&n.key),
-            );
-        }
+        let mut any = false;
         for p in &sv.ports {
             let key = (IpAddr::V4(sv.vip), p.svc_port, p.protocol.ip_proto());
+            if taken.get(&key) != Some(&1) {
+                continue;
+            }
             let paths = addrs
                 .iter()
                 .map(|a| CnatPath {
                     backend: (*a, p.prov_port),
-                    snat: n.gateway.map(IpAddr::V4),
+                    snat: Some(IpAddr::V4(gw)),
                 })
                 .collect();
             m.services.insert(key, Translation { paths });
+            any = true;
+        }
+        if any {
+            m.arp.insert(
+                (n.key.clone(), IpAddr::V4(sv.vip)),
+                names::gateway_mac(&n.key),
+            );
+            if let Some(bd) = m.bds.get_mut(&n.key) {
+                bd.arp_term = true;
+            }
         }
     }
 }

@@ -372,7 +372,10 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
             Capability::Vxlan,
         ],
     ),
-    ("services_follow_endpoints", &[Capability::Services]),
+    (
+        "services_follow_endpoints",
+        &[Capability::Services, Capability::PublishedPorts],
+    ),
     (
         "service_load_balancing",
         &[

@@ -35,11 +35,10 @@ fn web(net: &NetworkSpec, vip: &str, backends: &[&str]) -> ServiceSpec {
     }
 }
 
-/// State: a service and (where the backend claims published ports) a
-/// published port converge by resync and stay in sync after a restart; a
-/// backend endpoint that goes leaves the service (and its published port
-/// goes); refusals: a backend on another network, a VIP outside the
-/// network.
+/// State: a service and a published port converge by resync and stay in
+/// sync after a restart; a backend endpoint that goes leaves the service
+/// (and its published port goes); refusals: a backend on another network,
+/// a VIP outside the network.
 pub async fn services_follow_endpoints<H: Harness>(h: &H) -> Outcome {
     let caps = match gate(h, "services_follow_endpoints") {
         Ok(c) => c,
@@ -63,18 +62,13 @@ pub async fn services_follow_endpoints<H: Harness>(h: &H) -> Outcome {
             local_ep("ep-c", &other, "10.1.21.3", 0, &c),
         ],
         services: vec![web(&net, "10.1.20.100", &["ep-a", "ep-b"])],
-        // The published port only where the backend claims them.
-        published: if caps.has(Capability::PublishedPorts) {
-            vec![PublishedPort {
-                endpoint: "ep-b".into(),
-                protocol: ServiceProtocol::Tcp,
-                host_ip: None,
-                host_port: 18080,
-                port: 8080,
-            }]
-        } else {
-            Vec::new()
-        },
+        published: vec![PublishedPort {
+            endpoint: "ep-b".into(),
+            protocol: ServiceProtocol::Tcp,
+            host_ip: None,
+            host_port: 18080,
+            port: 8080,
+        }],
         ..DesiredState::default()
     };
     let dp = start(h, &mut host).await;
