@@ -61,7 +61,7 @@ fn host_view(spec: &SyntheticSpec) -> DesiredState {
 /// Compile + plan against an empty VPP + encode: (calls, bytes, model).
 fn compile_and_encode(d: &DesiredState) -> (usize, usize, Model) {
     let h = HostState::from_desired(d).expect("valid host state");
-    let m = Model::compile(&h, &cfg(), &[]).expect("model");
+    let m = Model::compile(&h, &cfg()).expect("model");
     let actions = plan::plan(&m, &Observed::default());
     let (bytes, calls) = plan::encode_plan(&actions, Some(1)).expect("encodes");
     (calls, bytes.len(), m)
@@ -117,11 +117,11 @@ fn count(d: &DesiredState) {
 /// Calls for the ops, as a diff of the models before and after.
 fn calls_for(d: &DesiredState, ops: &[DpOp]) -> Vec<&'static str> {
     let mut h = HostState::from_desired(d).expect("valid");
-    let before = Model::compile(&h, &cfg(), &[]).expect("model");
+    let before = Model::compile(&h, &cfg()).expect("model");
     for op in ops {
         h.apply(op).expect("op applies");
     }
-    let after = Model::compile(&h, &cfg(), &[]).expect("model");
+    let after = Model::compile(&h, &cfg()).expect("model");
     let obs = Observed {
         model: before,
         ..Observed::default()

@@ -12,8 +12,8 @@
 //!   [`Datapath`](contiv_core::datapath::Datapath) contract realised in VPP
 //!   (TAPs, a VRF per tenant, bridge domains with a BVI gateway, a VXLAN
 //!   tunnel per peer with static l2fib, VLAN sub-interfaces, stateful
-//!   policy in the ACL plugin (default) or the npol plugin, policers, cnat
-//!   services);
+//!   policy in the ACL plugin (default) or the npol plugin, policers, the
+//!   contract's services as cnat translations — programmed, not claimed);
 //! * `testing` (feature `testing`): a **wire-faithful VPP test server** —
 //!   not VPP — that the backend is proven against, since no VPP runs where
 //!   this crate is tested; see the crate README for what that does and

@@ -194,6 +194,21 @@ async fn the_official_python_client_completes_calls_against_the_test_server() {
     assert_eq!(out["acls"], json!([["papi-acl", 2, 2, "10.9.0.0/24"]]));
     assert_eq!(out["bds"], json!([["papi-bd", bvi, 1, true]]));
     assert_eq!(out["addrs"], json!(["10.9.0.1/24"]));
+    // cnat as the plugin keeps it: found by VIP, port and protocol (the
+    // request's id ignored), updated in place, the freed id reused.
+    assert_eq!(out["cnat"]["a"], json!([0, 0]));
+    assert_eq!(out["cnat"]["b"], json!([0, 1]));
+    assert_eq!(out["cnat"]["a_again"], json!([0, 0]));
+    assert_eq!(
+        out["cnat"]["dump"],
+        json!([
+            [0, "10.96.0.1", 80, 6, ["10.9.0.7"], ["10.9.0.1"]],
+            [1, "10.96.0.1", 80, 17, ["10.9.0.5"], ["10.9.0.1"]]
+        ])
+    );
+    assert_eq!(out["cnat"]["del"], 0);
+    assert_eq!(out["cnat"]["del_again"], errno::NO_SUCH_ENTRY);
+    assert_eq!(out["cnat"]["reused"], json!([0, 0]));
     assert_eq!(
         out["tables"],
         json!([

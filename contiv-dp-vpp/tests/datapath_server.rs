@@ -9,8 +9,7 @@ mod support;
 
 use contiv_core::datapath::{ArpMode, Datapath, DpError, DpOp, FwdMode, GlobalSpec};
 use contiv_core::ir::{Membership, PolicyDelta};
-use contiv_dp_vpp::api::types::{AclAction, L2PortType};
-use contiv_dp_vpp::datapath::ServiceSpec;
+use contiv_dp_vpp::api::types::L2PortType;
 use contiv_dp_vpp::errno;
 use contiv_dp_vpp::testing::{IfKind, VppState};
 use std::net::IpAddr;
@@ -388,43 +387,4 @@ async fn refusals_name_the_call_and_the_next_apply_converges() {
         "{e}"
     );
     assert!(srv.mutations().is_empty());
-}
-
-#[tokio::test]
-async fn services_are_cnat_translations() {
-    let (srv, dp) = fixture::start().await;
-    dp.resync(&scenario()).await.unwrap();
-    let vip: IpAddr = "10.96.0.10".parse().unwrap();
-    let svc = |backends: Vec<(&str, u16)>| ServiceSpec {
-        vip,
-        port: 80,
-        proto: 6,
-        backends: backends
-            .into_iter()
-            .map(|(a, p)| (a.parse().unwrap(), p))
-            .collect(),
-    };
-    dp.set_services(vec![svc(vec![("10.1.0.10", 8080), ("10.1.0.11", 8080)])])
-        .await
-        .unwrap();
-    let st = srv.state();
-    let t = st.cnat.values().next().expect("a translation");
-    assert_eq!(t.vip.addr.ip(), Some(vip));
-    assert_eq!(t.paths.len(), 2);
-    srv.clear_log();
-    dp.set_services(vec![svc(vec![("10.1.0.10", 8080)])])
-        .await
-        .unwrap();
-    assert_eq!(srv.mutations(), ["cnat_translation_update"]);
-    assert_eq!(srv.state().cnat.values().next().unwrap().paths.len(), 1);
-    dp.set_services(vec![]).await.unwrap();
-    assert!(srv.state().cnat.is_empty());
-    // Protocols cnat cannot balance are refused.
-    let mut icmp = svc(vec![]);
-    icmp.proto = 1;
-    assert!(matches!(
-        dp.set_services(vec![icmp]).await,
-        Err(DpError::InvalidArgument(_))
-    ));
-    let _ = AclAction::ACL_ACTION_API_DENY;
 }

@@ -9,12 +9,13 @@
 
 mod support;
 
-use contiv_core::datapath::{ArpMode, Datapath, DpOp, FwdMode, GlobalSpec};
+use contiv_core::datapath::{
+    ArpMode, Datapath, DpOp, FwdMode, GlobalSpec, PortSpec, ServiceProtocol, ServiceSpec,
+};
 use contiv_dp_vpp::api::types::{
     AclAction, AclRule, IfStatusFlags, IpProto, MessageTableEntry, Prefix,
 };
 use contiv_dp_vpp::api::{acl, interface, l2, memclnt, npol, papi_args, tapv2, vxlan};
-use contiv_dp_vpp::datapath::ServiceSpec;
 use contiv_dp_vpp::datapath::npol::SENT_MESSAGES as NPOL_SENT;
 use contiv_dp_vpp::datapath::plan::SENT_MESSAGES;
 use contiv_dp_vpp::wire::{Dump, Message, MsgHeader, encode};
@@ -48,17 +49,32 @@ async fn backend_traffic() -> Vec<(String, Vec<u8>)> {
     ])
     .await
     .unwrap();
-    dp.set_services(vec![ServiceSpec {
-        vip: "10.96.0.1".parse().unwrap(),
-        port: 53,
-        proto: 17,
-        backends: vec![
-            ("10.1.0.10".parse().unwrap(), 53),
-            ("fd00:1::10".parse().unwrap(), 53),
+    // A service: one cnat translation per VIP port, created, updated
+    // (a backend added) and, at the end, deleted.
+    let svc = |backends: &[&str]| ServiceSpec {
+        key: "t1:dns".into(),
+        network: fixture::vxnet().key,
+        vip: "10.1.0.53".parse().unwrap(),
+        ports: vec![
+            PortSpec {
+                svc_port: 53,
+                prov_port: 5353,
+                protocol: ServiceProtocol::Udp,
+            },
+            PortSpec {
+                svc_port: 53,
+                prov_port: 53,
+                protocol: ServiceProtocol::Tcp,
+            },
         ],
-    }])
-    .await
-    .unwrap();
+        backends: backends.iter().map(|b| (*b).to_owned()).collect(),
+    };
+    dp.apply(vec![DpOp::AddService(svc(&["web1"]))])
+        .await
+        .unwrap();
+    dp.apply(vec![DpOp::AddService(svc(&["web1", "web3"]))])
+        .await
+        .unwrap();
     dp.apply(vec![DpOp::SetGlobal(GlobalSpec {
         arp_mode: ArpMode::Flood,
         fwd_mode: FwdMode::Bridge,
@@ -66,7 +82,9 @@ async fn backend_traffic() -> Vec<(String, Vec<u8>)> {
     })])
     .await
     .unwrap();
-    dp.set_services(vec![]).await.unwrap();
+    dp.apply(vec![DpOp::RemoveService("t1:dns".into())])
+        .await
+        .unwrap();
     // A stale interface of ours, seen only by a resync.
     srv.with_state(|s| {
         let i = s.add_iface(

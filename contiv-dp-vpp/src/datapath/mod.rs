@@ -22,6 +22,15 @@
 //!   else in VPP is left alone.
 //! * When VPP restarts or the socket drops, the client reconnects on the
 //!   next call and the datapath resyncs from the state it holds.
+//! * Services ([`DpOp::AddService`]) are cnat translations, one per VIP
+//!   port, with the backends as paths ([`model::services`]): a backend
+//!   coming or going is one `cnat_translation_update` per VIP port.
+//!   [`Capability::Services`] is **not** claimed: cnat matches VIPs in
+//!   table 0 only, and its interface feature does not source-NAT, so a
+//!   tenant's clients would not be translated or their replies would
+//!   bypass the reverse translation; where it does translate, hairpin
+//!   connections come from the gateway and only the backend's port and
+//!   any-peer rules judge them (the crate README has the details).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), contiv_core::datapath::DpError> {
@@ -43,7 +52,7 @@ pub mod observe;
 pub mod plan;
 
 pub use config::VppConfig;
-pub use model::{Model, ServiceSpec};
+pub use model::Model;
 pub use npol::PolicyEngine;
 
 use crate::api::types::AclRule;
@@ -73,7 +82,6 @@ pub struct VppStats {
 
 struct Inner {
     host: HostState,
-    services: Vec<ServiceSpec>,
     /// What VPP holds; `None` when unknown (start, failure, reconnect).
     obs: Option<Observed>,
     /// The client generation `obs` was read on.
@@ -171,7 +179,6 @@ impl VppDatapath {
             client,
             inner: Mutex::new(Inner {
                 host: HostState::default(),
-                services: Vec::new(),
                 obs: None,
                 generation: 0,
                 acls: BTreeMap::new(),
@@ -204,28 +211,10 @@ impl VppDatapath {
         self.desired(&g)
     }
 
-    /// Replaces the services (cnat translations) and realises them.
-    /// Services are not part of the contract yet; this is the backend's
-    /// own entry point until they are.
-    pub async fn set_services(&self, services: Vec<ServiceSpec>) -> DpResult<()> {
-        for s in &services {
-            if s.proto != 6 && s.proto != 17 {
-                return Err(DpError::InvalidArgument(format!(
-                    "service {}:{}: protocol {} is not TCP (6) or UDP (17)",
-                    s.vip, s.port, s.proto
-                )));
-            }
-        }
-        let mut g = self.inner.lock().await;
-        g.services = services;
-        self.sync(&mut g).await
-    }
-
     fn desired(&self, g: &Inner) -> DpResult<Model> {
         let mut m = Model::topology(&g.host, &self.cfg).map_err(DpError::InvalidArgument)?;
         m.acls = g.acls.clone();
         m.bind_acls(&g.host, &g.bound);
-        m.services = model::services_map(&g.services);
         Ok(m)
     }
 
@@ -377,7 +366,9 @@ impl Datapath for VppDatapath {
     /// (uplink sub-interfaces), stateful policy (ACL plugin, permit+reflect;
     /// `tests/policy_differential.rs`), IPv6, proxy ARP (ARP termination)
     /// and flooding, the gateways (BVI addresses), QoS bandwidth and DSCP
-    /// (policers). **Not** `forwards_packets`: no VPP runs where this is
+    /// (policers). **Not** `services` (programmed as cnat translations,
+    /// but cnat matches VIPs in table 0 only; see the module docs).
+    /// **Not** `forwards_packets`: no VPP runs where this is
     /// tested, so no packet was shown to pass (see the crate README); the
     /// conformance suite's packet scenarios are exempt.
     fn capabilities(&self) -> Capabilities {

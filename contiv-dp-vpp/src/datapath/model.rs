@@ -12,7 +12,7 @@
 //! | local endpoint | a TAP (container side in its namespace with MAC, addresses, gateway, MTU) in the bridge domain, a static l2fib entry, ARP-termination and neighbour entries, its group's ACLs, a policer for QoS |
 //! | remote endpoint | a static l2fib entry to its VTEP's tunnel (or the uplink), ARP-termination and neighbour entries |
 //! | policy | two ACLs per group with local members (see [`acl`]) |
-//! | service | a cnat translation (see [`ServiceSpec`]) |
+//! | service | a cnat translation per VIP port (see [`services`]), an ARP-termination entry VIP → gateway MAC |
 
 use super::acl;
 use super::config::VppConfig;
@@ -154,20 +154,28 @@ impl IfSpec {
     }
 }
 
-/// A service realised by cnat: connections to `vip:port` are translated
-/// to one of the backends (stateful DNAT, one backend per connection).
-/// The contract has no services yet; embedders set them with
-/// [`VppDatapath::set_services`](super::VppDatapath::set_services).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ServiceSpec {
-    /// The virtual address.
-    pub vip: IpAddr,
-    /// The virtual port.
-    pub port: u16,
-    /// IP protocol (6 or 17).
-    pub proto: u8,
-    /// Backends: address and port.
-    pub backends: Vec<(IpAddr, u16)>,
+/// What identifies a cnat translation in VPP: VIP, port, IP protocol
+/// (cnat keys its translations by these alone, in no table).
+pub type CnatKey = (IpAddr, u16, u8);
+
+/// One path of a cnat translation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CnatPath {
+    /// The backend: address and port (`dst_ep`).
+    pub backend: (IpAddr, u16),
+    /// The source address the connection is translated to (`src_ep`;
+    /// `None`: the client's is kept). This backend sets the service
+    /// network's IPv4 gateway, so the backend's replies return through
+    /// VPP, where cnat reverses the translation.
+    pub snat: Option<IpAddr>,
+}
+
+/// One cnat translation (a contract service's port, see [`services`]):
+/// its paths, sorted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// The paths (one per backend), sorted.
+    pub paths: Vec<CnatPath>,
 }
 
 /// A bridge domain's settings (the rest are fixed: flood, unknown-unicast
@@ -196,7 +204,7 @@ pub struct Model {
     /// ACLs.
     pub acls: BTreeMap<AclKey, Vec<AclRule>>,
     /// cnat translations by (VIP, port, protocol).
-    pub services: BTreeMap<(IpAddr, u16, u8), Vec<(IpAddr, u16)>>,
+    pub services: BTreeMap<CnatKey, Translation>,
 }
 
 /// The table name of a VRF.
@@ -225,7 +233,8 @@ fn default_burst(kbps: u32) -> u64 {
 
 impl Model {
     /// The topology part (everything but ACLs and ACL bindings): tables,
-    /// bridge domains, interfaces, l2fib, ARP and neighbour entries.
+    /// bridge domains, interfaces, l2fib, ARP and neighbour entries, cnat
+    /// translations.
     pub fn topology(h: &HostState, cfg: &VppConfig) -> Result<Model, String> {
         let mut m = Model::default();
         let proxy = h.global.arp_mode == ArpMode::Proxy;
@@ -409,6 +418,7 @@ impl Model {
                 m.neigh.insert((n.key.clone(), ip), mac);
             }
         }
+        services(h, &mut m);
         Ok(m)
     }
 
@@ -436,11 +446,7 @@ impl Model {
     }
 
     /// The whole model of a host state.
-    pub fn compile(
-        h: &HostState,
-        cfg: &VppConfig,
-        services: &[ServiceSpec],
-    ) -> Result<Model, String> {
+    pub fn compile(h: &HostState, cfg: &VppConfig) -> Result<Model, String> {
         let mut m = Model::topology(h, cfg)?;
         let groups = acl::local_groups(h);
         let idx = acl::Index::new(&h.policy);
@@ -456,15 +462,76 @@ impl Model {
             .filter(|(t, g)| idx.has_rules(*t, *g))
             .collect();
         m.bind_acls(h, &with_rules);
-        m.services = services_map(services);
         Ok(m)
     }
 }
 
-/// Services by their key.
-pub fn services_map(services: &[ServiceSpec]) -> BTreeMap<(IpAddr, u16, u8), Vec<(IpAddr, u16)>> {
-    services
-        .iter()
-        .map(|s| ((s.vip, s.port, s.proto), s.backends.clone()))
-        .collect()
+/// The contract's services as cnat translations (added to `m`): one per
+/// VIP port, its paths the backends' IPv4 addresses with the provider
+/// port, their source translated to the network's IPv4 gateway (so the
+/// backend's replies come back to VPP, where cnat reverses the
+/// translation, instead of being bridged straight to a client on the
+/// same network). The VIP gets an ARP-termination entry with the
+/// gateway's MAC (termination switched on in either ARP mode: it floods
+/// what it has no entry for), so clients send to the BVI.
+///
+/// Skipped (services are not a claimed capability of this backend: the
+/// agent reports them as not enforced, and a service VPP cannot hold must
+/// not fail the rest of the host's state): a service without backends
+/// (nothing answers on its VIP, as the contract says), a service on a
+/// network without an IPv4 gateway, and a VIP, port and protocol two
+/// services name (cnat keys translations in no table: tenants with
+/// overlapping addresses collide) — neither of those gets the translation.
+pub fn services(h: &HostState, m: &mut Model) {
+    let mut taken: BTreeMap<CnatKey, usize> = BTreeMap::new();
+    for sv in h.services.values() {
+        for p in &sv.ports {
+            *taken
+                .entry((IpAddr::V4(sv.vip), p.svc_port, p.protocol.ip_proto()))
+                .or_default() += 1;
+        }
+    }
+    for sv in h.services.values() {
+        let Some(n) = h.networks.get(&sv.network) else {
+            continue;
+        };
+        let Some(gw) = n.gateway else {
+            continue;
+        };
+        let mut addrs: Vec<IpAddr> = sv
+            .backends
+            .iter()
+            .filter_map(|b| h.endpoint_v4(b).and_then(|(_, a)| a).map(IpAddr::V4))
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        if addrs.is_empty() {
+            continue;
+        }
+        let mut any = false;
+        for p in &sv.ports {
+            let key = (IpAddr::V4(sv.vip), p.svc_port, p.protocol.ip_proto());
+            if taken.get(&key) != Some(&1) {
+                continue;
+            }
+            let paths = addrs
+                .iter()
+                .map(|a| CnatPath {
+                    backend: (*a, p.prov_port),
+                    snat: Some(IpAddr::V4(gw)),
+                })
+                .collect();
+            m.services.insert(key, Translation { paths });
+            any = true;
+        }
+        if any {
+            m.arp.insert(
+                (n.key.clone(), IpAddr::V4(sv.vip)),
+                names::gateway_mac(&n.key),
+            );
+            if let Some(bd) = m.bds.get_mut(&n.key) {
+                bd.arp_term = true;
+            }
+        }
+    }
 }

@@ -1,13 +1,14 @@
 //! Reading VPP back: the dumps a resync makes, turned into the [`Model`]
 //! shape (by tag) plus the VPP ids of every object and what is stale.
 
-use super::model::{BdSpec, Create, IfSpec, Model, PolicerSpec, TapSpec};
+use super::model::{
+    BdSpec, CnatKey, CnatPath, Create, IfSpec, Model, PolicerSpec, TapSpec, Translation,
+};
 use super::names::{self, AclKey, IfKey, TAG_PREFIX};
 use crate::api::types::{AddressFamily, Sse2QosActionType};
 use crate::api::{acl, af_packet, cnat, interface, ip, ip_neighbor, l2, policer, tapv2, vxlan};
 use crate::client::{Client, ClientError};
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 
 /// Something of ours in VPP that no desired key names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub struct Observed {
     /// ACL indices.
     pub acls: BTreeMap<AclKey, u32>,
     /// cnat translation ids.
-    pub cnat: BTreeMap<(IpAddr, u16, u8), u32>,
+    pub cnat: BTreeMap<CnatKey, u32>,
     /// Objects to remove.
     pub stale: Vec<Stale>,
     /// The uplink's index, if configured and present.
@@ -360,13 +361,19 @@ pub async fn read(
             continue;
         };
         let key = (vip, tr.vip.port, tr.ip_proto.0);
-        let backends = tr
+        let mut paths: Vec<CnatPath> = tr
             .paths
             .iter()
-            .filter_map(|p| p.dst_ep.addr.ip().map(|a| (a, p.dst_ep.port)))
+            .filter_map(|p| {
+                Some(CnatPath {
+                    backend: (p.dst_ep.addr.ip()?, p.dst_ep.port),
+                    snat: p.src_ep.addr.ip().filter(|a| !a.is_unspecified()),
+                })
+            })
             .collect();
+        paths.sort();
         o.cnat.insert(key, tr.id);
-        o.model.services.insert(key, backends);
+        o.model.services.insert(key, Translation { paths });
     }
     Ok(o)
 }

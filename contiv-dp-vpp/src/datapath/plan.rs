@@ -5,7 +5,7 @@
 //! entries; removals of entries before interfaces, of ACLs, bridge domains
 //! and tables last). When nothing differs the plan is empty.
 
-use super::model::{Create, IfSpec, Model, PolicerSpec};
+use super::model::{CnatKey, Create, IfSpec, Model, PolicerSpec, Translation};
 use super::names::{self, AclKey, IfKey};
 use super::observe::{Observed, Stale, policer_of};
 use crate::api::types::{
@@ -114,13 +114,11 @@ pub enum Action {
         ip: IpAddr,
         mac: [u8; 6],
     },
-    /// Create or update a cnat translation.
-    PutService {
-        key: (IpAddr, u16, u8),
-        backends: Vec<(IpAddr, u16)>,
-    },
+    /// Create or update a cnat translation (VPP replaces the one with the
+    /// same VIP, port and protocol, keeping its id).
+    PutService { key: CnatKey, t: Translation },
     /// Remove a cnat translation.
-    DelService { key: (IpAddr, u16, u8) },
+    DelService { key: CnatKey },
 }
 
 impl Action {
@@ -283,11 +281,11 @@ pub fn plan(want: &Model, obs: &Observed) -> Vec<Action> {
             });
         }
     }
-    for (k, b) in &want.services {
-        if o.services.get(k) != Some(b) {
+    for (k, t) in &want.services {
+        if o.services.get(k) != Some(t) {
             p.push(Action::PutService {
                 key: *k,
-                backends: b.clone(),
+                t: t.clone(),
             });
         }
     }
@@ -404,7 +402,7 @@ pub trait Ids {
     /// An ACL's index.
     fn acl_index(&self, k: &AclKey) -> Option<u32>;
     /// A service's cnat id.
-    fn cnat_id(&self, k: &(IpAddr, u16, u8)) -> Option<u32>;
+    fn cnat_id(&self, k: &CnatKey) -> Option<u32>;
     /// The uplink's index.
     fn uplink(&self) -> Option<u32>;
 }
@@ -419,7 +417,7 @@ impl Ids for Observed {
     fn acl_index(&self, k: &AclKey) -> Option<u32> {
         self.acls.get(k).copied()
     }
-    fn cnat_id(&self, k: &(IpAddr, u16, u8)) -> Option<u32> {
+    fn cnat_id(&self, k: &CnatKey) -> Option<u32> {
         self.cnat.get(k).copied()
     }
     fn uplink(&self) -> Option<u32> {
@@ -836,22 +834,29 @@ pub fn build(a: &Action, ids: &dyn Ids) -> Result<Call, String> {
             sw_if_index: ifx(key)?,
             apply: true,
         }),
-        Action::PutService { key, backends } => Call::CnatUpdate(cnat::CnatTranslationUpdate {
+        Action::PutService { key, t } => Call::CnatUpdate(cnat::CnatTranslationUpdate {
             translation: CnatTranslation {
                 vip: endpoint(key.0, key.1),
-                id: ids.cnat_id(key).unwrap_or(0),
+                // VPP finds the translation by VIP, port and protocol and
+                // ignores this; sent as VPP last reported it.
+                id: ids.cnat_id(key).unwrap_or(u32::MAX),
                 ip_proto: IpProto(key.2),
                 is_real_ip: 0,
                 flags: 0,
                 lb_type: CnatLbType::CNAT_LB_TYPE_DEFAULT,
                 flow_hash_config: IpFlowHashConfigV2(0),
-                paths: backends
+                paths: t
+                    .paths
                     .iter()
-                    .map(|(ip, port)| CnatEndpointTuple {
-                        dst_ep: endpoint(*ip, *port),
-                        src_ep: CnatEndpoint {
-                            sw_if_index: u32::MAX,
-                            ..Default::default()
+                    .map(|p| CnatEndpointTuple {
+                        dst_ep: endpoint(p.backend.0, p.backend.1),
+                        src_ep: match p.snat {
+                            // Port 0: cnat keeps the client's port.
+                            Some(a) => endpoint(a, 0),
+                            None => CnatEndpoint {
+                                sw_if_index: u32::MAX,
+                                ..Default::default()
+                            },
                         },
                         flags: 0,
                     })
@@ -1003,8 +1008,8 @@ impl Observed {
             Action::AddNeigh { net, ip, mac } => {
                 m.neigh.insert((net.clone(), *ip), *mac);
             }
-            Action::PutService { key, backends } => {
-                m.services.insert(*key, backends.clone());
+            Action::PutService { key, t } => {
+                m.services.insert(*key, t.clone());
                 self.cnat.insert(*key, id);
             }
             Action::DelService { key } => {

@@ -705,8 +705,11 @@ pub(super) fn handle(
             "cnat_translation_update" => {
                 let m = msg!(cnat::CnatTranslationUpdate);
                 let (r, id) = match fault {
-                    Some(f) => (f, 0),
-                    None => (0, st.cnat_update(m.translation)),
+                    Some(f) => (f, u32::MAX),
+                    None => match st.cnat_update(m.translation) {
+                        Ok(id) => (0, id),
+                        Err(r) => (r, u32::MAX),
+                    },
                 };
                 out.push(&cnat::CnatTranslationUpdateReply { retval: r, id });
             }

@@ -202,8 +202,10 @@ pub struct VppState {
     pub neighbors: BTreeMap<(u32, IpAddr), ([u8; 6], u8)>,
     /// ACLs by index.
     pub acls: BTreeMap<u32, Acl>,
-    /// cnat translations by id.
+    /// cnat translations by id (VPP's pool index).
     pub cnat: BTreeMap<u32, CnatTranslation>,
+    /// Freed cnat ids, reused last-freed first (VPP's pool free list).
+    cnat_free: Vec<u32>,
     /// Policers by name.
     pub policers: BTreeMap<String, Policer>,
     /// The npol plugin's objects.
@@ -233,6 +235,7 @@ impl VppState {
             neighbors: BTreeMap::new(),
             acls: BTreeMap::new(),
             cnat: BTreeMap::new(),
+            cnat_free: Vec::new(),
             policers: BTreeMap::new(),
             npol: super::npol::NpolState::default(),
             next_bd_seed: 0x5eed,
@@ -648,27 +651,43 @@ impl VppState {
         Ok(())
     }
 
-    /// `cnat_translation_update`: a translation is identified by its VIP
-    /// and protocol; updating keeps its id.
-    pub fn cnat_update(&mut self, mut t: CnatTranslation) -> u32 {
+    /// `cnat_translation_update`, as the cnat plugin's handler does it:
+    /// a translation is found by its VIP address, port and protocol (in
+    /// no table); an update replaces its paths, flags and load-balancing
+    /// settings and keeps its id; the `id` the request carries is
+    /// ignored; a new one takes a pool index (freed ones first, last
+    /// freed first). The reply carries the id. Refused: a translation
+    /// without paths (VPP's handler does not guard `n_paths == 0`; the
+    /// server does, with `INVALID_VALUE`) and a VIP without an address.
+    pub fn cnat_update(&mut self, mut t: CnatTranslation) -> Result<u32, Rv> {
+        ok_if(!t.paths.is_empty(), errno::INVALID_VALUE)?;
+        let vip = t.vip.addr.ip().ok_or(errno::INVALID_VALUE)?;
         let existing = self
             .cnat
             .iter()
-            .find(|(_, o)| o.vip == t.vip && o.ip_proto == t.ip_proto)
+            .find(|(_, o)| {
+                o.vip.addr.ip() == Some(vip) && o.vip.port == t.vip.port && o.ip_proto == t.ip_proto
+            })
             .map(|(id, _)| *id);
-        let id = existing.unwrap_or_else(|| {
-            let id = self.next_cnat_id;
-            self.next_cnat_id += 1;
-            id
-        });
+        let id = match existing {
+            Some(id) => id,
+            None => self.cnat_free.pop().unwrap_or_else(|| {
+                let id = self.next_cnat_id;
+                self.next_cnat_id += 1;
+                id
+            }),
+        };
         t.id = id;
         self.cnat.insert(id, t);
-        id
+        Ok(id)
     }
 
-    /// `cnat_translation_del`.
+    /// `cnat_translation_del`: an unknown id is `NO_SUCH_ENTRY`; the id
+    /// goes back to the pool.
     pub fn cnat_del(&mut self, id: u32) -> Result<(), Rv> {
-        ok_if(self.cnat.remove(&id).is_some(), errno::NO_SUCH_ENTRY)
+        ok_if(self.cnat.remove(&id).is_some(), errno::NO_SUCH_ENTRY)?;
+        self.cnat_free.push(id);
+        Ok(())
     }
 
     /// `policer_add_del`.

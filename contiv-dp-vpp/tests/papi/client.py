@@ -85,6 +85,32 @@ def main():
         policy_default_rx=0, policy_default_tx=0, profile_default_rx=0, profile_default_tx=0,
         policy_ids=[pid]).retval
     out["npol_ids"] = {"set": sid, "rule": rid, "policy": pid}
+    # cnat: found by VIP, port and protocol; an update keeps the id; ids
+    # are reused once freed
+    def ep(addr, port):
+        return {"addr": addr, "sw_if_index": 0xFFFFFFFF, "if_af": 0, "port": port}
+
+    def tr(vip, port, proto, backends, id=0):
+        paths = [{"dst_ep": ep(b, 8080), "src_ep": ep("10.9.0.1", 0), "flags": 0} for b in backends]
+        return {"vip": ep(vip, port), "id": id, "ip_proto": proto, "is_real_ip": 0, "flags": 0,
+                "lb_type": 0, "n_paths": len(paths), "flow_hash_config": 0, "paths": paths}
+
+    cn = {}
+    r = api.cnat_translation_update(translation=tr("10.96.0.1", 80, 6, ["10.9.0.5", "10.9.0.6"]))
+    cn["a"] = [r.retval, r.id]
+    r = api.cnat_translation_update(translation=tr("10.96.0.1", 80, 17, ["10.9.0.5"]))
+    cn["b"] = [r.retval, r.id]
+    r = api.cnat_translation_update(translation=tr("10.96.0.1", 80, 6, ["10.9.0.7"], id=77))
+    cn["a_again"] = [r.retval, r.id]
+    cn["dump"] = [[t.translation.id, str(t.translation.vip.addr), t.translation.vip.port,
+                   int(t.translation.ip_proto), [str(p.dst_ep.addr) for p in t.translation.paths],
+                   [str(p.src_ep.addr) for p in t.translation.paths]]
+                  for t in api.cnat_translation_dump()]
+    cn["del"] = api.cnat_translation_del(id=cn["a"][1]).retval
+    cn["del_again"] = api.cnat_translation_del(id=cn["a"][1]).retval
+    r = api.cnat_translation_update(translation=tr("10.96.0.2", 53, 17, ["10.9.0.5"]))
+    cn["reused"] = [r.retval, r.id]
+    out["cnat"] = cn
     # dumps (details ended by control_ping)
     ifs = api.sw_interface_dump()
     out["interfaces"] = sorted([i.interface_name, i.tag, int(i.flags)] for i in ifs)
