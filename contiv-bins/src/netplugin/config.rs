@@ -253,6 +253,33 @@ pub struct OvsSettings {
     /// then) and for OVS to number a new port.
     #[arg(long = "ovs-timeout", env = "CONTIV_OVS_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
+
+    /// The host's end of the host port (external access: egress NAT and
+    /// published ports); the bridge's end is this name + `o`. At most 14
+    /// bytes. One per switch: two agents sharing a namespace need two.
+    #[arg(
+        long = "ovs-host-port",
+        env = "CONTIV_OVS_HOST_PORT",
+        default_value = "contivh0",
+        value_parser = parse_host_port
+    )]
+    pub host_port: String,
+}
+
+/// A host-port name: 1–14 bytes (its bridge end adds `o`; Linux allows
+/// 15), no `/`, whitespace or `:`.
+fn parse_host_port(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 14 {
+        return Err(format!(
+            "{s:?}: a host-port name has 1 to 14 bytes (the bridge's end adds `o`)"
+        ));
+    }
+    if s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
+        return Err(format!(
+            "{s:?}: an interface name has no '/', ':' or spaces"
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 impl Default for OvsSettings {
@@ -264,6 +291,7 @@ impl Default for OvsSettings {
             datapath_type: "netdev".into(),
             netns: None,
             timeout: Duration::from_secs(30),
+            host_port: "contivh0".into(),
         }
     }
 }

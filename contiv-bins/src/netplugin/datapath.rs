@@ -216,6 +216,7 @@ pub fn ovs_config(cfg: &AgentConfig) -> contiv_dp_ovs::datapath::OvsConfig {
     c.vxlan_port = Some(cfg.vxlan_port);
     c.switch_netns = o.netns_path().map(Netns::Path).unwrap_or(Netns::Current);
     c.port_timeout = o.timeout;
+    c.host_port = o.host_port.clone();
     c
 }
 

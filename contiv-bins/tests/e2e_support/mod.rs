@@ -86,12 +86,23 @@ impl Switch {
                 .stderr(Stdio::null())
                 .status();
             let _ = self.ovs.vsctl(&["--if-exists", "del-br", &self.bridge]);
-            let _ = Command::new("ip")
-                .args(["link", "del", &self.bridge])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            for link in [self.bridge.clone(), self.host_port()] {
+                let _ = Command::new("ip")
+                    .args(["link", "del", &link])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
+    }
+
+    /// The host port's host end netplugin is told to use (`--ovs-host-port`):
+    /// derived from the bridge, so concurrent runs do not share it.
+    pub fn host_port(&self) -> String {
+        let tail = self.bridge.trim_start_matches("ctvb");
+        let mut name = format!("ctvh{tail}");
+        name.truncate(14);
+        name
     }
 
     /// The namespace the switch runs in (`None`: the host's).
@@ -180,7 +191,7 @@ impl Switch {
                 })
                 .collect(),
             // The host port (external access), when the switch has it.
-            host: ofports.get("contivh0o").copied(),
+            host: ofports.get(&format!("{}o", self.host_port())).copied(),
             ..PortMap::default()
         };
         let mut p = Pipeline::from_desired(desired, &ports);
@@ -312,6 +323,8 @@ impl Plugin {
             sw.ovs.rundir().display().to_string(),
             "--ovs-bridge".into(),
             sw.bridge.clone(),
+            "--ovs-host-port".into(),
+            sw.host_port(),
             "--cni-socket".into(),
             dir.join("cni.sock").display().to_string(),
             "--docker-plugin-dir".into(),
