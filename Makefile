@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: deps build test fmt-check clippy unit publish-check demo bench clean
+.PHONY: deps build test fmt-check clippy unit publish-check features-check demo bench clean
 
 ## deps: install missing system packages (idempotent)
 deps:
@@ -28,9 +28,17 @@ unit:
 publish-check:
 	CARGO="$(CARGO)" ./scripts/check-publish.sh
 
+## features-check: each daemon of contiv-bins builds alone (cargo features
+## `netmaster`, `netplugin`, `cni`, `netctl`), so an embedder can take the
+## agent without the control plane and the reverse (issue 18.3)
+features-check:
+	for f in netmaster netplugin cni netctl; do \
+	  $(CARGO) check -q -p contiv-bins --no-default-features --features $$f || exit 1; \
+	done
+
 ## test: deps, format check, clippy -D warnings, the whole test suite, the
-## publish/doc check
-test: deps fmt-check clippy unit publish-check
+## publish/doc check, the daemons' features one by one
+test: deps fmt-check clippy unit publish-check features-check
 
 ## demo: the seed tutorial on one machine: netmaster (embedded store), a
 ## private OVS (userspace datapath) — or the eBPF datapath with

@@ -1,19 +1,30 @@
-//! Plumbing shared by the daemons: logging setup, config files whose keys
-//! are long flag names, and shutdown signals.
+//! Plumbing shared by the daemons: logging setup and its format, config
+//! files whose keys are long flag names, shutdown signals, private
+//! directories.
 
 use std::ffi::OsString;
 use std::path::Path;
 
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Initialises `tracing` output to stderr: `filter` is an env-filter
-/// directive (`info`, `contiv_bins=debug`), `json` selects JSON lines.
-pub fn init_logging(filter: &str, json: bool) {
+/// directive (`info`, `contiv_bins=debug`), `format` text or JSON lines.
+pub fn init_logging(filter: &str, format: LogFormat) {
     let env = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env)
         .with_writer(std::io::stderr)
         .with_target(false);
-    let _ = if json {
+    let _ = if format == LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.with_ansi(false).try_init()

@@ -91,7 +91,7 @@ async fn a_mode_a_host_cannot_realise_is_refused_and_reported() {
 /// else) and says why its speaker does not run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bgp_inspect_is_read_live_from_the_agent_with_its_node_token() {
-    use contiv_bins::netmaster::auth::Credentials;
+    use contiv_bins::auth::Credentials;
     use contiv_bins::netplugin::client::NetmasterClient;
     use contiv_bins::netplugin::config::CtrlListen;
     const ADMIN: &str = "route-admin-token";

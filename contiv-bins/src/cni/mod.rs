@@ -1,8 +1,8 @@
 //! The `contiv-cni` plugin as a library: CNI environment and `CNI_ARGS`
 //! ([`env`](mod@env)), network configuration ([`netconf`]), results in every
 //! supported format ([`result`]), errors with the spec's codes
-//! ([`error`]), the blocking client of the agent's socket ([`client`]) and
-//! the commands ([`plugin`]).
+//! ([`error`]) and the commands ([`plugin`]). What it sends the agent and
+//! what comes back is [`crate::agent_api`] (shared with netplugin).
 //!
 //! ## Commands
 //!
@@ -18,7 +18,7 @@
 //!   with the addresses of `prevResult`; and inside `CNI_NETNS` the
 //!   interface exists, is up, has the listed MAC and MTU, the endpoint's
 //!   addresses, and the routes ADD created that `prevResult` still lists
-//!   (the agent reads the namespace: [`crate::netplugin::ifcheck`]).
+//!   (the agent reads the namespace: netplugin's `ifcheck`).
 //! * `VERSION`: `0.3.0`, `0.3.1`, `0.4.0`, `1.0.0`, `1.1.0`.
 //! * `STATUS` (1.1.0): succeeds when the agent is registered and synced,
 //!   else code 50.
@@ -49,7 +49,6 @@
 //! internal error, 103 CHECK found the container's interface, addresses or
 //! routes not as ADD left them (the message names each difference).
 
-pub mod client;
 pub mod env;
 pub mod error;
 pub mod netconf;

@@ -1,15 +1,16 @@
 //! The plugin's commands: one invocation in, stdout text and an exit code
 //! out.
 
-use super::client::{CallError, call};
 use super::env::{CniEnv, Command};
 use super::error::*;
 use super::netconf::{LATEST, NetConf, SUPPORTED_VERSIONS, supported, version_tuple};
 use super::result::{CniResult, Interface, IpConfig};
-use crate::netplugin::AgentErrorKind;
-use crate::netplugin::wire::{
-    AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest, ErrorBody,
+use crate::agent_api::client::{CallError, call};
+use crate::agent_api::wire::{
+    AgentErrorKind, AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest,
+    ErrorBody,
 };
+pub use crate::agent_api::wire::{LABEL_IFNAME, LABEL_NETWORK};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
@@ -24,12 +25,6 @@ pub const DEFAULT_NETWORK: &str = "default-net";
 
 /// How long a call to the agent may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Labels under which CNI endpoints record their network name and
-/// interface (for GC).
-pub const LABEL_NETWORK: &str = "contiv.io/cni-network";
-/// See [`LABEL_NETWORK`].
-pub const LABEL_IFNAME: &str = "contiv.io/cni-ifname";
 
 /// What an invocation prints and returns.
 #[derive(Clone, Debug, PartialEq, Eq)]

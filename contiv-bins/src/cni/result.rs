@@ -5,8 +5,8 @@
 //! wrote it (fields this plugin does not use are ignored).
 
 use super::netconf::{Dns, version_tuple};
-use crate::netplugin::wire::ListedInterface;
-pub use crate::netplugin::wire::Route;
+use crate::agent_api::wire::ListedInterface;
+pub use crate::agent_api::wire::Route;
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Value, json};

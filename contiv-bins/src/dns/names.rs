@@ -11,9 +11,11 @@
 //! * services ([`ServiceEntry`], by tenant and service): a serviceLB name and
 //!   its VIP.
 //!
-//! [`NameTables::from_view`] builds everything from netmaster's
-//! [`ClusterView`]; [`NameTables::from_records`] from plain iterators; the
-//! `put_*`/`delete_*` methods apply single changes (from a watch stream).
+//! The tables know nothing of where the records come from: what names map
+//! to which addresses is just these three record types.
+//! [`NameTables::from_records`] builds everything from plain iterators
+//! (netplugin feeds it from its view of the watch stream); the
+//! `put_*`/`delete_*` methods apply single changes.
 //!
 //! # Resolution rules
 //!
@@ -55,7 +57,6 @@
 //! There is no domain suffix handling (as in the original): `web.svc.local`
 //! only resolves if `svc.local` is a network of the tenant.
 
-use crate::netmaster::cache::ClusterView;
 use contiv_core::model::{EndpointGroup, ServiceLB};
 use contiv_core::records::{EndpointRecord, ServiceState};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -232,19 +233,6 @@ impl NameTables {
     /// Empty tables.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Builds the tables from netmaster's view: every endpoint, every
-    /// endpoint group, and every service that has a VIP.
-    pub fn from_view(view: &ClusterView) -> Self {
-        let services = view.service_states.iter().filter_map(|(key, state)| {
-            ServiceEntry::from_state(state, view.service_lbs.get(key).map(|s| &**s))
-        });
-        Self::from_records(
-            view.endpoints.values().map(|e| &**e),
-            view.epgs.values().map(|g| GroupEntry::from(&**g)),
-            services,
-        )
     }
 
     /// Builds the tables from plain records.

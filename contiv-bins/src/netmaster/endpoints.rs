@@ -143,7 +143,7 @@ impl Netmaster {
             .get(&format!("{network_key}/{id}"))
             .map(|e| e.host.clone());
         match host {
-            Some(h) => who.may_act_for(&h),
+            Some(h) => Ok(who.may_act_for(&h)?),
             None => Ok(()),
         }
     }

@@ -132,6 +132,12 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<crate::auth::ForeignHost> for ApiError {
+    fn from(e: crate::auth::ForeignHost) -> Self {
+        ApiError::forbidden(e.to_string())
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         ApiError::invalid(e.to_string())

@@ -26,10 +26,7 @@ pub fn run(cfg: NetmasterConfig) -> ExitCode {
     if let Some(host) = &cfg.print_node_token {
         return print_node_token(&cfg, host);
     }
-    daemon::init_logging(
-        &cfg.log_level,
-        cfg.log_format == super::config::LogFormat::Json,
-    );
+    daemon::init_logging(&cfg.log_level, cfg.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

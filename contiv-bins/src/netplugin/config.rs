@@ -1,7 +1,8 @@
 //! netplugin configuration: flags, environment and an optional TOML file
 //! (`--config`, keys are the long flag names, as for netmaster).
 
-use crate::netmaster::config::{LogFormat, parse_duration};
+use crate::daemon::LogFormat;
+use crate::duration::parse_duration;
 use clap::{Args, ValueEnum};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -563,7 +564,7 @@ impl AgentConfig {
     /// Checks settings that flags alone cannot: durations must be ones the
     /// timers can represent. The message names the setting.
     pub fn check(&self) -> Result<(), String> {
-        let max = crate::netmaster::config::MAX_TIMER;
+        let max = crate::duration::MAX_TIMER;
         for (flag, d) in [
             ("--add-timeout", self.add_timeout),
             ("--ovs-timeout", self.ovs.timeout),

@@ -13,7 +13,7 @@
 //! | `GET /status` | the agent's status (as on the CNI socket) |
 
 use super::core::Core;
-use crate::netmaster::auth::{Credentials, NODE_TOKEN_PREFIX, constant_time_eq};
+use crate::auth::{Credentials, NODE_TOKEN_PREFIX, constant_time_eq};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

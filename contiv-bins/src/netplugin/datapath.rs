@@ -23,7 +23,7 @@ use std::sync::Arc;
 #[async_trait]
 pub trait DatapathCounters: Send + Sync {
     /// The counters now.
-    async fn counters(&self) -> Result<super::wire::DatapathCounters, String>;
+    async fn counters(&self) -> Result<crate::agent_api::wire::DatapathCounters, String>;
 }
 
 /// A datapath and, if it counts packets, its counters.
@@ -108,10 +108,10 @@ struct EbpfCounters(Arc<contiv_dp_ebpf::EbpfDatapath>);
 #[cfg(feature = "ebpf")]
 #[async_trait]
 impl DatapathCounters for EbpfCounters {
-    async fn counters(&self) -> Result<super::wire::DatapathCounters, String> {
-        use super::wire::{DropCounter, EndpointCounters, RuleCounters};
+    async fn counters(&self) -> Result<crate::agent_api::wire::DatapathCounters, String> {
+        use crate::agent_api::wire::{DropCounter, EndpointCounters, RuleCounters};
         let c = self.0.counters().await.map_err(|e| e.to_string())?;
-        Ok(super::wire::DatapathCounters {
+        Ok(crate::agent_api::wire::DatapathCounters {
             datapath: "ebpf".into(),
             endpoints: c
                 .endpoints

@@ -5,44 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What kind of failure an [`AgentError`] is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentErrorKind {
-    /// The request is malformed (bad names, missing fields).
-    Invalid,
-    /// Something the request names does not exist (network, group,
-    /// endpoint).
-    NotFound,
-    /// The request conflicts with existing state (endpoint exists with
-    /// other parameters, address taken).
-    Conflict,
-    /// A transient condition: netmaster unreachable or without leader, the
-    /// agent not yet synced, a timeout. Retrying later may succeed.
-    Unavailable,
-    /// The datapath refused or failed the operation.
-    Datapath,
-    /// CHECK: the container's interface, addresses or routes are not as
-    /// ADD left them.
-    Misconfigured,
-    /// A failure injected on purpose by the fault-injection hook (tests).
-    Injected,
-    /// A bug or an unexpected failure.
-    Internal,
-}
-
-impl AgentErrorKind {
-    /// HTTP status used on the local API.
-    pub fn status(self) -> u16 {
-        match self {
-            AgentErrorKind::Invalid => 400,
-            AgentErrorKind::NotFound => 404,
-            AgentErrorKind::Conflict | AgentErrorKind::Misconfigured => 409,
-            AgentErrorKind::Unavailable | AgentErrorKind::Injected => 503,
-            AgentErrorKind::Datapath | AgentErrorKind::Internal => 500,
-        }
-    }
-}
+pub use crate::agent_api::wire::AgentErrorKind;
 
 /// A failed agent operation: a kind and a message a user can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -18,7 +18,7 @@
 //! plugin added) are not differences.
 
 use super::error::{AgentError, AgentResult};
-use super::wire::{CniAddResponse, ListedInterface, Route};
+use crate::agent_api::wire::{CniAddResponse, ListedInterface, Route};
 use contiv_core::datapath::MacAddr;
 use contiv_core::linux::PlumbError;
 use contiv_core::linux::netns::{Netns, netlink};

@@ -1,5 +1,5 @@
 //! The local API on the CNI socket (default `/run/contiv/contiv-cni.sock`,
-//! mode 0600): what `contiv-cni` calls. See [`super::wire`] for bodies.
+//! mode 0600): what `contiv-cni` calls. See [`crate::agent_api::wire`] for bodies.
 //!
 //! | call | does |
 //! |---|---|
@@ -15,7 +15,7 @@ use super::core::{AddSpec, Added, Core};
 use super::error::{AgentError, AgentResult};
 use super::ifcheck;
 use super::journal::Release;
-use super::wire::{
+use crate::agent_api::wire::{
     AgentStatus, CniAddRequest, CniAddResponse, CniCheckRequest, CniDelRequest, ErrorBody,
 };
 use axum::body::Bytes;
@@ -87,7 +87,7 @@ async fn status(State(core): State<Arc<Core>>) -> Json<AgentStatus> {
 
 async fn counters(
     State(core): State<Arc<Core>>,
-) -> AgentResult<Json<super::wire::DatapathCounters>> {
+) -> AgentResult<Json<crate::agent_api::wire::DatapathCounters>> {
     let Some(c) = &core.counters else {
         return Err(AgentError::not_found(format!(
             "the {} datapath keeps no packet counters",
@@ -100,8 +100,8 @@ async fn counters(
         .map_err(|e| AgentError::internal(format!("reading the datapath counters: {e}")))
 }
 
-async fn desired_state(State(core): State<Arc<Core>>) -> Json<super::wire::DesiredDump> {
-    Json(super::wire::DesiredDump::from_state(
+async fn desired_state(State(core): State<Arc<Core>>) -> Json<crate::agent_api::wire::DesiredDump> {
+    Json(crate::agent_api::wire::DesiredDump::from_state(
         core.recon.desired_state().await,
     ))
 }
@@ -287,13 +287,13 @@ async fn gc(State(core): State<Arc<Core>>, b: Bytes) -> AgentResult<Json<serde_j
                 .values()
                 .filter(|e| {
                     e.host == host
-                        && e.labels.get(crate::cni::plugin::LABEL_NETWORK)
+                        && e.labels.get(crate::agent_api::wire::LABEL_NETWORK)
                             == Some(&req.network_name)
                 })
                 .filter(|e| {
                     let ifname = e
                         .labels
-                        .get(crate::cni::plugin::LABEL_IFNAME)
+                        .get(crate::agent_api::wire::LABEL_IFNAME)
                         .cloned()
                         .unwrap_or_default();
                     !valid.contains(&(e.container_id.clone(), ifname))

@@ -26,7 +26,7 @@
 //! | [`ifcheck`] | CHECK inside the container: its interface, addresses and routes read over rtnetlink |
 //! | [`journal`] | crash-recovery journal of unfinished operations |
 //! | [`faults`] | fault-injection hook between the steps (tests) |
-//! | [`local_api`], [`wire`] | the CNI socket's HTTP API and its bodies |
+//! | [`local_api`] | the CNI socket's HTTP API (its bodies: [`crate::agent_api::wire`]) |
 //! | [`cnm`] | Docker remote network + IPAM driver, Docker network sync |
 //! | [`unix`] | HTTP over unix sockets |
 //! | [`datapath`], [`ifnames`] | backend selection; interface names |
@@ -64,12 +64,12 @@ pub mod registration;
 pub mod unix;
 pub mod view;
 pub mod watcher;
-pub mod wire;
 
 pub use config::{AgentConfig, DatapathKind};
 pub use error::{AgentError, AgentErrorKind, AgentResult};
 
 use self::core::Core;
+use crate::agent_api::wire;
 use contiv_core::datapath::Datapath;
 use contiv_core::records::NodeRecord;
 use desired::HostIdentity;
@@ -413,10 +413,7 @@ pub async fn start_built(cfg: AgentConfig, built: datapath::Built) -> Result<Age
 /// Runs the agent until SIGINT/SIGTERM. Exit code 22 on bad
 /// configuration, 1 on a runtime failure.
 pub fn run(cfg: AgentConfig) -> ExitCode {
-    crate::daemon::init_logging(
-        &cfg.log_level,
-        cfg.log_format == crate::netmaster::config::LogFormat::Json,
-    );
+    crate::daemon::init_logging(&cfg.log_level, cfg.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

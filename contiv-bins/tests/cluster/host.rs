@@ -485,7 +485,7 @@ impl Host {
         if !r.ok() {
             return None;
         }
-        let d: contiv_bins::netplugin::wire::DesiredDump = serde_json::from_str(&r.body).ok()?;
+        let d: contiv_bins::agent_api::wire::DesiredDump = serde_json::from_str(&r.body).ok()?;
         Some(d.state)
     }
 

@@ -467,7 +467,7 @@ impl Plugin {
         .await
         .expect("desired state");
         assert!(s.is_success(), "GET /debug/desired: {s}");
-        serde_json::from_slice::<contiv_bins::netplugin::wire::DesiredDump>(&b)
+        serde_json::from_slice::<contiv_bins::agent_api::wire::DesiredDump>(&b)
             .expect("desired state JSON")
             .into_state()
     }

@@ -416,49 +416,26 @@ fn incremental_updates_replace_and_remove() {
 }
 
 #[test]
-fn from_view_joins_services_with_their_vips() {
-    let mut view = ClusterView::default();
+fn services_join_their_vips_and_groups_exist_without_endpoints() {
     let e = ep("e1", "t", "net", "web", "c1", "10.0.0.2");
-    view.endpoints.insert("t:net/e1".into(), e.into());
-    view.service_lbs.insert(
-        "t:lb".into(),
-        ServiceLB {
-            service_name: "lb".into(),
-            tenant_name: "t".into(),
-            network_name: "net".into(),
-            ..Default::default()
-        }
-        .into(),
-    );
-    view.service_states.insert(
-        "t:lb".into(),
-        ServiceState {
-            key: "t:lb".into(),
-            vip: "10.0.0.250".parse().unwrap(),
-        }
-        .into(),
-    );
-    // A service without a VIP yet does not resolve.
-    view.service_lbs.insert(
-        "t:pending".into(),
-        ServiceLB {
-            service_name: "pending".into(),
-            tenant_name: "t".into(),
-            ..Default::default()
-        }
-        .into(),
-    );
-    view.epgs.insert(
-        "t:empty".into(),
-        EndpointGroup {
-            group_name: "empty".into(),
-            tenant_name: "t".into(),
-            network_name: "net".into(),
-            ..Default::default()
-        }
-        .into(),
-    );
-    let t = NameTables::from_view(&view);
+    let lb = ServiceLB {
+        service_name: "lb".into(),
+        tenant_name: "t".into(),
+        network_name: "net".into(),
+        ..Default::default()
+    };
+    let state = ServiceState {
+        key: "t:lb".into(),
+        vip: "10.0.0.250".parse().unwrap(),
+    };
+    let empty = EndpointGroup {
+        group_name: "empty".into(),
+        tenant_name: "t".into(),
+        network_name: "net".into(),
+        ..Default::default()
+    };
+    let services = ServiceEntry::from_state(&state, Some(&lb));
+    let t = NameTables::from_records([&e], [GroupEntry::from(&empty)], services);
     assert_eq!(
         found(t.resolve("t", "net", "lb.net", QueryKind::A)),
         vec![v4("10.0.0.250")]
@@ -467,11 +444,18 @@ fn from_view_joins_services_with_their_vips() {
         found(t.resolve("t", "net", "web", QueryKind::A)),
         vec![v4("10.0.0.2")]
     );
+    assert_eq!(t.resolve("t", "net", "empty", QueryKind::A), Lookup::NoData);
+    // Without the serviceLB object the network is unknown: the bare name
+    // resolves, the network-qualified one does not.
+    let bare = NameTables::from_records([], [], ServiceEntry::from_state(&state, None));
     assert_eq!(
-        t.resolve("t", "net", "pending", QueryKind::A),
+        found(bare.resolve("t", "net", "lb", QueryKind::A)),
+        vec![v4("10.0.0.250")]
+    );
+    assert_eq!(
+        bare.resolve("t", "net", "lb.net", QueryKind::A),
         Lookup::Unknown
     );
-    assert_eq!(t.resolve("t", "net", "empty", QueryKind::A), Lookup::NoData);
 }
 
 #[test]

@@ -3,9 +3,9 @@
 //! (new connections each rule decided, and dropped), drops by reason —
 //! where "why was my packet dropped" starts. Not in the original.
 
+use crate::agent_api::wire::DatapathCounters;
 use crate::netctl::error::NetctlError;
 use crate::netctl::tabwriter::TabWriter;
-use crate::netplugin::wire::DatapathCounters;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -112,7 +112,7 @@ pub fn render(c: &DatapathCounters) -> String {
 /// Fetches and prints the counters.
 pub fn run(args: &CountersArgs, out: &mut dyn Write) -> Result<(), NetctlError> {
     let url = format!("unix:{}", args.socket.display());
-    let (status, body) = crate::cni::client::call(
+    let (status, body) = crate::agent_api::client::call(
         &args.socket,
         "GET",
         "/counters",
@@ -152,7 +152,7 @@ pub fn run(args: &CountersArgs, out: &mut dyn Write) -> Result<(), NetctlError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netplugin::wire::{DropCounter, EndpointCounters, RuleCounters};
+    use crate::agent_api::wire::{DropCounter, EndpointCounters, RuleCounters};
 
     #[test]
     fn the_tables_show_every_counter() {

@@ -1,14 +1,60 @@
-//! Bodies of the agent's local API (the unix socket `contiv-cni` talks to):
-//! `POST /cni/add`, `POST /cni/del`, `POST /cni/check`, `GET /status`.
-//! Errors come back as [`ErrorBody`] with a non-2xx status.
+//! Bodies of the agent's local API (the unix socket `contiv-cni` and
+//! `netctl` talk to): `POST /cni/add`, `POST /cni/del`, `POST /cni/check`,
+//! `GET /status`, `GET /counters`, `GET /debug/desired`. Errors come back
+//! as [`ErrorBody`] with a non-2xx status.
 
-use super::error::AgentErrorKind;
 use contiv_core::datapath::MacAddr;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+
+/// Label under which a CNI endpoint records the name of its CNI network
+/// (the netconf's `name`), so GC can find the network's endpoints.
+pub const LABEL_NETWORK: &str = "contiv.io/cni-network";
+/// Label under which a CNI endpoint records its `CNI_IFNAME` (for GC).
+pub const LABEL_IFNAME: &str = "contiv.io/cni-ifname";
+
+/// What kind of failure an agent operation (or a call of the local API)
+/// ended in; [`ErrorBody::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentErrorKind {
+    /// The request is malformed (bad names, missing fields).
+    Invalid,
+    /// Something the request names does not exist (network, group,
+    /// endpoint).
+    NotFound,
+    /// The request conflicts with existing state (endpoint exists with
+    /// other parameters, address taken).
+    Conflict,
+    /// A transient condition: netmaster unreachable or without leader, the
+    /// agent not yet synced, a timeout. Retrying later may succeed.
+    Unavailable,
+    /// The datapath refused or failed the operation.
+    Datapath,
+    /// CHECK: the container's interface, addresses or routes are not as
+    /// ADD left them.
+    Misconfigured,
+    /// A failure injected on purpose by the fault-injection hook (tests).
+    Injected,
+    /// A bug or an unexpected failure.
+    Internal,
+}
+
+impl AgentErrorKind {
+    /// HTTP status used on the local API.
+    pub fn status(self) -> u16 {
+        match self {
+            AgentErrorKind::Invalid => 400,
+            AgentErrorKind::NotFound => 404,
+            AgentErrorKind::Conflict | AgentErrorKind::Misconfigured => 409,
+            AgentErrorKind::Unavailable | AgentErrorKind::Injected => 503,
+            AgentErrorKind::Datapath | AgentErrorKind::Internal => 500,
+        }
+    }
+}
 
 /// `POST /cni/add`: attach a container interface.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +141,7 @@ pub struct CniDelRequest {
 
 /// `POST /cni/check`: is the interface as ADD left it? The agent compares
 /// the previous result with its record, then reads the container's
-/// namespace (see [`super::ifcheck`]).
+/// namespace (netplugin's `ifcheck`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CniCheckRequest {
     /// `CNI_CONTAINERID`.
