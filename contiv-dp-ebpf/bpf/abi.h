@@ -30,6 +30,10 @@
 #define TARGET_VXLAN 2  /* a remote endpoint or peer behind VTEP `vtep` */
 #define TARGET_UPLINK 3 /* the VLAN uplink */
 
+/* struct target.flags */
+#define TARGET_F_QDISC 1u /* local: deliver through the host side's egress
+			     qdisc (bpf_redirect, not _peer): it is shaped */
+
 /* struct config.flags */
 #define CFG_ARP_PROXY 1u
 
@@ -156,7 +160,8 @@ struct target {
 	__u32 ifindex;
 	__u32 epg;
 	__u8 mac[6];
-	__u8 pad[2];
+	__u8 flags; /* TARGET_F_* */
+	__u8 pad;
 	struct ip_addr vtep;
 };
 

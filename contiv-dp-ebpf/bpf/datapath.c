@@ -3,7 +3,8 @@
  * The contiv tc datapath. Three classifiers on tc ingress (tcx):
  *
  *   from_endpoint  on each local endpoint's host-side veth: what a
- *                  container sends (spoof guard, DSCP, rate limit, ARP/ND
+ *                  container sends (spoof guard, DSCP, rate limit where no
+ *                  tbf shapes the container side, ARP/ND
  *                  answers, the gateway, then forwarding with policy);
  *   from_vxlan     on the host's `vxlan external gbp` device: what peers
  *                  send (VNI -> network, the source group from VXLAN-GBP);
@@ -11,7 +12,8 @@
  *
  * Forwarding is by destination address within the packet's network
  * (endpoints map), L2 fallbacks by MAC for link-local IPv6; local delivery
- * with bpf_redirect_peer, remote through the VXLAN device (tunnel key +
+ * with bpf_redirect_peer (bpf_redirect through the host side's egress
+ * qdisc when a tbf shapes what the endpoint receives), remote through the VXLAN device (tunnel key +
  * GBP option) or the uplink (VLAN push). New connections meet policy
  * (policy.h); replies and later packets pass through conntrack.
  *
@@ -226,6 +228,10 @@ INLINE int deliver(struct __sk_buff *skb, struct pkt *p, const struct target *t,
 		if (set_mac && !mac_eq(p->dmac, t->mac) && bpf_skb_store_bytes(skb, 0, t->mac, 6, 0))
 			return drop(DROP_REDIRECT);
 		count_rx(t->ifindex, p->len);
+		/* A shaped endpoint's host side has a tbf root qdisc that
+		 * redirect_peer would skip: go through its egress instead. */
+		if (t->flags & TARGET_F_QDISC)
+			return bpf_redirect(t->ifindex, 0);
 		return bpf_redirect_peer(t->ifindex, 0);
 	}
 	if (p->origin != ORIGIN_LOCAL)

@@ -16,6 +16,10 @@ pub const NET_TAG_VLAN: u32 = 0x0200_0000;
 pub const TARGET_LOCAL: u32 = 1;
 pub const TARGET_VXLAN: u32 = 2;
 pub const TARGET_UPLINK: u32 = 3;
+/// `Target::flags`: deliver through the host side's egress qdisc (a
+/// `tbf` shapes what the endpoint receives; `bpf_redirect_peer` would
+/// skip it).
+pub const TARGET_F_QDISC: u8 = 1;
 
 pub const CFG_ARP_PROXY: u32 = 1;
 
@@ -162,7 +166,8 @@ pub struct Target {
     pub ifindex: u32,
     pub epg: u32,
     pub mac: [u8; 6],
-    pub pad: [u8; 2],
+    pub flags: u8,
+    pub pad: u8,
     pub vtep: IpKey,
 }
 

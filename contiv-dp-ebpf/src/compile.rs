@@ -7,6 +7,7 @@ use crate::sets::SetIds;
 use crate::tables::SetEntry;
 use contiv_core::datapath::{Encap, LocalEndpoint, MacAddr, NetworkSpec, Qos, RemoteEndpoint};
 use contiv_core::ir::{AddrSet, Direction, IrRule, PeerMatch, TenantId};
+use contiv_core::linux::shaping;
 use std::net::IpAddr;
 
 /// The key of a network in the maps.
@@ -55,8 +56,10 @@ pub fn network(n: &NetworkSpec) -> Network {
     e
 }
 
-/// Token bucket parameters of a QoS spec: (bytes/s, burst bytes). The
-/// burst is at least 64 KiB + one frame, so a full GSO packet can pass.
+/// Token bucket parameters of a QoS spec: (bytes/s, burst bytes), for the
+/// programs' policer of what an endpoint without a shaped container side
+/// sends. The burst is at least 64 KiB + one frame, so a full GSO packet
+/// can pass.
 pub fn bucket(q: &Qos) -> (u64, u64) {
     let rate = u64::from(q.rate_kbps) * 1000 / 8;
     let burst = if q.burst_kb == 0 {
@@ -135,13 +138,21 @@ pub fn local_contrib(ep: &LocalEndpoint, n: &NetworkSpec, ifindex: u32, owned: b
         iface.flags |= IF_OWNED;
     }
     let mut c = Contrib::default();
+    let mut flags = 0;
     if let Some(q) = &ep.qos {
         iface.dscp = q.dscp & 0x3f;
         if q.rate_kbps > 0 {
-            let (rate, burst) = bucket(q);
-            iface.rate_bps = rate;
-            iface.burst = burst;
-            c.buckets.push((ifindex, ()));
+            // What it receives: a tbf on the host side's egress, which
+            // delivery must then pass through.
+            flags |= TARGET_F_QDISC;
+            // What it sends: a tbf on its container side where there is
+            // one to shape; the programs police it where there is not.
+            if !shaping::shapes_what_it_sends(ep) {
+                let (rate, burst) = bucket(q);
+                iface.rate_bps = rate;
+                iface.burst = burst;
+                c.buckets.push((ifindex, ()));
+            }
         }
     }
     let t = Target {
@@ -149,6 +160,7 @@ pub fn local_contrib(ep: &LocalEndpoint, n: &NetworkSpec, ifindex: u32, owned: b
         ifindex,
         epg: ep.epg,
         mac: ep.mac.0,
+        flags,
         ..Target::default()
     };
     c.ifaces.push((ifindex, iface));

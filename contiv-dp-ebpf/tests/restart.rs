@@ -74,10 +74,22 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     let net = vxlan_net("t1:n", 1, 72, 7200);
     let a_ns = Netns::new("ec");
     let b_ns = Netns::new("ec");
-    let a = local_ep("a", &net, 2, 10, &a_ns);
+    let mut a = local_ep("a", &net, 2, 10, &a_ns);
+    a.qos = Some(contiv_core::datapath::Qos {
+        rate_kbps: 20_000,
+        burst_kb: 0,
+        dscp: 0,
+    });
     let b = local_ep("b", &net, 3, 11, &b_ns);
     let desired = state(&net, &[&a, &b], true);
     host.dp().resync(&desired).await.unwrap();
+    let shaped = |host: &Host| {
+        (
+            host.ns.has_tbf(&a.host_ifname, "20Mbit"),
+            a_ns.has_tbf("eth0", "20Mbit"),
+        )
+    };
+    assert_eq!(shaped(&host), (true, true), "a's shapers, both ends");
     let _l = b_ns.spawn(&["nc", "-l", "-k", "-p", "9000"]);
     let _m = b_ns.spawn(&["nc", "-l", "-k", "-p", "9001"]);
     assert!(eventually(Duration::from_secs(3), || a_ns.tcp(&v4(&b), 9001)));
@@ -101,8 +113,26 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     assert!(r.unchanged > 10, "{r:?}");
     assert_eq!(host.dp().ifindex_of("b").await, Some(ifindex_b));
     assert_eq!(links(&host), pins);
+    assert_eq!(shaped(&host), (true, true), "a's shapers adopted");
     assert!(a_ns.ping(&v4(&b)));
     assert!(!a_ns.tcp(&v4(&b), 9000));
+
+    // It dies again; a's netprofile loses its bandwidth meanwhile: the
+    // next successor removes both stale shapers and delivers to a
+    // without its host side's qdisc (a's two address entries and its MAC
+    // entry rewritten), nothing else.
+    host.dp = None;
+    host.start().await;
+    let mut a2 = a.clone();
+    a2.qos = None;
+    let r = host
+        .dp()
+        .resync(&state(&net, &[&a2, &b], true))
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.removed), (3, 2), "{r:?}");
+    assert_eq!(shaped(&host), (false, false), "stale shapers removed");
+    assert!(b_ns.ping(&v4(&a)), "b reaches a");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,56 +120,109 @@ async fn rules_and_endpoints_count_what_they_decide() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dscp_is_marked_and_the_rate_is_policed() {
-    use contiv_core::datapath::Qos;
+async fn dscp_is_marked_and_the_rate_is_shaped_or_policed() {
+    use contiv_core::datapath::{Attachment, Qos};
     use support::frames;
     let host = Host::new("eh").await;
     let net = vxlan_net("t1:n", 1, 65, 6500);
     let a_ns = Netns::new("ec");
     let b_ns = Netns::new("ec");
-    let mut a = local_ep("a", &net, 2, 0, &a_ns);
-    a.qos = Some(Qos {
+    let qos = Qos {
         rate_kbps: 1000,
         burst_kb: 0,
         dscp: 46,
-    });
+    };
+    let mut a = local_ep("a", &net, 2, 0, &a_ns);
+    a.qos = Some(qos);
     let b = local_ep("b", &net, 3, 0, &b_ns);
+    // c: an interface made outside the datapath (no container side it
+    // could shape).
+    let mut c = local_ep("c", &net, 4, 0, &b_ns);
+    c.host_ifname = unique("vx");
+    c.attachment = Attachment::Existing;
+    c.qos = Some(qos);
+    host.ns.ip(&[
+        "link",
+        "add",
+        &c.host_ifname,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{}p", c.host_ifname),
+    ]);
     host.apply(vec![
         DpOp::AddNetwork(net.clone()),
         DpOp::AddLocalEndpoint(a.clone()),
         DpOp::AddLocalEndpoint(b.clone()),
+        DpOp::AddLocalEndpoint(c.clone()),
     ])
     .await;
-    let frame = frames::ip_frame(
-        a.mac,
-        b.mac,
-        a.ipv4.unwrap().addr().into(),
-        b.ipv4.unwrap().addr().into(),
-        frames::L4::Udp {
-            sport: 5000,
-            dport: 53,
-        },
+    // a: tbf on both ends of its veth (what it receives, what it sends);
+    // b: none; c: its host side only.
+    assert!(
+        host.ns.has_tbf(&a.host_ifname, "1Mbit"),
+        "{}",
+        host.ns.qdiscs(&a.host_ifname)
     );
-    let run = host.dp().run_packet("a", &frame).await.unwrap();
+    assert!(a_ns.has_tbf("eth0", "1Mbit"), "{}", a_ns.qdiscs("eth0"));
+    assert!(!host.ns.qdiscs(&b.host_ifname).contains("tbf"));
+    assert!(!b_ns.qdiscs("eth0").contains("tbf"));
+    assert!(host.ns.has_tbf(&c.host_ifname, "1Mbit"));
+    let frame = |from: &contiv_core::datapath::LocalEndpoint| {
+        frames::ip_frame(
+            from.mac,
+            b.mac,
+            from.ipv4.unwrap().addr().into(),
+            b.ipv4.unwrap().addr().into(),
+            frames::L4::Udp {
+                sport: 5000,
+                dport: 53,
+            },
+        )
+    };
+    let run = host.dp().run_packet("a", &frame(&a)).await.unwrap();
     assert!(run.forwarded());
     assert_eq!(run.frame[15] >> 2, 46, "DSCP EF marked");
-    // 1000 kbit/s with the minimum burst (64 KiB + a frame): a burst of
-    // 200 full frames (~300 kB) cannot all pass.
-    let mut big = frame.clone();
-    big.resize(1500, 0);
-    let mut passed = 0;
-    for _ in 0..200 {
-        if host.dp().run_packet("a", &big).await.unwrap().forwarded() {
-            passed += 1;
+    let burst = |ep: &'static str, f: Vec<u8>| {
+        let dp = host.dp();
+        async move {
+            let mut big = f;
+            big.resize(1500, 0);
+            let mut passed = 0;
+            for _ in 0..200 {
+                if dp.run_packet(ep, &big).await.unwrap().forwarded() {
+                    passed += 1;
+                }
+            }
+            passed
         }
-    }
+    };
+    // a's tbf shapes what it sends: the programs do not police it twice.
+    assert_eq!(burst("a", frame(&a)).await, 200);
+    // c's sending side is policed in the program: 1000 kbit/s with the
+    // minimum burst (64 KiB + a frame), a burst of 200 full frames
+    // (~300 kB) cannot all pass.
+    let passed = burst("c", frame(&c)).await;
     assert!(
         (40..=60).contains(&passed),
         "{passed} of 200 passed the policer"
     );
-    let c = host.dp().counters().await.unwrap();
+    let n = host.dp().counters().await.unwrap();
     assert!(
-        c.drops.iter().any(|(r, n)| r == "rate-limit" && *n >= 140),
-        "{c:?}"
+        n.drops.iter().any(|(r, n)| r == "rate-limit" && *n >= 140),
+        "{n:?}"
     );
+    // The QoS goes: so do a's shapers; c removed: its interface stays,
+    // unshaped.
+    a.qos = None;
+    host.apply(vec![
+        DpOp::AddLocalEndpoint(a.clone()),
+        DpOp::RemoveLocalEndpoint("c".into()),
+    ])
+    .await;
+    assert!(!host.ns.qdiscs(&a.host_ifname).contains("tbf"));
+    assert!(!a_ns.qdiscs("eth0").contains("tbf"));
+    assert!(!host.ns.qdiscs(&c.host_ifname).contains("tbf"));
+    assert!(a_ns.ping(&v4(&b)), "a still reaches b");
 }

@@ -12,10 +12,20 @@
 //! [`shape`] is idempotent: it reads the root qdisc first and writes only
 //! when it is not the wanted `tbf` (rate and queue limit compared);
 //! [`unshape`] removes a `tbf` root qdisc it finds (and nothing else).
+//!
+//! Which ends of a [`LocalEndpoint`]'s veth carry its shapers, and when a
+//! backend converges them, is decided here once for every backend:
+//! [`endpoint_sides`] (host side always; the container side for a CNI
+//! [`Attachment::Netns`] only — Docker moves the container side itself,
+//! which resets its qdiscs), [`shapes_what_it_sends`], [`reshape_needed`]
+//! (on add/update) and [`converge_endpoint`] (shape or unshape every side:
+//! what a resync calls for every local endpoint, so shapers left behind by
+//! a QoS that went away while the agent was down are removed).
 
 use super::PlumbError;
 use super::link;
 use super::netns::{Netns, netlink};
+use crate::datapath::{Attachment, LocalEndpoint};
 use futures::StreamExt;
 use rtnetlink::packet_core::{
     DefaultNla, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
@@ -261,6 +271,53 @@ pub async fn unshape(ns: &Netns, ifname: &str) -> Result<bool, PlumbError> {
     Ok(true)
 }
 
+/// The ends of `ep`'s veth that carry its shapers: the host side (in
+/// `host_ns`, the switch namespace: what the endpoint receives) and, for a
+/// CNI attachment, its interface in the container (what it sends).
+pub fn endpoint_sides(host_ns: &Netns, ep: &LocalEndpoint) -> Vec<(Netns, String)> {
+    let mut v = vec![(host_ns.clone(), ep.host_ifname.clone())];
+    if let Attachment::Netns { netns, ifname } = &ep.attachment {
+        v.push((Netns::Path(netns.clone()), ifname.clone()));
+    }
+    v
+}
+
+/// Whether a `tbf` shapes what `ep` sends (its container side is one of
+/// [`endpoint_sides`]). Where it does not (Docker's and pre-plumbed
+/// interfaces), a backend must limit the sending direction itself.
+pub fn shapes_what_it_sends(ep: &LocalEndpoint) -> bool {
+    matches!(ep.attachment, Attachment::Netns { .. })
+}
+
+/// `ep`'s bandwidth rate in kbit/s (0: none).
+fn rate_of(ep: &LocalEndpoint) -> u32 {
+    ep.qos.map_or(0, |q| q.rate_kbps)
+}
+
+/// Whether adding `new` (replacing `old`, if any) needs its shapers
+/// converged: it has a rate, or the endpoint it replaces had one.
+pub fn reshape_needed(old: Option<&LocalEndpoint>, new: &LocalEndpoint) -> bool {
+    rate_of(new) > 0 || old.is_some_and(|o| rate_of(o) > 0)
+}
+
+/// Makes every one of [`endpoint_sides`] what `ep`'s QoS asks: a rate
+/// (with its burst), a `tbf`; no rate, none. Returns the number of
+/// qdiscs written or removed (0 when they already were as wanted).
+pub async fn converge_endpoint(host_ns: &Netns, ep: &LocalEndpoint) -> Result<usize, PlumbError> {
+    let rate = rate_of(ep);
+    let mut n = 0;
+    for (ns, ifname) in endpoint_sides(host_ns, ep) {
+        let wrote = if rate > 0 {
+            let burst = ep.qos.map_or(0, |q| q.burst_kb);
+            shape(&ns, &ifname, Tbf::from_kbps(rate, burst)).await?
+        } else {
+            unshape(&ns, &ifname).await?
+        };
+        n += usize::from(wrote);
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +333,66 @@ mod tests {
         let parsed = Tbf::parse(&[TcOption::Other(DefaultNla::new(TCA_TBF_PARMS, q))]);
         assert_eq!(parsed, Some((t.rate, t.limit)));
         assert_eq!(Tbf::from_kbps(8, 1).burst, 1514);
+    }
+
+    fn ep(attachment: Attachment, rate_kbps: Option<u32>) -> LocalEndpoint {
+        LocalEndpoint {
+            id: "e".into(),
+            network: "n".into(),
+            epg: 0,
+            ipv4: None,
+            ipv6: None,
+            mac: crate::datapath::MacAddr([2, 2, 10, 1, 0, 2]),
+            host_ifname: "vh1".into(),
+            attachment,
+            mtu: 1450,
+            qos: rate_kbps.map(|rate_kbps| crate::datapath::Qos {
+                rate_kbps,
+                burst_kb: 0,
+                dscp: 46,
+            }),
+        }
+    }
+
+    #[test]
+    fn an_endpoint_is_shaped_on_the_ends_a_backend_can_keep() {
+        let host = Netns::Path("/run/netns/h".into());
+        let cni = Attachment::Netns {
+            netns: "/run/netns/c".into(),
+            ifname: "eth0".into(),
+        };
+        let docker = Attachment::HostVeth {
+            peer_name: "vp1".into(),
+        };
+        let sides = |a: &Attachment| {
+            endpoint_sides(&host, &ep(a.clone(), Some(1)))
+                .into_iter()
+                .map(|(ns, i)| (ns.describe(), i))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sides(&cni),
+            vec![
+                (host.describe(), "vh1".to_owned()),
+                (
+                    Netns::Path("/run/netns/c".into()).describe(),
+                    "eth0".to_owned()
+                )
+            ]
+        );
+        assert_eq!(sides(&docker), vec![(host.describe(), "vh1".to_owned())]);
+        assert_eq!(sides(&Attachment::Existing), sides(&docker));
+        assert!(shapes_what_it_sends(&ep(cni.clone(), Some(1))));
+        assert!(!shapes_what_it_sends(&ep(docker, Some(1))));
+        // Converged when there is or was a rate; DSCP alone needs none.
+        let (with, without) = (ep(cni.clone(), Some(1)), ep(cni.clone(), None));
+        let dscp_only = LocalEndpoint {
+            qos: with.qos.map(|q| crate::datapath::Qos { rate_kbps: 0, ..q }),
+            ..with.clone()
+        };
+        assert!(reshape_needed(None, &with));
+        assert!(reshape_needed(Some(&with), &without));
+        assert!(!reshape_needed(None, &without));
+        assert!(!reshape_needed(Some(&dscp_only), &without));
     }
 }

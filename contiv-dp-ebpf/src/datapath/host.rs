@@ -18,7 +18,7 @@ use contiv_core::datapath::{
     NetworkSpec, check_claimed, check_network,
 };
 use contiv_core::ir::{AddrSetId, RuleId, TenantId};
-use contiv_core::linux::Netns;
+use contiv_core::linux::{Netns, shaping};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -209,6 +209,13 @@ impl Inner {
             )?;
         }
         self.devices.remove_endpoint(&ep).await.map_err(plumb_err)?;
+        if !Inner::owns(&ep) && shaping::reshape_needed(Some(&ep), &ep) {
+            // An interface the datapath did not make stays: its shaper goes.
+            let bare = LocalEndpoint { qos: None, ..ep };
+            shaping::converge_endpoint(&self.ns, &bare)
+                .await
+                .map_err(|e| plumb_err(e.to_string()))?;
+        }
         self.state.local.remove(id);
         Ok(())
     }
@@ -239,7 +246,13 @@ impl Inner {
             .ensure_endpoint(&ep, &net)
             .await
             .map_err(plumb_err)?;
-        if let Err(e) = self.attach_endpoint(&ep.host_ifname, ifindex) {
+        let mut shaped = Ok(0);
+        if shaping::reshape_needed(self.state.local.get(&ep.id), &ep) {
+            shaped = shaping::converge_endpoint(&self.ns, &ep)
+                .await
+                .map_err(|e| plumb_err(e.to_string()));
+        }
+        if let Err(e) = shaped.and_then(|_| self.attach_endpoint(&ep.host_ifname, ifindex)) {
             // Do not leave a veth nobody owns.
             if owned {
                 let _ = self.devices.remove_endpoint(&ep).await;

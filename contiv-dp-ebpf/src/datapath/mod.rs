@@ -30,7 +30,7 @@ use contiv_core::datapath::{
     Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
     ResyncReport, check_desired_claimed, in_op,
 };
-use contiv_core::linux::Netns;
+use contiv_core::linux::{Netns, shaping};
 use host::{HostSide, Inner};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -86,9 +86,12 @@ impl Drop for EbpfDatapath {
 
 impl EbpfDatapath {
     /// What this datapath does, as the conformance suite shows
-    /// (`tests/conformance.rs`). A netprofile's bandwidth is not claimed:
-    /// the programs police what an endpoint sends, not what it receives.
+    /// (`tests/conformance.rs`). A netprofile's bandwidth is shaped with
+    /// `tbf` on both ends of the endpoint's veth
+    /// ([`shaping::endpoint_sides`]); delivery to a shaped endpoint goes
+    /// through its host side's egress qdisc (`bpf_redirect`, not `_peer`).
     pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Capability::QosBandwidth,
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -445,6 +448,16 @@ impl Datapath for EbpfDatapath {
                 Ok((ifindex, owned)) => match g.attach_endpoint(&ep.host_ifname, ifindex) {
                     Ok(made) => {
                         added += usize::from(made);
+                        // Shapers from the QoS asked now: adopted when they
+                        // are as wanted, removed when it went away.
+                        match shaping::converge_endpoint(&g.ns, ep).await {
+                            Ok(n) if ep.qos.is_some_and(|q| q.rate_kbps > 0) => added += n,
+                            Ok(n) => removed += n,
+                            Err(e) => {
+                                failed.push((ep.id.clone(), DpError::Plumbing(e.to_string())));
+                                continue;
+                            }
+                        }
                         sides.insert(ep.id.clone(), HostSide { ifindex, owned });
                     }
                     Err(e) => failed.push((ep.id.clone(), e)),

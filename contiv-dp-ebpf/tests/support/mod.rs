@@ -108,6 +108,19 @@ impl Netns {
         self.exec(&a).status.success()
     }
 
+    /// `tc qdisc show dev <dev>` in the namespace.
+    pub fn qdiscs(&self, dev: &str) -> String {
+        run(&["tc", "-n", &self.name, "qdisc", "show", "dev", dev])
+    }
+
+    /// Whether `dev`'s root qdisc is a `tbf` of `rate` (as tc prints it,
+    /// e.g. `1Mbit`).
+    pub fn has_tbf(&self, dev: &str, rate: &str) -> bool {
+        self.qdiscs(dev).lines().any(|l| {
+            l.starts_with("qdisc tbf") && l.contains("root") && l.contains(&format!("rate {rate} "))
+        })
+    }
+
     /// A TCP connect to `dst`:`port` (1 s timeout): established?
     pub fn tcp(&self, dst: &str, port: u16) -> bool {
         let p = port.to_string();

@@ -7,10 +7,10 @@
 
 use super::config::OvsConfig;
 use crate::pipeline::nat::{host_addr, host_mac};
-use contiv_core::datapath::{Attachment, DpError, HostState, LocalEndpoint, MacAddr};
+use contiv_core::datapath::{DpError, HostState, LocalEndpoint, MacAddr};
+use contiv_core::linux as plumbing;
 use contiv_core::linux::netfilter::{self, Dnat, NatRules};
-use contiv_core::linux::shaping::{self, Tbf};
-use contiv_core::linux::{self as plumbing, Netns};
+use contiv_core::linux::shaping;
 use ipnet::Ipv4Net;
 
 fn err(e: contiv_core::linux::PlumbError) -> DpError {
@@ -140,34 +140,11 @@ pub async fn converge(
     Ok(w)
 }
 
-/// Makes `ep`'s shapers what its QoS asks (a rate: `tbf` on the host side
-/// of its veth — what it receives — and, for a CNI attachment, on its
-/// interface in the container — what it sends; no rate: none). Returns
-/// the number of qdiscs written.
+/// Makes `ep`'s shapers what its QoS asks, on the ends
+/// [`shaping::endpoint_sides`] names (the host side lives in the switch
+/// namespace). Returns the number of qdiscs written.
 pub async fn shape(cfg: &OvsConfig, ep: &LocalEndpoint) -> Result<usize, DpError> {
-    let rate = ep.qos.map_or(0, |q| q.rate_kbps);
-    let mut n = 0;
-    let sides: Vec<(Netns, String)> = match &ep.attachment {
-        Attachment::Netns { netns, ifname } => vec![
-            (cfg.switch_netns.clone(), ep.host_ifname.clone()),
-            (Netns::Path(netns.clone()), ifname.clone()),
-        ],
-        // Docker moves the container side itself (a move resets its
-        // qdiscs): only what the container receives is shaped.
-        Attachment::HostVeth { .. } | Attachment::Existing => {
-            vec![(cfg.switch_netns.clone(), ep.host_ifname.clone())]
-        }
-    };
-    for (ns, ifname) in sides {
-        let wrote = if rate > 0 {
-            let burst = ep.qos.map_or(0, |q| q.burst_kb);
-            shaping::shape(&ns, &ifname, Tbf::from_kbps(rate, burst))
-                .await
-                .map_err(err)?
-        } else {
-            shaping::unshape(&ns, &ifname).await.map_err(err)?
-        };
-        n += usize::from(wrote);
-    }
-    Ok(n)
+    shaping::converge_endpoint(&cfg.switch_netns, ep)
+        .await
+        .map_err(err)
 }

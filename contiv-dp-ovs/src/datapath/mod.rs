@@ -45,7 +45,7 @@ use contiv_core::datapath::{
     Attachment, Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult,
     FabricSpec, HostState, LocalEndpoint, ResyncReport, in_op,
 };
-use contiv_core::linux::{Plumber, link, netns};
+use contiv_core::linux::{Plumber, link, netns, shaping};
 use state::{check_fabric, check_global, check_network};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -361,14 +361,7 @@ impl Inner {
                 return Err(e);
             }
         };
-        let reshape = ep.qos.is_some_and(|q| q.rate_kbps > 0)
-            || self
-                .state
-                .local
-                .get(&ep.id)
-                .and_then(|o| o.qos)
-                .is_some_and(|q| q.rate_kbps > 0);
-        if reshape {
+        if shaping::reshape_needed(self.state.local.get(&ep.id), &ep) {
             external::shape(cfg, &ep).await?;
         }
         self.ports.endpoints.insert(ep.id.clone(), ofport);
@@ -748,7 +741,8 @@ impl Datapath for OvsDatapath {
         let host = g.converge_host(&self.cfg).await?;
         let mut qdiscs = 0;
         for ep in g.state.local.values() {
-            if ep.qos.is_some_and(|q| q.rate_kbps > 0) && g.ports.endpoints.contains_key(&ep.id) {
+            // Every endpoint: shapers a QoS left behind go too.
+            if g.ports.endpoints.contains_key(&ep.id) {
                 qdiscs += external::shape(&self.cfg, ep).await?;
             }
         }
