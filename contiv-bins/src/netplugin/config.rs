@@ -449,6 +449,20 @@ pub struct VppSettings {
     /// How long to wait for VPP at start (the agent retries until then).
     #[arg(id = "vpp_timeout", value_name = "DURATION", long = "vpp-timeout", env = "CONTIV_VPP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
     pub timeout: Duration,
+
+    /// How VPP enforces policy: `acl` (the ACL plugin; dumpable, so a
+    /// resync reads VPP back; a join rewrites every ACL naming the group),
+    /// `npol` (the npol plugin's ipsets: a join is O(1) calls; refused at
+    /// connect if VPP lacks npol) or `auto` (npol when VPP has it).
+    #[arg(
+        id = "vpp_policy",
+        value_name = "ENGINE",
+        long = "vpp-policy",
+        env = "CONTIV_VPP_POLICY",
+        default_value = "acl",
+        value_parser = ["acl", "npol", "auto"]
+    )]
+    pub policy: String,
 }
 
 impl Default for VppSettings {
@@ -457,6 +471,7 @@ impl Default for VppSettings {
             socket: PathBuf::from("/run/vpp/api.sock"),
             uplink: None,
             timeout: Duration::from_secs(30),
+            policy: "acl".into(),
         }
     }
 }

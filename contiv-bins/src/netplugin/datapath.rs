@@ -157,6 +157,11 @@ pub fn vpp_config(
     c.vtep_ip = vtep;
     c.vxlan_port = cfg.vxlan_port;
     c.uplink = cfg.vpp.uplink.clone().filter(|u| !u.is_empty());
+    c.policy = match cfg.vpp.policy.as_str() {
+        "npol" => contiv_dp_vpp::datapath::PolicyEngine::Npol,
+        "auto" => contiv_dp_vpp::datapath::PolicyEngine::Auto,
+        _ => contiv_dp_vpp::datapath::PolicyEngine::Acl,
+    };
     c
 }
 
@@ -321,6 +326,22 @@ impl Datapath for FaultyDatapath {
 mod vpp_tests {
     use super::*;
     use contiv_core::datapath::DesiredState;
+
+    #[test]
+    fn vpp_policy_flag_selects_the_engine() {
+        use contiv_dp_vpp::datapath::PolicyEngine;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = AgentConfig::new("h1", "http://127.0.0.1:9", dir.path());
+        assert_eq!(vpp_config(&cfg, None).policy, PolicyEngine::Acl);
+        for (flag, engine) in [
+            ("npol", PolicyEngine::Npol),
+            ("auto", PolicyEngine::Auto),
+            ("acl", PolicyEngine::Acl),
+        ] {
+            cfg.vpp.policy = flag.into();
+            assert_eq!(vpp_config(&cfg, None).policy, engine, "{flag}");
+        }
+    }
 
     // `--datapath vpp --vpp-socket <path>` drives VPP (here the crate's
     // wire-faithful test server; no VPP runs on these machines).

@@ -66,8 +66,8 @@ pub async fn ensure_endpoint_port(
         // No ingress policing: on the userspace datapath it needs tc's
         // police action (absent from this kernel: OVS logs "adding
         // cls_basic policing action failed" and lets everything through).
-        // Bandwidth is not claimed (Capability::QosBandwidth), so the
-        // agent reports it as not enforced; 0 also clears an old setting.
+        // Bandwidth is enforced by `tbf` qdiscs on the veth ends instead
+        // (contiv_core::linux::shaping); 0 also clears an old setting.
         .policing(0, 0);
     vs.ensure_port(&spec).await.map_err(backend(&format!(
         "adding port {} for endpoint {}",

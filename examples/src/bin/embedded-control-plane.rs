@@ -106,6 +106,7 @@ async fn run() -> Result<(), Error> {
             },
             mtu: 1450,
             release: Release::Free,
+            published: Vec::new(),
         })
         .await?;
     let ip = added
