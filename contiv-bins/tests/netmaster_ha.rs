@@ -509,10 +509,17 @@ mod netmaster {
         let mut acked: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
         for i in 0..5 {
             let id = format!("new-{i}");
-            let r = nc.post(
-                "/api/v1/agent/endpoints/",
-                &json!({"id": id, "network": "n1", "host": "h1"}),
-            );
+            let body = json!({"id": id, "network": "n1", "host": "h1"}).to_string();
+            // A new leader answers 503 ("starting its leader term …;
+            // retry") until it has completed interrupted changes: retry
+            // that, as an agent does, and nothing else.
+            let r = wait_until(Duration::from_secs(10), || {
+                let r = nc
+                    .try_send("POST", "/api/v1/agent/endpoints/", Some(&body))
+                    .ok()?;
+                (r.status != 503).then_some(r)
+            })
+            .expect("the new leader finishes starting its term");
             assert_eq!(r.status, 200, "{}", r.body);
             acked.insert(
                 id,

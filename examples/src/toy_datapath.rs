@@ -28,7 +28,7 @@
 use async_trait::async_trait;
 use contiv_core::datapath::{
     Capabilities, Capability, Datapath, DesiredState, DpOp, DpResult, HostState, ResyncReport,
-    in_op,
+    check_claimed, check_desired_claimed, in_op,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -93,6 +93,8 @@ impl Datapath for ToyDatapath {
     async fn apply(&self, ops: Vec<DpOp>) -> DpResult<()> {
         let mut table = self.switch.table();
         for (i, op) in ops.iter().enumerate() {
+            // What the toy does not claim (a routed uplink), it refuses.
+            check_claimed(op, "toy", &TOY_CAPABILITIES).map_err(|e| in_op(i, op, e))?;
             table.check(op).map_err(|e| in_op(i, op, e))?;
             let before = table.clone();
             table.record(op);
@@ -107,6 +109,7 @@ impl Datapath for ToyDatapath {
     /// Converges to exactly `desired`; an inconsistent `desired` is
     /// refused as a whole.
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
+        check_desired_claimed(desired, "toy", &TOY_CAPABILITIES)?;
         let target = HostState::from_desired(desired)?;
         let mut table = self.switch.table();
         let report = table.report(&target);
