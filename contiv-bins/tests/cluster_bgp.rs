@@ -271,3 +271,84 @@ fn frr_tor_two_hosts() {
 fn bird_tor_one_host() {
     hand_off(Speaker::Bird, 1);
 }
+
+/// The routes the ToR's RIB holds via host `n`.
+fn routes_via(tor: &Tor, n: u8) -> std::collections::BTreeSet<Ipv4Net> {
+    tor.rib()
+        .into_iter()
+        .filter(|(_, nh)| *nh == tor::router_ip(n))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// 40 CNI ADDs, four at a time, on one host: the ToR holds exactly their
+/// 40 `/32`s (not the host-local DNS endpoint's `169.254.53.53`, which an
+/// earlier agent advertised as a 41st prefix), the speaker counts 40
+/// sent, and after a warm restart of netplugin it still does, with no
+/// UPDATE to the ToR.
+#[test]
+fn frr_tor_concurrent_adds_exact_prefixes_through_restart() {
+    const N: usize = 40;
+    let mut c = Cluster::start(spec(1));
+    routed_networks(&mut c);
+    let tor = Tor::start(&c.hub, Speaker::Frr, 1);
+    bgp_create(&mut c, 1);
+    wait_established(&tor, 1);
+    let rt = c.runtime("h1");
+    let ctrs: Vec<Container> = std::thread::scope(|s| {
+        let rt = &rt;
+        let hs: Vec<_> = (0..4)
+            .map(|w| {
+                s.spawn(move || {
+                    (0..N)
+                        .filter(|i| i % 4 == w)
+                        .map(|i| Container::add(rt, &format!("k{i}"), &Attach::net("net1")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    c.step("40 concurrent ADDs");
+    let want: std::collections::BTreeSet<Ipv4Net> =
+        ctrs.iter().map(|ctr| host_route(ctr.ip)).collect();
+    assert_eq!(want.len(), N, "40 distinct addresses");
+    let router = tor::router_ip(1);
+    eventually("the ToR's RIB holds every container's /32", BGP, || {
+        (routes_via(&tor, 1) == want && tor.prefixes_from(router) == N as u64).then_some(())
+    });
+    let dns = Ipv4Net::from(Ipv4Addr::new(169, 254, 53, 53));
+    assert!(
+        !tor.rib().contains_key(&dns),
+        "the DNS address is host-local"
+    );
+    let sent = |c: &mut Cluster| {
+        let o = inspect(c, 1);
+        (o["neighborStatus"] == "Established" && o["prefixesSent"] == N as u64).then_some(())
+    };
+    eventually("netctl bgp inspect: 40 prefixes sent", BGP, || sent(&mut c));
+    c.step("every /32 in the ToR's RIB");
+
+    // Warm restart: gobgpd adopted, the count unchanged, no UPDATE.
+    let updates = tor.updates_from(router);
+    c.host_mut("h1").kill_agent();
+    c.host_mut("h1").start_agent();
+    c.host_mut("h1").wait_agent_ready(Duration::from_secs(60));
+    eventually(
+        "the restarted speaker reports 40 prefixes sent",
+        BGP,
+        || sent(&mut c),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        tor.updates_from(router),
+        updates,
+        "the ToR received updates from h1 after the agent restart (a flap)"
+    );
+    assert_eq!(tor.prefixes_from(router), N as u64);
+    assert_eq!(routes_via(&tor, 1), want);
+    c.step("warm restart without a flap");
+    drop(ctrs);
+    drop(tor);
+    c.teardown();
+}

@@ -13,7 +13,8 @@
 //!   ([`gobgp`]): BGP with the object's AS and the router address as
 //!   router id and listen address, the one neighbor, and one `/32` per
 //!   local endpoint of the fabric's tenant with the router address as next
-//!   hop — added when an endpoint is realised, withdrawn when it leaves;
+//!   hop ([`advertised`]: not the host-local DNS endpoint) — added when an
+//!   endpoint is realised, withdrawn when it leaves;
 //! * follows gobgpd's events: routes the neighbor sends become external
 //!   routes of the desired state (the reconciler is kicked), the session's
 //!   state and counters are what `GET /inspect/bgp` on the control API
@@ -30,6 +31,7 @@ pub mod process;
 
 use super::config::BgpSettings;
 use super::desired::HostIdentity;
+use super::dns::is_dns_endpoint;
 use super::view::HostView;
 use contiv_core::datapath::{
     Capabilities, Capability, DesiredState, ExternalRoute, FabricSpec, FwdMode, HostState,
@@ -133,6 +135,26 @@ pub fn intent(
     }))
 }
 
+/// The addresses the host advertises: those of its local endpoints in
+/// the fabric's tenant, except the DNS endpoint's (`169.254.53.53` is
+/// host-local, every host has one: advertising it would leak a
+/// link-local address to the fabric, make the ToR pick one host's, and
+/// count it among the host's prefixes).
+pub fn advertised(applied: &HostState, cfg: &BgpConfig) -> BTreeSet<Ipv4Addr> {
+    applied
+        .local
+        .values()
+        .filter(|e| !is_dns_endpoint(&e.id))
+        .filter(|e| {
+            applied
+                .networks
+                .get(&e.network)
+                .is_some_and(|n| n.tenant_id == cfg.tenant_id)
+        })
+        .filter_map(|e| e.ipv4.map(|a| a.addr()))
+        .collect()
+}
+
 /// What the speaker should be doing (sent by the reconciler after each
 /// pass).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -233,17 +255,7 @@ impl BgpSpeaker {
                 Target::Pending("the datapath does not hold the router address yet".into())
             }
             Ok(Some(cfg)) => {
-                let ips = applied
-                    .local
-                    .values()
-                    .filter(|e| {
-                        applied
-                            .networks
-                            .get(&e.network)
-                            .is_some_and(|n| n.tenant_id == cfg.tenant_id)
-                    })
-                    .filter_map(|e| e.ipv4.map(|a| a.addr()))
-                    .collect();
+                let ips = advertised(applied, &cfg);
                 Target::On(cfg, ips)
             }
         };
@@ -593,6 +605,60 @@ mod tests {
         let far = json!({"key":"h1","hostname":"h1","routerip":"50.1.1.1/24","as":"65001","neighbor-as":"65000","neighbor":"50.2.1.254"});
         let e = intent(&view("routing", far), "h1", &caps(), "ovs").unwrap_err();
         assert!(e.contains("not another address"), "{e}");
+    }
+
+    #[test]
+    fn advertises_the_fabric_tenants_endpoints_but_not_the_dns_endpoint() {
+        use contiv_core::datapath::{Attachment, Encap, LocalEndpoint, NetworkSpec};
+        let net = |key: &str, tenant_id| NetworkSpec {
+            key: key.into(),
+            tenant: key.split(':').next().unwrap().into(),
+            tenant_id,
+            encap: Encap::Vxlan,
+            vlan: 0,
+            vni: Some(5000),
+            subnet: Some("10.1.0.0/16".parse().unwrap()),
+            gateway: None,
+            subnet6: None,
+            gateway6: None,
+            external: false,
+        };
+        let ep = |id: &str, network: &str, ip: &str| LocalEndpoint {
+            id: id.into(),
+            network: network.into(),
+            epg: contiv_core::ir::NO_EPG,
+            ipv4: Some(ip.parse().unwrap()),
+            ipv6: None,
+            mac: crate::dns::DNS_MAC,
+            host_ifname: "v".into(),
+            attachment: Attachment::Netns {
+                netns: "/run/netns/x".into(),
+                ifname: "eth0".into(),
+            },
+            mtu: 1450,
+            qos: None,
+        };
+        let mut applied = HostState::default();
+        for n in [net("default:n1", 1), net("blue:n1", 2)] {
+            applied.networks.insert(n.key.clone(), n);
+        }
+        for e in [
+            ep("c1", "default:n1", "10.1.2.3/16"),
+            ep("c2", "blue:n1", "10.1.2.4/16"),
+            ep(
+                &super::super::dns::endpoint_id("default:n1"),
+                "default:n1",
+                "169.254.53.53/32",
+            ),
+        ] {
+            applied.local.insert(e.id.clone(), e);
+        }
+        let b = json!({"key":"h1","hostname":"h1","routerip":"50.1.1.1/24","as":"65001","neighbor-as":"65000","neighbor":"50.1.1.254"});
+        let cfg = intent(&view("routing", b), "h1", &caps(), "ovs")
+            .unwrap()
+            .unwrap();
+        let want: BTreeSet<Ipv4Addr> = ["10.1.2.3".parse().unwrap()].into();
+        assert_eq!(advertised(&applied, &cfg), want);
     }
 
     #[test]
