@@ -135,11 +135,25 @@ fn main() {
     });
     ctrs.extend(more);
     let want = ctrs.len() as u64;
-    eventually(
-        "every endpoint in the ToR's RIB",
-        Duration::from_secs(120),
-        || (tor.prefixes_from(router) == want).then_some(()),
-    );
+    if cluster::sys::within(Duration::from_secs(120), || {
+        tor.prefixes_from(router) == want
+    })
+    .is_none()
+    {
+        let rib = tor.rib();
+        let mine: std::collections::BTreeSet<Ipv4Net> =
+            ctrs.iter().map(|c| Ipv4Net::from(c.ip)).collect();
+        let missing: Vec<_> = mine.iter().filter(|p| !rib.contains_key(p)).collect();
+        let extra: Vec<_> = rib
+            .iter()
+            .filter(|(p, nh)| **nh == router && !mine.contains(p))
+            .map(|(p, _)| p)
+            .collect();
+        panic!(
+            "every endpoint in the ToR's RIB: not within 120s: the ToR counts {} from {router} (want {want}); missing {missing:?}; not ours {extra:?}",
+            tor.prefixes_from(router)
+        );
+    }
     println!(
         "{want} endpoints created and advertised in {:.1}s (load {})",
         t.elapsed().as_secs_f64(),
