@@ -8,7 +8,10 @@
 
 mod support;
 
-use contiv_core::datapath::{Datapath, DesiredState, PublishedPort, ServiceProtocol};
+use contiv_core::datapath::{Datapath, DesiredState, DpOp, PublishedPort, ServiceProtocol};
+use contiv_core::ir::{
+    Action, Direction, IrRule, Membership, PeerMatch, PolicyDelta, PortRange, RuleId, RuleOrigin,
+};
 use std::time::Duration;
 use support::*;
 
@@ -22,6 +25,27 @@ fn host_links(h: &Host) -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("host_"))
         .collect()
+}
+
+/// Group 10 denies TCP `port` in `direction`, from or to anyone.
+fn deny(id: u64, direction: Direction, port: u16) -> IrRule {
+    IrRule {
+        id: RuleId(id),
+        tenant: 1,
+        epg: 10,
+        direction,
+        peer: PeerMatch::Any,
+        local: None,
+        proto: Some(6),
+        ports: Some(PortRange::single(port)),
+        priority: 1,
+        action: Action::Deny,
+        origin: RuleOrigin {
+            policy: "t1:p".into(),
+            rule: id.to_string(),
+            epg: "t1:g".into(),
+        },
+    }
 }
 
 fn has_table(h: &Host) -> bool {
@@ -92,6 +116,34 @@ async fn host_port_lives_with_external_networks_and_survives_the_agent() {
     let r = host.dp().resync(&desired).await.unwrap();
     assert_eq!((r.added, r.removed), (0, 0), "the successor: {r:?}");
     assert!(works(&a_ns, &outside));
+
+    // Policy judges the outside like any peer without a group: a's `out`
+    // rule stops new connections to the outside's port 8080 (not 8081),
+    // its `in` rule those a published port DNATs to its port 9002.
+    let _srv2 = outside.spawn(&["nc", "-l", "-k", "-p", "8081"]);
+    let member = Membership {
+        tenant: 1,
+        ip: a.ipv4.unwrap().addr().into(),
+        epg: 10,
+    };
+    host.apply(vec![DpOp::Policy(PolicyDelta {
+        members_added: vec![member],
+        rules_added: vec![deny(1, Direction::Out, 8080), deny(2, Direction::In, 9002)],
+        ..PolicyDelta::default()
+    })])
+    .await;
+    assert!(eventually(Duration::from_secs(3), || a_ns.tcp(OUTSIDE, 8081)));
+    assert!(!a_ns.tcp(OUTSIDE, 8080), "out rule: egress to 8080 denied");
+    assert!(
+        !outside.tcp(HOST, 18081),
+        "in rule: the published port denied"
+    );
+    host.apply(vec![DpOp::Policy(PolicyDelta {
+        rules_removed: vec![RuleId(1), RuleId(2)],
+        ..PolicyDelta::default()
+    })])
+    .await;
+    assert!(works(&a_ns, &outside), "allowed again without the rules");
 
     // No external network: nothing of the host side is left.
     let r = host.dp().resync(&DesiredState::default()).await.unwrap();

@@ -87,6 +87,8 @@ pub struct Inner {
     pub(crate) stats: EbpfStats,
     /// The datapath's end of the host port (0: none).
     pub(crate) host_ifindex: u32,
+    /// The MAC of the host's end of the host port.
+    pub(crate) host_mac: [u8; 6],
     /// What the host side (port, routes, NAT table) was last made.
     pub(crate) host: host_port::Applied,
 }
@@ -104,6 +106,27 @@ pub fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
 
 fn plumb_err(e: String) -> DpError {
     DpError::Plumbing(e)
+}
+
+/// Logs when local endpoint `ep` has external access and an address
+/// another one with external access has (tenants may overlap): the host
+/// has one route per address, so only one of them (the last written)
+/// reaches the outside; the other's packets to the outside are dropped,
+/// never delivered to the wrong tenant.
+fn warn_shared_address(state: &HostState, ep: &LocalEndpoint) {
+    let external = |e: &LocalEndpoint| state.networks.get(&e.network).is_some_and(|n| n.external);
+    let Some(a) = ep.ipv4.filter(|_| external(ep)) else {
+        return;
+    };
+    for o in state.local.values() {
+        if o.id != ep.id && o.ipv4.map(|b| b.addr()) == Some(a.addr()) && external(o) {
+            tracing::warn!(
+                address = %a.addr(),
+                endpoints = %format!("{}, {}", o.id, ep.id),
+                "two endpoints with external access share an address: only one of them reaches the outside"
+            );
+        }
+    }
 }
 
 /// Checks the global settings this backend realises (`routing` needs
@@ -137,7 +160,7 @@ impl Inner {
             host_mac: if self.host_ifindex == 0 {
                 [0; 6]
             } else {
-                host_port::host_mac(self.state.global.private_subnet).0
+                self.host_mac
             },
             pad: [0; 2],
         }
@@ -182,6 +205,7 @@ impl Inner {
             .map_err(host_err)?;
         let mut keep = 0;
         if wanted {
+            self.host_mac = host_port::host_mac(self.state.global.private_subnet).0;
             if force || self.host_ifindex == 0 {
                 let idx = self
                     .devices
@@ -352,6 +376,7 @@ impl Inner {
             .insert(ep.id.clone(), HostSide { ifindex, owned });
         self.dirty_floods.insert(compile::net_tag(&net));
         self.state.local.insert(ep.id.clone(), ep.clone());
+        warn_shared_address(&self.state, &ep);
         let c = self.local_contrib(&ep);
         self.set_contrib(Obj::Local(ep.id.clone()), c);
         Ok(())

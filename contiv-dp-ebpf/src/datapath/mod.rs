@@ -172,17 +172,17 @@ impl EbpfDatapath {
         }
         // The host port keeps forwarding until resync decides about it: the
         // kernel's config entry names it as long as it is the same device.
-        let host_ifindex = match maps.config.get(&0, 0) {
+        let (host_ifindex, host_mac) = match maps.config.get(&0, 0) {
             Ok(c) if c.host_ifindex != 0 => {
                 let peer = cfg.host_port().peer;
                 let now = devices.index_of(&peer).await.map_err(DpError::Plumbing)?;
                 if now == Some(c.host_ifindex) {
-                    c.host_ifindex
+                    (c.host_ifindex, c.host_mac)
                 } else {
-                    0
+                    (0, [0; 6])
                 }
             }
-            _ => 0,
+            _ => (0, [0; 6]),
         };
         let kernel_sets = maps.set_ids.entries().map_err(DpError::Backend)?;
         let mut tables = Tables::default();
@@ -207,6 +207,7 @@ impl EbpfDatapath {
             config: Default::default(),
             stats: EbpfStats::default(),
             host_ifindex,
+            host_mac,
             host: Default::default(),
         };
         inner.write_config(&cfg)?;
