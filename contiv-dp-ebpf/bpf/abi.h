@@ -14,21 +14,33 @@
 
 #include <linux/types.h>
 
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 
 /* Network tags: the key of a network, derived from its encapsulation. */
 #define NET_TAG_VXLAN 0x01000000u
 #define NET_TAG_VLAN 0x02000000u
+/* The `endpoints` key space of the host port: {NET_TAG_HOST, ip} -> the
+ * target of a local endpoint with external access (its network's
+ * `external`); what the host sends through the host port goes to it, and
+ * only such endpoints send through the host. */
+#define NET_TAG_HOST 0x03000000u
+
+/* The `addr_sets` id (never a policy set's: those start at 1) holding
+ * every network subnet and the private subnet: never a destination
+ * through the host port (tenants do not meet through the host). */
+#define SET_INTERNAL 0u
 
 /* Where a packet entered the datapath. */
 #define ORIGIN_LOCAL 1
 #define ORIGIN_VXLAN 2
 #define ORIGIN_UPLINK 3
+#define ORIGIN_HOST 4 /* the host port: the host's stack (NAT, published ports) */
 
 /* Where a packet leaves (struct target.kind). */
 #define TARGET_LOCAL 1  /* a local endpoint: ifindex of its host-side veth */
 #define TARGET_VXLAN 2  /* a remote endpoint or peer behind VTEP `vtep` */
 #define TARGET_UPLINK 3 /* the VLAN uplink */
+#define TARGET_HOST 4   /* the host's stack through the host port (never in a map) */
 
 /* struct target.flags */
 #define TARGET_F_QDISC 1u /* local: deliver through the host side's egress
@@ -110,6 +122,11 @@ struct config {
 	__u32 ct_tcp_close;
 	__u32 ct_udp;
 	__u32 ct_other;
+	/* external access: the datapath's end of the host port (0: none) and
+	 * the MAC of the host's end */
+	__u32 host_ifindex;
+	__u8 host_mac[6];
+	__u8 pad[2];
 };
 
 /* interfaces: ifindex -> iface (local endpoints' host-side veths) */

@@ -8,7 +8,10 @@
  *                  answers, the gateway, then forwarding with policy);
  *   from_vxlan     on the host's `vxlan external gbp` device: what peers
  *                  send (VNI -> network, the source group from VXLAN-GBP);
- *   from_uplink    on the VLAN uplink: tagged frames (VLAN -> network).
+ *   from_uplink    on the VLAN uplink: tagged frames (VLAN -> network);
+ *   from_host      on the datapath's end of the host port: what the host's
+ *                  stack routes to a local endpoint with external access
+ *                  (replies of egress NAT, published ports after DNAT).
  *
  * Forwarding is by destination address within the packet's network
  * (endpoints map), L2 fallbacks by MAC for link-local IPv6; local delivery
@@ -17,7 +20,13 @@
  * GBP option) or the uplink (VLAN push). New connections meet policy
  * (policy.h); replies and later packets pass through conntrack.
  *
- * Services (DNAT/reverse NAT), egress SNAT and per-direction QoS slot in
+ * External access: IPv4 a local endpoint of a network with `external` sends
+ * to its gateway's MAC, for an address that is no endpoint of its network
+ * and no network's subnet, goes to the host's stack through the host port
+ * (after `out` policy and conntrack like any packet); the host masquerades
+ * it and DNATs published ports (its nftables table).
+ *
+ * Services (DNAT/reverse NAT) and per-direction QoS slot in
  * between classification and the destination lookup (a `services` map keyed
  * by VIP:port, a reverse-NAT map keyed by conntrack tuple) without changing
  * the maps below.
@@ -245,6 +254,13 @@ INLINE int deliver(struct __sk_buff *skb, struct pkt *p, const struct target *t,
 			return drop(DROP_REDIRECT);
 		return bpf_redirect(cfg->vxlan_ifindex, 0);
 	}
+	if (t->kind == TARGET_HOST) {
+		if (!cfg->host_ifindex)
+			return drop(DROP_NO_ROUTE);
+		if (bpf_skb_store_bytes(skb, 0, cfg->host_mac, 6, 0))
+			return drop(DROP_REDIRECT);
+		return bpf_redirect(cfg->host_ifindex, 0);
+	}
 	if (t->kind == TARGET_UPLINK) {
 		if (!cfg->uplink_ifindex)
 			return drop(DROP_NO_ROUTE);
@@ -397,6 +413,19 @@ INLINE int rate_ok(__u32 ifindex, const struct iface *ifc, __u32 len, __u64 now)
 	return 1;
 }
 
+/* Whether IPv4 from a local endpoint leaves through the host port: there
+ * is one, the frame is for the gateway's MAC, and the sender has external
+ * access (its {NET_TAG_HOST, address} entry is its own interface). */
+INLINE int goes_out(const struct pkt *p, const struct network *net, const struct config *cfg)
+{
+	if (p->origin != ORIGIN_LOCAL || p->is_v6 || !cfg->host_ifindex)
+		return 0;
+	if (!(net->flags & NET_GW4) || !mac_eq(p->dmac, net->gw_mac))
+		return 0;
+	struct target *self = ep_lookup(NET_TAG_HOST, &p->src);
+	return self && self->ifindex == p->in_ifindex;
+}
+
 INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *ifc,
 		     const struct network *net, const struct config *cfg)
 {
@@ -434,6 +463,13 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 		t = l2_target(p, net, cfg, &up);
 	else
 		t = ep_lookup(p->net, &p->dst);
+	if (!t && goes_out(p, net, cfg)) {
+		if (in_set(SET_INTERNAL, &p->dst, 0))
+			return drop_ep(DROP_NO_ROUTE, p->in_ifindex, 0);
+		__builtin_memset(&up, 0, sizeof(up));
+		up.kind = TARGET_HOST;
+		t = &up;
+	}
 	if (!t && p->origin == ORIGIN_LOCAL && (net->flags & NET_VLAN) && cfg->uplink_ifindex) {
 		__builtin_memset(&up, 0, sizeof(up));
 		up.kind = TARGET_UPLINK;
@@ -573,6 +609,45 @@ int from_uplink(struct __sk_buff *skb)
 	p.in_ifindex = skb->ifindex;
 	p.tenant = net->tenant;
 	p.net = net_tag;
+	return dispatch(skb, &p, 0, net, cfg);
+}
+
+SEC("classifier")
+int from_host(struct __sk_buff *skb)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return TC_ACT_SHOT;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return drop(DROP_MALFORMED);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return drop(DROP_ETHERTYPE);
+	struct ip_addr dst;
+	v4_mapped(&dst, ip->daddr);
+	/* Only endpoints with external access are reachable from the host. */
+	struct target *t = ep_lookup(NET_TAG_HOST, &dst);
+	if (!t)
+		return drop(DROP_NO_ROUTE);
+	__u32 ifindex = t->ifindex;
+	struct iface *ifc = bpf_map_lookup_elem(&interfaces, &ifindex);
+	if (!ifc)
+		return drop(DROP_UNKNOWN_IFACE);
+	struct network *net = bpf_map_lookup_elem(&networks, &ifc->net);
+	if (!net)
+		return drop(DROP_NO_NETWORK);
+	/* From the gateway, as routed traffic is. */
+	if ((net->flags & NET_GW4) && bpf_skb_store_bytes(skb, 6, net->gw_mac, 6, 0))
+		return drop(DROP_REDIRECT);
+	struct pkt p;
+	__builtin_memset(&p, 0, sizeof(p));
+	p.origin = ORIGIN_HOST;
+	p.in_ifindex = skb->ifindex;
+	p.tenant = ifc->tenant;
+	p.net = ifc->net;
 	return dispatch(skb, &p, 0, net, cfg);
 }
 

@@ -8,10 +8,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Version of this layout; it names the pin directory (`v<N>`), so an
 /// agent never adopts maps of another layout.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 pub const NET_TAG_VXLAN: u32 = 0x0100_0000;
 pub const NET_TAG_VLAN: u32 = 0x0200_0000;
+/// The `endpoints` key space of the host port: local endpoints with
+/// external access.
+pub const NET_TAG_HOST: u32 = 0x0300_0000;
+/// The `addr_sets` id of the subnets never reached through the host port.
+pub const SET_INTERNAL: u32 = 0;
 
 pub const TARGET_LOCAL: u32 = 1;
 pub const TARGET_VXLAN: u32 = 2;
@@ -111,6 +116,9 @@ pub struct Config {
     pub ct_tcp_close: u32,
     pub ct_udp: u32,
     pub ct_other: u32,
+    pub host_ifindex: u32,
+    pub host_mac: [u8; 6],
+    pub pad: [u8; 2],
 }
 
 #[repr(C)]
@@ -338,7 +346,7 @@ mod tests {
     /// the loader also checks every pinned map's key and value sizes).
     #[test]
     fn sizes_match_the_c_layout() {
-        assert_eq!(size_of::<Config>(), 32);
+        assert_eq!(size_of::<Config>(), 44);
         assert_eq!(size_of::<Iface>(), 64);
         assert_eq!(size_of::<Network>(), 40);
         assert_eq!(size_of::<EpKey>(), 20);

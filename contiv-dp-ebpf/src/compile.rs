@@ -97,6 +97,27 @@ pub struct Contrib {
     pub buckets: Vec<(u32, ())>,
 }
 
+/// Entries of the `SET_INTERNAL` address set: the subnets no packet
+/// reaches through the host port (every network's, the private subnet).
+/// One object contributes them all (tenants may share a subnet).
+pub fn internal_contrib(subnets: impl IntoIterator<Item = ipnet::Ipv4Net>) -> Contrib {
+    let all: std::collections::BTreeSet<ipnet::Ipv4Net> =
+        subnets.into_iter().map(|n| n.trunc()).collect();
+    Contrib {
+        sets: all
+            .into_iter()
+            .map(|n| {
+                let data = SetData {
+                    set: SET_INTERNAL,
+                    ip: IpKey::of(IpAddr::V4(n.network())),
+                };
+                ((32 + 96 + u32::from(n.prefix_len()), data), 1)
+            })
+            .collect(),
+        ..Contrib::default()
+    }
+}
+
 /// A network's entries.
 pub fn network_contrib(n: &NetworkSpec) -> Contrib {
     let tag = net_tag(n);
@@ -116,7 +137,8 @@ fn ep_addrs(v4: Option<IpAddr>, v6: Option<IpAddr>) -> impl Iterator<Item = IpAd
     v4.into_iter().chain(v6)
 }
 
-/// A local endpoint's entries (its host side is `ifindex`).
+/// A local endpoint's entries (its host side is `ifindex`); with external
+/// access also its `{NET_TAG_HOST, IPv4}` entry.
 pub fn local_contrib(ep: &LocalEndpoint, n: &NetworkSpec, ifindex: u32, owned: bool) -> Contrib {
     let tag = net_tag(n);
     let mut iface = Iface {
@@ -172,6 +194,18 @@ pub fn local_contrib(ep: &LocalEndpoint, n: &NetworkSpec, ifindex: u32, owned: b
             EpKey {
                 net: tag,
                 ip: IpKey::of(ip),
+            },
+            t,
+        ));
+    }
+    // External access: reachable from (and sending through) the host port.
+    if n.external
+        && let Some(a) = ep.ipv4
+    {
+        c.endpoints.push((
+            EpKey {
+                net: NET_TAG_HOST,
+                ip: IpKey::of(a.addr().into()),
             },
             t,
         ));

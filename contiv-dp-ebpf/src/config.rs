@@ -53,6 +53,11 @@ pub struct EbpfConfig {
     pub uplink: Option<String>,
     /// Conntrack timeouts.
     pub conntrack: CtTimeouts,
+    /// The host's end of the host port (created when a network has
+    /// external access; the datapath's end is this name + `p`): the host's
+    /// stack masquerades what endpoints send out through it and DNATs
+    /// published ports into it.
+    pub host_port: String,
     /// How often the conntrack garbage collector runs (zero: only when
     /// [`EbpfDatapath::gc`](crate::EbpfDatapath::gc) is called).
     pub gc_interval: Duration,
@@ -60,7 +65,8 @@ pub struct EbpfConfig {
 
 impl EbpfConfig {
     /// Defaults: `/sys/fs/bpf`, pin name `contiv`, VXLAN device
-    /// `contiv_vxlan` on port 4789, no uplink, GC every 30 s.
+    /// `contiv_vxlan` on port 4789, no uplink, host port `contivbh0`, GC
+    /// every 30 s.
     pub fn new() -> EbpfConfig {
         EbpfConfig {
             bpffs: PathBuf::from("/sys/fs/bpf"),
@@ -69,8 +75,34 @@ impl EbpfConfig {
             vxlan_device: "contiv_vxlan".into(),
             vxlan_port: 4789,
             uplink: None,
+            host_port: "contivbh0".into(),
             conntrack: CtTimeouts::default(),
             gc_interval: Duration::from_secs(30),
+        }
+    }
+
+    /// The host port (names and NAT table: `<pin_name>_ebpf`, other
+    /// characters replaced by `_`) in the datapath's namespace.
+    pub fn host_port(&self) -> contiv_core::linux::host_port::HostPort {
+        let table: String = format!("{}_ebpf", self.pin_name)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        contiv_core::linux::host_port::HostPort {
+            ns: self
+                .netns
+                .clone()
+                .map(contiv_core::linux::Netns::Path)
+                .unwrap_or_default(),
+            host: self.host_port.clone(),
+            peer: format!("{}p", self.host_port),
+            table,
         }
     }
 

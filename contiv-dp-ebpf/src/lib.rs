@@ -22,6 +22,26 @@
 //! | `from_endpoint` | each local endpoint's host-side veth | what a container sends |
 //! | `from_vxlan` | the host's `vxlan external gbp` device ([`EbpfConfig::vxlan_device`]) | what peers tunnel here (VNI → network, source group from VXLAN-GBP, outer source must be a known VTEP) |
 //! | `from_uplink` | the VLAN uplink ([`EbpfConfig::uplink`]) | tagged frames (VLAN → network) |
+//! | `from_host` | the datapath's end of the host port (`<`[`EbpfConfig::host_port`]`>p`) | what the host's stack routes to a local endpoint with external access |
+//!
+//! ## External access (`egress_nat`, `published_ports`)
+//!
+//! With a network whose `external` is set, the datapath makes a host port
+//! (a veth into the host's own stack), the host's `/32` route to each
+//! local endpoint of such networks through it, and one nftables table
+//! (masquerade of those networks' subnets, DNAT of published ports, a
+//! forward guard: nothing turns around on the host port but to a
+//! published port) — derived and converged by
+//! [`contiv_core::linux::host_port`], which the OVS backend uses too.
+//! `from_endpoint` sends IPv4 for the gateway's MAC to an address that is
+//! no endpoint of the network and in no network's subnet (nor the private
+//! subnet: the `SET_INTERNAL` address set) into the host port, after `out`
+//! policy and conntrack like any packet, when the sender has external
+//! access (its `{NET_TAG_HOST, address}` entry is its own interface).
+//! `from_host` finds the endpoint by that same entry and delivers through
+//! conntrack and its `in` rules, from the gateway's MAC. Switching
+//! `external` off removes the entries (egress stops at once) and, with
+//! the last such network, the port, routes, table and attachment.
 //!
 //! `from_endpoint` checks the source (MAC, IPv4/IPv6 address; IPv6
 //! link-local and `::` only for ICMPv6), marks DSCP, answers ARP and neighbour solicitations for

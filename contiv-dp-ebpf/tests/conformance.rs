@@ -18,6 +18,7 @@ mod support;
 use async_trait::async_trait;
 use contiv_core::datapath::Capabilities;
 use contiv_dp_ebpf::{EbpfConfig, EbpfDatapath};
+use contiv_policy::conformance::fixture::Container;
 use contiv_policy::conformance::{Harness, HarnessError, Probe, ProbeIngress, conformance_suite};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -98,6 +99,17 @@ impl Harness for Ebpf {
             h.ns.ip(&["link", "set", "tr0", "up"]);
             h.cfg.uplink = Some("tr0".into());
         }
+        Ok(())
+    }
+
+    /// A veth from the host's namespace to the outside's; the datapath's
+    /// host port and NAT table do the rest.
+    async fn join_outside(
+        &self,
+        host: &mut EbpfHost,
+        outside: &Container,
+    ) -> Result<(), HarnessError> {
+        outside.link_outside(&host.ns.name).await;
         Ok(())
     }
 

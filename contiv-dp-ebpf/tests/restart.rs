@@ -229,11 +229,11 @@ async fn a_new_program_takes_over_the_pinned_links() {
     .await;
     host.dp = None;
     // As if an older version had pinned other programs.
-    for p in ["from_endpoint", "from_vxlan", "from_uplink"] {
+    for p in ["from_endpoint", "from_vxlan", "from_uplink", "from_host"] {
         std::fs::remove_file(host.cfg.pin_root().join("progs").join(p)).unwrap();
     }
     host.start().await;
-    assert_eq!(host.dp().load_report().programs_replaced, 3);
+    assert_eq!(host.dp().load_report().programs_replaced, 4);
     assert!(a_ns.ping(&v4(&b)), "the links run the new program");
     let mut d = state(&net, &[&a], false);
     d.local_endpoints.push(b.clone());

@@ -12,9 +12,7 @@ use async_trait::async_trait;
 use contiv_core::datapath::Capabilities;
 use contiv_dp_ovs::datapath::OvsDatapath;
 use contiv_policy::conformance::fixture::Container;
-use contiv_policy::conformance::{
-    Harness, HarnessError, OUTSIDE_ADDR, OUTSIDE_HOST_ADDR, Probe, ProbeIngress, conformance_suite,
-};
+use contiv_policy::conformance::{Harness, HarnessError, Probe, ProbeIngress, conformance_suite};
 use hosts::{Host, fabric, forwards, trunk, underlay};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -74,29 +72,7 @@ impl Harness for Ovs {
     }
 
     async fn join_outside(&self, host: &mut Host, outside: &Container) -> Result<(), HarnessError> {
-        let (h, o) = (hosts::unique("oh"), hosts::unique("oo"));
-        hosts::run(&[
-            "ip",
-            "link",
-            "add",
-            &h,
-            "netns",
-            &host.ns.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &o,
-            "netns",
-            outside.name(),
-        ]);
-        host.ns
-            .ip(&["addr", "add", &format!("{OUTSIDE_HOST_ADDR}/24"), "dev", &h]);
-        host.ns.ip(&["link", "set", &h, "up"]);
-        outside
-            .ip(&["addr", "add", &format!("{OUTSIDE_ADDR}/24"), "dev", &o])
-            .await;
-        outside.ip(&["link", "set", &o, "up"]).await;
+        outside.link_outside(&host.ns.name).await;
         Ok(())
     }
 

@@ -267,12 +267,12 @@ pub struct OvsSettings {
     pub host_port: String,
 }
 
-/// A host-port name: 1–14 bytes (its bridge end adds `o`; Linux allows
-/// 15), no `/`, whitespace or `:`.
+/// A host-port name: 1–14 bytes (its datapath end adds a letter; Linux
+/// allows 15), no `/`, whitespace or `:`.
 fn parse_host_port(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() > 14 {
         return Err(format!(
-            "{s:?}: a host-port name has 1 to 14 bytes (the bridge's end adds `o`)"
+            "{s:?}: a host-port name has 1 to 14 bytes (the datapath's end adds a letter)"
         ));
     }
     if s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
@@ -336,6 +336,18 @@ pub struct EbpfSettings {
     /// from `ip netns` or a path. Default: the agent's own.
     #[arg(long = "bpf-netns", env = "CONTIV_BPF_NETNS")]
     pub bpf_netns: Option<String>,
+
+    /// The host's end of the host port (external access: egress NAT and
+    /// published ports, made when a network has external access); the
+    /// datapath's end is this name + `p`. At most 14 bytes. Two agents
+    /// sharing a namespace need two.
+    #[arg(
+        long = "bpf-host-port",
+        env = "CONTIV_BPF_HOST_PORT",
+        default_value = "contivbh0",
+        value_parser = parse_host_port
+    )]
+    pub bpf_host_port: String,
 }
 
 impl EbpfSettings {
@@ -363,6 +375,7 @@ impl Default for EbpfSettings {
             pin_name: "contiv".into(),
             vxlan_device: "contiv_vxlan".into(),
             bpf_netns: None,
+            bpf_host_port: "contivbh0".into(),
         }
     }
 }

@@ -65,6 +65,7 @@ pub fn ebpf_config(cfg: &AgentConfig) -> contiv_dp_ebpf::EbpfConfig {
     c.vxlan_port = cfg.vxlan_port;
     c.uplink = cfg.vlan_if.clone().filter(|u| !u.is_empty());
     c.netns = e.netns_path();
+    c.host_port = e.bpf_host_port.clone();
     c
 }
 

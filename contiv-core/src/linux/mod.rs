@@ -3,7 +3,9 @@
 //! neighbour table ([`neigh`]), the one ethtool
 //! switch a userspace datapath needs ([`ethtool`]), bandwidth shaping
 //! ([`shaping`]: `tbf` on either end of a veth), the host's NAT rules for
-//! external access ([`netfilter`]: an nftables table per owner), and
+//! external access ([`netfilter`]: an nftables table per owner) and the
+//! host port they work through ([`host_port`]: veth, routes, rules derived
+//! from the host state), and
 //! [`Plumber`], which
 //! realises a [`LocalEndpoint`]'s interfaces — the veth pair between the
 //! switch and a container, its addresses, MAC, MTU and default routes, and
@@ -25,6 +27,7 @@
 //!   turn its TX checksum offload off.
 
 pub mod ethtool;
+pub mod host_port;
 pub mod link;
 pub mod neigh;
 pub mod netfilter;

@@ -18,6 +18,7 @@ use contiv_core::datapath::{
     NetworkSpec, check_claimed, check_network,
 };
 use contiv_core::ir::{AddrSetId, RuleId, TenantId};
+use contiv_core::linux::host_port;
 use contiv_core::linux::{Netns, shaping};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -38,6 +39,8 @@ pub enum Obj {
     Set(AddrSetId),
     /// A rule (its counters).
     Rule(RuleId),
+    /// The subnets never reached through the host port.
+    Internal,
 }
 
 /// A local endpoint's realised host side.
@@ -82,6 +85,12 @@ pub struct Inner {
     pub(crate) uplink_ifindex: u32,
     pub(crate) config: abi::Config,
     pub(crate) stats: EbpfStats,
+    /// The datapath's end of the host port (0: none).
+    pub(crate) host_ifindex: u32,
+    /// The MAC of the host's end of the host port.
+    pub(crate) host_mac: [u8; 6],
+    /// What the host side (port, routes, NAT table) was last made.
+    pub(crate) host: host_port::Applied,
 }
 
 /// Whether two versions of a local endpoint need different interfaces.
@@ -97,6 +106,27 @@ pub fn replumb_needed(a: &LocalEndpoint, b: &LocalEndpoint) -> bool {
 
 fn plumb_err(e: String) -> DpError {
     DpError::Plumbing(e)
+}
+
+/// Logs when local endpoint `ep` has external access and an address
+/// another one with external access has (tenants may overlap): the host
+/// has one route per address, so only one of them (the last written)
+/// reaches the outside; the other's packets to the outside are dropped,
+/// never delivered to the wrong tenant.
+fn warn_shared_address(state: &HostState, ep: &LocalEndpoint) {
+    let external = |e: &LocalEndpoint| state.networks.get(&e.network).is_some_and(|n| n.external);
+    let Some(a) = ep.ipv4.filter(|_| external(ep)) else {
+        return;
+    };
+    for o in state.local.values() {
+        if o.id != ep.id && o.ipv4.map(|b| b.addr()) == Some(a.addr()) && external(o) {
+            tracing::warn!(
+                address = %a.addr(),
+                endpoints = %format!("{}, {}", o.id, ep.id),
+                "two endpoints with external access share an address: only one of them reaches the outside"
+            );
+        }
+    }
 }
 
 /// Checks the global settings this backend realises (`routing` needs
@@ -126,7 +156,90 @@ impl Inner {
             ct_tcp_close: t.tcp_closing.as_secs().max(1) as u32,
             ct_udp: t.udp.as_secs().max(1) as u32,
             ct_other: t.other.as_secs().max(1) as u32,
+            host_ifindex: self.host_ifindex,
+            host_mac: if self.host_ifindex == 0 {
+                [0; 6]
+            } else {
+                self.host_mac
+            },
+            pad: [0; 2],
         }
+    }
+
+    /// The `SET_INTERNAL` entries of the state.
+    fn internal_contrib(&self) -> Contrib {
+        compile::internal_contrib(
+            self.state
+                .networks
+                .values()
+                .filter_map(|n| n.subnet)
+                .chain([self.state.global.private_subnet]),
+        )
+    }
+
+    fn refresh_internal(&mut self) {
+        let c = self.internal_contrib();
+        self.set_contrib(Obj::Internal, c);
+    }
+
+    /// Makes the host port, its routes, the NAT table and the `from_host`
+    /// attachment what the state needs (all removed when no network has
+    /// external access). `force`: read everything back (resync), else
+    /// trust what was last made.
+    pub(crate) async fn converge_host(
+        &mut self,
+        cfg: &EbpfConfig,
+        force: bool,
+    ) -> DpResult<host_port::Writes> {
+        let port = cfg.host_port();
+        let wanted = host_port::wanted(&self.state);
+        if force {
+            self.host = host_port::Applied::default();
+        } else if !wanted && self.host_ifindex == 0 {
+            return Ok(host_port::Writes::default());
+        }
+        let host_err = |e: contiv_core::linux::PlumbError| plumb_err(e.to_string());
+        let masquerade = host_port::external_subnets(&self.state);
+        let mut w = host_port::converge(&port, &self.state, masquerade, &mut self.host)
+            .await
+            .map_err(host_err)?;
+        let mut keep = 0;
+        if wanted {
+            self.host_mac = host_port::host_mac(self.state.global.private_subnet).0;
+            if force || self.host_ifindex == 0 {
+                let idx = self
+                    .devices
+                    .index_of(&port.peer)
+                    .await
+                    .map_err(plumb_err)?
+                    .ok_or_else(|| plumb_err(format!("the host port {} vanished", port.peer)))?;
+                let p = &mut self.progs.host;
+                if attach::ensure(
+                    &self.ns,
+                    &mut p.prog,
+                    p.id,
+                    &self.links,
+                    Hook::Host,
+                    &port.peer,
+                    idx,
+                )? {
+                    self.stats.attaches += 1;
+                    w.added += 1;
+                }
+                self.host_ifindex = idx;
+            }
+            keep = self.host_ifindex;
+        } else {
+            w.removed += host_port::remove(&port).await.map_err(host_err)?;
+            self.host_ifindex = 0;
+        }
+        for a in attach::list(&self.links)? {
+            if a.hook == Hook::Host && a.ifindex != keep {
+                attach::remove(&self.links, a)?;
+                w.removed += 1;
+            }
+        }
+        Ok(w)
     }
 
     pub(crate) fn set_contrib(&mut self, obj: Obj, new: Contrib) {
@@ -263,6 +376,7 @@ impl Inner {
             .insert(ep.id.clone(), HostSide { ifindex, owned });
         self.dirty_floods.insert(compile::net_tag(&net));
         self.state.local.insert(ep.id.clone(), ep.clone());
+        warn_shared_address(&self.state, &ep);
         let c = self.local_contrib(&ep);
         self.set_contrib(Obj::Local(ep.id.clone()), c);
         Ok(())
@@ -286,6 +400,7 @@ impl Inner {
             DpOp::SetGlobal(g) => {
                 check_global(&g)?;
                 self.state.global = g;
+                self.refresh_internal();
             }
             DpOp::AddNetwork(n) => self.add_network(n).await?,
             DpOp::RemoveNetwork(key) => {
@@ -315,6 +430,7 @@ impl Inner {
                     self.dirty_floods.insert(compile::net_tag(&n));
                 }
                 self.set_contrib(Obj::Network(key), Contrib::default());
+                self.refresh_internal();
             }
             DpOp::AddLocalEndpoint(e) => self.add_local(e).await?,
             DpOp::RemoveLocalEndpoint(id) => self.remove_local(&id).await?,
@@ -355,13 +471,14 @@ impl Inner {
                 self.apply_policy(&d);
                 self.state.policy.apply(&d);
             }
-            // Not claimed (no `services` / `published_ports` capability):
-            // recorded so resync and snapshots stay exact; the agent
-            // reports them as not enforced.
-            op @ (DpOp::AddService(_)
-            | DpOp::RemoveService(_)
-            | DpOp::AddPublishedPort(_)
-            | DpOp::RemovePublishedPort(_)) => self.state.apply(&op)?,
+            // Not claimed (no `services` capability): recorded so resync
+            // and snapshots stay exact; the agent reports them as not
+            // enforced.
+            op @ (DpOp::AddService(_) | DpOp::RemoveService(_)) => self.state.apply(&op)?,
+            // The host's NAT table follows the state (`converge_host`).
+            op @ (DpOp::AddPublishedPort(_) | DpOp::RemovePublishedPort(_)) => {
+                self.state.apply(&op)?
+            }
             // Only the removals get here (`check_claimed` refused the
             // rest): nothing was realised, the state forgets them.
             op @ (DpOp::SetFabric(_) | DpOp::AddRoute(_) | DpOp::RemoveRoute(_)) => {
@@ -375,11 +492,13 @@ impl Inner {
         check_network(&n)?;
         let old = self.state.networks.insert(n.key.clone(), n.clone());
         self.set_contrib(Obj::Network(n.key.clone()), compile::network_contrib(&n));
+        self.refresh_internal();
         self.dirty_floods.insert(compile::net_tag(&n));
         if let Some(old) = old {
             if compile::net_tag(&old) != compile::net_tag(&n)
                 || old.tenant_id != n.tenant_id
                 || old.encap != n.encap
+                || old.external != n.external
             {
                 self.dirty_floods.insert(compile::net_tag(&old));
                 self.refresh_endpoints_of(&n.key);
@@ -579,6 +698,8 @@ impl Inner {
         self.groups.clear();
         self.sets = SetIds::adopt(kernel_set_ids);
         let st = self.state.clone();
+        let c = self.internal_contrib();
+        self.contribs.insert(Obj::Internal, c);
         for n in st.networks.values() {
             self.contribs
                 .insert(Obj::Network(n.key.clone()), compile::network_contrib(n));

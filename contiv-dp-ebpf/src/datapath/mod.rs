@@ -4,7 +4,16 @@
 //!   with every map pinned (adopting existing pins), keeps or replaces the
 //!   pinned programs, makes the `vxlan external gbp` device and attaches
 //!   `from_vxlan` to it and `from_uplink` to the uplink. No endpoint entry
-//!   is touched: the maps keep forwarding as they were until `resync`.
+//!   is touched: the maps keep forwarding as they were until `resync`
+//!   (the host port too).
+//! * **external access** (a network with `external`): the host port — a
+//!   veth `<host_port>` ↔ `<host_port>p` whose datapath end runs
+//!   `from_host` — with the host's `/32` routes to local endpoints of such
+//!   networks and the host's nftables table (masquerade of their subnets,
+//!   DNAT of published ports, a forward guard that never lets traffic turn
+//!   around on the host port but to a published port), all derived from
+//!   the host state by `contiv_core::linux::host_port` (shared with OVS)
+//!   and removed when no network has external access.
 //! * **apply**: each operation changes the wanted tables (and plumbs or
 //!   unplumbs interfaces); one flush then writes exactly the entries that
 //!   changed — puts, then list switches, then deletes.
@@ -103,6 +112,8 @@ impl EbpfDatapath {
         Capability::Gateway,
         Capability::Gateway6,
         Capability::QosDscp,
+        Capability::EgressNat,
+        Capability::PublishedPorts,
     ]);
 
     /// Loads (or adopts) the datapath's objects and hooks the VXLAN device
@@ -122,6 +133,7 @@ impl EbpfDatapath {
                 Hook::Endpoint => &mut progs.endpoint,
                 Hook::Vxlan => &mut progs.vxlan,
                 Hook::Uplink => &mut progs.uplink,
+                Hook::Host => &mut progs.host,
             };
             if p.replaced {
                 attach::repoint(&mut p.prog, &links, a)?;
@@ -159,6 +171,20 @@ impl EbpfDatapath {
                 uplink_ifindex,
             )?;
         }
+        // The host port keeps forwarding until resync decides about it: the
+        // kernel's config entry names it as long as it is the same device.
+        let (host_ifindex, host_mac) = match maps.config.get(&0, 0) {
+            Ok(c) if c.host_ifindex != 0 => {
+                let peer = cfg.host_port().peer;
+                let now = devices.index_of(&peer).await.map_err(DpError::Plumbing)?;
+                if now == Some(c.host_ifindex) {
+                    (c.host_ifindex, c.host_mac)
+                } else {
+                    (0, [0; 6])
+                }
+            }
+            _ => (0, [0; 6]),
+        };
         let kernel_sets = maps.set_ids.entries().map_err(DpError::Backend)?;
         let mut tables = Tables::default();
         tables.adopt_lists(&mut maps)?;
@@ -181,6 +207,9 @@ impl EbpfDatapath {
             uplink_ifindex,
             config: Default::default(),
             stats: EbpfStats::default(),
+            host_ifindex,
+            host_mac,
+            host: Default::default(),
         };
         inner.write_config(&cfg)?;
         let inner = Arc::new(Mutex::new(inner));
@@ -409,6 +438,12 @@ impl Datapath for EbpfDatapath {
                 break;
             }
         }
+        // The host port first: the config entry the flush writes names it.
+        if let Err(e) = g.converge_host(&self.cfg, false).await
+            && failed.is_none()
+        {
+            failed = Some(e);
+        }
         // Whatever was applied before a failure is realised.
         let flushed = g.flush(&self.cfg);
         if g.tables.has_retired() {
@@ -478,6 +513,8 @@ impl Datapath for EbpfDatapath {
                 Hook::Endpoint => wanted.contains(&a.ifindex),
                 Hook::Vxlan => a.ifindex == g.vxlan_ifindex,
                 Hook::Uplink => a.ifindex == g.uplink_ifindex && g.uplink_ifindex != 0,
+                // The host port's converge decides.
+                Hook::Host => true,
             };
             if keep {
                 continue;
@@ -509,6 +546,10 @@ impl Datapath for EbpfDatapath {
         // Maps: every object's entries from the new state, then the diff.
         g.state = state;
         g.sides = sides;
+        // The host side is read back, not trusted from memory.
+        let hw = g.converge_host(&self.cfg, true).await?;
+        added += hw.added;
+        removed += hw.removed;
         let kernel_sets = g.maps.set_ids.entries().map_err(DpError::Backend)?;
         g.rebuild(kernel_sets);
         let full = g.full();

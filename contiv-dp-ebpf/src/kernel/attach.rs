@@ -19,6 +19,8 @@ pub enum Hook {
     Vxlan,
     /// The VLAN uplink (`from_uplink`).
     Uplink,
+    /// The datapath's end of the host port (`from_host`).
+    Host,
 }
 
 impl Hook {
@@ -27,6 +29,7 @@ impl Hook {
             Hook::Endpoint => "ep",
             Hook::Vxlan => "vxlan",
             Hook::Uplink => "uplink",
+            Hook::Host => "host",
         }
     }
 
@@ -35,6 +38,7 @@ impl Hook {
             "ep" => Some(Hook::Endpoint),
             "vxlan" => Some(Hook::Vxlan),
             "uplink" => Some(Hook::Uplink),
+            "host" => Some(Hook::Host),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
 //! Loading the embedded object: maps pinned by name (adopted when a pin
-//! exists), the three classifiers loaded and pinned (a pinned program with
+//! exists), the four classifiers loaded and pinned (a pinned program with
 //! the same instructions and maps is kept, so a restart changes nothing).
 
 use super::maps::Maps;
@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The classifiers of the object.
-pub const PROGRAMS: [&str; 3] = ["from_endpoint", "from_vxlan", "from_uplink"];
+pub const PROGRAMS: [&str; 4] = ["from_endpoint", "from_vxlan", "from_uplink", "from_host"];
 
 /// One loaded classifier (the pinned instance in use).
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub struct Programs {
     pub vxlan: Program,
     /// On the VLAN uplink.
     pub uplink: Program,
+    /// On the datapath's end of the host port.
+    pub host: Program,
 }
 
 /// What a load found and did.
@@ -105,7 +107,9 @@ pub fn load(root: &Path) -> Result<(Maps, Programs, LoadReport), DpError> {
         progs.push(p);
     }
     let mut it = progs.into_iter();
-    let (Some(endpoint), Some(vxlan), Some(uplink)) = (it.next(), it.next(), it.next()) else {
+    let (Some(endpoint), Some(vxlan), Some(uplink), Some(host)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
         return Err(DpError::Backend("the BPF object lacks a classifier".into()));
     };
     Ok((
@@ -114,6 +118,7 @@ pub fn load(root: &Path) -> Result<(Maps, Programs, LoadReport), DpError> {
             endpoint,
             vxlan,
             uplink,
+            host,
         },
         report,
     ))

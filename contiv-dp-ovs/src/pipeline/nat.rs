@@ -38,11 +38,7 @@ use std::net::Ipv4Addr;
 
 type Entry = (FlowKey, Body);
 
-/// The host's address on the host port: the private subnet's last usable
-/// address.
-pub fn host_addr(pvt: Ipv4Net) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(pvt.broadcast()).saturating_sub(1))
-}
+pub use contiv_core::linux::host_port::host_addr;
 
 /// The MAC of the host's end of the host port (`02:02:` + its address).
 pub fn host_mac(pvt: Ipv4Net) -> MacAddr {

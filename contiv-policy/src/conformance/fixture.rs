@@ -80,6 +80,42 @@ impl Container {
             .unwrap_or_else(|e| panic!("cannot run {args:?} in {}: {e}", self.name))
     }
 
+    /// Links this namespace, as "the outside world", to the host
+    /// namespace named `host_netns` the way
+    /// [`Harness::join_outside`](super::Harness::join_outside) describes:
+    /// a veth, the host's end with [`OUTSIDE_HOST_ADDR`](super::OUTSIDE_HOST_ADDR)/24,
+    /// this one's with [`OUTSIDE_ADDR`](super::OUTSIDE_ADDR)/24, no route back.
+    pub async fn link_outside(&self, host_netns: &str) {
+        let (h, o) = (unique("oh"), unique("oo"));
+        // Not ours: `real: false`, so dropping it deletes nothing.
+        let host = Container {
+            name: host_netns.to_owned(),
+            real: false,
+        };
+        host.ip(&[
+            "link", "add", &h, "type", "veth", "peer", "name", &o, "netns", &self.name,
+        ])
+        .await;
+        host.ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", super::OUTSIDE_HOST_ADDR),
+            "dev",
+            &h,
+        ])
+        .await;
+        host.ip(&["link", "set", &h, "up"]).await;
+        self.ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", super::OUTSIDE_ADDR),
+            "dev",
+            &o,
+        ])
+        .await;
+        self.ip(&["link", "set", &o, "up"]).await;
+    }
+
     /// `ip -n <ns> <args>`; panics if it fails.
     pub async fn ip(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
