@@ -124,6 +124,7 @@ pub mod inspect;
 pub mod kernel;
 mod object;
 pub mod plumbing;
+pub mod service;
 pub mod sets;
 pub mod stats;
 pub mod sync;
