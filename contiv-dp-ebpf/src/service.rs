@@ -173,4 +173,20 @@ mod tests {
         assert_eq!(size_of::<NatEntry>(), 40);
         assert_eq!(size_of::<SvcScratch>(), 2 * 44 + 2 * 40 + 24);
     }
+
+    #[test]
+    fn more_backends_than_slots_are_refused() {
+        let mut sv = ServiceSpec {
+            key: "t:s".into(),
+            network: "t:n".into(),
+            vip: "10.0.0.9".parse().unwrap(),
+            ports: vec![],
+            backends: (0..SVC_MAX_BACKENDS).map(|i| format!("e{i}")).collect(),
+        };
+        assert!(check(&sv).is_ok());
+        sv.backends.push("one-more".into());
+        let e = check(&sv).unwrap_err();
+        assert!(matches!(e, DpError::Unsupported(_)), "{e}");
+        assert!(e.to_string().contains("at most 256"), "{e}");
+    }
 }
