@@ -176,6 +176,32 @@ INLINE __u32 svc_hash(const struct pkt *p)
 	return h;
 }
 
+/* Replaces the IPv4 address at `off` (old -> new) and fixes both
+ * checksums (L4 at `csum`). */
+INLINE int nat_addr(struct __sk_buff *skb, __u32 off, __u32 csum, __u64 mangled0, __be32 old,
+		    __be32 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l4_csum_replace(skb, csum, old, new, BPF_F_PSEUDO_HDR | mangled0 | 4) ||
+	    bpf_l3_csum_replace(skb, sizeof(struct ethhdr) + 10, old, new, 4) ||
+	    bpf_skb_store_bytes(skb, off, &new, 4, 0))
+		return -1;
+	return 0;
+}
+
+/* Replaces the port at `off` (old -> new) and fixes the L4 checksum. */
+INLINE int nat_port(struct __sk_buff *skb, __u32 off, __u32 csum, __u64 mangled0, __be16 old,
+		    __be16 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l4_csum_replace(skb, csum, old, new, mangled0 | 2) ||
+	    bpf_skb_store_bytes(skb, off, &new, 2, 0))
+		return -1;
+	return 0;
+}
+
 /* Rewrites the IPv4 TCP/UDP packet to (src, sport) -> (dst, dport), with
  * the IP and L4 checksums fixed, and `p` to match. -1 on failure. */
 INLINE int nat_rewrite(struct __sk_buff *skb, struct pkt *p, const struct nat_entry *n)
@@ -183,39 +209,13 @@ INLINE int nat_rewrite(struct __sk_buff *skb, struct pkt *p, const struct nat_en
 	const __u32 l3 = sizeof(struct ethhdr);
 	__u32 l4 = l4_off(p);
 	__u32 csum = l4 + (p->proto == PROTO_TCP ? 16 : 6);
-	__u64 mangled0 = p->proto == PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__be32 o, v;
-	if (n->src.w[3] != p->src.w[3]) {
-		o = p->src.w[3];
-		v = n->src.w[3];
-		if (bpf_l4_csum_replace(skb, csum, o, v, BPF_F_PSEUDO_HDR | mangled0 | 4) ||
-		    bpf_l3_csum_replace(skb, l3 + 10, o, v, 4) ||
-		    bpf_skb_store_bytes(skb, l3 + 12, &v, 4, 0))
-			return -1;
-	}
-	if (n->dst.w[3] != p->dst.w[3]) {
-		o = p->dst.w[3];
-		v = n->dst.w[3];
-		if (bpf_l4_csum_replace(skb, csum, o, v, BPF_F_PSEUDO_HDR | mangled0 | 4) ||
-		    bpf_l3_csum_replace(skb, l3 + 10, o, v, 4) ||
-		    bpf_skb_store_bytes(skb, l3 + 16, &v, 4, 0))
-			return -1;
-	}
-	__be16 po, pv;
-	if (n->sport != p->sport) {
-		po = p->sport;
-		pv = n->sport;
-		if (bpf_l4_csum_replace(skb, csum, po, pv, mangled0 | 2) ||
-		    bpf_skb_store_bytes(skb, l4, &pv, 2, 0))
-			return -1;
-	}
-	if (n->dport != p->dport) {
-		po = p->dport;
-		pv = n->dport;
-		if (bpf_l4_csum_replace(skb, csum, po, pv, mangled0 | 2) ||
-		    bpf_skb_store_bytes(skb, l4 + 2, &pv, 2, 0))
-			return -1;
-	}
+	/* UDP without a checksum keeps none */
+	__u64 m0 = p->proto == PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	if (nat_addr(skb, l3 + 12, csum, m0, p->src.w[3], n->src.w[3]) ||
+	    nat_addr(skb, l3 + 16, csum, m0, p->dst.w[3], n->dst.w[3]) ||
+	    nat_port(skb, l4, csum, m0, p->sport, n->sport) ||
+	    nat_port(skb, l4 + 2, csum, m0, p->dport, n->dport))
+		return -1;
 	p->src = n->src;
 	p->dst = n->dst;
 	p->sport = n->sport;

@@ -88,17 +88,50 @@ async fn setup(h: &Host, net: &NetworkSpec, l: &LocalEndpoint, r: &LocalEndpoint
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vxlan_carries_traffic_and_the_source_group() {
-    let n = 66;
+/// Two hosts (underlay `10.<n>.0.0/24`) with endpoint a (group 10) on
+/// host A and b (group 11) on host B, on network `10.<n+1>.0.0/24`, each
+/// host told of the other's endpoint.
+struct World {
+    ha: Host,
+    hb: Host,
+    a_ns: Netns,
+    b_ns: Netns,
+    a: LocalEndpoint,
+    b: LocalEndpoint,
+    net: NetworkSpec,
+}
+
+async fn world(n: u8) -> World {
     let (ha, hb) = pair(n).await;
-    let net = vxlan_net("t1:n", 1, 67, 6700);
+    let net = vxlan_net("t1:n", 1, n + 1, 100 * u32::from(n + 1));
     let a_ns = Netns::new("ec");
     let b_ns = Netns::new("ec");
     let a = local_ep("a", &net, 2, 10, &a_ns);
     let b = local_ep("b", &net, 3, 11, &b_ns);
     setup(&ha, &net, &a, &b, vtep(n, 2)).await;
     setup(&hb, &net, &b, &a, vtep(n, 1)).await;
+    World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        net,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vxlan_carries_traffic_and_the_source_group() {
+    let World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        ..
+    } = world(66).await;
     assert!(a_ns.ping(&v4(&b)), "a reaches b across the VXLAN underlay");
     assert!(
         eventually(std::time::Duration::from_secs(5), || b_ns.ping(&v6(&a))),
@@ -195,15 +228,15 @@ fn udp_roundtrip(ns: &Netns, dst: &str, port: u16) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_backend_on_the_other_host() {
     use contiv_core::datapath::{PortSpec, ServiceProtocol, ServiceSpec};
-    let n = 68;
-    let (ha, hb) = pair(n).await;
-    let net = vxlan_net("t1:n", 1, 69, 6900);
-    let a_ns = Netns::new("ec");
-    let b_ns = Netns::new("ec");
-    let a = local_ep("a", &net, 2, 10, &a_ns);
-    let b = local_ep("b", &net, 3, 11, &b_ns);
-    setup(&ha, &net, &a, &b, vtep(n, 2)).await;
-    setup(&hb, &net, &b, &a, vtep(n, 1)).await;
+    let World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        net,
+    } = world(68).await;
     let vip = "10.69.0.100";
     let svc = ServiceSpec {
         key: "t1:web".into(),
