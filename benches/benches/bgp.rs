@@ -14,7 +14,8 @@
 //!   UPDATEs from the host is checked unchanged), and — with gobgpd killed
 //!   as well (*cold*) — until the ToR holds all SCALE prefixes again.
 //! * **CNI DEL → route withdrawn**: for the first ADDS containers, from
-//!   the start of the CNI DEL until the `/32` is gone from FRR's table.
+//!   the start of the CNI DEL until the `/32` is gone from FRR's table
+//!   (and, printed apart, until the CNI DEL itself returned).
 //!
 //! Not a criterion bench: it prints percentiles and durations of a live
 //! system. Run (needs root, OVS, gobgpd, FRR, release binaries):
@@ -215,11 +216,13 @@ fn main() {
 
     // CNI DEL → the /32 withdrawn from the ToR's RIB, for the first ADDS.
     let mut withdrawn = Vec::new();
+    let mut answered = Vec::new();
     let rest = ctrs.split_off(adds.min(ctrs.len()));
     for ctr in ctrs {
         let p = Ipv4Net::from(ctr.ip);
         let t = Instant::now();
         ctr.remove();
+        answered.push(t.elapsed());
         while tor.has_route(p) {
             assert!(
                 t.elapsed() < Duration::from_secs(30),
@@ -230,6 +233,7 @@ fn main() {
         withdrawn.push(t.elapsed());
     }
     println!("load average {}", loadavg());
+    contiv_benches::print_percentiles("CNI DEL (answered)", answered);
     contiv_benches::print_percentiles("CNI DEL -> /32 withdrawn from the ToR's BGP RIB", withdrawn);
     drop(rest);
     drop(tor);

@@ -55,7 +55,16 @@ pub struct EmbeddedOptions {
     /// further behind is dropped with an error naming the revision to resume
     /// from. Default 4096.
     pub watch_buffer: usize,
-    /// redb page cache size in bytes. Default 64 MiB.
+    /// redb page cache size in bytes. Default 4 MiB.
+    ///
+    /// The cache holds pages the writer touched (the key-value table and
+    /// the watch history) and grows up to this bound; readers of a
+    /// contiv control plane are served from the daemon's own cache, so a
+    /// larger page cache only costs resident memory. With the former
+    /// 64 MiB, netmaster's RSS grew by 2–3 MB with every cycle of 1,000
+    /// network creates and deletes; with 4 MiB it levels off once the
+    /// history reaches [`history_revisions`](Self::history_revisions),
+    /// and intent writes are as fast (BENCHMARKS.md, issue 19).
     pub cache_bytes: usize,
 }
 
@@ -65,7 +74,7 @@ impl Default for EmbeddedOptions {
             history_revisions: 10_000,
             max_batch: 1024,
             watch_buffer: DEFAULT_WATCH_BUFFER,
-            cache_bytes: 64 << 20,
+            cache_bytes: 4 << 20,
         }
     }
 }
