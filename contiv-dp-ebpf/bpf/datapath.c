@@ -437,6 +437,10 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 		svc = svc_translate(skb, p, cfg, now);
 		if (svc < 0)
 			return drop_ep(-svc, ifc ? p->in_ifindex : 0, 0);
+	} else if ((cfg->flags & CFG_SERVICES) && !p->is_v6 && !p->frag && icmp_error(p)) {
+		svc = svc_icmp_error(skb, p, cfg, now);
+		if (svc < 0)
+			return drop(-svc);
 	}
 
 	struct target up;

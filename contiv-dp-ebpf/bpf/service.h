@@ -23,7 +23,9 @@
  * entry whose connection expired is ignored (as OVS forgets the NAT with
  * the conntrack entry). Hairpin: a client that picked itself also gets its
  * source rewritten to the VIP, so the backend answers the VIP and the
- * reply comes back through here. A service without backends drops.
+ * reply comes back through here. ICMPv4 errors quoting a translated
+ * connection are translated back too. A service without backends drops.
+ * Not translated: IPv4 fragments after the first (no L4 header).
  */
 #ifndef CONTIV_SERVICE_H
 #define CONTIV_SERVICE_H
@@ -296,6 +298,80 @@ INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct conf
 	if (nat_rewrite(skb, p, e))
 		return -DROP_MALFORMED;
 	return SVC_DNAT;
+}
+
+/* Replaces an IPv4 address at `off` in a header covered by the IP
+ * checksum at `csum` only (the outer header of an ICMP error, or the
+ * packet it quotes: ICMP has no pseudo-header, and a quoted header's
+ * address and checksum changes cancel out in the ICMP checksum). */
+INLINE int nat_addr_l3(struct __sk_buff *skb, __u32 off, __u32 csum, __be32 old, __be32 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l3_csum_replace(skb, csum, old, new, 4) ||
+	    bpf_skb_store_bytes(skb, off, &new, 4, 0))
+		return -1;
+	return 0;
+}
+
+/* An ICMPv4 error about a translated connection, arriving at the client's
+ * host: if the connection it quotes (client -> backend) is live, the quote
+ * becomes client -> VIP:port and an error the backend sent comes from the
+ * VIP (hairpin: to the client), as conntrack's NAT of related packets
+ * does. SVC_TRACKED when translated, else SVC_NONE (or -reason). */
+INLINE int svc_icmp_error(struct __sk_buff *skb, struct pkt *p, const struct config *cfg,
+			  __u64 now)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 in3 = l4_off(p) + 8;
+	struct iphdr *ip = data + in3;
+	if ((void *)(ip + 1) > end)
+		return SVC_NONE;
+	if (ip->protocol != PROTO_TCP && ip->protocol != PROTO_UDP)
+		return SVC_NONE;
+	__u32 in4 = in3 + ((__u32)ip->ihl & 0xf) * 4;
+	__be16 *ports = data + in4;
+	if ((void *)(ports + 2) > end)
+		return SVC_NONE;
+	__u32 zero = 0;
+	struct svc_scratch *w = bpf_map_lookup_elem(&svc_scratch, &zero);
+	if (!w)
+		return SVC_NONE;
+	struct ip_addr qs, qd;
+	v4_mapped(&qs, ip->saddr);
+	v4_mapped(&qd, ip->daddr);
+	__be16 qsp = ports[0], qdp = ports[1];
+	__u8 proto = ip->protocol;
+	/* the quoted packet's reply is the reverse entry's key */
+	nat_key_of(&w->k, p->tenant, proto, &qd, qdp, &qs, qsp);
+	struct nat_entry *n = bpf_map_lookup_elem(&svc_nat, &w->k);
+	if (!n || !(n->flags & NAT_REV))
+		return SVC_NONE;
+	w->r = *n;
+	if (!ct_related(skb, p, cfg, now))
+		return SVC_NONE;
+	struct nat_entry *r = &w->r;
+	/* quote: (src, sport) -> (dst, dport) becomes r's reverse:
+	 * (r.dst, r.dport) -> (r.src, r.sport) */
+	__u32 icsum = l4_off(p) + 2;
+	__u32 qcsum = in3 + 10;
+	if (nat_addr_l3(skb, in3 + 12, qcsum, qs.w[3], r->dst.w[3]) ||
+	    nat_addr_l3(skb, in3 + 16, qcsum, qd.w[3], r->src.w[3]) ||
+	    nat_port(skb, in4, icsum, 0, qsp, r->dport) ||
+	    nat_port(skb, in4 + 2, icsum, 0, qdp, r->sport))
+		return -DROP_MALFORMED;
+	/* the outer header: from the backend -> from the VIP; to the
+	 * translated client -> to the client */
+	const __u32 l3 = sizeof(struct ethhdr);
+	__be32 src = p->src.w[3] == qd.w[3] ? r->src.w[3] : p->src.w[3];
+	__be32 dst = p->dst.w[3] == qs.w[3] ? r->dst.w[3] : p->dst.w[3];
+	if (nat_addr_l3(skb, l3 + 12, l3 + 10, p->src.w[3], src) ||
+	    nat_addr_l3(skb, l3 + 16, l3 + 10, p->dst.w[3], dst))
+		return -DROP_MALFORMED;
+	p->src.w[3] = src;
+	p->dst.w[3] = dst;
+	return SVC_TRACKED;
 }
 
 #endif

@@ -102,7 +102,10 @@
 //! from the current slots. A reply whose connection is live gets the
 //! reverse rewrite, on a local veth or in `from_vxlan` alike. Hairpin (the
 //! client picked itself) also rewrites the source to the VIP, so the reply
-//! comes back through the datapath. A service without backends drops
+//! comes back through the datapath. An ICMPv4 error quoting a translated
+//! connection (a backend's port unreachable) is translated like it (quote,
+//! outer addresses, checksums), so the client sees a refusal. A service
+//! without backends drops
 //! (`no-backend`); the VIP answers ARP (`svc_vips`, MAC `02:02:`+VIP) on its
 //! network. Backends follow endpoints (a removed endpoint leaves every
 //! service); the garbage collector deletes NAT entries of connections

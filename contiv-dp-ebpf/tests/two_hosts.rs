@@ -208,16 +208,24 @@ fn udp_echo(ns: &Netns, port: u16) -> Bg {
     ns.spawn(&["python3", "-c", &code])
 }
 
-/// One datagram to `dst:port` from a connected socket: the echo comes
-/// back from exactly `dst:port` (the kernel drops it otherwise, and drops
-/// a bad checksum)?
-fn udp_roundtrip(ns: &Netns, dst: &str, port: u16) -> bool {
+/// One datagram to `dst:port` from a connected socket: `echo` (the echo
+/// came back from exactly `dst:port`: the kernel drops it otherwise, and
+/// drops a bad checksum), `refused` (an ICMP port unreachable quoting
+/// exactly this socket's datagram came back) or `timeout`.
+fn udp_exchange(ns: &Netns, dst: &str, port: u16) -> String {
     let code = format!(
-        "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
          s.settimeout(1)\ns.connect(('{dst}',{port}))\ns.send(b'ping')\n\
-         sys.exit(0 if s.recv(64)==b'ping' else 1)\n"
+         try:\n print('echo' if s.recv(64)==b'ping' else 'other')\n\
+         except ConnectionRefusedError:\n print('refused')\n\
+         except socket.timeout:\n print('timeout')\n"
     );
-    ns.exec(&["python3", "-c", &code]).status.success()
+    let out = ns.exec(&["python3", "-c", &code]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn udp_roundtrip(ns: &Netns, dst: &str, port: u16) -> bool {
+    udp_exchange(ns, dst, port) == "echo"
 }
 
 /// A service whose backend lives on the other host: the client's host
@@ -260,7 +268,7 @@ async fn service_backend_on_the_other_host() {
     ha.apply(vec![DpOp::AddService(svc.clone())]).await;
     hb.apply(vec![DpOp::AddService(svc.clone())]).await;
     let _t = b_ns.spawn(&["nc", "-l", "-k", "-p", "8080"]);
-    let _u = udp_echo(&b_ns, 5353);
+    let u = udp_echo(&b_ns, 5353);
     assert!(a_ns.ping(&v4(&b)), "a reaches b across the underlay");
     assert!(
         eventually(std::time::Duration::from_secs(3), || a_ns.tcp(vip, 80)),
@@ -273,6 +281,18 @@ async fn service_backend_on_the_other_host() {
         "a UDP exchange with the VIP, answered from the VIP"
     );
     assert!(!a_ns.tcp(vip, 81), "a port the service does not have");
+    // The backend's port closes: its ICMP port unreachable comes back over
+    // VXLAN and is translated like the connection it quotes (a refusal,
+    // not a timeout).
+    drop(u);
+    assert_eq!(udp_exchange(&a_ns, vip, 53), "refused");
+    let _u = udp_echo(&b_ns, 5353);
+    assert!(
+        eventually(std::time::Duration::from_secs(3), || udp_roundtrip(
+            &a_ns, vip, 53
+        )),
+        "the echo is back"
+    );
     let sizes = ha.dp().map_sizes().await.unwrap();
     let nat = sizes.iter().find(|(m, _)| *m == "svc_nat").unwrap().1;
     assert!(nat >= 4, "two entries per connection at the client's host");
