@@ -273,6 +273,24 @@ async fn backends_follow_endpoints() {
     ])
     .await;
     let dp = host.dp();
+    // b moves to another address (re-plumbed): still a backend, at the new
+    // address.
+    let b2 = local_ep("b", &net, 13, 20, &ctrs[1]);
+    host.apply(vec![DpOp::AddLocalEndpoint(b2.clone())]).await;
+    assert_eq!(dp.state().await.services[0].backends, ["b", "r"]);
+    let mut seen = std::collections::BTreeSet::new();
+    for sport in 900..940 {
+        let run = dp
+            .run_packet("c", &tcp(&c, vmac, vip, sport, 80, SYN))
+            .await
+            .unwrap();
+        seen.insert(tuple(&run.frame).dst);
+    }
+    assert_eq!(
+        seen,
+        [addr(&b2), r.ipv4.unwrap()].into_iter().collect(),
+        "the backends at their current addresses"
+    );
     host.apply(vec![DpOp::RemoveLocalEndpoint("b".into())])
         .await;
     assert_eq!(dp.state().await.services[0].backends, ["r"]);

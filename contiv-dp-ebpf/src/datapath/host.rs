@@ -202,7 +202,10 @@ impl Inner {
         Ok(made)
     }
 
-    async fn remove_local(&mut self, id: &str) -> DpResult<()> {
+    /// Removes local endpoint `id`: unplumbed, and (`forget`: it is gone,
+    /// not about to be re-plumbed) out of every service and published port,
+    /// as the contract's cascade says.
+    async fn remove_local(&mut self, id: &str, forget: bool) -> DpResult<()> {
         let Some(ep) = self.state.local.get(id).cloned() else {
             return Ok(());
         };
@@ -227,8 +230,11 @@ impl Inner {
                 .await
                 .map_err(|e| plumb_err(e.to_string()))?;
         }
-        // Out of every service too (the contract's cascade).
-        self.state.forget_endpoint(id);
+        if forget {
+            self.state.forget_endpoint(id);
+        } else {
+            self.state.local.remove(id);
+        }
         Ok(())
     }
 
@@ -246,7 +252,7 @@ impl Inner {
             }
             if replumb_needed(old, &ep) {
                 let id = ep.id.clone();
-                self.remove_local(&id).await?;
+                self.remove_local(&id, false).await?;
             }
         }
         if self.state.remote.contains_key(&ep.id) {
@@ -313,7 +319,7 @@ impl Inner {
                     .map(|e| e.id.clone())
                     .collect();
                 for id in locals {
-                    self.remove_local(&id).await?;
+                    self.remove_local(&id, true).await?;
                 }
                 let remotes: Vec<String> = self
                     .state
@@ -334,12 +340,12 @@ impl Inner {
                 self.set_contrib(Obj::Network(key), Contrib::default());
             }
             DpOp::AddLocalEndpoint(e) => self.add_local(e).await?,
-            DpOp::RemoveLocalEndpoint(id) => self.remove_local(&id).await?,
+            DpOp::RemoveLocalEndpoint(id) => self.remove_local(&id, true).await?,
             DpOp::AddRemoteEndpoint(e) => {
                 self.state.check_remote(&e)?;
                 if self.state.local.contains_key(&e.id) {
                     let id = e.id.clone();
-                    self.remove_local(&id).await?;
+                    self.remove_local(&id, true).await?;
                 }
                 let c = match self.state.networks.get(&e.network) {
                     Some(n) => compile::remote_contrib(&e, n),
