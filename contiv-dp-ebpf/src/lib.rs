@@ -156,5 +156,5 @@ pub mod sync;
 pub mod tables;
 
 pub use config::{CtTimeouts, EbpfConfig};
+pub use contiv_core::datapath::counters::{Counters, DropCounter, EndpointCounters, RuleCounters};
 pub use datapath::{EbpfDatapath, EbpfStats, PacketRun};
-pub use stats::{Counters, EndpointCounters, RuleCounters};

@@ -5,58 +5,9 @@
 use crate::abi::{DROP_REASONS, EpStats, RuleStats};
 use crate::kernel::maps::Maps;
 use crate::tables::KvMap;
+use contiv_core::datapath::counters::{Counters, DropCounter, EndpointCounters, RuleCounters};
 use contiv_core::datapath::{DpError, DpResult};
 use contiv_core::ir::{PolicyIr, RuleId};
-use serde::{Deserialize, Serialize};
-
-/// One endpoint's counters (summed over CPUs).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointCounters {
-    /// The endpoint id.
-    pub id: String,
-    /// Its host-side interface.
-    pub ifindex: u32,
-    /// Packets the endpoint sent.
-    pub tx_packets: u64,
-    /// Bytes the endpoint sent.
-    pub tx_bytes: u64,
-    /// Of the packets it sent, dropped (spoofed, policy, no route, rate).
-    pub tx_drops: u64,
-    /// Packets delivered to it.
-    pub rx_packets: u64,
-    /// Bytes delivered to it.
-    pub rx_bytes: u64,
-    /// Packets to it dropped by its ingress policy.
-    pub rx_drops: u64,
-}
-
-/// One rule's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleCounters {
-    /// The compiled rule id (hex, as the oracle prints it).
-    pub rule_id: String,
-    /// `tenant:policy`.
-    pub policy: String,
-    /// The rule id within the policy.
-    pub rule: String,
-    /// `tenant:group` the policy is attached to.
-    pub group: String,
-    /// New connections this rule decided.
-    pub packets: u64,
-    /// Of those, dropped because of it.
-    pub drops: u64,
-}
-
-/// Every counter.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Per endpoint, sorted by id.
-    pub endpoints: Vec<EndpointCounters>,
-    /// Per rule, sorted by policy, rule, group.
-    pub rules: Vec<RuleCounters>,
-    /// Drops by reason (only reasons that occurred).
-    pub drops: Vec<(String, u64)>,
-}
 
 fn sum_ep(v: &aya::maps::PerCpuValues<EpStats>) -> EpStats {
     let mut s = EpStats::default();
@@ -86,7 +37,6 @@ pub fn read(
         };
         out.endpoints.push(EndpointCounters {
             id: id.clone(),
-            ifindex: *ifindex,
             tx_packets: s.tx_packets,
             tx_bytes: s.tx_bytes,
             tx_drops: s.tx_drops,
@@ -122,7 +72,10 @@ pub fn read(
             Err(e) => return Err(DpError::Backend(format!("reading drop counters: {e}"))),
         };
         if n > 0 {
-            out.drops.push((name.to_owned(), n));
+            out.drops.push(DropCounter {
+                reason: name.to_owned(),
+                packets: n,
+            });
         }
     }
     Ok(out)

@@ -222,7 +222,7 @@ async fn tunnelled(
             .iter()
             .any(|f| f.len() >= 14 && f[14..].starts_with(&ip_hdr[..20]))
     };
-    let drops = |c: &contiv_dp_ebpf::Counters| -> u64 { c.drops.iter().map(|(_, n)| n).sum() };
+    let drops = |c: &contiv_dp_ebpf::Counters| -> u64 { c.total_drops() };
     let before = drops(&dp.counters().await.map_err(HarnessError::from_display)?);
     let mut pkt = vec![0x08, 0, 0, 0];
     pkt.extend_from_slice(&(vni << 8).to_be_bytes());

@@ -233,7 +233,9 @@ async fn translation_packet_by_packet() {
     assert!(!run.forwarded());
     let n = dp.counters().await.unwrap();
     assert!(
-        n.drops.iter().any(|(r, k)| r == "no-backend" && *k >= 1),
+        n.drops
+            .iter()
+            .any(|d| d.reason == "no-backend" && d.packets >= 1),
         "{n:?}"
     );
 

@@ -330,7 +330,9 @@ async fn service_backend_on_the_other_host() {
     assert!(!udp_roundtrip(&a_ns, vip, 53), "no backend, no answer");
     let c = ha.dp().counters().await.unwrap();
     assert!(
-        c.drops.iter().any(|(r, n)| r == "no-backend" && *n >= 1),
+        c.drops
+            .iter()
+            .any(|d| d.reason == "no-backend" && d.packets >= 1),
         "{c:?}"
     );
 }

@@ -8,7 +8,6 @@
 mod support;
 
 use contiv_core::datapath::{ArpMode, Datapath, DpError, DpOp, FwdMode, GlobalSpec};
-use contiv_core::ir::{Membership, PolicyDelta};
 use contiv_dp_vpp::api::types::L2PortType;
 use contiv_dp_vpp::errno;
 use contiv_dp_vpp::testing::{IfKind, VppState};
@@ -186,22 +185,7 @@ async fn changes_cost_a_constant_number_of_calls() {
     // changes and its interface gets group 1's ACLs. Group 1's `in` ACL
     // names group 2 as a peer, so it is rewritten too (one call).
     srv.clear_log();
-    let mut web2 = d.local_endpoints[1].clone();
-    web2.epg = 1;
-    let ip: IpAddr = "10.1.0.11".parse().unwrap();
-    dp.apply(vec![
-        DpOp::AddLocalEndpoint(web2),
-        DpOp::Policy(PolicyDelta {
-            members_added: vec![Membership {
-                tenant: 1,
-                ip,
-                epg: 1,
-            }],
-            ..PolicyDelta::default()
-        }),
-    ])
-    .await
-    .unwrap();
+    fixture::move_web2_to_group_1(&dp, &d).await;
     assert_eq!(
         srv.mutations(),
         ["acl_add_replace", "acl_interface_set_acl_list"],

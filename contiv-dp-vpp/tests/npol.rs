@@ -130,22 +130,7 @@ async fn a_member_joining_a_group_with_rules_is_two_npol_calls() {
     // An existing endpoint of group 2 moves to group 1: one set update
     // (leaves group 2), one interface configuration (group 1's policy).
     srv.clear_log();
-    let mut web2 = d.local_endpoints[1].clone();
-    web2.epg = 1;
-    let ip: IpAddr = "10.1.0.11".parse().unwrap();
-    dp.apply(vec![
-        DpOp::AddLocalEndpoint(web2),
-        DpOp::Policy(PolicyDelta {
-            members_added: vec![Membership {
-                tenant: 1,
-                ip,
-                epg: 1,
-            }],
-            ..PolicyDelta::default()
-        }),
-    ])
-    .await
-    .unwrap();
+    let ip = fixture::move_web2_to_group_1(&dp, &d).await;
     assert_eq!(
         srv.mutations(),
         ["npol_ipset_add_del_members", "npol_configure_policies"]

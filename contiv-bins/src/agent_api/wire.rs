@@ -277,50 +277,7 @@ pub struct DatapathCounters {
     pub drops: Vec<DropCounter>,
 }
 
-/// One local endpoint's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointCounters {
-    /// The endpoint id.
-    pub id: String,
-    /// Packets it sent.
-    pub tx_packets: u64,
-    /// Bytes it sent.
-    pub tx_bytes: u64,
-    /// Of what it sent, dropped (policy, spoofing, no route, rate limit).
-    pub tx_drops: u64,
-    /// Packets delivered to it.
-    pub rx_packets: u64,
-    /// Bytes delivered to it.
-    pub rx_bytes: u64,
-    /// Packets to it dropped by its ingress policy.
-    pub rx_drops: u64,
-}
-
-/// One compiled rule's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleCounters {
-    /// The compiled rule id (hex).
-    pub rule_id: String,
-    /// `tenant:policy`.
-    pub policy: String,
-    /// The rule id within the policy.
-    pub rule: String,
-    /// `tenant:group` the policy is attached to.
-    pub group: String,
-    /// New connections it decided.
-    pub packets: u64,
-    /// Of those, dropped because of it.
-    pub drops: u64,
-}
-
-/// Drops of one reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DropCounter {
-    /// Why (`policy`, `spoofed-source`, `no-route`, …).
-    pub reason: String,
-    /// How many packets.
-    pub packets: u64,
-}
+pub use contiv_core::datapath::counters::{DropCounter, EndpointCounters, RuleCounters};
 
 /// An error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

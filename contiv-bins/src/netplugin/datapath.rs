@@ -109,40 +109,12 @@ struct EbpfCounters(Arc<contiv_dp_ebpf::EbpfDatapath>);
 #[async_trait]
 impl DatapathCounters for EbpfCounters {
     async fn counters(&self) -> Result<crate::agent_api::wire::DatapathCounters, String> {
-        use crate::agent_api::wire::{DropCounter, EndpointCounters, RuleCounters};
         let c = self.0.counters().await.map_err(|e| e.to_string())?;
         Ok(crate::agent_api::wire::DatapathCounters {
             datapath: "ebpf".into(),
-            endpoints: c
-                .endpoints
-                .into_iter()
-                .map(|e| EndpointCounters {
-                    id: e.id,
-                    tx_packets: e.tx_packets,
-                    tx_bytes: e.tx_bytes,
-                    tx_drops: e.tx_drops,
-                    rx_packets: e.rx_packets,
-                    rx_bytes: e.rx_bytes,
-                    rx_drops: e.rx_drops,
-                })
-                .collect(),
-            rules: c
-                .rules
-                .into_iter()
-                .map(|r| RuleCounters {
-                    rule_id: r.rule_id,
-                    policy: r.policy,
-                    rule: r.rule,
-                    group: r.group,
-                    packets: r.packets,
-                    drops: r.drops,
-                })
-                .collect(),
-            drops: c
-                .drops
-                .into_iter()
-                .map(|(reason, packets)| DropCounter { reason, packets })
-                .collect(),
+            endpoints: c.endpoints,
+            rules: c.rules,
+            drops: c.drops,
         })
     }
 }

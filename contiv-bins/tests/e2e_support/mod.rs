@@ -311,61 +311,54 @@ impl Plugin {
     /// to netmaster at `url`, with sockets and state under `dir`, plus
     /// `extra` flags.
     pub fn start(url: &str, dir: &Path, sw: &Switch, host: &str, extra: &[&str]) -> Plugin {
-        std::fs::create_dir_all(dir).expect("plugin dir");
-        let mut args: Vec<String> = vec![
-            "--datapath".into(),
-            "ovs".into(),
-            "--host".into(),
-            host.into(),
-            "--netmaster".into(),
-            url.into(),
+        let mut backend: Vec<String> = vec![
             "--ovs-rundir".into(),
             sw.ovs.rundir().display().to_string(),
             "--ovs-bridge".into(),
             sw.bridge.clone(),
             "--ovs-host-port".into(),
             sw.host_port(),
-            "--cni-socket".into(),
-            dir.join("cni.sock").display().to_string(),
-            "--docker-plugin-dir".into(),
-            dir.display().to_string(),
-            "--state-dir".into(),
-            dir.join("state").display().to_string(),
-            "--log-level".into(),
-            "info".into(),
         ];
         if let Some(ns) = sw.netns_opt() {
-            args.extend(["--ovs-netns".to_owned(), ns]);
+            backend.extend(["--ovs-netns".to_owned(), ns]);
         }
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let mut p = Plugin {
-            child: None,
-            dir: dir.to_owned(),
-            sock: dir.join("cni.sock"),
-            host: host.to_owned(),
-            args,
-            starts: 0,
-        };
-        p.spawn();
-        p
+        Plugin::launch("ovs", backend, url, dir, host, extra)
     }
 
     /// Starts `netplugin --datapath ebpf` for host `host` with its
     /// interfaces and pins on `bh`, talking to netmaster at `url`, with
     /// sockets and state under `dir`, plus `extra` flags.
     pub fn start_ebpf(url: &str, dir: &Path, bh: &BpfHost, host: &str, extra: &[&str]) -> Plugin {
-        std::fs::create_dir_all(dir).expect("plugin dir");
-        let mut args: Vec<String> = vec![
-            "--datapath".into(),
-            "ebpf".into(),
-            "--host".into(),
-            host.into(),
-            "--netmaster".into(),
-            url.into(),
+        let backend: Vec<String> = vec![
             "--bpf-fs".into(),
             bh.bpffs.path().display().to_string(),
             "--bpf-netns".into(),
             bh.ns.clone(),
+        ];
+        Plugin::launch("ebpf", backend, url, dir, host, extra)
+    }
+
+    /// Starts `netplugin --datapath <datapath>` with the flags every test
+    /// agent gets, then `backend`'s and `extra`.
+    fn launch(
+        datapath: &str,
+        backend: Vec<String>,
+        url: &str,
+        dir: &Path,
+        host: &str,
+        extra: &[&str],
+    ) -> Plugin {
+        std::fs::create_dir_all(dir).expect("plugin dir");
+        let mut args: Vec<String> = vec![
+            "--datapath".into(),
+            datapath.into(),
+            "--host".into(),
+            host.into(),
+            "--netmaster".into(),
+            url.into(),
+        ];
+        args.extend(backend);
+        args.extend([
             "--cni-socket".into(),
             dir.join("cni.sock").display().to_string(),
             "--docker-plugin-dir".into(),
@@ -374,7 +367,7 @@ impl Plugin {
             dir.join("state").display().to_string(),
             "--log-level".into(),
             "info".into(),
-        ];
+        ]);
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut p = Plugin {
             child: None,

@@ -25,6 +25,7 @@
 //! build and check the target of a resync, diff against a
 //! [`DesiredState`], snapshot, and count what a resync changes.
 
+pub mod counters;
 mod host;
 mod types;
 

@@ -22,10 +22,11 @@ use crate::kernel::attach::{self, Hook};
 use crate::kernel::bpffs;
 use crate::kernel::load::{self, LoadReport};
 use crate::plumbing::Devices;
-use crate::stats::{self, Counters};
+use crate::stats;
 use crate::sync::Tables;
 use crate::tables::KvMap;
 use async_trait::async_trait;
+use contiv_core::datapath::counters::Counters;
 use contiv_core::datapath::{
     Capabilities, Capability, Datapath, DesiredState, DpError, DpOp, DpResult, HostState,
     ResyncReport, check_desired_claimed, in_op,

@@ -2,12 +2,12 @@
 //! test server.
 
 use contiv_core::datapath::{
-    ArpMode, Attachment, DesiredState, Encap, FwdMode, GlobalSpec, LocalEndpoint, MacAddr,
-    NetworkSpec, Qos, RemoteEndpoint, VtepPeer,
+    ArpMode, Attachment, Datapath, DesiredState, DpOp, Encap, FwdMode, GlobalSpec, LocalEndpoint,
+    MacAddr, NetworkSpec, Qos, RemoteEndpoint, VtepPeer,
 };
 use contiv_core::ir::{
-    Action, AddrSet, AddrSetId, Direction, IrRule, PeerMatch, PolicyIr, PortRange, RuleId,
-    RuleOrigin,
+    Action, AddrSet, AddrSetId, Direction, IrRule, Membership, PeerMatch, PolicyDelta, PolicyIr,
+    PortRange, RuleId, RuleOrigin,
 };
 use contiv_dp_vpp::datapath::{VppConfig, VppDatapath};
 use contiv_dp_vpp::testing::VppTestServer;
@@ -265,4 +265,26 @@ pub fn scenario() -> DesiredState {
         policy,
         ..DesiredState::default()
     }
+}
+
+/// Moves [`scenario`]'s `web2` (10.1.0.11, group 2) into group 1, as the
+/// agent would: the endpoint with its new group and the membership change.
+pub async fn move_web2_to_group_1(dp: &VppDatapath, d: &DesiredState) -> IpAddr {
+    let mut web2 = d.local_endpoints[1].clone();
+    web2.epg = 1;
+    let ip: IpAddr = "10.1.0.11".parse().expect("address");
+    dp.apply(vec![
+        DpOp::AddLocalEndpoint(web2),
+        DpOp::Policy(PolicyDelta {
+            members_added: vec![Membership {
+                tenant: 1,
+                ip,
+                epg: 1,
+            }],
+            ..PolicyDelta::default()
+        }),
+    ])
+    .await
+    .expect("move web2 to group 1");
+    ip
 }
