@@ -13,6 +13,7 @@ const SOURCES: &[&str] = &[
     "bpf/conntrack.h",
     "bpf/policy.h",
     "bpf/respond.h",
+    "bpf/service.h",
 ];
 
 fn multiarch() -> &'static str {

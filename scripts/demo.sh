@@ -349,11 +349,24 @@ check "ping web.contiv-net reaches $WEB" in_ctr contiv-c2 ping -c 1 web.contiv-n
 
 
 # ------------------------------------------------------ chapter 4 --------
-if [[ "$DATAPATH" == ovs ]]; then
-  bold "Chapter 4: External connectivity (host NAT, published ports) and a load-balanced service"
-else
-  bold "Chapter 4: External connectivity (host NAT, published ports) on eBPF"
-fi
+# http_name NS NAME PORT: an HTTP server answering NAME (python's http.server).
+http_name() {
+  local d="$T/www-$1"; mkdir -p "$d"; echo "$2" >"$d/index.html"
+  (cd "$d" && exec ip netns exec "$1" python3 -m http.server "$3" >/dev/null 2>&1) & PIDS+=($!)
+}
+# The service echo over the providers echo-1 and echo-2 (on contiv-ext),
+# reached by ext-c1 (both datapaths realise services).
+service_demo() {
+say "A load-balanced service: netctl allocates the VIP, the datapath DNATs to the providers (label app=echo)."
+run netctl service create echo -s contiv-ext -l app=echo -p 80:8080:TCP
+run netctl service ls
+check "curl http://echo/ (the service by name: built-in DNS -> VIP -> a provider)" in_ctr ext-c1 curl -fsS --max-time 2 http://echo/
+HITS="$(for _ in $(seq 1 30); do ip netns exec ext-c1 curl -fsS --max-time 2 http://echo/ 2>/dev/null; done | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+say "  30 requests: $HITS"
+if [[ "$HITS" == *echo-1* && "$HITS" == *echo-2* ]]; then ok "the requests were spread over both providers"; else bad "not spread: $HITS"; fi
+check "a provider reaches its own service (hairpin)" in_ctr echo-1 curl -fsS --max-time 2 http://echo/
+}
+bold "Chapter 4: External connectivity (host NAT, published ports) and a load-balanced service"
 say "The switch's namespace is the host here; a namespace behind it, $OUT (198.51.100.2), is 'the outside'."
 ip netns add "$OUT"
 ip -n "$OUT" link set lo up
@@ -362,11 +375,6 @@ ip -n "$SW" addr add 198.51.100.1/24 dev ctvout$$
 ip -n "$SW" link set ctvout$$ up
 ip -n "$OUT" addr add 198.51.100.2/24 dev eth0
 ip -n "$OUT" link set eth0 up
-# http_name NS NAME PORT: an HTTP server answering NAME (python's http.server).
-http_name() {
-  local d="$T/www-$1"; mkdir -p "$d"; echo "$2" >"$d/index.html"
-  (cd "$d" && exec ip netns exec "$1" python3 -m http.server "$3" >/dev/null 2>&1) & PIDS+=($!)
-}
 # The outside's server answers with the address a connection came from.
 ip netns exec "$OUT" python3 -c '
 import http.server
@@ -386,18 +394,7 @@ say "Host NAT: a data network's traffic to outside the cluster leaves through th
 check "ext-c1 reaches the outside (curl http://198.51.100.2:8080/)" in_ctr ext-c1 curl -fsS --max-time 2 http://198.51.100.2:8080/
 SEEN="$(ip netns exec ext-c1 curl -fsS --max-time 2 http://198.51.100.2:8080/ 2>/dev/null || true)"
 if [[ "$SEEN" == 198.51.100.1 ]]; then ok "the outside sees the host's address ($SEEN), not ${IP[ext-c1]}"; else bad "the outside saw '$SEEN'"; fi
-if [[ "$DATAPATH" == ovs ]]; then
-say "A load-balanced service: netctl allocates the VIP, the datapath DNATs to the providers (label app=echo)."
-run netctl service create echo -s contiv-ext -l app=echo -p 80:8080:TCP
-run netctl service ls
-check "curl http://echo/ (the service by name: built-in DNS -> VIP -> a provider)" in_ctr ext-c1 curl -fsS --max-time 2 http://echo/
-HITS="$(for _ in $(seq 1 30); do ip netns exec ext-c1 curl -fsS --max-time 2 http://echo/ 2>/dev/null; done | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
-say "  30 requests: $HITS"
-if [[ "$HITS" == *echo-1* && "$HITS" == *echo-2* ]]; then ok "the requests were spread over both providers"; else bad "not spread: $HITS"; fi
-check "a provider reaches its own service (hairpin)" in_ctr echo-1 curl -fsS --max-time 2 http://echo/
-else
-  say "Services are not realised by the eBPF datapath yet (no 'services' capability): this chapter skips them."
-fi
+service_demo
 say "A published port: the reference portmap plugin chained after contiv-cni (prevResult passed on), host port 9099 -> echo-1:8080."
 PM_CONF='{"cniVersion":"1.0.0","name":"contiv-ext","type":"portmap","capabilities":{"portMappings":true},"runtimeConfig":{"portMappings":[{"hostPort":9099,"containerPort":8080,"protocol":"tcp"}]},"prevResult":'"${CTR_RESULT[echo-1]}"'}'
 if ip netns exec "$SW" env CNI_COMMAND=ADD CNI_CONTAINERID=demo-echo-1 CNI_NETNS=/var/run/netns/echo-1 CNI_IFNAME=eth0 \
@@ -410,7 +407,7 @@ check "the outside reaches the published port (curl http://198.51.100.1:9099/)" 
 ip netns exec "$SW" env CNI_COMMAND=DEL CNI_CONTAINERID=demo-echo-1 CNI_NETNS=/var/run/netns/echo-1 CNI_IFNAME=eth0 \
    CNI_PATH=/usr/lib/cni /usr/lib/cni/portmap <<<"$PM_CONF" >/dev/null 2>&1 || true
 check_fails "portmap DEL closed the port" in_ctr "$OUT" curl -fsS --max-time 2 http://198.51.100.1:9099/
-[[ "$DATAPATH" == ovs ]] && run netctl service rm echo
+run netctl service rm echo
 
 # ------------------------------------------------------ release ------------
 bold "Detaching the containers (contiv-cni DEL) gives every address back"

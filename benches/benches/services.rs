@@ -8,10 +8,15 @@
 //! 3. **Egress NAT throughput** (iperf3 to an outside namespace) through
 //!    OVS + the host's masquerade beside the plain kernel path (a veth,
 //!    host routing, the same masquerade, no OVS) (root).
+//! 4. **eBPF**: connection setup through the VIP beside straight to a
+//!    backend (as 2.), and the classifier's time per packet
+//!    (`BPF_PROG_TEST_RUN`) of a tracked connection with no service
+//!    installed, with one (the packet not to a VIP), and through the VIP.
 //!
-//! `cargo bench -p contiv-benches --bench services` (parts 2 and 3 need
+//! `cargo bench -p contiv-benches --bench services` (parts 2 to 4 need
 //! root, OVS, iperf3, python3 and nft; `SERVICES_BENCH_QUICK=1` runs only
-//! part 1). The load average is printed next to every figure.
+//! part 1, `SERVICES_BENCH_EBPF=1` only part 4). The load average is
+//! printed next to every figure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -142,6 +147,84 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// A client and three backends (`<prefix>.2`, `<prefix>.10`–`.12`) for
+/// the service `<prefix>.100`:80 → 8080.
+struct Lb {
+    client: Container,
+    backends: [Container; 3],
+    prefix: String,
+}
+
+impl Lb {
+    async fn new(prefix: &str) -> Lb {
+        Lb {
+            client: Container::new(true).await,
+            backends: [
+                Container::new(true).await,
+                Container::new(true).await,
+                Container::new(true).await,
+            ],
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The network and the four endpoints.
+    fn ops(&self, net: &contiv_core::datapath::NetworkSpec) -> Vec<DpOp> {
+        let p = &self.prefix;
+        let mut ops = vec![
+            DpOp::AddNetwork(net.clone()),
+            DpOp::AddLocalEndpoint(local_ep("client", net, &format!("{p}.2"), 0, &self.client)),
+        ];
+        for (i, b) in self.backends.iter().enumerate() {
+            ops.push(DpOp::AddLocalEndpoint(local_ep(
+                &format!("b{i}"),
+                net,
+                &format!("{p}.1{i}"),
+                0,
+                b,
+            )));
+        }
+        ops
+    }
+
+    fn service(&self, net: &contiv_core::datapath::NetworkSpec) -> ServiceSpec {
+        ServiceSpec {
+            key: "default:web".into(),
+            network: net.key.clone(),
+            vip: format!("{}.100", self.prefix).parse().unwrap(),
+            ports: vec![port()],
+            backends: vec!["b0".into(), "b1".into(), "b2".into()],
+        }
+    }
+
+    /// Serves on the backends and prints connection setup through the VIP
+    /// beside straight to b0, two runs of 300 each.
+    async fn connect_table(&self, title: &str) {
+        let mut srv = Vec::new();
+        for (i, b) in self.backends.iter().enumerate() {
+            srv.push(b.serve(8080, Some(&format!("b{i}"))).await);
+        }
+        let (vip, direct) = (
+            format!("{}.100", self.prefix),
+            format!("{}.10", self.prefix),
+        );
+        assert!(self.client.ping_eventually(&direct, 10).await);
+        let _ = self.client.tally(&vip, 80, 5).await;
+        println!("\n== {title} (connect + first byte), VIP vs straight to a backend, interleaved");
+        println!("| run | via VIP median | direct median | ratio | load |");
+        println!("|---|---|---|---|---|");
+        for run in 1..=2 {
+            let (mut v, mut d) = connect_times(&self.client, &vip, &direct, 300).await;
+            let (mv, md) = (median(&mut v), median(&mut d));
+            println!(
+                "| {run} | {mv:.0} µs | {md:.0} µs | {:.2} | {} |",
+                mv / md,
+                load()
+            );
+        }
+    }
+}
+
 /// Connect + first byte, `n` times each to `a` and `b`, interleaved; the
 /// times in microseconds.
 async fn connect_times(c: &Container, a: &str, b: &str, n: usize) -> (Vec<f64>, Vec<f64>) {
@@ -222,56 +305,12 @@ async fn parts23() {
     let mut net = vxlan_net("default", 1, "svc", 7001, "10.1.0.0/24");
     net.gateway = "10.1.0.254".parse().ok();
     net.external = true;
-    let c = Container::new(true).await;
-    let bs = [
-        Container::new(true).await,
-        Container::new(true).await,
-        Container::new(true).await,
-    ];
-    let mut ops = vec![
-        DpOp::AddNetwork(net.clone()),
-        DpOp::AddLocalEndpoint(local_ep("client", &net, "10.1.0.2", 0, &c)),
-    ];
-    for (i, b) in bs.iter().enumerate() {
-        ops.push(DpOp::AddLocalEndpoint(local_ep(
-            &format!("b{i}"),
-            &net,
-            &format!("10.1.0.1{i}"),
-            0,
-            b,
-        )));
-    }
-    ops.push(DpOp::AddService(ServiceSpec {
-        key: "default:web".into(),
-        network: net.key.clone(),
-        vip: "10.1.0.100".parse().unwrap(),
-        ports: vec![port()],
-        backends: vec!["b0".into(), "b1".into(), "b2".into()],
-    }));
+    let lb = Lb::new("10.1.0").await;
+    let mut ops = lb.ops(&net);
+    ops.push(DpOp::AddService(lb.service(&net)));
     dp.apply(ops).await.expect("apply");
-    let _srv: Vec<_> = {
-        let mut v = Vec::new();
-        for (i, b) in bs.iter().enumerate() {
-            v.push(b.serve(8080, Some(&format!("b{i}"))).await);
-        }
-        v
-    };
-    assert!(c.ping_eventually("10.1.0.10", 10).await);
-    let _ = c.tally("10.1.0.100", 80, 5).await;
-    println!(
-        "\n== 2. connection setup (connect + first byte), VIP vs straight to a backend, interleaved"
-    );
-    println!("| run | via VIP median | direct median | ratio | load |");
-    println!("|---|---|---|---|---|");
-    for run in 1..=2 {
-        let (mut v, mut d) = connect_times(&c, "10.1.0.100", "10.1.0.10", 300).await;
-        let (mv, md) = (median(&mut v), median(&mut d));
-        println!(
-            "| {run} | {mv:.0} µs | {md:.0} µs | {:.2} | {} |",
-            mv / md,
-            load()
-        );
-    }
+    lb.connect_table("2. connection setup").await;
+    let c = &lb.client;
 
     // 3. Egress NAT: the outside, and a plain-kernel client beside.
     let outside = Container::new(true).await;
@@ -363,7 +402,7 @@ async fn parts23() {
     );
     println!("|---|---|---|---|---|");
     for run in 1..=2 {
-        let o = iperf(&c, "198.51.100.2").await;
+        let o = iperf(c, "198.51.100.2").await;
         let p = iperf(&plain, "198.51.100.2").await;
         println!(
             "| {run} | {o:.0} Mbit/s | {p:.0} Mbit/s | {:.2} | {} |",
@@ -374,8 +413,110 @@ async fn parts23() {
     drop(dp);
 }
 
+/// A frame from `src` (its MAC) to `dst`:`dport` from port `sport`, TCP
+/// with `flags` (checksums zero: the classifier does not check them).
+fn tcp_frame(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    dmac: MacAddr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dmac.0);
+    f.extend_from_slice(&MacAddr::from_ipv4(src).0);
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
+    f
+}
+
+async fn part_ebpf() {
+    use contiv_core::linux::netns::{create_named_netns, delete_named_netns};
+    use contiv_dp_ebpf::{EbpfConfig, EbpfDatapath};
+    let hname = format!("bse{}", std::process::id());
+    create_named_netns(&hname).unwrap();
+    struct Gone(String, tempfile::TempDir);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = contiv_dp_ebpf::kernel::bpffs::unmount(self.1.path());
+            let _ = delete_named_netns(&self.0);
+        }
+    }
+    let bpffs = tempfile::tempdir().unwrap();
+    contiv_dp_ebpf::kernel::bpffs::mount(bpffs.path()).unwrap();
+    let mut cfg = EbpfConfig::new();
+    cfg.bpffs = bpffs.path().to_owned();
+    cfg.netns = Some(format!("/var/run/netns/{hname}").into());
+    cfg.gc_interval = std::time::Duration::ZERO;
+    let _gone = Gone(hname.clone(), bpffs);
+    sh(&["ip", "-n", &hname, "link", "set", "lo", "up"]);
+    let dp = EbpfDatapath::connect(cfg).await.expect("connect eBPF");
+    let net = vxlan_net("default", 1, "svc", 7002, "10.2.0.0/24");
+    let lb = Lb::new("10.2.0").await;
+    dp.apply(lb.ops(&net)).await.expect("apply");
+    let svc = lb.service(&net);
+    // The classifier's time for a tracked packet, no service installed.
+    let (client, b0, vip) = (
+        Ipv4Addr::new(10, 2, 0, 2),
+        Ipv4Addr::new(10, 2, 0, 10),
+        Ipv4Addr::new(10, 2, 0, 100),
+    );
+    let direct = tcp_frame(client, b0, MacAddr::from_ipv4(b0), 41000, 8080, 0x10);
+    dp.track(1, 6, client.into(), 41000, b0.into(), 8080)
+        .await
+        .unwrap();
+    let mut t_none = Vec::new();
+    for _ in 0..3 {
+        let (r, t) = dp.time_packet("client", &direct, 200_000).await.unwrap();
+        assert!(r.forwarded());
+        t_none.push(t.as_nanos() as f64);
+    }
+    dp.apply(vec![DpOp::AddService(svc)])
+        .await
+        .expect("service");
+    lb.connect_table("4. eBPF: connection setup").await;
+    // Tracked packets with the service installed: not to the VIP, and
+    // through it (the connection opened by a SYN first).
+    let vmac = MacAddr::from_ipv4(vip);
+    let syn = tcp_frame(client, vip, vmac, 42000, 80, 0x02);
+    assert!(dp.run_packet("client", &syn).await.unwrap().forwarded());
+    let via = tcp_frame(client, vip, vmac, 42000, 80, 0x10);
+    let (mut t_other, mut t_vip) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (r, t) = dp.time_packet("client", &direct, 200_000).await.unwrap();
+        assert!(r.forwarded());
+        t_other.push(t.as_nanos() as f64);
+        let (r, t) = dp.time_packet("client", &via, 200_000).await.unwrap();
+        assert!(r.forwarded());
+        t_vip.push(t.as_nanos() as f64);
+    }
+    println!(
+        "\nclassifier time per tracked packet (BPF_PROG_TEST_RUN, 3 × 200k runs, medians): \
+         no service {:.0} ns; a service installed, packet not to it {:.0} ns; through the VIP {:.0} ns (load {})",
+        median(&mut t_none),
+        median(&mut t_other),
+        median(&mut t_vip),
+        load()
+    );
+    drop(dp);
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if std::env::var_os("SERVICES_BENCH_EBPF").is_some() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(part_ebpf());
         return;
     }
     part1();
@@ -388,4 +529,5 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(parts23());
+    rt.block_on(part_ebpf());
 }

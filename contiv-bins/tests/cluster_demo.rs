@@ -60,6 +60,7 @@ fn demo(datapath: &str, vxlan_header: &str) {
         "ethertype 802.1Q (0x8100), length 102: vlan 112",
         "Connection to ",
         "timed out: blocked by the policy, as expected",
+        "the VIP is DNATed on the client's host",
         "demo-cluster: all steps behaved as the tutorial says",
     ] {
         assert!(

@@ -26,10 +26,8 @@
  * (after `out` policy and conntrack like any packet); the host masquerades
  * it and DNATs published ports (its nftables table).
  *
- * Services (DNAT/reverse NAT) and per-direction QoS slot in
- * between classification and the destination lookup (a `services` map keyed
- * by VIP:port, a reverse-NAT map keyed by conntrack tuple) without changing
- * the maps below.
+ * Services (service.h: DNAT to a backend, reverse NAT of the replies) slot
+ * in between classification and the destination lookup.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -42,6 +40,7 @@
 #include "conntrack.h"
 #include "policy.h"
 #include "respond.h"
+#include "service.h"
 
 #ifndef ETH_P_8021Q
 #define ETH_P_8021Q 0x8100
@@ -310,6 +309,9 @@ INLINE int handle_arp(struct __sk_buff *skb, struct pkt *p, const struct iface *
 		if (op == 1) {
 			if ((net->flags & NET_GW4) && tpa == net->gw4)
 				return arp_reply(skb, net->gw_mac, tpa);
+			__u8 vmac[6];
+			if (svc_vip_mac(p->net, tpa, vmac))
+				return arp_reply(skb, vmac, tpa);
 			if (cfg->flags & CFG_ARP_PROXY) {
 				struct ip_addr t;
 				v4_mapped(&t, tpa);
@@ -457,6 +459,19 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 	if (mac_multicast(p->dmac) || (p->is_v6 && ip6_multicast(&p->dst)))
 		return drop(DROP_MULTICAST);
 
+	__u64 now = bpf_ktime_get_ns();
+	int svc = SVC_NONE;
+	if ((cfg->flags & CFG_SERVICES) && !p->is_v6 && !p->frag &&
+	    (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {
+		svc = svc_translate(skb, p, cfg, now);
+		if (svc < 0)
+			return drop_ep(-svc, ifc ? p->in_ifindex : 0, 0);
+	} else if ((cfg->flags & CFG_SERVICES) && !p->is_v6 && !p->frag && icmp_error(p)) {
+		svc = svc_icmp_error(skb, p, cfg, now);
+		if (svc < 0)
+			return drop(-svc);
+	}
+
 	struct target up;
 	struct target *t = 0;
 	if (p->is_v6 && ip6_link_local(&p->dst))
@@ -483,8 +498,7 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 	__u32 rx_if = dst_local ? t->ifindex : 0;
 	__u32 tx_if = ifc ? p->in_ifindex : 0;
 
-	__u64 now = bpf_ktime_get_ns();
-	if (!ct_lookup(p, cfg, now) && !ct_related(skb, p, cfg, now)) {
+	if (svc != SVC_TRACKED && !ct_lookup(p, cfg, now) && !ct_related(skb, p, cfg, now)) {
 		if (policy(p, p->origin == ORIGIN_LOCAL, dst_local, src_group(p)) != ACT_ALLOW)
 			return drop_ep(DROP_POLICY, tx_if, rx_if);
 		ct_create(p, now);

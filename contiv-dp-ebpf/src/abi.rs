@@ -59,7 +59,7 @@ pub const MAX_LIST: usize = 65536;
 pub const SET_V6: u32 = 0x8000_0000;
 
 /// Drop reasons, by index of the `drop_reasons` array.
-pub const DROP_REASONS: [(u32, &str); 13] = [
+pub const DROP_REASONS: [(u32, &str); 14] = [
     (1, "unknown-interface"),
     (2, "no-network"),
     (3, "malformed"),
@@ -73,6 +73,7 @@ pub const DROP_REASONS: [(u32, &str); 13] = [
     (11, "gateway"),
     (12, "redirect-failed"),
     (13, "rate-limit"),
+    (14, "no-backend"),
 ];
 pub const DROP_REASON_SLOTS: u32 = 16;
 

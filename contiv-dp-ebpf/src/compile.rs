@@ -95,6 +95,10 @@ pub struct Contrib {
     pub rule_stats: Vec<(u64, ())>,
     /// `buckets` keys.
     pub buckets: Vec<(u32, ())>,
+    /// `services` (see [`crate::service`]).
+    pub services: Vec<(crate::service::SvcKey, crate::service::Svc)>,
+    /// `svc_vips`.
+    pub vips: Vec<(EpKey, u32)>,
 }
 
 /// Entries of the `SET_INTERNAL` address set: the subnets no packet

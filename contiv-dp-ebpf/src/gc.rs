@@ -1,9 +1,11 @@
 //! Conntrack garbage collection: entries idle longer than their timeout
-//! (the programs already treat them as absent) are deleted. The LRU map
-//! also evicts the oldest entries on its own when it is full.
+//! (the programs already treat them as absent) are deleted, and so are the
+//! service NAT entries of connections conntrack no longer holds. The LRU
+//! maps also evict the oldest entries on their own when they are full.
 
-use crate::abi::{CT_FIN_A, CT_FIN_B, CT_RST, CT_SEEN_REPLY, CtEntry, CtKey};
+use crate::abi::{CT_FIN_A, CT_FIN_B, CT_RST, CT_SEEN_REPLY, CtEntry, CtKey, IpKey};
 use crate::config::CtTimeouts;
+use crate::service::{NAT_FWD, NatEntry, NatKey};
 use aya::maps::{HashMap as BpfHash, MapData};
 use contiv_core::datapath::{DpError, DpResult};
 use std::path::Path;
@@ -60,15 +62,53 @@ pub fn sweep(ct: &mut BpfHash<MapData, CtKey, CtEntry>, t: &CtTimeouts) -> DpRes
     Ok(n)
 }
 
-/// [`sweep`] on the conntrack map pinned in `maps_dir`.
+/// Deletes the service NAT entries whose connection is not in `ct` (run
+/// after [`sweep`]); returns how many.
+pub fn sweep_nat(
+    nat: &mut BpfHash<MapData, NatKey, NatEntry>,
+    ct: &BpfHash<MapData, CtKey, CtEntry>,
+) -> DpResult<usize> {
+    let mut stale = Vec::new();
+    for r in nat.iter() {
+        let (k, e) = match r {
+            Ok(kv) => kv,
+            Err(aya::maps::MapError::KeyNotFound) => continue,
+            Err(e) => return Err(DpError::Backend(format!("reading svc_nat: {e}"))),
+        };
+        // Conntrack holds the translated connection: the forward entry's
+        // result, the reverse entry's key.
+        let (s, ps, d, pd) = if e.flags & NAT_FWD != 0 {
+            (e.src, e.sport, e.dst, e.dport)
+        } else {
+            (k.a, k.pa, k.b, k.pb)
+        };
+        let (ck, _) = normalised(k.tenant, k.proto, s, ps, d, pd);
+        if ct.get(&ck, 0).is_err() {
+            stale.push(k);
+        }
+    }
+    let mut n = 0;
+    for k in stale {
+        if nat.remove(&k).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// [`sweep`] and [`sweep_nat`] on the maps pinned in `maps_dir`.
 pub fn sweep_pinned(maps_dir: &Path, t: &CtTimeouts) -> DpResult<usize> {
     let mut ct: BpfHash<MapData, CtKey, CtEntry> =
         crate::kernel::maps::open(maps_dir, "conntrack")?;
-    sweep(&mut ct, t)
+    let mut nat: BpfHash<MapData, NatKey, NatEntry> =
+        crate::kernel::maps::open(maps_dir, "svc_nat")?;
+    let n = sweep(&mut ct, t)?;
+    Ok(n + sweep_nat(&mut nat, &ct)?)
 }
 
-/// Deletes every entry of `ct`; returns how many.
-pub fn flush(ct: &mut BpfHash<MapData, CtKey, CtEntry>) -> DpResult<usize> {
+/// Deletes every entry of `m` (conntrack, service NAT); returns how many.
+pub fn flush<V: aya::Pod>(m: &mut BpfHash<MapData, CtKey, V>) -> DpResult<usize> {
+    let ct = m;
     let keys: Vec<CtKey> = ct.keys().filter_map(Result::ok).collect();
     let mut n = 0;
     for k in keys {
@@ -90,15 +130,24 @@ pub fn key_of(
     dst: std::net::IpAddr,
     dport: u16,
 ) -> (CtKey, bool) {
-    use crate::abi::IpKey;
+    // Ports as the programs hold them: network order in memory.
+    let raw = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
+    normalised(
+        tenant,
+        proto,
+        IpKey::of(src),
+        raw(sport),
+        IpKey::of(dst),
+        raw(dport),
+    )
+}
+
+/// [`key_of`] with addresses and ports as the maps hold them.
+fn normalised(tenant: u32, proto: u8, s: IpKey, ps: u16, d: IpKey, pd: u16) -> (CtKey, bool) {
     let words = |k: &IpKey| -> [u32; 4] {
         let b = k.0;
         [0, 4, 8, 12].map(|i| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
     };
-    // Ports as the programs hold them: network order in memory.
-    let raw = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
-    let (s, d) = (IpKey::of(src), IpKey::of(dst));
-    let (ps, pd) = (raw(sport), raw(dport));
     let src_first = (words(&s), ps) <= (words(&d), pd);
     let (a, pa, b, pb) = if src_first {
         (s, ps, d, pd)

@@ -103,9 +103,34 @@
 //! `membership`, `addr_sets` (one LPM trie for every address set, keyed by
 //! set id), `set_ids`, `rule_heads`/`rules` and `flood_heads`/`flood`
 //! (lists switched atomically by generation), `conntrack`, counters
-//! (`ep_stats`, `rule_stats`, `drop_reasons`) and `buckets`. Services
-//! (VIP:port → backends, reverse NAT) and per-direction QoS slot in between
-//! classification and the destination lookup as maps of their own.
+//! (`ep_stats`, `rule_stats`, `drop_reasons`), `buckets`, and the services'
+//! `services`, `svc_vips`, `svc_nat` and `svc_scratch` ([`service`]).
+//!
+//! ## Services (`services`, `bpf/service.h`)
+//!
+//! At the client's host, in `from_endpoint`: the first packet of a TCP or
+//! UDP connection from an endpoint on a service's network to `VIP:port`
+//! picks a backend slot of its `services` entry by a hash of the 5-tuple
+//! and is rewritten to `backend:prov_port` (`bpf_l3_csum_replace` /
+//! `bpf_l4_csum_replace`), recording two `svc_nat` entries (LRU): the
+//! forward one by the client's tuple, the reverse one by the backend's
+//! reply. The rewritten packet then meets conntrack and policy as a packet
+//! to the backend (its group, its `in` rules where it lives, the client's
+//! `out` rules towards it), as OVS's `ct(nat)` does. Later packets reuse
+//! the forward entry while the translated connection is live in conntrack:
+//! a backend taken out of a service keeps its connections, new ones pick
+//! from the current slots. A reply whose connection is live gets the
+//! reverse rewrite, on a local veth or in `from_vxlan` alike. Hairpin (the
+//! client picked itself) also rewrites the source to the VIP, so the reply
+//! comes back through the datapath. An ICMPv4 error quoting a translated
+//! connection (a backend's port unreachable) is translated like it (quote,
+//! outer addresses, checksums), so the client sees a refusal. A service
+//! without backends drops
+//! (`no-backend`); the VIP answers ARP (`svc_vips`, MAC `02:02:`+VIP) on its
+//! network. Backends follow endpoints (a removed endpoint leaves every
+//! service); the garbage collector deletes NAT entries of connections
+//! conntrack no longer holds. At most [`service::SVC_MAX_BACKENDS`]
+//! backends per service (more are refused).
 //!
 //! ## Pins, restarts and resync
 //!
@@ -144,6 +169,7 @@ pub mod inspect;
 pub mod kernel;
 mod object;
 pub mod plumbing;
+pub mod service;
 pub mod sets;
 pub mod stats;
 pub mod sync;

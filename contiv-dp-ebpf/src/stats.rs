@@ -106,5 +106,8 @@ pub fn sizes(maps: &Maps) -> DpResult<Vec<(&'static str, usize)>> {
         ("ep_stats", count(&maps.ep_stats)?),
         ("rule_stats", count(&maps.rule_stats)?),
         ("buckets", count(&maps.buckets)?),
+        ("services", count(&maps.services)?),
+        ("svc_vips", count(&maps.svc_vips)?),
+        ("svc_nat", maps.svc_nat.keys().filter(|k| k.is_ok()).count()),
     ])
 }

@@ -5,6 +5,7 @@
 use crate::abi::*;
 use crate::compile::Contrib;
 use crate::kernel::maps::Maps;
+use crate::service::{Svc, SvcKey};
 use crate::tables::{Counts, CreateOnly, ListMaps, ListTable, SetEntry, Table};
 use contiv_core::datapath::DpError;
 use std::collections::HashMap;
@@ -36,6 +37,10 @@ pub struct Full {
     pub rule_stats: HashMap<u64, ()>,
     /// `buckets` keys.
     pub buckets: HashMap<u32, ()>,
+    /// `services`.
+    pub services: HashMap<SvcKey, Svc>,
+    /// `svc_vips`.
+    pub vips: HashMap<EpKey, u32>,
     /// Rule lists.
     pub rules: HashMap<ListKey, Vec<Rule>>,
     /// Flood lists.
@@ -56,6 +61,8 @@ impl Full {
         self.ep_stats.extend(c.ep_stats.iter().copied());
         self.rule_stats.extend(c.rule_stats.iter().copied());
         self.buckets.extend(c.buckets.iter().copied());
+        self.services.extend(c.services.iter().copied());
+        self.vips.extend(c.vips.iter().copied());
     }
 }
 
@@ -87,6 +94,10 @@ pub struct Tables {
     pub rule_stats: Table<u64, ()>,
     /// `buckets`.
     pub buckets: Table<u32, ()>,
+    /// `services`.
+    pub services: Table<SvcKey, Svc>,
+    /// `svc_vips`.
+    pub vips: Table<EpKey, u32>,
     /// Rule lists.
     pub rules: ListTable<Rule>,
     /// Flood lists.
@@ -108,6 +119,8 @@ impl Default for Tables {
             ep_stats: Table::new("ep_stats"),
             rule_stats: Table::new("rule_stats"),
             buckets: Table::new("buckets"),
+            services: Table::new("services"),
+            vips: Table::new("svc_vips"),
             rules: ListTable::new("rules"),
             flood: ListTable::new("flood"),
         }
@@ -136,6 +149,8 @@ macro_rules! each_table {
             .buckets
             .$m(&mut CreateOnly(&mut $maps.buckets))
             .map_err(be)?;
+        n += $self.services.$m(&mut $maps.services).map_err(be)?;
+        n += $self.vips.$m(&mut $maps.svc_vips).map_err(be)?;
         $acc += n;
     }};
 }
@@ -154,6 +169,8 @@ impl Tables {
         self.ep_stats.replace(&old.ep_stats, &new.ep_stats);
         self.rule_stats.replace(&old.rule_stats, &new.rule_stats);
         self.buckets.replace(&old.buckets, &new.buckets);
+        self.services.replace(&old.services, &new.services);
+        self.vips.replace(&old.vips, &new.vips);
     }
 
     /// Writes what changed: every put, then the lists, then every delete.
@@ -277,6 +294,11 @@ impl Tables {
             .buckets
             .resync(&CreateOnly(&mut maps.buckets), full.buckets)
             .map_err(be)?;
+        c += self
+            .services
+            .resync(&maps.services, full.services)
+            .map_err(be)?;
+        c += self.vips.resync(&maps.svc_vips, full.vips).map_err(be)?;
         c.unchanged += self.rules.resync(full.rules);
         c.unchanged += self.flood.resync(full.flood);
         let f = self.flush(maps)?;

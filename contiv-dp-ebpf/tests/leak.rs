@@ -1,7 +1,7 @@
 //! Endpoint add/remove cycles leave no map entry, no attachment, no pinned
 //! object and no interface behind: cycles of the datapath's part of CNI
-//! ADD/DEL (classifier attached and detached, endpoint, membership and
-//! flood-list entries written and deleted) on pre-made veths, then full
+//! ADD/DEL (classifier attached and detached, endpoint, membership,
+//! flood-list and service-backend entries written and deleted) on pre-made veths, then full
 //! ones (the veth created into a container namespace and deleted). Each
 //! attachment costs the kernel an RCU grace period, so this stays short;
 //! the 1,000-cycle run through the real CNI plugin and agent is
@@ -10,7 +10,7 @@
 
 mod support;
 
-use contiv_core::datapath::DpOp;
+use contiv_core::datapath::{DpOp, PortSpec, ServiceProtocol, ServiceSpec};
 use contiv_core::ir::{Membership, PolicyDelta};
 use std::time::{Duration, Instant};
 use support::*;
@@ -69,11 +69,24 @@ async fn add_del_cycles_leave_nothing_behind() {
             ip: ep.ipv4.unwrap().addr().into(),
             epg: 10,
         };
+        // Each endpoint backs a service while it lives (its removal takes
+        // it out of the service); the service goes at the end.
         host.apply(vec![
             DpOp::AddLocalEndpoint(ep.clone()),
             DpOp::Policy(PolicyDelta {
                 members_added: vec![m],
                 ..PolicyDelta::default()
+            }),
+            DpOp::AddService(ServiceSpec {
+                key: "t1:svc".into(),
+                network: net.key.clone(),
+                vip: "10.75.0.250".parse().unwrap(),
+                ports: vec![PortSpec {
+                    svc_port: 80,
+                    prov_port: 8080,
+                    protocol: ServiceProtocol::Tcp,
+                }],
+                backends: vec![ep.id.clone()],
             }),
         ])
         .await;
@@ -86,6 +99,7 @@ async fn add_del_cycles_leave_nothing_behind() {
         ])
         .await;
     }
+    host.apply(vec![DpOp::RemoveService("t1:svc".into())]).await;
     eprintln!("{} cycles in {:?}", CYCLES + FULL, start.elapsed());
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(host.dp().map_sizes().await.unwrap(), sizes0, "map entries");

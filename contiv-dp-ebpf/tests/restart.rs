@@ -81,7 +81,20 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
         dscp: 0,
     });
     let b = local_ep("b", &net, 3, 11, &b_ns);
-    let desired = state(&net, &[&a, &b], true);
+    let mut desired = state(&net, &[&a, &b], true);
+    // A service whose backend is b: its maps and config flag survive too.
+    let vip = "10.72.0.100";
+    desired.services = vec![contiv_core::datapath::ServiceSpec {
+        key: "t1:web".into(),
+        network: net.key.clone(),
+        vip: vip.parse().unwrap(),
+        ports: vec![contiv_core::datapath::PortSpec {
+            svc_port: 80,
+            prov_port: 9001,
+            protocol: contiv_core::datapath::ServiceProtocol::Tcp,
+        }],
+        backends: vec!["b".into()],
+    }];
     host.dp().resync(&desired).await.unwrap();
     let shaped = |host: &Host| {
         (
@@ -94,6 +107,7 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     let _m = b_ns.spawn(&["nc", "-l", "-k", "-p", "9001"]);
     assert!(eventually(Duration::from_secs(3), || a_ns.tcp(&v4(&b), 9001)));
     assert!(!a_ns.tcp(&v4(&b), 9000));
+    assert!(a_ns.tcp(vip, 80), "the service");
     let ifindex_b = host.dp().ifindex_of("b").await.unwrap();
     let pins = links(&host);
 
@@ -102,12 +116,14 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     assert!(a_ns.ping(&v4(&b)), "forwarding survives the datapath");
     assert!(a_ns.tcp(&v4(&b), 9001));
     assert!(!a_ns.tcp(&v4(&b), 9000), "policy survives the datapath");
+    assert!(a_ns.tcp(vip, 80), "the service survives the datapath");
 
     // Its successor adopts everything and a resync of the same state
     // writes nothing.
     host.start().await;
     let lr = host.dp().load_report();
     assert_eq!((lr.maps_created, lr.programs_replaced), (0, 0), "{lr:?}");
+    assert!(a_ns.tcp(vip, 80), "the successor's start keeps the service");
     let r = host.dp().resync(&desired).await.unwrap();
     assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
     assert!(r.unchanged > 10, "{r:?}");
@@ -125,11 +141,9 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     host.start().await;
     let mut a2 = a.clone();
     a2.qos = None;
-    let r = host
-        .dp()
-        .resync(&state(&net, &[&a2, &b], true))
-        .await
-        .unwrap();
+    let mut d2 = state(&net, &[&a2, &b], true);
+    d2.services = desired.services.clone();
+    let r = host.dp().resync(&d2).await.unwrap();
     assert_eq!((r.added, r.removed), (3, 2), "{r:?}");
     assert_eq!(shaped(&host), (false, false), "stale shapers removed");
     assert!(b_ns.ping(&v4(&a)), "b reaches a");

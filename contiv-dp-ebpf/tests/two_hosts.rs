@@ -88,17 +88,50 @@ async fn setup(h: &Host, net: &NetworkSpec, l: &LocalEndpoint, r: &LocalEndpoint
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vxlan_carries_traffic_and_the_source_group() {
-    let n = 66;
+/// Two hosts (underlay `10.<n>.0.0/24`) with endpoint a (group 10) on
+/// host A and b (group 11) on host B, on network `10.<n+1>.0.0/24`, each
+/// host told of the other's endpoint.
+struct World {
+    ha: Host,
+    hb: Host,
+    a_ns: Netns,
+    b_ns: Netns,
+    a: LocalEndpoint,
+    b: LocalEndpoint,
+    net: NetworkSpec,
+}
+
+async fn world(n: u8) -> World {
     let (ha, hb) = pair(n).await;
-    let net = vxlan_net("t1:n", 1, 67, 6700);
+    let net = vxlan_net("t1:n", 1, n + 1, 100 * u32::from(n + 1));
     let a_ns = Netns::new("ec");
     let b_ns = Netns::new("ec");
     let a = local_ep("a", &net, 2, 10, &a_ns);
     let b = local_ep("b", &net, 3, 11, &b_ns);
     setup(&ha, &net, &a, &b, vtep(n, 2)).await;
     setup(&hb, &net, &b, &a, vtep(n, 1)).await;
+    World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        net,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vxlan_carries_traffic_and_the_source_group() {
+    let World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        ..
+    } = world(66).await;
     assert!(a_ns.ping(&v4(&b)), "a reaches b across the VXLAN underlay");
     assert!(
         eventually(std::time::Duration::from_secs(5), || b_ns.ping(&v6(&a))),
@@ -163,4 +196,143 @@ async fn vxlan_carries_traffic_and_the_source_group() {
     );
     let ea = c.endpoints.iter().find(|e| e.id == "a").unwrap();
     assert!(ea.tx_drops >= 1, "{ea:?}");
+}
+
+/// A UDP echo server on `port` in `ns` (python3: what the test images
+/// have; no socat).
+fn udp_echo(ns: &Netns, port: u16) -> Bg {
+    let code = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0',{port}))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)\n"
+    );
+    ns.spawn(&["python3", "-c", &code])
+}
+
+/// One datagram to `dst:port` from a connected socket: `echo` (the echo
+/// came back from exactly `dst:port`: the kernel drops it otherwise, and
+/// drops a bad checksum), `refused` (an ICMP port unreachable quoting
+/// exactly this socket's datagram came back) or `timeout`.
+fn udp_exchange(ns: &Netns, dst: &str, port: u16) -> String {
+    let code = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.settimeout(1)\ns.connect(('{dst}',{port}))\ns.send(b'ping')\n\
+         try:\n print('echo' if s.recv(64)==b'ping' else 'other')\n\
+         except ConnectionRefusedError:\n print('refused')\n\
+         except socket.timeout:\n print('timeout')\n"
+    );
+    let out = ns.exec(&["python3", "-c", &code]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn udp_roundtrip(ns: &Netns, dst: &str, port: u16) -> bool {
+    udp_exchange(ns, dst, port) == "echo"
+}
+
+/// A service whose backend lives on the other host: the client's host
+/// DNATs to the backend and sends it over VXLAN; the reply comes back over
+/// VXLAN and gets its reverse NAT in `from_vxlan` (TCP and UDP, the kernel
+/// checks every checksum); the backend's `in` rule is judged at the
+/// backend's host on the translated packet (the client's group from GBP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_backend_on_the_other_host() {
+    use contiv_core::datapath::{PortSpec, ServiceProtocol, ServiceSpec};
+    let World {
+        ha,
+        hb,
+        a_ns,
+        b_ns,
+        a,
+        b,
+        net,
+    } = world(68).await;
+    let vip = "10.69.0.100";
+    let svc = ServiceSpec {
+        key: "t1:web".into(),
+        network: net.key.clone(),
+        vip: vip.parse().unwrap(),
+        ports: vec![
+            PortSpec {
+                svc_port: 80,
+                prov_port: 8080,
+                protocol: ServiceProtocol::Tcp,
+            },
+            PortSpec {
+                svc_port: 53,
+                prov_port: 5353,
+                protocol: ServiceProtocol::Udp,
+            },
+        ],
+        backends: vec!["b".into()],
+    };
+    // Every host is told every service (as the agent does).
+    ha.apply(vec![DpOp::AddService(svc.clone())]).await;
+    hb.apply(vec![DpOp::AddService(svc.clone())]).await;
+    let _t = b_ns.spawn(&["nc", "-l", "-k", "-p", "8080"]);
+    let u = udp_echo(&b_ns, 5353);
+    assert!(a_ns.ping(&v4(&b)), "a reaches b across the underlay");
+    assert!(
+        eventually(std::time::Duration::from_secs(3), || a_ns.tcp(vip, 80)),
+        "a connects to the VIP; the backend's SYN-ACK comes back as the VIP's"
+    );
+    assert!(
+        eventually(std::time::Duration::from_secs(3), || udp_roundtrip(
+            &a_ns, vip, 53
+        )),
+        "a UDP exchange with the VIP, answered from the VIP"
+    );
+    assert!(!a_ns.tcp(vip, 81), "a port the service does not have");
+    // The backend's port closes: its ICMP port unreachable comes back over
+    // VXLAN and is translated like the connection it quotes (a refusal,
+    // not a timeout).
+    drop(u);
+    assert_eq!(udp_exchange(&a_ns, vip, 53), "refused");
+    let _u = udp_echo(&b_ns, 5353);
+    assert!(
+        eventually(std::time::Duration::from_secs(3), || udp_roundtrip(
+            &a_ns, vip, 53
+        )),
+        "the echo is back"
+    );
+    let sizes = ha.dp().map_sizes().await.unwrap();
+    let nat = sizes.iter().find(|(m, _)| *m == "svc_nat").unwrap().1;
+    assert!(nat >= 4, "two entries per connection at the client's host");
+    let sizes = hb.dp().map_sizes().await.unwrap();
+    let nat = sizes.iter().find(|(m, _)| *m == "svc_nat").unwrap().1;
+    assert_eq!(nat, 0, "the backend's host translates nothing");
+
+    // The backend's in rule (deny TCP 8080 from group 10) is judged at
+    // host B, on the translated packet, with a's group from VXLAN-GBP.
+    ha.apply(vec![DpOp::Policy(PolicyDelta {
+        members_added: members(&a, 1, 10),
+        ..PolicyDelta::default()
+    })])
+    .await;
+    hb.apply(vec![DpOp::Policy(PolicyDelta {
+        rules_added: vec![rule(3, 11, Direction::In, PeerMatch::Epg(10), Some(8080))],
+        members_added: members(&b, 1, 11),
+        ..PolicyDelta::default()
+    })])
+    .await;
+    assert!(!a_ns.tcp(vip, 80), "b's in rule refuses a through the VIP");
+    assert!(udp_roundtrip(&a_ns, vip, 53), "UDP is not refused");
+    let c = hb.dp().counters().await.unwrap();
+    assert!(
+        c.rules.iter().any(|r| r.rule == "3" && r.drops >= 1),
+        "{c:?}"
+    );
+
+    // Without backends the VIP refuses (drops) new connections.
+    let none = ServiceSpec {
+        backends: vec![],
+        ..svc
+    };
+    ha.apply(vec![DpOp::AddService(none)]).await;
+    assert!(!udp_roundtrip(&a_ns, vip, 53), "no backend, no answer");
+    let c = ha.dp().counters().await.unwrap();
+    assert!(
+        c.drops
+            .iter()
+            .any(|d| d.reason == "no-backend" && d.packets >= 1),
+        "{c:?}"
+    );
 }

@@ -41,6 +41,8 @@ pub enum Obj {
     Rule(RuleId),
     /// The subnets never reached through the host port.
     Internal,
+    /// A service (by key).
+    Service(String),
 }
 
 /// A local endpoint's realised host side.
@@ -81,6 +83,9 @@ pub struct Inner {
     pub(crate) dirty_groups: HashSet<ListKey>,
     pub(crate) dirty_floods: HashSet<u32>,
     pub(crate) dirty_vteps: bool,
+    /// Services' backend slots must be recomputed (a service or an
+    /// endpoint changed).
+    pub(crate) dirty_services: bool,
     pub(crate) vxlan_ifindex: u32,
     pub(crate) uplink_ifindex: u32,
     pub(crate) config: abi::Config,
@@ -143,12 +148,18 @@ impl Inner {
     /// The config entry the state asks for.
     pub fn wanted_config(&self, cfg: &EbpfConfig) -> abi::Config {
         let t = &cfg.conntrack;
+        let services = if self.state.services.is_empty() {
+            0
+        } else {
+            crate::service::CFG_SERVICES
+        };
         abi::Config {
-            flags: if self.state.global.arp_mode == ArpMode::Proxy {
-                abi::CFG_ARP_PROXY
-            } else {
-                0
-            },
+            flags: services
+                | if self.state.global.arp_mode == ArpMode::Proxy {
+                    abi::CFG_ARP_PROXY
+                } else {
+                    0
+                },
             vxlan_ifindex: self.vxlan_ifindex,
             uplink_ifindex: self.uplink_ifindex,
             ct_tcp_syn: t.tcp_syn.as_secs().max(1) as u32,
@@ -304,7 +315,10 @@ impl Inner {
         Ok(made)
     }
 
-    async fn remove_local(&mut self, id: &str) -> DpResult<()> {
+    /// Removes local endpoint `id`: unplumbed, and (`forget`: it is gone,
+    /// not about to be re-plumbed) out of every service and published port,
+    /// as the contract's cascade says.
+    async fn remove_local(&mut self, id: &str, forget: bool) -> DpResult<()> {
         let Some(ep) = self.state.local.get(id).cloned() else {
             return Ok(());
         };
@@ -329,7 +343,11 @@ impl Inner {
                 .await
                 .map_err(|e| plumb_err(e.to_string()))?;
         }
-        self.state.local.remove(id);
+        if forget {
+            self.state.forget_endpoint(id);
+        } else {
+            self.state.local.remove(id);
+        }
         Ok(())
     }
 
@@ -347,10 +365,11 @@ impl Inner {
             }
             if replumb_needed(old, &ep) {
                 let id = ep.id.clone();
-                self.remove_local(&id).await?;
+                self.remove_local(&id, false).await?;
             }
         }
-        if self.state.remote.remove(&ep.id).is_some() {
+        if self.state.remote.contains_key(&ep.id) {
+            self.state.forget_endpoint(&ep.id);
             self.set_contrib(Obj::Remote(ep.id.clone()), Contrib::default());
             self.dirty_vteps = true;
         }
@@ -396,6 +415,9 @@ impl Inner {
         // A fabric router and routes learned from it are not realised
         // here (no `routed_uplink`): refused, never accepted silently.
         check_claimed(&op, "eBPF", &EbpfDatapath::CAPABILITIES)?;
+        if !matches!(op, DpOp::Policy(_) | DpOp::AddPeer(_) | DpOp::RemovePeer(_)) {
+            self.dirty_services = true;
+        }
         match op {
             DpOp::SetGlobal(g) => {
                 check_global(&g)?;
@@ -412,7 +434,7 @@ impl Inner {
                     .map(|e| e.id.clone())
                     .collect();
                 for id in locals {
-                    self.remove_local(&id).await?;
+                    self.remove_local(&id, true).await?;
                 }
                 let remotes: Vec<String> = self
                     .state
@@ -423,9 +445,10 @@ impl Inner {
                     .collect();
                 for id in remotes {
                     self.set_contrib(Obj::Remote(id.clone()), Contrib::default());
-                    self.state.remote.remove(&id);
+                    self.state.forget_endpoint(&id);
                     self.dirty_vteps = true;
                 }
+                self.state.services.retain(|_, sv| sv.network != key);
                 if let Some(n) = self.state.networks.remove(&key) {
                     self.dirty_floods.insert(compile::net_tag(&n));
                 }
@@ -433,12 +456,12 @@ impl Inner {
                 self.refresh_internal();
             }
             DpOp::AddLocalEndpoint(e) => self.add_local(e).await?,
-            DpOp::RemoveLocalEndpoint(id) => self.remove_local(&id).await?,
+            DpOp::RemoveLocalEndpoint(id) => self.remove_local(&id, true).await?,
             DpOp::AddRemoteEndpoint(e) => {
                 self.state.check_remote(&e)?;
                 if self.state.local.contains_key(&e.id) {
                     let id = e.id.clone();
-                    self.remove_local(&id).await?;
+                    self.remove_local(&id, true).await?;
                 }
                 let c = match self.state.networks.get(&e.network) {
                     Some(n) => compile::remote_contrib(&e, n),
@@ -449,7 +472,8 @@ impl Inner {
                 self.dirty_vteps = true;
             }
             DpOp::RemoveRemoteEndpoint(id) => {
-                if self.state.remote.remove(&id).is_some() {
+                if self.state.remote.contains_key(&id) {
+                    self.state.forget_endpoint(&id);
                     self.set_contrib(Obj::Remote(id), Contrib::default());
                     self.dirty_vteps = true;
                 }
@@ -471,10 +495,12 @@ impl Inner {
                 self.apply_policy(&d);
                 self.state.policy.apply(&d);
             }
-            // Not claimed (no `services` capability): recorded so resync
-            // and snapshots stay exact; the agent reports them as not
-            // enforced.
-            op @ (DpOp::AddService(_) | DpOp::RemoveService(_)) => self.state.apply(&op)?,
+            // Realised from the state at the next flush (service.rs).
+            DpOp::AddService(sv) => {
+                crate::service::check(&sv)?;
+                self.state.apply(&DpOp::AddService(sv))?;
+            }
+            op @ DpOp::RemoveService(_) => self.state.apply(&op)?,
             // The host's NAT table follows the state (`converge_host`).
             op @ (DpOp::AddPublishedPort(_) | DpOp::RemovePublishedPort(_)) => {
                 self.state.apply(&op)?
@@ -623,8 +649,29 @@ impl Inner {
             .collect()
     }
 
+    /// Recomputes every service's entries (backends follow endpoints).
+    fn refresh_services(&mut self) {
+        let gone: Vec<Obj> = self
+            .contribs
+            .keys()
+            .filter(|o| matches!(o, Obj::Service(k) if !self.state.services.contains_key(k)))
+            .cloned()
+            .collect();
+        for o in gone {
+            self.set_contrib(o, Contrib::default());
+        }
+        let svcs: Vec<_> = self.state.services.values().cloned().collect();
+        for sv in svcs {
+            let c = crate::service::contrib(&sv, &self.state);
+            self.set_contrib(Obj::Service(sv.key.clone()), c);
+        }
+    }
+
     /// Recomputes the dirty lists and writes every change to the kernel.
     pub fn flush(&mut self, cfg: &EbpfConfig) -> DpResult<Counts> {
+        if std::mem::take(&mut self.dirty_services) {
+            self.refresh_services();
+        }
         for g in std::mem::take(&mut self.dirty_groups) {
             let l = self.rule_list(&g);
             self.tables.rules.set(g, l);
@@ -648,6 +695,22 @@ impl Inner {
     /// Writes the config entry if it differs from the kernel's.
     pub fn write_config(&mut self, cfg: &EbpfConfig) -> DpResult<Counts> {
         let want = self.wanted_config(cfg);
+        self.put_config(want)
+    }
+
+    /// At start, before the state is known: the config entry as
+    /// configured, but with the kernel's flags kept (they follow the state
+    /// — ARP mode, services — which the first resync brings; clearing them
+    /// meanwhile would stop what the pinned maps still forward).
+    pub fn adopt_config(&mut self, cfg: &EbpfConfig) -> DpResult<Counts> {
+        let mut want = self.wanted_config(cfg);
+        if let Ok(have) = self.maps.config.get(&0, 0) {
+            want.flags = have.flags;
+        }
+        self.put_config(want)
+    }
+
+    fn put_config(&mut self, want: abi::Config) -> DpResult<Counts> {
         let have = self.maps.config.get(&0, 0).ok();
         let mut c = Counts::default();
         if have == Some(want) {
@@ -688,6 +751,7 @@ impl Inner {
         self.dirty_groups.clear();
         self.dirty_floods.clear();
         self.dirty_vteps = false;
+        self.dirty_services = false;
         f
     }
 
@@ -734,6 +798,12 @@ impl Inner {
                 .insert(compile::rule_order(r), r.id);
             self.contribs
                 .insert(Obj::Rule(r.id), compile::rule_contrib(r));
+        }
+        for sv in st.services.values() {
+            self.contribs.insert(
+                Obj::Service(sv.key.clone()),
+                crate::service::contrib(sv, &st),
+            );
         }
     }
 

@@ -114,6 +114,7 @@ impl EbpfDatapath {
         Capability::QosDscp,
         Capability::EgressNat,
         Capability::PublishedPorts,
+        Capability::Services,
     ]);
 
     /// Loads (or adopts) the datapath's objects and hooks the VXLAN device
@@ -203,6 +204,7 @@ impl EbpfDatapath {
             dirty_groups: HashSet::new(),
             dirty_floods: HashSet::new(),
             dirty_vteps: false,
+            dirty_services: false,
             vxlan_ifindex,
             uplink_ifindex,
             config: Default::default(),
@@ -211,7 +213,7 @@ impl EbpfDatapath {
             host_mac,
             host: Default::default(),
         };
-        inner.write_config(&cfg)?;
+        inner.adopt_config(&cfg)?;
         let inner = Arc::new(Mutex::new(inner));
         let gc = if cfg.gc_interval.is_zero() {
             None
@@ -315,10 +317,13 @@ impl EbpfDatapath {
         stats::read(&g.maps, &eps, &rules, &g.state.policy)
     }
 
-    /// Deletes expired conntrack entries now; returns how many.
+    /// Deletes expired conntrack entries (and the service NAT of
+    /// connections gone) now; returns how many.
     pub async fn gc(&self) -> DpResult<usize> {
         let mut g = self.inner.lock().await;
-        crate::gc::sweep(&mut g.maps.conntrack, &self.cfg.conntrack)
+        let g = &mut *g;
+        let n = crate::gc::sweep(&mut g.maps.conntrack, &self.cfg.conntrack)?;
+        Ok(n + crate::gc::sweep_nat(&mut g.maps.svc_nat, &g.maps.conntrack)?)
     }
 
     /// Runs `frame` (an Ethernet frame) through the loaded `from_endpoint`
@@ -407,6 +412,7 @@ impl EbpfDatapath {
     /// the rules again at their next packet. Returns how many were deleted.
     pub async fn flush_conntrack(&self) -> DpResult<usize> {
         let mut g = self.inner.lock().await;
+        crate::gc::flush(&mut g.maps.svc_nat)?;
         crate::gc::flush(&mut g.maps.conntrack)
     }
 
@@ -458,6 +464,9 @@ impl Datapath for EbpfDatapath {
     async fn resync(&self, desired: &DesiredState) -> DpResult<ResyncReport> {
         host::check_global(&desired.global)?;
         check_desired_claimed(desired, "eBPF", &EbpfDatapath::CAPABILITIES)?;
+        for sv in &desired.services {
+            crate::service::check(sv)?;
+        }
         let target = HostState::from_desired(desired)?;
         let mut g = self.inner.lock().await;
         let mut added = 0;

@@ -2,6 +2,7 @@
 //! opened from their pins.
 
 use crate::abi::*;
+use crate::service::{NatEntry, NatKey, Svc, SvcKey, SvcScratch};
 use aya::Ebpf;
 use aya::maps::lpm_trie::LpmTrie;
 use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
@@ -10,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// Every map's name (its pin file name).
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 23] = [
     "config",
     "interfaces",
     "networks",
@@ -30,6 +31,10 @@ pub const NAMES: [&str; 19] = [
     "rule_stats",
     "drop_reasons",
     "buckets",
+    "services",
+    "svc_vips",
+    "svc_nat",
+    "svc_scratch",
 ];
 
 /// The datapath's maps.
@@ -72,6 +77,15 @@ pub struct Maps {
     pub drop_reasons: PerCpuArray<MapData, u64>,
     /// Token buckets of rate-limited endpoints.
     pub buckets: HashMap<MapData, u32, Bucket>,
+    /// Service ports → backend slots.
+    pub services: HashMap<MapData, SvcKey, Svc>,
+    /// {network, VIP} of every service (ARP answers).
+    pub svc_vips: HashMap<MapData, EpKey, u32>,
+    /// Service connections' NAT (forward and reverse).
+    pub svc_nat: HashMap<MapData, NatKey, NatEntry>,
+    /// The service programs' per-CPU temporaries (pinned so a restart
+    /// keeps the programs).
+    pub svc_scratch: PerCpuArray<MapData, SvcScratch>,
     /// The kernel ids of all of them.
     pub ids: HashSet<u32>,
 }
@@ -178,6 +192,10 @@ impl Maps {
             rule_stats: checked!(ebpf, ids, "rule_stats", u64, RuleStats),
             drop_reasons: checked!(ebpf, ids, "drop_reasons", u32, u64),
             buckets: checked!(ebpf, ids, "buckets", u32, Bucket),
+            services: checked!(ebpf, ids, "services", SvcKey, Svc),
+            svc_vips: checked!(ebpf, ids, "svc_vips", EpKey, u32),
+            svc_nat: checked!(ebpf, ids, "svc_nat", NatKey, NatEntry),
+            svc_scratch: checked!(ebpf, ids, "svc_scratch", u32, SvcScratch),
             ids,
         })
     }
@@ -225,6 +243,10 @@ impl Maps {
             rule_stats: pinned!("rule_stats", u64, RuleStats),
             drop_reasons: pinned!("drop_reasons", u32, u64),
             buckets: pinned!("buckets", u32, Bucket),
+            services: pinned!("services", SvcKey, Svc),
+            svc_vips: pinned!("svc_vips", EpKey, u32),
+            svc_nat: pinned!("svc_nat", NatKey, NatEntry),
+            svc_scratch: pinned!("svc_scratch", u32, SvcScratch),
             ids,
         })
     }
