@@ -1,5 +1,5 @@
 //! All wanted tables of the datapath and their synchronisation with the
-//! kernel maps: flushes in a safe order (puts, then lists, then deletes) and
+//! kernel maps: flushes in a safe order (see [`Tables::flush`]) and
 //! resyncs that read the maps back and write only the difference.
 
 use crate::abi::*;
@@ -131,15 +131,16 @@ fn be(e: String) -> DpError {
     DpError::Backend(e)
 }
 
-macro_rules! each_table {
+/// The tables that say what a packet is and how it is judged (interfaces,
+/// networks, groups, address sets, counters, buckets): written before an
+/// endpoint becomes reachable, deleted after it stopped being.
+macro_rules! state_tables {
     ($self:ident, $maps:ident, $m:ident, $acc:expr) => {{
         let mut n = 0;
         n += $self.interfaces.$m(&mut $maps.interfaces).map_err(be)?;
         n += $self.networks.$m(&mut $maps.networks).map_err(be)?;
         n += $self.vnis.$m(&mut $maps.vnis).map_err(be)?;
         n += $self.vteps.$m(&mut $maps.vteps).map_err(be)?;
-        n += $self.endpoints.$m(&mut $maps.endpoints).map_err(be)?;
-        n += $self.macs.$m(&mut $maps.macs).map_err(be)?;
         n += $self.members.$m(&mut $maps.membership).map_err(be)?;
         n += $self.sets.$m(&mut $maps.addr_sets).map_err(be)?;
         n += $self.set_ids.$m(&mut $maps.set_ids).map_err(be)?;
@@ -149,6 +150,17 @@ macro_rules! each_table {
             .buckets
             .$m(&mut CreateOnly(&mut $maps.buckets))
             .map_err(be)?;
+        $acc += n;
+    }};
+}
+
+/// The tables that make an address reachable (endpoints, MACs, service
+/// VIPs and their backends).
+macro_rules! reach_tables {
+    ($self:ident, $maps:ident, $m:ident, $acc:expr) => {{
+        let mut n = 0;
+        n += $self.endpoints.$m(&mut $maps.endpoints).map_err(be)?;
+        n += $self.macs.$m(&mut $maps.macs).map_err(be)?;
         n += $self.services.$m(&mut $maps.services).map_err(be)?;
         n += $self.vips.$m(&mut $maps.svc_vips).map_err(be)?;
         $acc += n;
@@ -173,10 +185,15 @@ impl Tables {
         self.vips.replace(&old.vips, &new.vips);
     }
 
-    /// Writes what changed: every put, then the lists, then every delete.
+    /// Writes what changed: the puts of the state tables, the lists (rules,
+    /// floods), the puts of the reachability tables, then the deletes —
+    /// reachability first. So a new endpoint is reachable only once its
+    /// group (membership) and its group's rules are in the maps: a packet
+    /// arriving in between would otherwise meet no `in` rules, be allowed,
+    /// and its connection tracked past the rules for its whole lifetime.
     pub fn flush(&mut self, maps: &mut Maps) -> Result<Counts, DpError> {
         let mut c = Counts::default();
-        each_table!(self, maps, flush_puts, c.added);
+        state_tables!(self, maps, flush_puts, c.added);
         let (w, d) = self
             .rules
             .flush(&mut ListMaps {
@@ -195,7 +212,9 @@ impl Tables {
             .map_err(be)?;
         c.added += w;
         c.removed += d;
-        each_table!(self, maps, flush_dels, c.removed);
+        reach_tables!(self, maps, flush_puts, c.added);
+        reach_tables!(self, maps, flush_dels, c.removed);
+        state_tables!(self, maps, flush_dels, c.removed);
         Ok(c)
     }
 
