@@ -548,4 +548,69 @@ mod netplugin {
             json!(["qos_bandwidth", "qos_dscp"])
         );
     }
+
+    /// Two tenants with the same subnet, an endpoint at the same address in
+    /// each on one host, both with external access: a datapath that cannot
+    /// keep their outside traffic apart (no `egress_nat_overlapping`) has
+    /// both reported as not enforced, by the agent and by netmaster; with
+    /// the capability, nothing is reported.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_external_addresses_are_reported_without_the_capability() {
+        use contiv_core::datapath::Capability;
+        let c = Cluster::start(&[]).await;
+        c.tenant("blue").await;
+        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        c.network("blue", "contiv-net", "10.1.2.0/24", "").await;
+        let mut a = TestAgent::start(&c, "h1", "192.0.2.1").await;
+        for (cid, tenant) in [("c1", "default"), ("c2", "blue")] {
+            let mut body = add_body(cid, "contiv-net", "");
+            body["tenant"] = json!(tenant);
+            let (s, r) = a.cni("/cni/add", body).await;
+            assert_eq!(s, 200, "{r}");
+        }
+        let (l1, l2) = (
+            local(&a, "c1-eth0").expect("c1"),
+            local(&a, "c2-eth0").expect("c2"),
+        );
+        assert_eq!(l1.ipv4, l2.ipv4, "the same first address in both tenants");
+        // The recording datapath claims the capability: nothing to report.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            a.agent().status().not_enforced.is_empty(),
+            "{:?}",
+            a.agent().status().not_enforced
+        );
+        a.stop().await;
+        a.hidden = vec![Capability::EgressNatOverlapping];
+        a.launch().await;
+        let st = eventually(T, async || {
+            let st = a.agent().status();
+            (st.not_enforced.len() == 2).then_some(st)
+        })
+        .await
+        .expect("the agent reports both endpoints");
+        for id in ["c1-eth0", "c2-eth0"] {
+            assert_eq!(st.not_enforced[id], vec![Capability::EgressNatOverlapping]);
+        }
+        let oper = eventually(T, async || {
+            let v = c
+                .ok(Method::GET, "/api/v1/inspect/endpoints/c2-eth0/", None)
+                .await;
+            v["Oper"].get("notEnforced").is_some().then_some(v)
+        })
+        .await
+        .expect("netmaster's inspect shows notEnforced");
+        assert_eq!(
+            oper["Oper"]["notEnforced"],
+            json!(["egress_nat_overlapping"])
+        );
+        // c2 gone: c1 clashes with nobody any more.
+        let (s, r) = a.cni("/cni/del", add_body("c2", "contiv-net", "")).await;
+        assert_eq!(s, 200, "{r}");
+        eventually(T, async || {
+            a.agent().status().not_enforced.is_empty().then_some(())
+        })
+        .await
+        .expect("nothing reported once the address is no longer shared");
+    }
 }

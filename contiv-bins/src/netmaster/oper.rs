@@ -88,6 +88,23 @@ fn not_enforced(view: &ClusterView, e: &EndpointRecord) -> Vec<String> {
             contiv_core::datapath::Capability::EgressNat,
             contiv_core::datapath::Capability::PublishedPorts,
         ]));
+        // Another tenant's endpoint with the same address on the same
+        // host, also with external access (overlapping subnets).
+        let overlapping = contiv_core::datapath::Capability::EgressNatOverlapping;
+        if !caps.has(overlapping)
+            && e.ipv4.is_some()
+            && view.endpoints.values().any(|o| {
+                o.host == e.host
+                    && o.tenant != e.tenant
+                    && o.ipv4 == e.ipv4
+                    && view
+                        .networks
+                        .get(&o.network_key())
+                        .is_some_and(|n| n.nw_type != "infra")
+            })
+        {
+            missing.push(overlapping);
+        }
     }
     missing.iter().map(|c| c.name().to_owned()).collect()
 }

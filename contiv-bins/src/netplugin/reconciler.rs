@@ -496,6 +496,11 @@ impl Reconciler {
     fn track_not_enforced(&self, st: &mut State) {
         let caps = self.dp.capabilities();
         let applied = &st.applied;
+        let clashes = if caps.has(Capability::EgressNatOverlapping) {
+            BTreeSet::new()
+        } else {
+            applied.external_address_clashes()
+        };
         let mut now: BTreeMap<String, Vec<Capability>> = applied
             .local
             .values()
@@ -504,6 +509,9 @@ impl Reconciler {
                 if applied.networks.get(&e.network).is_some_and(|n| n.external) {
                     missing
                         .extend(caps.missing(&[Capability::EgressNat, Capability::PublishedPorts]));
+                }
+                if clashes.contains(&e.id) {
+                    missing.push(Capability::EgressNatOverlapping);
                 }
                 (!missing.is_empty()).then(|| (e.id.clone(), missing))
             })

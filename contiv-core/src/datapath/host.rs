@@ -195,6 +195,34 @@ pub fn in_op(i: usize, op: &DpOp, e: DpError) -> DpError {
 }
 
 impl HostState {
+    /// Local endpoints of networks with external access whose IPv4
+    /// address another such endpoint has, in another tenant (overlapping
+    /// subnets), by id. A datapath without
+    /// [`Capability::EgressNatOverlapping`](super::Capability::EgressNatOverlapping)
+    /// cannot take them all to the outside; the agent reports them.
+    pub fn external_address_clashes(&self) -> BTreeSet<String> {
+        let mut by_addr: BTreeMap<Ipv4Addr, Vec<(&str, &str)>> = BTreeMap::new();
+        for e in self.local.values() {
+            let Some(n) = self.networks.get(&e.network).filter(|n| n.external) else {
+                continue;
+            };
+            if let Some(a) = e.ipv4 {
+                by_addr
+                    .entry(a.addr())
+                    .or_default()
+                    .push((e.id.as_str(), n.tenant.as_str()));
+            }
+        }
+        let mut out = BTreeSet::new();
+        for eps in by_addr.values() {
+            let tenants: BTreeSet<&str> = eps.iter().map(|(_, t)| *t).collect();
+            if tenants.len() > 1 {
+                out.extend(eps.iter().map(|(id, _)| (*id).to_owned()));
+            }
+        }
+        out
+    }
+
     /// Checks `op` against the state; changes nothing.
     pub fn check(&self, op: &DpOp) -> DpResult<()> {
         match op {
@@ -894,6 +922,32 @@ mod tests {
             }],
             ..DesiredState::default()
         }
+    }
+
+    #[test]
+    fn external_address_clashes_are_across_tenants_with_external_access() {
+        let mut s = HostState::default();
+        for (key, tenant, external) in [("t:a", "t", true), ("u:a", "u", true), ("v:a", "v", false)]
+        {
+            let mut n = net(key, 10);
+            n.tenant = tenant.into();
+            n.external = external;
+            s.networks.insert(key.into(), n);
+        }
+        // Same address in t and v (v has no external access): no clash.
+        for (id, network) in [("l1", "t:a"), ("l3", "v:a")] {
+            s.local.insert(id.into(), local(id, network, id));
+        }
+        assert!(s.external_address_clashes().is_empty());
+        // And in u, with external access: t's and u's clash.
+        s.local.insert("l2".into(), local("l2", "u:a", "l2"));
+        let want: BTreeSet<String> = ["l1", "l2"].map(String::from).into();
+        assert_eq!(s.external_address_clashes(), want);
+        // Another address in u: no clash any more.
+        let mut l2 = local("l2", "u:a", "l2");
+        l2.ipv4 = Some("10.1.0.3/24".parse().unwrap());
+        s.local.insert("l2".into(), l2);
+        assert!(s.external_address_clashes().is_empty());
     }
 
     #[test]

@@ -690,11 +690,17 @@ pub enum Capability {
     /// reaching local endpoints of networks with external access (CNI
     /// `portmap`).
     PublishedPorts,
+    /// External access out keeps tenants apart when their endpoints share
+    /// an address on one host (overlapping subnets): each reaches the
+    /// outside, and the replies come back to the right one. Without it,
+    /// only one endpoint of such an address gets out; the agent reports
+    /// the others as not enforced.
+    EgressNatOverlapping,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 16] = [
+    pub const ALL: [Capability; 17] = [
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -711,6 +717,7 @@ impl Capability {
         Capability::Services,
         Capability::EgressNat,
         Capability::PublishedPorts,
+        Capability::EgressNatOverlapping,
     ];
 
     /// The name used in JSON, logs and `netctl` (`qos_bandwidth`).
@@ -732,6 +739,7 @@ impl Capability {
             Capability::Services => "services",
             Capability::EgressNat => "egress_nat",
             Capability::PublishedPorts => "published_ports",
+            Capability::EgressNatOverlapping => "egress_nat_overlapping",
         }
     }
 

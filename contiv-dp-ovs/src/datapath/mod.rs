@@ -148,6 +148,7 @@ impl OvsDatapath {
         Capability::Services,
         Capability::EgressNat,
         Capability::PublishedPorts,
+        Capability::EgressNatOverlapping,
         Capability::QosBandwidth,
         Capability::QosDscp,
     ]);

@@ -1,6 +1,6 @@
 //! External access with real packets: egress to an "outside" namespace
-//! SNATed to the host's address, and a published port reached from
-//! outside.
+//! SNATed to the host's address (also for tenants whose endpoints share an
+//! address), and a published port reached from outside.
 
 use super::fixture::{Container, local_ep, vxlan_net};
 use super::{Harness, OUTSIDE_ADDR, OUTSIDE_HOST_ADDR, Outcome, gate, host, start};
@@ -73,6 +73,59 @@ pub async fn egress_nat_to_outside<H: Harness>(h: &H) -> Outcome {
     assert!(
         a.unreachable_within(OUTSIDE_ADDR, 5).await,
         "external access is off"
+    );
+    Outcome::Passed
+}
+
+/// Two tenants with the same subnet, each with an endpoint at the same
+/// address on one host, both with external access: both reach the
+/// outside (which sees the host's address), each gets its own replies,
+/// and neither reaches the other through the host.
+pub async fn egress_nat_overlapping_tenants<H: Harness>(h: &H) -> Outcome {
+    if let Err(o) = gate(h, "egress_nat_overlapping_tenants") {
+        return o;
+    }
+    let mut host = host(h).await;
+    let outside = Container::new(true).await;
+    h.join_outside(&mut host, &outside)
+        .await
+        .unwrap_or_else(|e| panic!("join the outside: {e}"));
+    let mut red = vxlan_net("red", 3, "data", 5421, "10.1.34.0/24");
+    red.gateway = "10.1.34.254".parse().ok();
+    red.external = true;
+    let mut blue = vxlan_net("blue", 4, "data", 5422, "10.1.34.0/24");
+    blue.gateway = "10.1.34.254".parse().ok();
+    blue.external = true;
+    let (r, b) = (Container::new(true).await, Container::new(true).await);
+    let dp = start(h, &mut host).await;
+    dp.apply(vec![
+        DpOp::AddNetwork(red.clone()),
+        DpOp::AddNetwork(blue.clone()),
+        DpOp::AddLocalEndpoint(local_ep("ep-red", &red, "10.1.34.2", 0, &r)),
+        DpOp::AddLocalEndpoint(local_ep("ep-blue", &blue, "10.1.34.2", 0, &b)),
+    ])
+    .await
+    .expect("apply");
+    let _srv = outside.serve(8080, None).await;
+    assert!(
+        r.ping_eventually(OUTSIDE_ADDR, 10).await,
+        "tenant red reaches the outside"
+    );
+    assert!(
+        b.ping_eventually(OUTSIDE_ADDR, 10).await,
+        "tenant blue, with the same address on the same host, reaches the outside too"
+    );
+    for (c, who) in [(&r, "red"), (&b, "blue"), (&r, "red again")] {
+        assert_eq!(
+            c.read_line(OUTSIDE_ADDR, 8080).await.as_deref(),
+            Some(OUTSIDE_HOST_ADDR),
+            "{who}: a TCP connection to the outside, seen from the host's address"
+        );
+    }
+    let _in_b = b.serve(8081, Some("tenant blue")).await;
+    assert!(
+        r.read_line("10.1.34.2", 8081).await.is_none(),
+        "tenant red reached tenant blue's endpoint"
     );
     Outcome::Passed
 }

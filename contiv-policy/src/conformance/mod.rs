@@ -79,7 +79,9 @@ mod single_host;
 mod state;
 
 pub use differential::oracle_differential;
-pub use external::{egress_nat_to_outside, published_port_from_outside};
+pub use external::{
+    egress_nat_overlapping_tenants, egress_nat_to_outside, published_port_from_outside,
+};
 pub use multi_host::{two_host_vxlan, vlan_over_trunk};
 pub use qos::{bandwidth_within_profile, dscp_on_the_wire};
 pub use routing::{fabric_routes_without_nat, routing_two_hosts, routing_within_tenant};
@@ -389,6 +391,14 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
         &[Capability::ForwardsPackets, Capability::EgressNat],
     ),
     (
+        "egress_nat_overlapping_tenants",
+        &[
+            Capability::ForwardsPackets,
+            Capability::EgressNat,
+            Capability::EgressNatOverlapping,
+        ],
+    ),
+    (
         "published_port_from_outside",
         &[Capability::ForwardsPackets, Capability::PublishedPorts],
     ),
@@ -495,6 +505,7 @@ macro_rules! conformance_suite {
             services_follow_endpoints,
             service_load_balancing,
             egress_nat_to_outside,
+            egress_nat_overlapping_tenants,
             published_port_from_outside,
             bandwidth_within_profile,
             dscp_on_the_wire

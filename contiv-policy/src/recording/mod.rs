@@ -221,6 +221,7 @@ impl Datapath for RecordingDatapath {
             Capability::Services,
             Capability::EgressNat,
             Capability::PublishedPorts,
+            Capability::EgressNatOverlapping,
         ])
     }
 
