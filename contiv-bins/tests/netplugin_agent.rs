@@ -24,6 +24,23 @@ mod netplugin {
                "network": network, "group": group, "pod_name": format!("pod-{cid}")})
     }
 
+    /// netmaster's `notEnforced` for endpoint `id`, once it shows one.
+    async fn inspect_not_enforced(c: &Cluster, id: &str) -> Value {
+        let oper = eventually(T, async || {
+            let v = c
+                .ok(
+                    Method::GET,
+                    &format!("/api/v1/inspect/endpoints/{id}/"),
+                    None,
+                )
+                .await;
+            v["Oper"].get("notEnforced").is_some().then_some(v)
+        })
+        .await
+        .expect("netmaster's inspect shows notEnforced");
+        oper["Oper"]["notEnforced"].clone()
+    }
+
     async fn register_node(c: &Cluster, host: &str, vtep: &str) {
         c.ok(
             Method::POST,
@@ -535,16 +552,8 @@ mod netplugin {
             vec![Capability::QosBandwidth, Capability::QosDscp]
         );
         assert!(!st.capabilities.has(Capability::QosBandwidth));
-        let oper = eventually(T, async || {
-            let v = c
-                .ok(Method::GET, "/api/v1/inspect/endpoints/c1-eth0/", None)
-                .await;
-            v["Oper"].get("notEnforced").is_some().then_some(v)
-        })
-        .await
-        .expect("netmaster's inspect shows notEnforced");
         assert_eq!(
-            oper["Oper"]["notEnforced"],
+            inspect_not_enforced(&c, "c1-eth0").await,
             json!(["qos_bandwidth", "qos_dscp"])
         );
     }
@@ -592,16 +601,8 @@ mod netplugin {
         for id in ["c1-eth0", "c2-eth0"] {
             assert_eq!(st.not_enforced[id], vec![Capability::EgressNatOverlapping]);
         }
-        let oper = eventually(T, async || {
-            let v = c
-                .ok(Method::GET, "/api/v1/inspect/endpoints/c2-eth0/", None)
-                .await;
-            v["Oper"].get("notEnforced").is_some().then_some(v)
-        })
-        .await
-        .expect("netmaster's inspect shows notEnforced");
         assert_eq!(
-            oper["Oper"]["notEnforced"],
+            inspect_not_enforced(&c, "c2-eth0").await,
             json!(["egress_nat_overlapping"])
         );
         // c2 gone: c1 clashes with nobody any more.

@@ -6,6 +6,16 @@ use super::fixture::{Container, local_ep, vxlan_net};
 use super::{Harness, OUTSIDE_ADDR, OUTSIDE_HOST_ADDR, Outcome, gate, host, start};
 use contiv_core::datapath::{Datapath, DpOp, PublishedPort, ServiceProtocol};
 
+/// A host joined to a new "outside" namespace.
+async fn host_with_outside<H: Harness>(h: &H) -> (H::Host, Container) {
+    let mut host = host(h).await;
+    let outside = Container::new(true).await;
+    h.join_outside(&mut host, &outside)
+        .await
+        .unwrap_or_else(|e| panic!("join the outside: {e}"));
+    (host, outside)
+}
+
 /// A network with external access reaches a server outside the cluster,
 /// which sees the host's address; a network without it does not get out;
 /// an endpoint of another tenant on the same host is not reachable
@@ -14,11 +24,7 @@ pub async fn egress_nat_to_outside<H: Harness>(h: &H) -> Outcome {
     if let Err(o) = gate(h, "egress_nat_to_outside") {
         return o;
     }
-    let mut host = host(h).await;
-    let outside = Container::new(true).await;
-    h.join_outside(&mut host, &outside)
-        .await
-        .unwrap_or_else(|e| panic!("join the outside: {e}"));
+    let (mut host, outside) = host_with_outside(h).await;
     let mut net = vxlan_net("default", 1, "data", 5401, "10.1.30.0/24");
     net.gateway = "10.1.30.254".parse().ok();
     net.external = true;
@@ -85,11 +91,7 @@ pub async fn egress_nat_overlapping_tenants<H: Harness>(h: &H) -> Outcome {
     if let Err(o) = gate(h, "egress_nat_overlapping_tenants") {
         return o;
     }
-    let mut host = host(h).await;
-    let outside = Container::new(true).await;
-    h.join_outside(&mut host, &outside)
-        .await
-        .unwrap_or_else(|e| panic!("join the outside: {e}"));
+    let (mut host, outside) = host_with_outside(h).await;
     let mut red = vxlan_net("red", 3, "data", 5421, "10.1.34.0/24");
     red.gateway = "10.1.34.254".parse().ok();
     red.external = true;
@@ -137,11 +139,7 @@ pub async fn published_port_from_outside<H: Harness>(h: &H) -> Outcome {
     if let Err(o) = gate(h, "published_port_from_outside") {
         return o;
     }
-    let mut host = host(h).await;
-    let outside = Container::new(true).await;
-    h.join_outside(&mut host, &outside)
-        .await
-        .unwrap_or_else(|e| panic!("join the outside: {e}"));
+    let (mut host, outside) = host_with_outside(h).await;
     let mut net = vxlan_net("default", 1, "data", 5411, "10.1.33.0/24");
     net.gateway = "10.1.33.254".parse().ok();
     net.external = true;
