@@ -210,6 +210,7 @@ impl Inner {
             return Ok(host_port::Writes::default());
         }
         let host_err = |e: contiv_core::linux::PlumbError| plumb_err(e.to_string());
+        let before = self.host_ifindex;
         let masquerade = host_port::external_subnets(&self.state);
         let mut w = host_port::converge(&port, &self.state, masquerade, &mut self.host)
             .await
@@ -244,10 +245,15 @@ impl Inner {
             w.removed += host_port::remove(&port).await.map_err(host_err)?;
             self.host_ifindex = 0;
         }
-        for a in attach::list(&self.links)? {
-            if a.hook == Hook::Host && a.ifindex != keep {
-                attach::remove(&self.links, a)?;
-                w.removed += 1;
+        // Stale `from_host` attachments can only exist after a restart
+        // (read back by a forced converge) or when the port changed: not
+        // worth a scan of every pinned link on each batch.
+        if force || self.host_ifindex != before {
+            for a in attach::list(&self.links)? {
+                if a.hook == Hook::Host && a.ifindex != keep {
+                    attach::remove(&self.links, a)?;
+                    w.removed += 1;
+                }
             }
         }
         Ok(w)
