@@ -9,9 +9,7 @@
 mod support;
 
 use contiv_core::datapath::{Datapath, DesiredState, DpOp, PublishedPort, ServiceProtocol};
-use contiv_core::ir::{
-    Action, Direction, IrRule, Membership, PeerMatch, PolicyDelta, PortRange, RuleId, RuleOrigin,
-};
+use contiv_core::ir::{Direction, Membership, PolicyDelta, RuleId};
 use std::time::Duration;
 use support::*;
 
@@ -25,27 +23,6 @@ fn host_links(h: &Host) -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("host_"))
         .collect()
-}
-
-/// Group 10 denies TCP `port` in `direction`, from or to anyone.
-fn deny(id: u64, direction: Direction, port: u16) -> IrRule {
-    IrRule {
-        id: RuleId(id),
-        tenant: 1,
-        epg: 10,
-        direction,
-        peer: PeerMatch::Any,
-        local: None,
-        proto: Some(6),
-        ports: Some(PortRange::single(port)),
-        priority: 1,
-        action: Action::Deny,
-        origin: RuleOrigin {
-            policy: "t1:p".into(),
-            rule: id.to_string(),
-            epg: "t1:g".into(),
-        },
-    }
 }
 
 fn has_table(h: &Host) -> bool {
@@ -128,7 +105,10 @@ async fn host_port_lives_with_external_networks_and_survives_the_agent() {
     };
     host.apply(vec![DpOp::Policy(PolicyDelta {
         members_added: vec![member],
-        rules_added: vec![deny(1, Direction::Out, 8080), deny(2, Direction::In, 9002)],
+        rules_added: vec![
+            deny_tcp(1, 10, Direction::Out, 8080),
+            deny_tcp(2, 10, Direction::In, 9002),
+        ],
         ..PolicyDelta::default()
     })])
     .await;

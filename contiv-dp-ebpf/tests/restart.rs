@@ -8,31 +8,9 @@
 mod support;
 
 use contiv_core::datapath::{Datapath, DesiredState, DpOp, LocalEndpoint};
-use contiv_core::ir::{
-    Action, Direction, IrRule, Membership, PeerMatch, PolicyIr, PortRange, RuleId, RuleOrigin,
-};
+use contiv_core::ir::{Direction, Membership, PolicyIr};
 use std::time::Duration;
 use support::*;
-
-fn deny_tcp_in(epg: u32, port: u16) -> IrRule {
-    IrRule {
-        id: RuleId(7),
-        tenant: 1,
-        epg,
-        direction: Direction::In,
-        peer: PeerMatch::Any,
-        local: None,
-        proto: Some(6),
-        ports: Some(PortRange::single(port)),
-        priority: 1,
-        action: Action::Deny,
-        origin: RuleOrigin {
-            policy: "t1:p".into(),
-            rule: "7".into(),
-            epg: "t1:g".into(),
-        },
-    }
-}
 
 fn state(
     net: &contiv_core::datapath::NetworkSpec,
@@ -46,7 +24,7 @@ fn state(
             .insert((1, e.ipv4.unwrap().addr().into()), e.epg);
     }
     if rule {
-        let r = deny_tcp_in(11, 9000);
+        let r = deny_tcp(7, 11, Direction::In, 9000);
         policy.rules.insert(r.id, r);
     }
     DesiredState {

@@ -404,3 +404,31 @@ impl Tap {
         }
     }
 }
+
+/// Rule `id` of tenant 1's policy `p`: group `epg` denies TCP `port` in
+/// `direction`, from or to anyone.
+pub fn deny_tcp(
+    id: u64,
+    epg: EpgId,
+    direction: contiv_core::ir::Direction,
+    port: u16,
+) -> contiv_core::ir::IrRule {
+    use contiv_core::ir::{Action, IrRule, PeerMatch, PortRange, RuleId, RuleOrigin};
+    IrRule {
+        id: RuleId(id),
+        tenant: 1,
+        epg,
+        direction,
+        peer: PeerMatch::Any,
+        local: None,
+        proto: Some(6),
+        ports: Some(PortRange::single(port)),
+        priority: 1,
+        action: Action::Deny,
+        origin: RuleOrigin {
+            policy: "t1:p".into(),
+            rule: id.to_string(),
+            epg: "t1:g".into(),
+        },
+    }
+}
