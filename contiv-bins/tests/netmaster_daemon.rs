@@ -658,10 +658,23 @@ mod netmaster {
             took < Duration::from_secs(2),
             "takeover after a clean stop took {took:?}"
         );
-        let r = fc.post(
-            "/api/v1/agent/endpoints/",
-            &json!({"id": "ep2", "network": "n1", "host": "h1"}),
-        );
+        // A new leader answers 503 ("starting its leader term …; retry")
+        // until it has completed interrupted changes: retry that, as an
+        // agent does, and nothing else.
+        let body = json!({"id": "ep2", "network": "n1", "host": "h1"}).to_string();
+        let r = wait_until(Duration::from_secs(10), || {
+            let r = fc
+                .try_send("POST", "/api/v1/agent/endpoints/", Some(&body))
+                .ok()?;
+            (r.status != 503).then_some(r)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the new leader never finished starting its term:\n{}",
+                procs[follower].log_text()
+            )
+        });
+        assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["endpoint"]["ipv4"], "10.1.1.2");
         drop(etcd);
     }
