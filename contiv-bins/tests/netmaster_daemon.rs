@@ -611,6 +611,8 @@ mod netmaster {
             infos[follower]["local-ip"],
             format!("https://127.0.0.1:{}", ports[follower])
         );
+        // Only the leader accepts writes (a follower forwards them).
+        assert_eq!(infos[follower]["writable"], false);
         // Wait for the leader's defaults, then write through the follower.
         let fc = &clients[follower];
         assert!(
@@ -659,21 +661,21 @@ mod netmaster {
             "takeover after a clean stop took {took:?}"
         );
         // A new leader answers 503 ("starting its leader term …; retry")
-        // until it has completed interrupted changes: retry that, as an
-        // agent does, and nothing else.
-        let body = json!({"id": "ep2", "network": "n1", "host": "h1"}).to_string();
-        let r = wait_until(Duration::from_secs(10), || {
-            let r = fc
-                .try_send("POST", "/api/v1/agent/endpoints/", Some(&body))
-                .ok()?;
-            (r.status != 503).then_some(r)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "the new leader never finished starting its term:\n{}",
-                procs[follower].log_text()
-            )
+        // until it has completed interrupted changes; /info says when it
+        // accepts writes.
+        let writable = wait_until(Duration::from_secs(10), || {
+            let i = fc.try_send("GET", "/info", None).ok()?.json();
+            (i["writable"] == true).then_some(())
         });
+        assert!(
+            writable.is_some(),
+            "the new leader never finished starting its term:\n{}",
+            procs[follower].log_text()
+        );
+        let r = fc.post(
+            "/api/v1/agent/endpoints/",
+            &json!({"id": "ep2", "network": "n1", "host": "h1"}),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["endpoint"]["ipv4"], "10.1.1.2");
         drop(etcd);

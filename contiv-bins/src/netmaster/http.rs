@@ -404,6 +404,7 @@ async fn info_handler(State(nm): State<Shared>) -> Result<Json<Value>, ApiError>
         "local-ip": me,
         "leader-ip": nm.election.leader_url().unwrap_or_default(),
         "current-state": role.state_name(),
+        "writable": nm.writable().is_ok(),
         "netplugin-nodes": nodes,
         "netmaster-nodes": masters,
         "name": nm.settings.name,

@@ -625,6 +625,7 @@ fn agent_schemas() -> Vec<(String, Value)> {
             "local-ip": { "type": "string", "description": "this netmaster's control URL" },
             "leader-ip": { "type": "string", "description": "the leader's control URL (empty while none is elected)" },
             "current-state": { "type": "string", "enum": ["leader", "follower", "candidate"] },
+            "writable": { "type": "boolean", "description": "this netmaster leads and has completed its term's start, so it accepts writes (a new leader answers 503 until then)" },
             "netplugin-nodes": { "type": "array", "items": s("string") },
             "netmaster-nodes": { "type": "array", "items": s("string") },
             "name": s("string"), "store": s("string"), "revision": s("integer"),

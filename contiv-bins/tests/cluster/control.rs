@@ -369,7 +369,9 @@ impl ControlPlane {
                 continue;
             }
             let info = self.http(i, "GET", "/info", None).ok()?.json();
-            if info["current-state"] == "leader" {
+            // A leader counts once it accepts writes (it answers 503
+            // while it completes its term's start).
+            if info["current-state"] == "leader" && info["writable"] == true {
                 leaders.push(i);
             }
             named.insert(info["leader-ip"].as_str()?.to_owned());
