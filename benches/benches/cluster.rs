@@ -9,7 +9,11 @@
 //!   the rule's flow (cookie = the compiled rule's id) being installed in
 //!   every host's switch — polled over OpenFlow (flow-stats filtered by
 //!   cookie) on each host's bridge; then the same for `rule-rm` until the
-//!   flow is gone everywhere.
+//!   flow is gone everywhere. `netctl` runs in the hub's network
+//!   namespace through setns(2), not `ip netns exec` (whose mount
+//!   namespace copy would be counted as netctl's time); beside it the
+//!   bench prints netmaster's own handler time for the POSTs (from its
+//!   request log) and what starting a process in the hub costs both ways.
 //! * **endpoint reachable cluster-wide**: from the start of a CNI ADD on
 //!   host A (a requested address) to the first ICMP echo reply to it from a
 //!   container on host B (`ping -D -i 0.002`, a static neighbour entry in
@@ -201,6 +205,49 @@ fn rule_latency(c: &mut Cluster, samples: usize) {
     contiv_benches::print_percentiles("netctl rule-add returns", add_cli);
     contiv_benches::print_percentiles("rule-add -> in force on every host", add);
     contiv_benches::print_percentiles("rule-rm -> gone from every host", rm);
+    contiv_benches::print_percentiles(
+        "  netmaster's POST /rules handler (its log)",
+        handler_times(c, "POST", "/api/v1/rules/"),
+    );
+    spawn_overhead(c, samples.min(100));
+}
+
+/// The time netmaster spent answering each `method` request under
+/// `path`, from the `micros=` of its request log lines (`--log-level
+/// info` logs every write).
+fn handler_times(c: &Cluster, method: &str, path: &str) -> Vec<Duration> {
+    let log = std::fs::read_to_string(c.dir().join("netmaster0.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| {
+            l.contains(" request ")
+                && l.contains(&format!("method={method}"))
+                && l.contains(&format!("path={path}"))
+        })
+        .filter_map(|l| {
+            let us = l.split("micros=").nth(1)?.split_whitespace().next()?;
+            us.parse().ok().map(Duration::from_micros)
+        })
+        .collect()
+}
+
+/// What starting a process in the hub costs the harness, beside netctl:
+/// `/bin/true` through `ip netns exec` (a private mount namespace, a
+/// copy of every netns mount) and through setns(2) before exec (how the
+/// harness runs netctl).
+fn spawn_overhead(c: &Cluster, samples: usize) {
+    let time = |mut cmd: std::process::Command| {
+        let t = Instant::now();
+        let st = cmd.stdin(Stdio::null()).status().unwrap();
+        assert!(st.success());
+        t.elapsed()
+    };
+    let (mut ipns, mut setns) = (Vec::new(), Vec::new());
+    for _ in 0..samples {
+        ipns.push(time(c.hub.ns.command("/bin/true")));
+        setns.push(time(c.hub.ns.net_command("/bin/true").unwrap()));
+    }
+    contiv_benches::print_percentiles("  spawn /bin/true via `ip netns exec` (hub)", ipns);
+    contiv_benches::print_percentiles("  spawn /bin/true via setns (hub)", setns);
 }
 
 /// Pings `ip` from `prober` every 2 ms until the first reply; its wall

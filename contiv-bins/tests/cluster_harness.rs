@@ -68,3 +68,34 @@ fn removes_everything(spec: ClusterSpec) {
         );
     }
 }
+
+/// `Netns::net_command` (how the harness runs netctl in the hub) starts
+/// the program in the namespace's network and nowhere else: its
+/// `/proc/self/ns/net` is the namespace's file, not the test's.
+#[test]
+fn cluster_harness_net_command_joins_the_namespace_network() {
+    use std::os::unix::fs::MetadataExt;
+    let ns = cluster::netns::Netns::create("ctvnc");
+    let inode = std::fs::metadata(ns.path()).expect("netns file").ino();
+    let out = ns
+        .net_command("readlink")
+        .expect("open the namespace")
+        .arg("/proc/self/ns/net")
+        .output()
+        .expect("run readlink");
+    assert!(out.status.success(), "{out:?}");
+    let seen = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(seen, format!("net:[{inode}]"));
+    let own = std::fs::read_link("/proc/self/ns/net").expect("own netns");
+    assert_ne!(seen, own.to_string_lossy(), "not the test's own namespace");
+    // The program sees the namespace's links: only its loopback.
+    let links = ns
+        .net_command("ip")
+        .expect("open the namespace")
+        .args(["-o", "link", "show"])
+        .output()
+        .expect("run ip");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains(": lo:"), "{links}");
+}

@@ -979,3 +979,65 @@ fn agents_and_netctl_use_https_with_their_credentials() {
     );
     assert_eq!(p.terminate(Duration::from_secs(10)).code(), Some(0));
 }
+
+/// The accept loop turns Nagle off on every connection it accepts
+/// (`TCP_NODELAY`): an answer written in pieces must not wait for the
+/// client's delayed ACK (the 40 ms stall that would dominate a `netctl`
+/// call). Found from this side: the accepted socket is the one in this
+/// process whose peer is the test's client socket.
+#[test]
+fn accepted_connections_have_nagle_off() {
+    use std::os::fd::AsRawFd;
+    let tn = TestNetmaster::start(Backend::Embedded);
+    let addr = tn
+        .client
+        .base()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).expect("answer");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    let mine = s.local_addr().expect("local address");
+    let peer_of = |fd: i32| -> Option<std::net::SocketAddr> {
+        let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: getpeername writes at most `len` bytes into `sa`.
+        let rc = unsafe { libc::getpeername(fd, (&raw mut sa).cast(), &mut len) };
+        if rc != 0 || i32::from(sa.ss_family) != libc::AF_INET {
+            return None;
+        }
+        // SAFETY: the family is AF_INET, so `sa` holds a sockaddr_in.
+        let sin: libc::sockaddr_in = unsafe { *(&raw const sa).cast() };
+        Some(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+            u16::from_be(sin.sin_port),
+        )))
+    };
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd != s.as_raw_fd())
+        .collect();
+    let accepted = fds
+        .into_iter()
+        .find(|&fd| peer_of(fd) == Some(mine))
+        .expect("the accepted socket of this connection");
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one c_int into `on`.
+    let rc = unsafe {
+        libc::getsockopt(
+            accepted,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&raw mut on).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
+    assert_eq!(on, 1, "TCP_NODELAY is off on the accepted connection");
+}

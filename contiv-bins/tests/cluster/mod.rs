@@ -231,7 +231,14 @@ impl Cluster {
     /// Runs `netctl --netmaster <a live netmaster> <args>` in the hub.
     pub fn try_netctl(&mut self, args: &[&str]) -> Result<String, String> {
         let url = self.control.live_url();
-        let mut cmd = self.hub.ns.command(&self.bins.netctl);
+        // Only the hub's network: `ip netns exec` would add milliseconds
+        // per call (see `Netns::net_command`), which the rule-add bench
+        // would count as netctl's.
+        let mut cmd = self
+            .hub
+            .ns
+            .net_command(&self.bins.netctl)
+            .map_err(|e| format!("cannot enter the hub's network namespace: {e}"))?;
         cmd.arg("--netmaster").arg(url).args(args);
         sys::run(&mut cmd)
     }
