@@ -55,6 +55,11 @@ impl Devices {
         })
     }
 
+    /// The rtnetlink handle of the namespace.
+    pub fn netlink(&self) -> &Handle {
+        &self.host
+    }
+
     /// The namespace.
     pub fn netns(&self) -> &Netns {
         &self.ns

@@ -3,7 +3,7 @@
 //! ADD/DEL (classifier attached and detached, endpoint, membership,
 //! flood-list and service-backend entries written and deleted) on pre-made veths, then full
 //! ones (the veth created into a container namespace and deleted). Each
-//! attachment costs the kernel an RCU grace period, so this stays short;
+//! veth deletion costs the kernel an RCU grace period, so this stays short;
 //! the 1,000-cycle run through the real CNI plugin and agent is
 //! `contiv-bins/tests/e2e_leak_ebpf.rs`.
 #![allow(clippy::unwrap_used)]
@@ -111,6 +111,13 @@ async fn add_del_cycles_leave_nothing_behind() {
             .collect::<Vec<_>>()
     };
     assert_eq!(names(&links), names(&links0), "host interfaces");
+    // The veths the datapath did not make keep neither its filter nor the
+    // clsact qdisc it added for it.
+    for p in &pool {
+        assert_eq!(host.ns.ep_filter(p), None, "{p}");
+        let q = host.ns.qdiscs(p);
+        assert!(!q.contains("clsact"), "{p}: {q}");
+    }
     assert_eq!(
         ctr.ip(&["-br", "link"]).lines().count(),
         1,

@@ -35,6 +35,16 @@ fn state(
     }
 }
 
+/// The kernel id of the pinned `from_endpoint`.
+fn ep_prog(h: &Host) -> u32 {
+    let p = h.cfg.pin_root().join("progs").join("from_endpoint");
+    aya::programs::SchedClassifier::from_pin(p)
+        .unwrap()
+        .info()
+        .unwrap()
+        .id()
+}
+
 fn links(h: &Host) -> Vec<String> {
     let dir = h.cfg.pin_root().join("links");
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -88,6 +98,12 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     assert!(a_ns.tcp(vip, 80), "the service");
     let ifindex_b = host.dp().ifindex_of("b").await.unwrap();
     let pins = links(&host);
+    // Endpoints run the classifier as a netlink filter, not a pinned link.
+    let prog = ep_prog(&host);
+    for e in [&a, &b] {
+        assert_eq!(host.ns.ep_filter(&e.host_ifname), Some(prog), "{}", e.id);
+    }
+    assert!(!pins.iter().any(|p| p.starts_with("ep_")), "{pins:?}");
 
     // The agent dies: nothing is cleaned up; forwarding and policy stay.
     host.dp = None;
@@ -107,6 +123,9 @@ async fn a_killed_datapath_keeps_forwarding_and_its_successor_changes_nothing() 
     assert!(r.unchanged > 10, "{r:?}");
     assert_eq!(host.dp().ifindex_of("b").await, Some(ifindex_b));
     assert_eq!(links(&host), pins);
+    for e in [&a, &b] {
+        assert_eq!(host.ns.ep_filter(&e.host_ifname), Some(prog), "adopted");
+    }
     assert_eq!(shaped(&host), (true, true), "a's shapers adopted");
     assert!(a_ns.ping(&v4(&b)));
     assert!(!a_ns.tcp(&v4(&b), 9000));
@@ -191,10 +210,11 @@ async fn the_successor_removes_only_what_went_stale_while_it_was_down() {
     }
     assert_eq!(
         links(&host).len(),
-        2,
-        "a's link and the VXLAN device's: {:?}",
+        1,
+        "the VXLAN device's link: {:?}",
         links(&host)
     );
+    assert_eq!(host.ns.ep_filter(&a.host_ifname), Some(ep_prog(&host)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,12 +240,23 @@ async fn a_new_program_takes_over_the_pinned_links() {
     ])
     .await;
     host.dp = None;
+    let old = ep_prog(&host);
     // As if an older version had pinned other programs.
     for p in ["from_endpoint", "from_vxlan", "from_uplink", "from_host"] {
         std::fs::remove_file(host.cfg.pin_root().join("progs").join(p)).unwrap();
     }
     host.start().await;
     assert_eq!(host.dp().load_report().programs_replaced, 4);
+    let new = ep_prog(&host);
+    assert_ne!(old, new);
+    for e in [&a, &b] {
+        assert_eq!(
+            host.ns.ep_filter(&e.host_ifname),
+            Some(new),
+            "{}'s filter runs the new program",
+            e.id
+        );
+    }
     assert!(a_ns.ping(&v4(&b)), "the links run the new program");
     let mut d = state(&net, &[&a], false);
     d.local_endpoints.push(b.clone());
@@ -234,5 +265,112 @@ async fn a_new_program_takes_over_the_pinned_links() {
         .members
         .insert((1, a.ipv4.unwrap().addr().into()), 5);
     let r = host.dp().resync(&d).await.unwrap();
+    assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
+}
+
+/// What an agent of the previous version left: `from_endpoint` on a tcx
+/// link pinned as `links/ep_<ifindex>`, no filter.
+fn legacy_tcx_link(host: &Host, ifname: &str) {
+    use aya::programs::links::FdLink;
+    use aya::programs::tc::TcAttachOptions;
+    use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
+    let root = host.cfg.pin_root();
+    // `<index>: <name>@...`
+    let line = host.ns.ip(&["-o", "link", "show", "dev", ifname]);
+    let ifindex: u32 = line.split(':').next().unwrap().trim().parse().unwrap();
+    host.ns.exec(&[
+        "tc", "filter", "del", "dev", ifname, "ingress", "pref", "1", "handle", "1", "bpf",
+    ]);
+    assert_eq!(host.ns.ep_filter(ifname), None);
+    let pin = root.join("links").join(format!("ep_{ifindex}"));
+    let prog_pin = root.join("progs").join("from_endpoint");
+    let ns = contiv_core::linux::Netns::Path(host.ns.path());
+    contiv_dp_ebpf::plumbing::in_ns(&ns, move || {
+        let mut p = SchedClassifier::from_pin(prog_pin).unwrap();
+        let id = p
+            .attach_with_options(
+                ifname,
+                TcAttachType::Ingress,
+                TcAttachOptions::TcxOrder(LinkOrder::default()),
+            )
+            .unwrap();
+        let fd: FdLink = p.take_link(id).unwrap().try_into().unwrap();
+        fd.pin(pin).unwrap();
+    })
+    .unwrap();
+}
+
+/// tcx programs on `ifname`'s ingress, by kernel id.
+fn tcx_progs(host: &Host, ifname: &str) -> Vec<u32> {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    let ns = contiv_core::linux::Netns::Path(host.ns.path());
+    contiv_dp_ebpf::plumbing::in_ns(&ns, || {
+        SchedClassifier::query_tcx(ifname, TcAttachType::Ingress)
+            .map(|(_, v)| v.iter().map(|p| p.id()).collect())
+            .unwrap_or_default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_replaces_the_previous_versions_pinned_tcx_links() {
+    let mut host = Host::new("er").await;
+    let net = vxlan_net("t1:n", 1, 76, 7600);
+    let a_ns = Netns::new("ec");
+    let b_ns = Netns::new("ec");
+    let c_ns = Netns::new("ec");
+    let a = local_ep("a", &net, 2, 10, &a_ns);
+    let b = local_ep("b", &net, 3, 11, &b_ns);
+    let c = local_ep("c", &net, 4, 12, &c_ns);
+    host.dp()
+        .resync(&state(&net, &[&a, &b, &c], false))
+        .await
+        .unwrap();
+    let prog = ep_prog(&host);
+    host.dp = None;
+    // The previous version's agent ran a and c on pinned tcx links.
+    for e in [&a, &c] {
+        legacy_tcx_link(&host, &e.host_ifname);
+        assert_eq!(tcx_progs(&host, &e.host_ifname), vec![prog]);
+    }
+    assert!(a_ns.ping(&v4(&b)), "the tcx link forwards");
+    let before = links(&host);
+    assert_eq!(before.iter().filter(|p| p.starts_with("ep_")).count(), 2);
+
+    // The new agent adopts a (filter made, tcx link gone) and, c being
+    // deleted meanwhile, removes c's link and veth; b is untouched.
+    host.start().await;
+    let r = host
+        .dp()
+        .resync(&state(&net, &[&a, &b], false))
+        .await
+        .unwrap();
+    assert!(r.added >= 1 && r.removed >= 2, "{r:?}");
+    assert_eq!(host.ns.ep_filter(&a.host_ifname), Some(prog));
+    assert_eq!(host.ns.ep_filter(&b.host_ifname), Some(prog));
+    assert!(
+        eventually(Duration::from_secs(2), || tcx_progs(&host, &a.host_ifname)
+            .is_empty()),
+        "a runs once"
+    );
+    assert!(
+        !links(&host).iter().any(|p| p.starts_with("ep_")),
+        "{:?}",
+        links(&host)
+    );
+    assert!(
+        !host.ns.ip(&["-br", "link"]).contains(&c.host_ifname),
+        "c's veth is gone"
+    );
+    assert!(a_ns.ping(&v4(&b)), "a forwards on its filter");
+    assert!(b_ns.ping(&v4(&a)));
+    let st = host.dp().stats().await;
+    assert_eq!(st.attaches, 1, "only a was attached: {st:?}");
+    // In sync now: nothing changes.
+    let r = host
+        .dp()
+        .resync(&state(&net, &[&a, &b], false))
+        .await
+        .unwrap();
     assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
 }

@@ -304,17 +304,11 @@ impl Inner {
     }
 
     /// Attaches `from_endpoint` to a local endpoint's host side.
-    pub(crate) fn attach_endpoint(&mut self, ifname: &str, ifindex: u32) -> DpResult<bool> {
-        let p = &mut self.progs.endpoint;
-        let made = attach::ensure(
-            &self.ns,
-            &mut p.prog,
-            p.id,
-            &self.links,
-            Hook::Endpoint,
-            ifname,
-            ifindex,
-        )?;
+    pub(crate) async fn attach_endpoint(&mut self, ifindex: u32) -> DpResult<bool> {
+        let p = &self.progs.endpoint;
+        let made =
+            attach::ensure_endpoint(self.devices.netlink(), &p.prog, p.id, &self.links, ifindex)
+                .await?;
         if made {
             self.stats.attaches += 1;
         }
@@ -333,13 +327,8 @@ impl Inner {
             self.dirty_floods.insert(compile::net_tag(n));
         }
         if let Some(s) = self.sides.remove(id) {
-            attach::remove(
-                &self.links,
-                attach::Attachment {
-                    hook: Hook::Endpoint,
-                    ifindex: s.ifindex,
-                },
-            )?;
+            attach::remove_endpoint(self.devices.netlink(), &self.links, s.ifindex, s.owned)
+                .await?;
         }
         self.devices.remove_endpoint(&ep).await.map_err(plumb_err)?;
         if !Inner::owns(&ep) && shaping::reshape_needed(Some(&ep), &ep) {
@@ -390,7 +379,11 @@ impl Inner {
                 .await
                 .map_err(|e| plumb_err(e.to_string()));
         }
-        if let Err(e) = shaped.and_then(|_| self.attach_endpoint(&ep.host_ifname, ifindex)) {
+        let attached = match shaped {
+            Ok(_) => self.attach_endpoint(ifindex).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = attached {
             // Do not leave a veth nobody owns.
             if owned {
                 let _ = self.devices.remove_endpoint(&ep).await;

@@ -140,6 +140,14 @@ impl EbpfDatapath {
                 attach::repoint(&mut p.prog, &links, a)?;
             }
         }
+        // Endpoint filters too (each replaced in place).
+        if progs.endpoint.replaced {
+            let h = devices.netlink();
+            for i in attach::endpoints(h, &links, &maps.ids).await? {
+                let p = &progs.endpoint;
+                attach::ensure_endpoint(h, &p.prog, p.id, &links, i).await?;
+            }
+        }
         let vxlan_ifindex = devices
             .ensure_vxlan(&cfg.vxlan_device, cfg.vxlan_port)
             .await
@@ -490,7 +498,7 @@ impl Datapath for EbpfDatapath {
                     .map_err(DpError::Plumbing)?;
             }
             match g.devices.ensure_endpoint(ep, net).await {
-                Ok((ifindex, owned)) => match g.attach_endpoint(&ep.host_ifname, ifindex) {
+                Ok((ifindex, owned)) => match g.attach_endpoint(ifindex).await {
                     Ok(made) => {
                         added += usize::from(made);
                         // Shapers from the QoS asked now: adopted when they
@@ -519,23 +527,25 @@ impl Datapath for EbpfDatapath {
         let links = g.links.clone();
         for a in attach::list(&links)? {
             let keep = match a.hook {
-                Hook::Endpoint => wanted.contains(&a.ifindex),
+                // Endpoints: below.
+                Hook::Endpoint => true,
                 Hook::Vxlan => a.ifindex == g.vxlan_ifindex,
                 Hook::Uplink => a.ifindex == g.uplink_ifindex && g.uplink_ifindex != 0,
                 // The host port's converge decides.
                 Hook::Host => true,
             };
-            if keep {
-                continue;
+            if !keep {
+                attach::remove(&links, a)?;
+                removed += 1;
             }
-            attach::remove(&links, a)?;
+        }
+        let attached = attach::endpoints(g.devices.netlink(), &links, &g.maps.ids).await?;
+        for i in attached.difference(&wanted) {
+            let owned = owned_before.get(i) == Some(&true);
+            attach::remove_endpoint(g.devices.netlink(), &links, *i, owned).await?;
             removed += 1;
-            if a.hook == Hook::Endpoint && owned_before.get(&a.ifindex) == Some(&true) {
-                let deleted = g
-                    .devices
-                    .delete_veth(a.ifindex)
-                    .await
-                    .map_err(DpError::Plumbing)?;
+            if owned {
+                let deleted = g.devices.delete_veth(*i).await.map_err(DpError::Plumbing)?;
                 removed += usize::from(deleted);
             }
         }

@@ -1,19 +1,35 @@
-//! tcx attachments: one pinned link per hooked interface, named
-//! `<hook>_<ifindex>` under the links directory, so attachments survive the
-//! agent and a restarted one finds them.
+//! Attachments of the classifiers.
+//!
+//! * `from_vxlan`, `from_uplink`, `from_host`: tcx, one pinned link per
+//!   hooked interface, named `<hook>_<ifindex>` under the links directory,
+//!   so attachments survive the agent and a restarted one finds them. They
+//!   are made once per device, not per endpoint.
+//! * `from_endpoint`: a netlink `cls_bpf` filter ([`clsbpf`]) on each
+//!   endpoint's host-side veth — made on every CNI ADD, where a tcx attach
+//!   would cost an RCU grace period. The filter lives in the kernel without
+//!   a pin; a restarted agent finds it by a dump. An `ep_<ifindex>` tcx pin
+//!   is what an agent of the previous version left: [`ensure_endpoint`]
+//!   replaces it with the filter (then unpins it, so no packet runs the
+//!   program twice) and a resync removes the stale ones.
 
+use super::clsbpf;
 use crate::plumbing::in_ns;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, SchedClassifier, TcAttachType};
 use contiv_core::datapath::DpError;
 use contiv_core::linux::Netns;
+use futures::TryStreamExt;
+use rtnetlink::Handle;
+use std::collections::{BTreeSet, HashSet};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 /// Which classifier an interface runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hook {
-    /// A local endpoint's host-side veth (`from_endpoint`).
+    /// A local endpoint's host-side veth (`from_endpoint`): as a pin, only
+    /// a tcx link an agent of the previous version left.
     Endpoint,
     /// The VXLAN device (`from_vxlan`).
     Vxlan,
@@ -44,7 +60,7 @@ impl Hook {
     }
 }
 
-/// One pinned attachment.
+/// One pinned attachment (or, for [`Hook::Endpoint`], a filter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Attachment {
     /// The classifier.
@@ -167,4 +183,126 @@ pub fn remove(dir: &Path, a: Attachment) -> Result<(), DpError> {
             a.pin(dir).display()
         ))),
     }
+}
+
+fn nl(e: clsbpf::NlError) -> DpError {
+    DpError::Backend(e.message)
+}
+
+/// Makes `prog` (kernel id `prog_id`) run on endpoint interface `ifindex`
+/// as our `cls_bpf` filter, replacing a legacy tcx pin in `dir`; true if
+/// anything changed.
+pub async fn ensure_endpoint(
+    h: &Handle,
+    prog: &SchedClassifier,
+    prog_id: u32,
+    dir: &Path,
+    ifindex: u32,
+) -> Result<bool, DpError> {
+    let now = clsbpf::ours(h, ifindex).await.map_err(nl)?;
+    let mut changed = false;
+    if now != Some(prog_id) {
+        if now.is_none() {
+            clsbpf::add_clsact(h, ifindex).await.map_err(nl)?;
+        }
+        let fd = prog
+            .fd()
+            .map_err(|e| DpError::Backend(format!("the endpoint classifier: {e}")))?;
+        clsbpf::put(h, ifindex, fd.as_fd().as_raw_fd())
+            .await
+            .map_err(nl)?;
+        changed = true;
+    }
+    // The filter runs now; a tcx link of the previous version would run
+    // first (and the program twice): it goes.
+    let legacy = Attachment {
+        hook: Hook::Endpoint,
+        ifindex,
+    };
+    if legacy.pin(dir).exists() {
+        remove(dir, legacy)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Removes the endpoint attachment of `ifindex` (filter and legacy pin).
+/// An interface the datapath made (`owned`) is about to be deleted, which
+/// takes its filter along: nothing is sent for it. On another one the
+/// `clsact` qdisc goes too when no filter is left on it.
+pub async fn remove_endpoint(
+    h: &Handle,
+    dir: &Path,
+    ifindex: u32,
+    owned: bool,
+) -> Result<(), DpError> {
+    remove(
+        dir,
+        Attachment {
+            hook: Hook::Endpoint,
+            ifindex,
+        },
+    )?;
+    if owned {
+        return Ok(());
+    }
+    clsbpf::remove(h, ifindex).await.map_err(nl)?;
+    if clsbpf::filters(h, ifindex).await.map_err(nl)?.is_empty()
+        && clsbpf::egress_filters(h, ifindex)
+            .await
+            .map_err(nl)?
+            .is_empty()
+    {
+        clsbpf::remove_clsact(h, ifindex).await.map_err(nl)?;
+    }
+    Ok(())
+}
+
+/// Every interface of the namespace whose endpoint filter runs a program
+/// of this datapath (one that uses a map of `map_ids`: the current
+/// program or an older one over the same pinned maps, not another
+/// datapath's in the same namespace), and each legacy endpoint pin in
+/// `dir`. A dump of every interface's ingress filters: for restarts and
+/// resyncs, not the per-endpoint path.
+pub async fn endpoints(
+    h: &Handle,
+    dir: &Path,
+    map_ids: &HashSet<u32>,
+) -> Result<BTreeSet<u32>, DpError> {
+    let mut v: BTreeSet<u32> = list(dir)?
+        .into_iter()
+        .filter(|a| a.hook == Hook::Endpoint)
+        .map(|a| a.ifindex)
+        .collect();
+    let mut s = h.link().get().execute();
+    let mut all = Vec::new();
+    loop {
+        match s.try_next().await {
+            Ok(Some(m)) => all.push(m.header.index),
+            Ok(None) => break,
+            Err(e) => return Err(DpError::Backend(format!("netlink: listing links: {e}"))),
+        }
+    }
+    let mut found = Vec::new();
+    for i in all {
+        if let Some(prog) = clsbpf::ours(h, i).await.map_err(nl)? {
+            found.push((i, prog));
+        }
+    }
+    if found.is_empty() {
+        return Ok(v);
+    }
+    // Which loaded programs read our maps.
+    let mine: HashSet<u32> = aya::programs::loaded_programs()
+        .flatten()
+        .filter(|p| matches!(p.map_ids(), Ok(Some(ids)) if ids.iter().any(|m| map_ids.contains(m))))
+        .map(|p| p.id())
+        .collect();
+    v.extend(
+        found
+            .into_iter()
+            .filter(|(_, prog)| mine.contains(prog))
+            .map(|(i, _)| i),
+    );
+    Ok(v)
 }

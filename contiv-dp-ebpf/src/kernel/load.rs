@@ -156,7 +156,21 @@ fn program(
         .map_err(|e: aya::programs::ProgramError| {
             DpError::Backend(format!("program {name}: {e}"))
         })?;
-    p.load().map_err(|e| load_error(name, e))?;
+    // The verifier gives up with EAGAIN when a signal is pending for the
+    // thread (e.g. SIGCHLD of a child process, with tokio's handler
+    // installed); libbpf retries such loads, and so do we.
+    let mut tries = 0;
+    loop {
+        match p.load() {
+            Ok(()) => break,
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && tries < 5 =>
+            {
+                tries += 1;
+            }
+            Err(e) => return Err(load_error(name, e)),
+        }
+    }
     let new_tag = p
         .info()
         .map_err(|e| DpError::Backend(format!("program {name}: {e}")))?

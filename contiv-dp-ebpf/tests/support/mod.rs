@@ -113,6 +113,30 @@ impl Netns {
         run(&["tc", "-n", &self.name, "qdisc", "show", "dev", dev])
     }
 
+    /// The program id of the datapath's endpoint filter on `dev`'s tc
+    /// ingress (`tc filter show`: priority 1, handle 0x1, named
+    /// `contiv_from_endpoint`, direct-action), if it is there.
+    pub fn ep_filter(&self, dev: &str) -> Option<u32> {
+        let out = Command::new("tc")
+            .args(["-n", &self.name, "filter", "show", "dev", dev, "ingress"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tc");
+        let out = String::from_utf8_lossy(&out.stdout);
+        out.lines()
+            .find(|l| {
+                l.contains("pref 1 bpf")
+                    && l.contains("handle 0x1 contiv_from_endpoint ")
+                    && l.contains("direct-action")
+            })
+            .and_then(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.windows(2)
+                    .find(|p| p[0] == "id")
+                    .and_then(|p| p[1].parse().ok())
+            })
+    }
+
     /// Whether `dev`'s root qdisc is a `tbf` of `rate` (as tc prints it,
     /// e.g. `1Mbit`).
     pub fn has_tbf(&self, dev: &str, rate: &str) -> bool {
