@@ -77,6 +77,19 @@ mod e2e_leak {
             }
         }
 
+        /// Asserts that endpoint `id` is plugged in (the positive control
+        /// of [`Dataplane::leftovers`]).
+        fn assert_plugged(&self, id: &str) {
+            let ifname = host_ifname(id);
+            match self {
+                Dataplane::Ovs(sw) => assert!(sw.ports().contains(&ifname), "no port {ifname}"),
+                Dataplane::Ebpf(bh) => assert!(
+                    bh.endpoint_filters().contains(&ifname),
+                    "no endpoint filter on {ifname}"
+                ),
+            }
+        }
+
         /// What endpoint `id` left in the datapath, if anything.
         fn left_by(&self, id: &str) -> Option<String> {
             let ifname = host_ifname(id);
@@ -115,6 +128,11 @@ mod e2e_leak {
                         .into_iter()
                         .map(|l| format!("pinned link {l}"))
                         .collect();
+                    v.extend(
+                        bh.endpoint_filters()
+                            .into_iter()
+                            .map(|l| format!("endpoint filter on {l}")),
+                    );
                     v.extend(
                         bh.links()
                             .into_iter()
@@ -185,6 +203,9 @@ mod e2e_leak {
             let out = cni("ADD", ctr, &cid, "IgnoreUnknown=1", &conf).await;
             if out.code == 0 {
                 added += 1;
+                if added == 1 {
+                    dp.assert_plugged(&id);
+                }
                 if rng.below(4) == 0 {
                     let mut chk = conf.clone();
                     chk["prevResult"] = out.json.clone();

@@ -255,7 +255,8 @@ impl BpfHost {
         c.pin_root()
     }
 
-    /// The pinned attachments of endpoints (`ep_<ifindex>`).
+    /// The pinned tcx attachments of endpoints (`ep_<ifindex>`) that
+    /// versions before the `cls_bpf` attach made.
     pub fn endpoint_links(&self) -> Vec<String> {
         std::fs::read_dir(self.pin_root().join("links"))
             .into_iter()
@@ -263,6 +264,22 @@ impl BpfHost {
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| n.starts_with("ep_"))
+            .collect()
+    }
+
+    /// Interfaces in the namespace that still carry the endpoint program
+    /// (a `cls_bpf` filter named `contiv_from_endpoint`, read with `tc`,
+    /// independently of the datapath's own netlink code).
+    pub fn endpoint_filters(&self) -> Vec<String> {
+        self.links()
+            .into_iter()
+            .filter(|dev| {
+                let out = Command::new("tc")
+                    .args(["-n", &self.ns, "filter", "show", "dev", dev, "ingress"])
+                    .output()
+                    .expect("tc");
+                String::from_utf8_lossy(&out.stdout).contains("contiv_from_endpoint")
+            })
             .collect()
     }
 
