@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 
 /* Network tags: the key of a network, derived from its encapsulation. */
 #define NET_TAG_VXLAN 0x01000000u

@@ -461,7 +461,7 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 
 	__u64 now = bpf_ktime_get_ns();
 	int svc = SVC_NONE;
-	if ((cfg->flags & CFG_SERVICES) && !p->is_v6 && !p->frag &&
+	if ((cfg->flags & CFG_SERVICES) && !p->is_v6 &&
 	    (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {
 		svc = svc_translate(skb, p, cfg, now);
 		if (svc < 0)

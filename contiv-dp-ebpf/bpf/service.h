@@ -25,7 +25,21 @@
  * source rewritten to the VIP, so the backend answers the VIP and the
  * reply comes back through here. ICMPv4 errors quoting a translated
  * connection are translated back too. A service without backends drops.
- * Not translated: IPv4 fragments after the first (no L4 header).
+ *
+ * IPv4 fragments: only the first fragment of a datagram (offset 0, MF)
+ * has the L4 header the tuples need. When it is translated (either way),
+ *   svc_frags    LRU, {tenant, src, dst, IP id, proto} of the datagram as it
+ *                arrived -> the translation it got and its own ports
+ * remembers it, and the later fragments of that datagram (same key) get
+ * the same addresses (IP checksum only: they have no L4 header) and are
+ * tracked and judged as packets of the first one's connection (its ports).
+ * A later fragment to a VIP from a local client without an entry (it came
+ * before the first, or the entry was evicted or is older than the kernel's
+ * reassembly time) is dropped (DROP_FRAG_UNKNOWN), never sent on to the
+ * VIP; one of a reply without an entry passes untranslated, as a fragment
+ * of no service does. Entries expire after FRAG_TIMEOUT_NS (and the
+ * agent's garbage collector deletes them). IPv6 services do not exist
+ * here (the VIP is IPv4), so IPv6 fragments are never translated.
  */
 #ifndef CONTIV_SERVICE_H
 #define CONTIV_SERVICE_H
@@ -39,6 +53,11 @@
 #define CFG_SERVICES 2u
 
 #define DROP_NO_BACKEND 14
+/* a later IPv4 fragment to a VIP whose first fragment was not seen */
+#define DROP_FRAG_UNKNOWN 15
+
+/* How long a fragment entry lives (Linux's default ipfrag_time, 30 s). */
+#define FRAG_TIMEOUT_NS (30 * NSEC)
 
 /* Most backends of one service port. */
 #define SVC_MAX_BACKENDS 256
@@ -98,6 +117,31 @@ struct {
 	__type(value, struct nat_entry);
 } svc_nat SEC(".maps");
 
+/* svc_frags: the datagram as it arrived (before translation). */
+struct frag_key {
+	__u32 tenant;
+	struct ip_addr src;
+	struct ip_addr dst;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct frag_entry {
+	struct nat_entry nat; /* the tuple the first fragment got */
+	__be16 sport;         /* the first fragment's ports as it arrived */
+	__be16 dport;
+	__u32 pad;
+	__u64 created_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frag_key);
+	__type(value, struct frag_entry);
+} svc_frags SEC(".maps");
+
 /* The translation's temporaries (the programs' stack is full). */
 struct svc_scratch {
 	struct ct_key k;
@@ -105,6 +149,8 @@ struct svc_scratch {
 	struct nat_entry e;
 	struct nat_entry r;
 	struct svc_key sk;
+	struct frag_key fk;
+	struct frag_entry fe;
 };
 
 struct {
@@ -225,8 +271,114 @@ INLINE int nat_rewrite(struct __sk_buff *skb, struct pkt *p, const struct nat_en
 	return 0;
 }
 
-/* Service translation of an IPv4 TCP/UDP packet (see the top): SVC_NONE,
- * SVC_DNAT, SVC_TRACKED, or -(drop reason). */
+/* Replaces an IPv4 address at `off` in a header covered by the IP
+ * checksum at `csum` only (the outer header of an ICMP error, or the
+ * packet it quotes: ICMP has no pseudo-header, and a quoted header's
+ * address and checksum changes cancel out in the ICMP checksum). */
+INLINE int nat_addr_l3(struct __sk_buff *skb, __u32 off, __u32 csum, __be32 old, __be32 new)
+{
+	if (old == new)
+		return 0;
+	if (bpf_l3_csum_replace(skb, csum, old, new, 4) ||
+	    bpf_skb_store_bytes(skb, off, &new, 4, 0))
+		return -1;
+	return 0;
+}
+
+/* The IPv4 header's id into *id; 1 if the packet is the first fragment
+ * of several (offset 0, MF set), 0 if not, -1 if truncated. */
+INLINE int ip4_first_frag(struct __sk_buff *skb, __be16 *id)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return -1;
+	*id = ip->id;
+	return (bpf_ntohs(ip->frag_off) & 0x3fff) == 0x2000;
+}
+
+/* The svc_frags key of packet `p` (as it arrived) into w->fk; -1 if
+ * truncated, else whether it is a first fragment (ip4_first_frag). */
+INLINE int frag_key_of(struct __sk_buff *skb, struct svc_scratch *w, const struct pkt *p)
+{
+	struct frag_key *fk = &w->fk;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	fk->tenant = p->tenant;
+	fk->src = p->src;
+	fk->dst = p->dst;
+	fk->proto = p->proto;
+	return ip4_first_frag(skb, &fk->id);
+}
+
+/* Before the first fragment of a datagram gets translation `e`: remembers
+ * it for the later fragments. */
+INLINE void frag_remember(struct __sk_buff *skb, struct svc_scratch *w, const struct pkt *p,
+			  const struct nat_entry *e, __u64 now)
+{
+	if (frag_key_of(skb, w, p) != 1)
+		return;
+	struct frag_entry *fe = &w->fe;
+	__builtin_memset(fe, 0, sizeof(*fe));
+	fe->nat = *e;
+	fe->sport = p->sport;
+	fe->dport = p->dport;
+	fe->created_ns = now;
+	bpf_map_update_elem(&svc_frags, &w->fk, fe, BPF_ANY);
+}
+
+/* 1 if `ip` is a VIP on network `net`. */
+INLINE int svc_is_vip(__u32 net, const struct ip_addr *ip)
+{
+	struct ep_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.net = net;
+	k.ip = *ip;
+	return bpf_map_lookup_elem(&svc_vips, &k) != 0;
+}
+
+/* A later IPv4 fragment (no L4 header): the translation of its datagram's
+ * first fragment, addresses and IP checksum only; `p` takes the translated
+ * tuple with the connection's ports, so conntrack and policy see the
+ * first fragment's connection. SVC_NONE, SVC_DNAT, SVC_TRACKED or
+ * -(drop reason). */
+INLINE int svc_frag(struct __sk_buff *skb, struct pkt *p, struct svc_scratch *w,
+		    const struct config *cfg, __u64 now)
+{
+	if (frag_key_of(skb, w, p) < 0)
+		return -DROP_MALFORMED;
+	struct frag_entry *f = bpf_map_lookup_elem(&svc_frags, &w->fk);
+	if (!f || (now > f->created_ns && now - f->created_ns > FRAG_TIMEOUT_NS)) {
+		if (p->origin == ORIGIN_LOCAL && svc_is_vip(p->net, &p->dst))
+			return -DROP_FRAG_UNKNOWN;
+		return SVC_NONE;
+	}
+	w->fe = *f;
+	struct frag_entry *fe = &w->fe;
+	p->sport = fe->sport;
+	p->dport = fe->dport;
+	int rev = fe->nat.flags & NAT_REV;
+	/* a reply: only while the backend's connection is live (as its
+	 * first fragment) */
+	if (rev && !ct_lookup(p, cfg, now))
+		return SVC_NONE;
+	if (fe->nat.flags & NAT_HAIRPIN) {
+		p->src_epg = member_of(p->tenant, &p->src);
+		p->hint_epg = 1;
+	}
+	const __u32 l3 = sizeof(struct ethhdr);
+	if (nat_addr_l3(skb, l3 + 12, l3 + 10, p->src.w[3], fe->nat.src.w[3]) ||
+	    nat_addr_l3(skb, l3 + 16, l3 + 10, p->dst.w[3], fe->nat.dst.w[3]))
+		return -DROP_MALFORMED;
+	p->src = fe->nat.src;
+	p->dst = fe->nat.dst;
+	p->sport = fe->nat.sport;
+	p->dport = fe->nat.dport;
+	return rev ? SVC_TRACKED : SVC_DNAT;
+}
+
+/* Service translation of an IPv4 TCP/UDP packet (see the top; a later
+ * fragment: svc_frag): SVC_NONE, SVC_DNAT, SVC_TRACKED, or -(drop reason). */
 INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct config *cfg,
 			 __u64 now)
 {
@@ -234,6 +386,8 @@ INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct conf
 	struct svc_scratch *w = bpf_map_lookup_elem(&svc_scratch, &zero);
 	if (!w)
 		return SVC_NONE;
+	if (p->frag)
+		return svc_frag(skb, p, w, cfg, now);
 	nat_key_of(&w->k, p->tenant, p->proto, &p->src, p->sport, &p->dst, p->dport);
 	struct nat_entry *n = bpf_map_lookup_elem(&svc_nat, &w->k);
 	struct nat_entry *e = &w->e;
@@ -242,6 +396,7 @@ INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct conf
 		*e = *n;
 		if (!ct_lookup(p, cfg, now))
 			return SVC_NONE;
+		frag_remember(skb, w, p, e, now);
 		if (nat_rewrite(skb, p, e))
 			return -DROP_MALFORMED;
 		return SVC_TRACKED;
@@ -295,23 +450,10 @@ INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct conf
 		p->src_epg = member_of(p->tenant, &p->src);
 		p->hint_epg = 1;
 	}
+	frag_remember(skb, w, p, e, now);
 	if (nat_rewrite(skb, p, e))
 		return -DROP_MALFORMED;
 	return SVC_DNAT;
-}
-
-/* Replaces an IPv4 address at `off` in a header covered by the IP
- * checksum at `csum` only (the outer header of an ICMP error, or the
- * packet it quotes: ICMP has no pseudo-header, and a quoted header's
- * address and checksum changes cancel out in the ICMP checksum). */
-INLINE int nat_addr_l3(struct __sk_buff *skb, __u32 off, __u32 csum, __be32 old, __be32 new)
-{
-	if (old == new)
-		return 0;
-	if (bpf_l3_csum_replace(skb, csum, old, new, 4) ||
-	    bpf_skb_store_bytes(skb, off, &new, 4, 0))
-		return -1;
-	return 0;
 }
 
 /* An ICMPv4 error about a translated connection, arriving at the client's

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Version of this layout; it names the pin directory (`v<N>`), so an
 /// agent never adopts maps of another layout.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 pub const NET_TAG_VXLAN: u32 = 0x0100_0000;
 pub const NET_TAG_VLAN: u32 = 0x0200_0000;
@@ -59,7 +59,7 @@ pub const MAX_LIST: usize = 65536;
 pub const SET_V6: u32 = 0x8000_0000;
 
 /// Drop reasons, by index of the `drop_reasons` array.
-pub const DROP_REASONS: [(u32, &str); 14] = [
+pub const DROP_REASONS: [(u32, &str); 15] = [
     (1, "unknown-interface"),
     (2, "no-network"),
     (3, "malformed"),
@@ -74,6 +74,7 @@ pub const DROP_REASONS: [(u32, &str); 14] = [
     (12, "redirect-failed"),
     (13, "rate-limit"),
     (14, "no-backend"),
+    (15, "fragment-unknown"),
 ];
 pub const DROP_REASON_SLOTS: u32 = 16;
 

@@ -1,11 +1,12 @@
 //! Conntrack garbage collection: entries idle longer than their timeout
 //! (the programs already treat them as absent) are deleted, and so are the
-//! service NAT entries of connections conntrack no longer holds. The LRU
-//! maps also evict the oldest entries on their own when they are full.
+//! service NAT entries of connections conntrack no longer holds, and the
+//! fragment entries older than the reassembly time. The LRU maps also
+//! evict the oldest entries on their own when they are full.
 
 use crate::abi::{CT_FIN_A, CT_FIN_B, CT_RST, CT_SEEN_REPLY, CtEntry, CtKey, IpKey};
 use crate::config::CtTimeouts;
-use crate::service::{NAT_FWD, NatEntry, NatKey};
+use crate::service::{FRAG_TIMEOUT, FragEntry, FragKey, NAT_FWD, NatEntry, NatKey};
 use aya::maps::{HashMap as BpfHash, MapData};
 use contiv_core::datapath::{DpError, DpResult};
 use std::path::Path;
@@ -96,23 +97,51 @@ pub fn sweep_nat(
     Ok(n)
 }
 
-/// [`sweep`] and [`sweep_nat`] on the maps pinned in `maps_dir`.
+/// Deletes the fragment entries older than [`FRAG_TIMEOUT`] (the programs
+/// already ignore them); returns how many.
+pub fn sweep_frags(frags: &mut BpfHash<MapData, FragKey, FragEntry>) -> DpResult<usize> {
+    let now = monotonic_ns();
+    let limit = FRAG_TIMEOUT.as_nanos() as u64;
+    let mut stale = Vec::new();
+    for r in frags.iter() {
+        let (k, e) = match r {
+            Ok(kv) => kv,
+            Err(aya::maps::MapError::KeyNotFound) => continue,
+            Err(e) => return Err(DpError::Backend(format!("reading svc_frags: {e}"))),
+        };
+        if now.saturating_sub(e.created_ns) > limit {
+            stale.push(k);
+        }
+    }
+    let mut n = 0;
+    for k in stale {
+        if frags.remove(&k).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// [`sweep`], [`sweep_nat`] and [`sweep_frags`] on the maps pinned in
+/// `maps_dir`.
 pub fn sweep_pinned(maps_dir: &Path, t: &CtTimeouts) -> DpResult<usize> {
     let mut ct: BpfHash<MapData, CtKey, CtEntry> =
         crate::kernel::maps::open(maps_dir, "conntrack")?;
     let mut nat: BpfHash<MapData, NatKey, NatEntry> =
         crate::kernel::maps::open(maps_dir, "svc_nat")?;
+    let mut frags: BpfHash<MapData, FragKey, FragEntry> =
+        crate::kernel::maps::open(maps_dir, "svc_frags")?;
     let n = sweep(&mut ct, t)?;
-    Ok(n + sweep_nat(&mut nat, &ct)?)
+    Ok(n + sweep_nat(&mut nat, &ct)? + sweep_frags(&mut frags)?)
 }
 
-/// Deletes every entry of `m` (conntrack, service NAT); returns how many.
-pub fn flush<V: aya::Pod>(m: &mut BpfHash<MapData, CtKey, V>) -> DpResult<usize> {
-    let ct = m;
-    let keys: Vec<CtKey> = ct.keys().filter_map(Result::ok).collect();
+/// Deletes every entry of `m` (conntrack, service NAT, fragments); returns
+/// how many.
+pub fn flush<K: aya::Pod, V: aya::Pod>(m: &mut BpfHash<MapData, K, V>) -> DpResult<usize> {
+    let keys: Vec<K> = m.keys().filter_map(Result::ok).collect();
     let mut n = 0;
     for k in keys {
-        if ct.remove(&k).is_ok() {
+        if m.remove(&k).is_ok() {
             n += 1;
         }
     }

@@ -3,7 +3,9 @@
 //! in the maps — one `services` entry per port (`{tenant, VIP, port,
 //! proto}` → network, backends' port, backend slots) and one `svc_vips`
 //! entry (the VIP answers ARP on its network). The per-connection NAT
-//! entries (`svc_nat`) are written by the programs only.
+//! entries (`svc_nat`) and the per-datagram fragment entries (`svc_frags`:
+//! later IPv4 fragments get their first fragment's translation) are
+//! written by the programs only.
 
 use crate::abi::{CtKey, EpKey, IpKey};
 use crate::compile::{Contrib, net_tag};
@@ -92,8 +94,53 @@ unsafe impl aya::Pod for Svc {}
 // SAFETY: as above.
 unsafe impl aya::Pod for NatEntry {}
 
+/// `struct frag_key`: an IPv4 datagram as it arrived (before translation),
+/// the key of `svc_frags`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FragKey {
+    /// The tenant.
+    pub tenant: u32,
+    /// Source address.
+    pub src: IpKey,
+    /// Destination address (the VIP for a client's datagram).
+    pub dst: IpKey,
+    /// The IPv4 identification (network order in memory).
+    pub id: u16,
+    /// 6 or 17.
+    pub proto: u8,
+    /// Zero.
+    pub pad: u8,
+}
+
+/// `struct frag_entry`: the translation a datagram's first fragment got,
+/// for its later fragments (written by the programs only).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragEntry {
+    /// The tuple the first fragment got.
+    pub nat: NatEntry,
+    /// The first fragment's source port as it arrived (network order).
+    pub sport: u16,
+    /// The first fragment's destination port as it arrived.
+    pub dport: u16,
+    /// Zero.
+    pub pad: u32,
+    /// When the first fragment passed (`CLOCK_MONOTONIC` ns).
+    pub created_ns: u64,
+}
+
+// SAFETY: as above.
+unsafe impl aya::Pod for FragKey {}
+// SAFETY: as above.
+unsafe impl aya::Pod for FragEntry {}
+
+/// How long the programs use a fragment entry (Linux's default
+/// `ipfrag_time`); the garbage collector deletes older ones.
+pub const FRAG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `struct svc_scratch` (the programs' temporaries; never read here).
-pub type SvcScratch = [u8; 192];
+pub type SvcScratch = [u8; 288];
 
 /// The key type of `svc_nat` (a directional `struct ct_key`).
 pub type NatKey = CtKey;
@@ -171,7 +218,9 @@ mod tests {
         assert_eq!(size_of::<SvcKey>(), 24);
         assert_eq!(size_of::<Svc>(), 16 + 16 * SVC_MAX_BACKENDS);
         assert_eq!(size_of::<NatEntry>(), 40);
-        assert_eq!(size_of::<SvcScratch>(), 2 * 44 + 2 * 40 + 24);
+        assert_eq!(size_of::<FragKey>(), 40);
+        assert_eq!(size_of::<FragEntry>(), 56);
+        assert_eq!(size_of::<SvcScratch>(), 2 * 44 + 2 * 40 + 24 + 40 + 56);
     }
 
     #[test]

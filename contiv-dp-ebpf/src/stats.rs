@@ -109,5 +109,9 @@ pub fn sizes(maps: &Maps) -> DpResult<Vec<(&'static str, usize)>> {
         ("services", count(&maps.services)?),
         ("svc_vips", count(&maps.svc_vips)?),
         ("svc_nat", maps.svc_nat.keys().filter(|k| k.is_ok()).count()),
+        (
+            "svc_frags",
+            maps.svc_frags.keys().filter(|k| k.is_ok()).count(),
+        ),
     ])
 }

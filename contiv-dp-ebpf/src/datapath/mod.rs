@@ -326,12 +326,14 @@ impl EbpfDatapath {
     }
 
     /// Deletes expired conntrack entries (and the service NAT of
-    /// connections gone) now; returns how many.
+    /// connections gone, and fragment entries past the reassembly time)
+    /// now; returns how many.
     pub async fn gc(&self) -> DpResult<usize> {
         let mut g = self.inner.lock().await;
         let g = &mut *g;
         let n = crate::gc::sweep(&mut g.maps.conntrack, &self.cfg.conntrack)?;
-        Ok(n + crate::gc::sweep_nat(&mut g.maps.svc_nat, &g.maps.conntrack)?)
+        let n = n + crate::gc::sweep_nat(&mut g.maps.svc_nat, &g.maps.conntrack)?;
+        Ok(n + crate::gc::sweep_frags(&mut g.maps.svc_frags)?)
     }
 
     /// Runs `frame` (an Ethernet frame) through the loaded `from_endpoint`
@@ -421,6 +423,7 @@ impl EbpfDatapath {
     pub async fn flush_conntrack(&self) -> DpResult<usize> {
         let mut g = self.inner.lock().await;
         crate::gc::flush(&mut g.maps.svc_nat)?;
+        crate::gc::flush(&mut g.maps.svc_frags)?;
         crate::gc::flush(&mut g.maps.conntrack)
     }
 

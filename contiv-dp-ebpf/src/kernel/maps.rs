@@ -2,7 +2,7 @@
 //! opened from their pins.
 
 use crate::abi::*;
-use crate::service::{NatEntry, NatKey, Svc, SvcKey, SvcScratch};
+use crate::service::{FragEntry, FragKey, NatEntry, NatKey, Svc, SvcKey, SvcScratch};
 use aya::Ebpf;
 use aya::maps::lpm_trie::LpmTrie;
 use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// Every map's name (its pin file name).
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 24] = [
     "config",
     "interfaces",
     "networks",
@@ -34,6 +34,7 @@ pub const NAMES: [&str; 23] = [
     "services",
     "svc_vips",
     "svc_nat",
+    "svc_frags",
     "svc_scratch",
 ];
 
@@ -83,6 +84,8 @@ pub struct Maps {
     pub svc_vips: HashMap<MapData, EpKey, u32>,
     /// Service connections' NAT (forward and reverse).
     pub svc_nat: HashMap<MapData, NatKey, NatEntry>,
+    /// Later IPv4 fragments' translations (by their datagram).
+    pub svc_frags: HashMap<MapData, FragKey, FragEntry>,
     /// The service programs' per-CPU temporaries (pinned so a restart
     /// keeps the programs).
     pub svc_scratch: PerCpuArray<MapData, SvcScratch>,
@@ -195,6 +198,7 @@ impl Maps {
             services: checked!(ebpf, ids, "services", SvcKey, Svc),
             svc_vips: checked!(ebpf, ids, "svc_vips", EpKey, u32),
             svc_nat: checked!(ebpf, ids, "svc_nat", NatKey, NatEntry),
+            svc_frags: checked!(ebpf, ids, "svc_frags", FragKey, FragEntry),
             svc_scratch: checked!(ebpf, ids, "svc_scratch", u32, SvcScratch),
             ids,
         })
@@ -246,6 +250,7 @@ impl Maps {
             services: pinned!("services", SvcKey, Svc),
             svc_vips: pinned!("svc_vips", EpKey, u32),
             svc_nat: pinned!("svc_nat", NatKey, NatEntry),
+            svc_frags: pinned!("svc_frags", FragKey, FragEntry),
             svc_scratch: pinned!("svc_scratch", u32, SvcScratch),
             ids,
         })
