@@ -104,7 +104,8 @@
 //! set id), `set_ids`, `rule_heads`/`rules` and `flood_heads`/`flood`
 //! (lists switched atomically by generation), `conntrack`, counters
 //! (`ep_stats`, `rule_stats`, `drop_reasons`), `buckets`, and the services'
-//! `services`, `svc_vips`, `svc_nat` and `svc_scratch` ([`service`]).
+//! `services`, `svc_vips`, `svc_nat`, `svc_frags` and `svc_scratch`
+//! ([`service`]).
 //!
 //! ## Services (`services`, `bpf/service.h`)
 //!
@@ -131,6 +132,32 @@
 //! service); the garbage collector deletes NAT entries of connections
 //! conntrack no longer holds. At most [`service::SVC_MAX_BACKENDS`]
 //! backends per service (more are refused).
+//!
+//! IPv4 fragments: only a datagram's first fragment (offset 0, more
+//! fragments) carries the UDP/TCP header the lookups need. When it is
+//! translated, forward or reverse, the programs remember the translation
+//! in `svc_frags` (LRU, 16,384 entries) keyed by the datagram as it arrived
+//! (`{tenant, source, destination, IP id, protocol}`), and the datagram's
+//! later fragments get the same addresses (IP checksum only; the first
+//! fragment's incremental UDP/TCP checksum update covers the whole
+//! datagram), so the receiver reassembles it. They then meet conntrack and
+//! policy with the first fragment's ports, i.e. as packets of its
+//! connection: they pass where the first passed (the backend's `in` rules
+//! apply where the first fragment met them). A later fragment to a VIP from
+//! a local client without an entry (it came before its first fragment, or
+//! the entry was evicted or is older than [`service::FRAG_TIMEOUT`], the
+//! kernel's default reassembly time) is dropped with reason
+//! `fragment-unknown` (charged to the sender), never sent on to the VIP; a
+//! later fragment of a reply without an entry cannot be told from any
+//! fragment between two endpoints and passes untranslated. The garbage
+//! collector deletes entries older than [`service::FRAG_TIMEOUT`]. Where a
+//! backend lives on another host, its host sees the translated later
+//! fragments as it sees any later fragment of no service: they carry no
+//! ports, so conntrack does not place them in the connection and they meet
+//! the backend's `in` rules as a port-less packet of their protocol (a
+//! rule naming ports does not match them; no matching rule allows). IPv6
+//! services do not exist (a service's VIP is IPv4), so no IPv6 fragment is
+//! service-translated.
 //!
 //! ## Pins, restarts and resync
 //!
