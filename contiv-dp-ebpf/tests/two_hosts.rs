@@ -203,20 +203,22 @@ async fn vxlan_carries_traffic_and_the_source_group() {
 fn udp_echo(ns: &Netns, port: u16) -> Bg {
     let code = format!(
         "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-         s.bind(('0.0.0.0',{port}))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)\n"
+         s.bind(('0.0.0.0',{port}))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(d,a)\n"
     );
     ns.spawn(&["python3", "-c", &code])
 }
 
-/// One datagram to `dst:port` from a connected socket: `echo` (the echo
-/// came back from exactly `dst:port`: the kernel drops it otherwise, and
-/// drops a bad checksum), `refused` (an ICMP port unreachable quoting
-/// exactly this socket's datagram came back) or `timeout`.
-fn udp_exchange(ns: &Netns, dst: &str, port: u16) -> String {
+/// One datagram of `len` bytes to `dst:port` from a connected socket:
+/// `echo` (the same bytes came back from exactly `dst:port`: the kernel
+/// drops it otherwise, and drops a bad checksum), `refused` (an ICMP port
+/// unreachable quoting exactly this socket's datagram came back) or
+/// `timeout`.
+fn udp_exchange(ns: &Netns, dst: &str, port: u16, len: usize) -> String {
     let code = format!(
         "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-         s.settimeout(1)\ns.connect(('{dst}',{port}))\ns.send(b'ping')\n\
-         try:\n print('echo' if s.recv(64)==b'ping' else 'other')\n\
+         s.settimeout(1)\ns.connect(('{dst}',{port}))\n\
+         p=bytes(i%251 for i in range({len}))\ns.send(p)\n\
+         try:\n print('echo' if s.recv(65535)==p else 'other')\n\
          except ConnectionRefusedError:\n print('refused')\n\
          except socket.timeout:\n print('timeout')\n"
     );
@@ -225,7 +227,7 @@ fn udp_exchange(ns: &Netns, dst: &str, port: u16) -> String {
 }
 
 fn udp_roundtrip(ns: &Netns, dst: &str, port: u16) -> bool {
-    udp_exchange(ns, dst, port) == "echo"
+    udp_exchange(ns, dst, port, 4) == "echo"
 }
 
 /// A service whose backend lives on the other host: the client's host
@@ -285,7 +287,7 @@ async fn service_backend_on_the_other_host() {
     // VXLAN and is translated like the connection it quotes (a refusal,
     // not a timeout).
     drop(u);
-    assert_eq!(udp_exchange(&a_ns, vip, 53), "refused");
+    assert_eq!(udp_exchange(&a_ns, vip, 53, 4), "refused");
     let _u = udp_echo(&b_ns, 5353);
     assert!(
         eventually(std::time::Duration::from_secs(3), || udp_roundtrip(
@@ -293,6 +295,15 @@ async fn service_backend_on_the_other_host() {
         )),
         "the echo is back"
     );
+    // A datagram above the MTU: its later fragments get the first one's
+    // translation at A (forward) and, over VXLAN, the reverse one.
+    assert_eq!(
+        udp_exchange(&a_ns, vip, 53, 4000),
+        "echo",
+        "4,000 bytes through the VIP, fragmented both ways"
+    );
+    let c = ha.dp().counters().await.unwrap();
+    assert_eq!(c.drops_of("fragment-unknown"), 0, "{c:?}");
     let sizes = ha.dp().map_sizes().await.unwrap();
     let nat = sizes.iter().find(|(m, _)| *m == "svc_nat").unwrap().1;
     assert!(nat >= 4, "two entries per connection at the client's host");
