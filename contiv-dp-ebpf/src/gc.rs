@@ -38,29 +38,40 @@ pub fn timeout(proto: u8, e: &CtEntry, t: &CtTimeouts) -> Duration {
     Duration::from_secs(d.as_secs().max(1))
 }
 
-/// Deletes expired entries of `ct`; returns how many.
-pub fn sweep(ct: &mut BpfHash<MapData, CtKey, CtEntry>, t: &CtTimeouts) -> DpResult<usize> {
-    let now = monotonic_ns();
-    let mut expired = Vec::new();
-    for r in ct.iter() {
-        let (k, e) = match r {
+/// Deletes the entries of `m` (the map `name`) for which `stale` holds;
+/// returns how many.
+fn remove_where<K: aya::Pod, V: aya::Pod>(
+    m: &mut BpfHash<MapData, K, V>,
+    name: &str,
+    mut stale: impl FnMut(&K, &V) -> bool,
+) -> DpResult<usize> {
+    let mut doomed = Vec::new();
+    for r in m.iter() {
+        let (k, v) = match r {
             Ok(kv) => kv,
             // An entry evicted or deleted while iterating.
             Err(aya::maps::MapError::KeyNotFound) => continue,
-            Err(e) => return Err(DpError::Backend(format!("reading conntrack: {e}"))),
+            Err(e) => return Err(DpError::Backend(format!("reading {name}: {e}"))),
         };
-        let idle = now.saturating_sub(e.seen_ns);
-        if idle > timeout(k.proto, &e, t).as_nanos() as u64 {
-            expired.push(k);
+        if stale(&k, &v) {
+            doomed.push(k);
         }
     }
     let mut n = 0;
-    for k in expired {
-        if ct.remove(&k).is_ok() {
+    for k in doomed {
+        if m.remove(&k).is_ok() {
             n += 1;
         }
     }
     Ok(n)
+}
+
+/// Deletes expired entries of `ct`; returns how many.
+pub fn sweep(ct: &mut BpfHash<MapData, CtKey, CtEntry>, t: &CtTimeouts) -> DpResult<usize> {
+    let now = monotonic_ns();
+    remove_where(ct, "conntrack", |k, e| {
+        now.saturating_sub(e.seen_ns) > timeout(k.proto, e, t).as_nanos() as u64
+    })
 }
 
 /// Deletes the service NAT entries whose connection is not in `ct` (run
@@ -69,13 +80,7 @@ pub fn sweep_nat(
     nat: &mut BpfHash<MapData, NatKey, NatEntry>,
     ct: &BpfHash<MapData, CtKey, CtEntry>,
 ) -> DpResult<usize> {
-    let mut stale = Vec::new();
-    for r in nat.iter() {
-        let (k, e) = match r {
-            Ok(kv) => kv,
-            Err(aya::maps::MapError::KeyNotFound) => continue,
-            Err(e) => return Err(DpError::Backend(format!("reading svc_nat: {e}"))),
-        };
+    remove_where(nat, "svc_nat", |k, e| {
         // Conntrack holds the translated connection: the forward entry's
         // result, the reverse entry's key.
         let (s, ps, d, pd) = if e.flags & NAT_FWD != 0 {
@@ -84,17 +89,8 @@ pub fn sweep_nat(
             (k.a, k.pa, k.b, k.pb)
         };
         let (ck, _) = normalised(k.tenant, k.proto, s, ps, d, pd);
-        if ct.get(&ck, 0).is_err() {
-            stale.push(k);
-        }
-    }
-    let mut n = 0;
-    for k in stale {
-        if nat.remove(&k).is_ok() {
-            n += 1;
-        }
-    }
-    Ok(n)
+        ct.get(&ck, 0).is_err()
+    })
 }
 
 /// Deletes the fragment entries older than [`FRAG_TIMEOUT`] (the programs
@@ -102,24 +98,9 @@ pub fn sweep_nat(
 pub fn sweep_frags(frags: &mut BpfHash<MapData, FragKey, FragEntry>) -> DpResult<usize> {
     let now = monotonic_ns();
     let limit = FRAG_TIMEOUT.as_nanos() as u64;
-    let mut stale = Vec::new();
-    for r in frags.iter() {
-        let (k, e) = match r {
-            Ok(kv) => kv,
-            Err(aya::maps::MapError::KeyNotFound) => continue,
-            Err(e) => return Err(DpError::Backend(format!("reading svc_frags: {e}"))),
-        };
-        if now.saturating_sub(e.created_ns) > limit {
-            stale.push(k);
-        }
-    }
-    let mut n = 0;
-    for k in stale {
-        if frags.remove(&k).is_ok() {
-            n += 1;
-        }
-    }
-    Ok(n)
+    remove_where(frags, "svc_frags", |_, e| {
+        now.saturating_sub(e.created_ns) > limit
+    })
 }
 
 /// [`sweep`], [`sweep_nat`] and [`sweep_frags`] on the maps pinned in

@@ -2,9 +2,11 @@
 //! (`bpf/service.h`, `svc_frags`): the later fragments (no UDP header) get
 //! their first fragment's translation; a later fragment to a VIP whose
 //! first fragment was not seen is dropped as `fragment-unknown`, never
-//! sent on to the VIP. Packet by packet through the loaded classifier
-//! (`BPF_PROG_TEST_RUN`: addresses, IP checksums, the reassembled UDP
-//! checksum), then with real sockets: a 4,000-byte datagram over an MTU
+//! sent on to the VIP; an entry older than the reassembly time counts as
+//! absent and the collector deletes it; policy judges the later fragments
+//! as the first one's connection. Packet by packet through the loaded
+//! classifier (`BPF_PROG_TEST_RUN`: addresses, IP checksums, the
+//! reassembled UDP checksum), then with real sockets: a 4,000-byte datagram over an MTU
 //! of 1,500 reaches the chosen backend whole and its 4,000-byte answer
 //! reaches the client whole from the VIP; a lone fragment crafted on a
 //! packet socket is dropped and counted.
@@ -12,34 +14,19 @@
 
 mod support;
 
+use aya::maps::{HashMap as BpfHash, MapData};
 use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, PortSpec, ServiceProtocol, ServiceSpec};
 use contiv_core::ir::{Direction, IrRule, Membership, PolicyDelta, RuleId};
+use contiv_dp_ebpf::abi::IpKey;
+use contiv_dp_ebpf::service::{FRAG_TIMEOUT, FragEntry, FragKey};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
+use support::frames::{fold, sum16};
 use support::*;
 
 const SVC_PORT: u16 = 5000;
 const BACKEND_PORT: u16 = 8080;
-
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    for c in data.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from(c[0]) << 8
-        };
-        acc += u32::from(w);
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
 
 fn ip4(f: &[u8], o: usize) -> Ipv4Addr {
     Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3])
@@ -245,6 +232,28 @@ async fn fragments_packet_by_packet() {
     assert_eq!(ip4(&run.frame, 26), addr(x));
     assert_eq!(dp.counters().await.unwrap().drops_of("fragment-unknown"), 1);
 
+    // An entry older than the reassembly time counts as absent (a later
+    // fragment of its datagram is dropped), and the collector deletes it.
+    let dir = contiv_dp_ebpf::kernel::load::maps_dir(dp.pin_root());
+    let mut pinned: BpfHash<MapData, FragKey, FragEntry> =
+        contiv_dp_ebpf::kernel::maps::open(&dir, "svc_frags").unwrap();
+    let id8 = u16::from_ne_bytes(8u16.to_be_bytes());
+    let (k, mut e) = pinned
+        .iter()
+        .filter_map(Result::ok)
+        .find(|(k, _)| k.id == id8 && k.dst == IpKey::of(vip.into()))
+        .expect("the entry of datagram 8");
+    e.created_ns -= FRAG_TIMEOUT.as_nanos() as u64 + 1_000_000_000;
+    pinned.insert(k, e, 0).unwrap();
+    let again = fragments(c.mac, vmac, addr(&c), vip, 8, &d, 1500);
+    let run = dp.run_packet("c", &again[1]).await.unwrap();
+    assert!(!run.forwarded(), "an expired entry translates nothing");
+    assert_eq!(dp.counters().await.unwrap().drops_of("fragment-unknown"), 2);
+    let before = pinned.keys().count();
+    assert!(dp.gc().await.unwrap() >= 1);
+    assert_eq!(pinned.keys().count(), before - 1, "the old entry went");
+    assert!(pinned.get(&k, 0).is_err());
+
     // Policy is still judged on the backend: the backends' group denies
     // UDP 8080 in; a new datagram's first fragment is denied and so are its
     // later ones (they carry the first one's connection), none is taken
@@ -270,7 +279,7 @@ async fn fragments_packet_by_packet() {
     }
     let n = dp.counters().await.unwrap();
     assert_eq!(n.drops_of("policy"), 3, "{n:?}");
-    assert_eq!(n.drops_of("fragment-unknown"), 1, "{n:?}");
+    assert_eq!(n.drops_of("fragment-unknown"), 2, "{n:?}");
     host.apply(vec![DpOp::Policy(PolicyDelta {
         members_removed: members,
         rules_removed: vec![RuleId(1)],
@@ -281,7 +290,10 @@ async fn fragments_packet_by_packet() {
     // Entries are per datagram and go with the connections.
     let sizes = dp.map_sizes().await.unwrap();
     let frag_entries = sizes.iter().find(|(m, _)| *m == "svc_frags").unwrap().1;
-    assert_eq!(frag_entries, 3, "one per fragmented datagram translated");
+    assert_eq!(
+        frag_entries, 2,
+        "one per fragmented datagram translated (one collected)"
+    );
     host.apply(vec![DpOp::RemoveService("t1:echo".into())])
         .await;
     dp.flush_conntrack().await.unwrap();

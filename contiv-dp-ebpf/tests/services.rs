@@ -12,27 +12,8 @@ mod support;
 
 use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, PortSpec, ServiceProtocol, ServiceSpec};
 use std::net::{IpAddr, Ipv4Addr};
-use support::frames::{L4, ip_frame};
+use support::frames::{L4, fold, ip_frame, sum16};
 use support::*;
-
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    for c in data.chunks(2) {
-        let w = if c.len() == 2 {
-            u16::from_be_bytes([c[0], c[1]])
-        } else {
-            u16::from(c[0]) << 8
-        };
-        acc += u32::from(w);
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
 
 /// The IPv4 header and TCP/UDP checksums of `f` (an Ethernet frame), as
 /// (ip, l4) offsets into the frame.

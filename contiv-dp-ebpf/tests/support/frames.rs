@@ -103,3 +103,26 @@ pub fn arp_request(smac: MacAddr, sip: [u8; 4], tip: [u8; 4]) -> Vec<u8> {
     f.extend_from_slice(&tip);
     f
 }
+
+/// The one's-complement sum of `data` as 16-bit big-endian words (an odd
+/// last byte padded), added to `acc` (Internet checksum, RFC 1071).
+pub fn sum16(data: &[u8], mut acc: u32) -> u32 {
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        };
+        acc += u32::from(w);
+    }
+    acc
+}
+
+/// The checksum of a [`sum16`] total: folded to 16 bits and complemented
+/// (0 when a sum includes a right checksum).
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
