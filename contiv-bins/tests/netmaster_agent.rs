@@ -764,5 +764,27 @@ mod netmaster {
         assert!(snap.contains("\"synced\""), "{snap}");
         let live = read_until(&mut first, "obj/network/default:busy");
         assert!(live.contains("obj/network/default:busy"), "{live}");
+        // Streams are woken through one relay per watch thread (one
+        // cross-thread wake-up per thread and change, not per stream).
+        let mut more: Vec<_> = (0..8).map(|_| raw_watch(addr)).collect();
+        for s in &mut more {
+            assert!(read_until(s, "\"synced\"").contains("\"synced\""));
+        }
+        assert!(
+            tn.nm.watch_subscribers() <= threads.handles().len(),
+            "{} subscribers for 10 streams on {} threads",
+            tn.nm.watch_subscribers(),
+            threads.handles().len()
+        );
+        tn.create(
+            "networks",
+            "default:more",
+            json!({"tenantName": "default", "networkName": "more", "encap": "vxlan",
+                "subnet": "10.7.1.0/24"}),
+        );
+        for s in more.iter_mut().chain([&mut first, &mut second]) {
+            let l = read_until(s, "obj/network/default:more");
+            assert!(l.contains("obj/network/default:more"), "{l}");
+        }
     }
 }
