@@ -18,6 +18,9 @@
 //!   [`Fanout`] log; a stream only hands those bytes
 //!   to its socket (no per-stream parsing or encoding, no per-stream store
 //!   watch, a few hundred bytes of state);
+//! * streams are served on the watch threads ([`super::watch_threads`]);
+//!   a change wakes each thread once (a relay task per thread), which
+//!   wakes that thread's streams without a system call each;
 //! * a snapshot is encoded once from the cache's view and reused by every
 //!   stream that starts while the log still holds the changes since
 //!   (those follow as ordinary lines);
