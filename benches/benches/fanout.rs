@@ -262,6 +262,100 @@ async fn wait(n: &Notify, done: impl Fn() -> bool, limit: Duration) -> bool {
     true
 }
 
+/// CPU (user, system) of netmaster's watch threads (`nm-watch-*`), from
+/// `/proc/<pid>/task/*/stat`; zero for a netmaster without them.
+fn thread_cpu(pid: u32) -> (Duration, Duration) {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut user = 0u64;
+    let mut sys = 0u64;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (Duration::ZERO, Duration::ZERO);
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with("nm-watch") {
+            continue;
+        }
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        user += f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0);
+        sys += f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    }
+    (
+        Duration::from_secs_f64(user as f64 / hz),
+        Duration::from_secs_f64(sys as f64 / hz),
+    )
+}
+
+/// The fair floor of a change's fan-out: the CPU one thread spends
+/// writing a line of a rule event's size to `n` loopback TCP sockets (one
+/// `write` each, the receivers reading them on the agents' runtime), per
+/// round, median of `rounds`. On loopback the writer's system call also
+/// runs the receiver's TCP input in softirq context, as netmaster's does.
+fn loopback_floor(rt: &tokio::runtime::Runtime, n: usize, rounds: usize) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let got = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect(addr).expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        let (s, _) = listener.accept().expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        writers.push(s);
+        c.set_nonblocking(true).expect("nonblocking");
+        let got = got.clone();
+        readers.push(rt.spawn(async move {
+            let mut c = TcpStream::from_std(c).expect("register");
+            let mut buf = vec![0u8; 4096];
+            while let Ok(k) = c.read(&mut buf).await {
+                if k == 0 {
+                    break;
+                }
+                got.fetch_add(k, Ordering::Relaxed);
+            }
+        }));
+    }
+    // A rule's watch line with its chunk framing (~330 bytes).
+    let line = vec![b'x'; 330];
+    let mut per_round = Vec::new();
+    for r in 0..rounds {
+        let t0 = thread_rusage();
+        for w in &mut writers {
+            std::io::Write::write_all(w, &line).expect("write");
+        }
+        per_round.push((thread_rusage() - t0).as_nanos() as u64);
+        let want = (r + 1) * n * line.len();
+        let t = Instant::now();
+        while got.load(Ordering::Relaxed) < want && t.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(writers);
+    for r in readers {
+        r.abort();
+    }
+    pct(&mut per_round, 0.5)
+}
+
+/// CPU (user + system) of the calling thread.
+fn thread_rusage() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let args: Vec<String> = [
@@ -288,6 +382,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
         .enable_all()
         .build()
         .expect("runtime");
+    let floor = loopback_floor(&rt, n, rules);
     let sh = Arc::new(Shared {
         start: Instant::now(),
         n,
@@ -300,10 +395,18 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
         revs: (0..n).map(|_| AtomicU64::new(0)).collect(),
         resumed: AtomicUsize::new(0),
     });
+    // Heartbeats on their own thread: an agent's heartbeat does not wait
+    // for other agents' snapshot parsing (they are other hosts).
+    let hb_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("agent-heartbeat")
+        .enable_all()
+        .build()
+        .expect("runtime");
     let registered = Arc::new(AtomicUsize::new(0));
     let _g = rt.enter();
     for i in 0..n {
-        rt.spawn(heartbeat(addr, i, sh.clone(), registered.clone()));
+        hb_rt.spawn(heartbeat(addr, i, sh.clone(), registered.clone()));
     }
     let t = Instant::now();
     while registered.load(Ordering::Relaxed) < n {
@@ -349,7 +452,26 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     let mut posts = Vec::new();
     let mut at_all = Vec::new();
     let mut sent_at = Vec::new();
+    // FANOUT_ATTACH='<command>': a tool attached to netmaster over the
+    // change phase ({pid} and {n} replaced; stopped with SIGINT), e.g.
+    // 'perf record -q -g -p {pid} -o /tmp/perf-{n}.data' or
+    // 'strace -f -c -e trace=write,writev,sendmsg -o /tmp/st-{n} -p {pid}'.
+    let attached = std::env::var("FANOUT_ATTACH").ok().and_then(|cmd| {
+        let cmd = cmd
+            .replace("{pid}", &nm.pid().to_string())
+            .replace("{n}", &n.to_string());
+        let mut words = cmd.split_whitespace();
+        std::process::Command::new(words.next()?)
+            .args(words)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    if attached.is_some() {
+        std::thread::sleep(Duration::from_millis(1000));
+    }
     let (cu0, cs0) = nm.cpu();
+    let th0 = thread_cpu(nm.pid());
     let tc = Instant::now();
     for k in 0..rules {
         let body = format!(
@@ -374,6 +496,12 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     }
     let change_window = tc.elapsed();
     let (cu1, cs1) = nm.cpu();
+    let th1 = thread_cpu(nm.pid());
+    if let Some(mut p) = attached {
+        // SAFETY: SIGINT to the child we started (it writes its file).
+        unsafe { libc::kill(p.id() as libc::pid_t, libc::SIGINT) };
+        let _ = p.wait();
+    }
     let per_change = |total: f64, rate: f64| {
         Duration::from_secs_f64(
             ((total - rate * change_window.as_secs_f64()) / rules as f64).max(0.0),
@@ -381,6 +509,10 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
     };
     let cpu_change = per_change(((cu1 + cs1) - (cu0 + cs0)).as_secs_f64(), idle_rate);
     let cpu_change_user = per_change((cu1 - cu0).as_secs_f64(), idle_user_rate);
+    // The watch threads' share (idle rate not subtracted: idle streams
+    // cost nothing but the progress line every 5 s).
+    let watch_user = (th1.0 - th0.0).as_secs_f64() / rules as f64;
+    let watch_sys = (th1.1 - th0.1).as_secs_f64() / rules as f64;
     let mut deliveries: Vec<u64> = sh
         .deliveries
         .lock()
@@ -477,7 +609,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
 
     let per_stream = rss1.saturating_sub(rss0) / n as u64;
     println!(
-        "N={n:5} | register {:.2}s | connect+synced {:.3}s | rule→all deliveries p50 {} p99 {} ms | at-all p50 {} max {} ms | POST p50 {} p99 {} ms | CPU/change {} ms (user {} ms; idle {:.1}% of a core) | RSS {:.1}→{:.1} MB, {:.1} KB/stream | reconnect(snapshot) {:.3}s, heartbeats meanwhile p99 {} ms (n={}), all p99 {} ms | resume {:.3}s, next change at all {} ms | load {}",
+        "N={n:5} | register {:.2}s | connect+synced {:.3}s | rule→all deliveries p50 {} p99 {} ms | at-all p50 {} max {} ms | POST p50 {} p99 {} ms | CPU/change {} ms (user {} ms; idle {:.1}% of a core; watch threads user {:.2} sys {:.2} ms) | floor: {n} bare loopback writes {:.2} ms CPU | RSS {:.1}→{:.1} MB, {:.1} KB/stream | reconnect(snapshot) {:.3}s, heartbeats meanwhile p99 {} ms (n={}), all p99 {} ms | resume {:.3}s, next change at all {} ms | load {}",
         reg_time.as_secs_f64(),
         connect.as_secs_f64(),
         ms(pct(&mut deliveries, 0.5)),
@@ -489,6 +621,9 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
         ms(cpu_change),
         ms(cpu_change_user),
         idle_rate * 100.0,
+        watch_user * 1e3,
+        watch_sys * 1e3,
+        floor.as_secs_f64() * 1e3,
         rss0 as f64 / 1e6,
         rss1 as f64 / 1e6,
         per_stream as f64 / 1024.0,
@@ -501,6 +636,7 @@ fn run_n(bin: &std::path::Path, n: usize, rules: usize) {
         daemon::load_average(),
     );
     rt.shutdown_timeout(Duration::from_secs(1));
+    hb_rt.shutdown_timeout(Duration::from_secs(1));
     drop(nm);
 }
 

@@ -659,4 +659,132 @@ mod netmaster {
         watch_snapshot_deltas_resume,
         watch_resync_after_compaction,
     );
+
+    /// Sends a raw `GET /api/v1/watch` on a new connection (its first
+    /// request, as agents do).
+    fn raw_watch(addr: std::net::SocketAddr) -> std::net::TcpStream {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /api/v1/watch?compact=true HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        s
+    }
+
+    /// Reads from `s` until `needle` was seen (or the stream ended).
+    fn read_until(s: &mut std::net::TcpStream, needle: &str) -> String {
+        use std::io::Read;
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// Issue 19: agents' watch streams are served on their own
+    /// lower-priority threads, so a heartbeat or a write never waits behind
+    /// them. Every watch thread is held busy here: heartbeats and writes
+    /// are still answered, a new watch is not (it is queued on the watch
+    /// threads) until they are free again, and then it gets its snapshot
+    /// and the write made meanwhile.
+    #[test]
+    fn heartbeats_and_writes_are_answered_while_every_watch_thread_is_busy() {
+        let tn = TestNetmaster::start(super::support::Backend::Embedded);
+        let addr = tn.running().addr;
+        let threads = tn.running().watch_threads().clone();
+        let served = threads.served();
+        let mut first = raw_watch(addr);
+        assert!(read_until(&mut first, "\"synced\"").contains("\"synced\""));
+        assert_eq!(
+            threads.served(),
+            served + 1,
+            "the watch ran on a watch thread"
+        );
+        let hb = json!({"node": {"hostname": "h1", "vtep_ip": "10.9.0.1", "vxlan_port": 4789}});
+        tn.ok("POST", "/api/v1/agent/nodes/h1/", Some(&hb));
+        assert_eq!(
+            threads.served(),
+            served + 1,
+            "requests stay on the main runtime"
+        );
+
+        // Occupy every watch thread.
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let mut release = Vec::new();
+        for h in threads.handles() {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            release.push(tx);
+            let entered = entered_tx.clone();
+            h.spawn(async move {
+                entered.send(()).unwrap();
+                let _ = rx.recv();
+            });
+        }
+        for _ in threads.handles() {
+            entered_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        }
+        let mut second = raw_watch(addr);
+        // Heartbeats and writes do not queue behind the busy watch threads.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let client = tn.client.clone();
+        std::thread::spawn(move || {
+            let hb = client.post("/api/v1/agent/nodes/h1/", &hb);
+            let net = client.post(
+                "/api/v1/networks/default:busy/",
+                &json!({"tenantName": "default", "networkName": "busy", "encap": "vxlan",
+                    "subnet": "10.7.0.0/24"}),
+            );
+            let _ = done_tx.send((hb.status, net.status));
+        });
+        let answered = done_rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(
+            answered.ok(),
+            Some((200, 200)),
+            "a heartbeat and a write were not answered while the watch threads were busy"
+        );
+        // The new watch waits for its thread.
+        second
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let early = std::io::Read::read(&mut second, &mut buf);
+        assert!(
+            early.is_err(),
+            "a watch was answered although every watch thread was busy: {early:?}"
+        );
+        for tx in release {
+            tx.send(()).unwrap();
+        }
+        let snap = read_until(&mut second, "\"synced\"");
+        assert!(snap.contains("obj/network/default:busy"), "{snap}");
+        assert!(snap.contains("\"synced\""), "{snap}");
+        let live = read_until(&mut first, "obj/network/default:busy");
+        assert!(live.contains("obj/network/default:busy"), "{live}");
+        // Streams are woken through one relay per watch thread (one
+        // cross-thread wake-up per thread and change, not per stream).
+        let mut more: Vec<_> = (0..8).map(|_| raw_watch(addr)).collect();
+        for s in &mut more {
+            assert!(read_until(s, "\"synced\"").contains("\"synced\""));
+        }
+        assert!(
+            tn.nm.watch_subscribers() <= threads.handles().len(),
+            "{} subscribers for 10 streams on {} threads",
+            tn.nm.watch_subscribers(),
+            threads.handles().len()
+        );
+        tn.create(
+            "networks",
+            "default:more",
+            json!({"tenantName": "default", "networkName": "more", "encap": "vxlan",
+                "subnet": "10.7.1.0/24"}),
+        );
+        for s in more.iter_mut().chain([&mut first, &mut second]) {
+            let l = read_until(s, "obj/network/default:more");
+            assert!(l.contains("obj/network/default:more"), "{l}");
+        }
+    }
 }

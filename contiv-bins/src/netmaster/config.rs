@@ -199,6 +199,16 @@ pub struct NetmasterConfig {
     #[arg(long, env = "CONTIV_NETMASTER_WATCH_WINDOW", default_value_t = 8192)]
     pub watch_window: usize,
 
+    /// Nice value (0–19) of the threads that serve agents' watch streams
+    /// (they also run as SCHED_BATCH). Above 0, REST requests and
+    /// heartbeats run first when the CPU is contended, and the streams
+    /// (a change written to every agent, a mass reconnect's snapshots) get
+    /// what is left — also behind any other process at normal priority on
+    /// the host, which delays deliveries on a busy host (see
+    /// BENCHMARKS.md, fan-out).
+    #[arg(long, env = "CONTIV_NETMASTER_WATCH_NICE", default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub watch_nice: i32,
+
     /// Time a client has to send a request's headers (also between the
     /// requests of a keep-alive connection) before the connection is closed.
     #[arg(long, env = "CONTIV_NETMASTER_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "10s")]

@@ -304,6 +304,12 @@ impl Fanout {
         self.notify.subscribe()
     }
 
+    /// Receivers subscribed to the log's wake-ups (one relay per thread
+    /// that serves streams, see [`super::watch`]).
+    pub fn subscribers(&self) -> usize {
+        self.notify.receiver_count()
+    }
+
     /// The lowest revision the log covers from: lines above it are all in
     /// the log.
     pub fn base(&self) -> Revision {

@@ -55,6 +55,7 @@ pub mod reservations;
 pub mod serve;
 pub mod server;
 pub mod watch;
+pub mod watch_threads;
 pub mod writes;
 
 pub use config::NetmasterConfig;

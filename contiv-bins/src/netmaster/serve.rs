@@ -14,11 +14,16 @@
 //!   keep-alive connection, or the connection is closed (HTTP/1.1; a
 //!   half-open connection cannot be held forever).
 //! * **TLS handshake timeout** (`--tls-handshake-timeout`).
+//! * **Watch connections apart**: a plain-HTTP connection whose first
+//!   request is `GET /api/v1/watch` is served on the lower-priority watch
+//!   threads ([`super::watch_threads`]) so that agents' streams never delay
+//!   REST answers and heartbeats.
 //!
 //! Stopping ends the loop; open connections finish their current request
 //! (watch streams end with the server, [`super::Netmaster::shutdown`]) and
 //! are dropped after a grace period.
 
+use super::watch_threads::WatchThreads;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -26,7 +31,7 @@ use hyper_util::service::TowerToHyperService;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, warn};
 
@@ -118,12 +123,77 @@ impl Backoff {
     }
 }
 
-/// Serves `app` on `listener` (HTTPS with `tls`) until `stop` turns true.
+/// What a watch connection's first bytes are.
+const WATCH_REQUEST: &[u8] = b"GET /api/v1/watch";
+
+/// Whether the connection's first request is a watch (looked at without
+/// consuming it); `None` if the client sent nothing within `limit` or the
+/// connection failed.
+async fn first_request_is_watch(tcp: &TcpStream, limit: Duration) -> Option<bool> {
+    let mut buf = [0u8; WATCH_REQUEST.len()];
+    let n = tokio::time::timeout(limit, tcp.peek(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    // A first segment shorter than the prefix is served on the main
+    // runtime (correct, only not isolated).
+    (n > 0).then(|| buf[..n] == *WATCH_REQUEST)
+}
+
+/// Serves one plain-HTTP connection.
+async fn serve_plain(
+    tcp: TcpStream,
+    app: Router,
+    limits: Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), hyper::Error> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app));
+    watcher.watch(conn).await
+}
+
+/// Serves a watch connection on the watch threads, until it ends (aborted
+/// there when this future is dropped).
+async fn serve_on(
+    threads: &WatchThreads,
+    tcp: TcpStream,
+    app: Router,
+    limits: Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), hyper::Error> {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    // Registered again with the watch thread's reactor.
+    let Ok(std_tcp) = tcp.into_std() else {
+        return Ok(());
+    };
+    let task = threads.spawn(async move {
+        match TcpStream::from_std(std_tcp) {
+            Ok(tcp) => serve_plain(tcp, app, limits, watcher).await,
+            Err(e) => {
+                debug!(error = %e, "cannot move a watch connection to the watch threads");
+                Ok(())
+            }
+        }
+    });
+    let _guard = AbortOnDrop(task.abort_handle());
+    task.await.unwrap_or(Ok(()))
+}
+
+/// Serves `app` on `listener` (HTTPS with `tls`) until `stop` turns true;
+/// plain-HTTP watch connections on `watch_threads` when given.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: Limits,
+    watch_threads: Option<Arc<WatchThreads>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -165,20 +235,30 @@ pub async fn serve(
         let app = app.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
+        let watch_threads = watch_threads.clone();
         // Reap finished connection tasks as we go.
         while conns.try_join_next().is_some() {}
         conns.spawn(async move {
             let _permit = permit;
-            let svc = TowerToHyperService::new(app);
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
             let result = match tls {
-                None => {
-                    let conn = http.serve_connection(TokioIo::new(tcp), svc);
-                    watcher.watch(conn).await
-                }
+                None => match &watch_threads {
+                    Some(threads) => {
+                        match first_request_is_watch(&tcp, limits.header_timeout).await {
+                            None => {
+                                debug!(%peer, "no request in time; connection closed");
+                                return;
+                            }
+                            Some(true) => serve_on(threads, tcp, app, limits, watcher).await,
+                            Some(false) => serve_plain(tcp, app, limits, watcher).await,
+                        }
+                    }
+                    None => serve_plain(tcp, app, limits, watcher).await,
+                },
                 Some(acceptor) => {
+                    let svc = TowerToHyperService::new(app);
+                    let mut http = hyper::server::conn::http1::Builder::new();
+                    http.timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout);
                     let stream = match tokio::time::timeout(
                         limits.tls_handshake_timeout,
                         acceptor.accept(tcp),

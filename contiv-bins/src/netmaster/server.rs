@@ -6,6 +6,7 @@ use super::auth::Credentials;
 use super::forward::Forwarder;
 use super::http::{self, HttpOptions};
 use super::leader::{Election, Role};
+use super::watch_threads::WatchThreads;
 use super::{Netmaster, NetmasterConfig, RuntimeSettings, members, serve};
 use crate::daemon;
 use axum::Router;
@@ -103,6 +104,7 @@ pub struct Running {
     stop: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    watch_threads: Arc<WatchThreads>,
 }
 
 impl Running {
@@ -125,6 +127,12 @@ impl Running {
         }
         self.netmaster.election.resign().await;
         self.netmaster.cache.stop();
+        self.watch_threads.stop();
+    }
+
+    /// The threads watch connections are served on.
+    pub fn watch_threads(&self) -> &Arc<WatchThreads> {
+        &self.watch_threads
     }
 }
 
@@ -217,13 +225,26 @@ pub async fn start(cfg: NetmasterConfig) -> Result<Running, ServeError> {
         header_timeout: cfg.header_timeout,
         tls_handshake_timeout: cfg.tls_handshake_timeout,
     };
-    let server = tokio::spawn(serve::serve(listener, app, tls, limits, stop_rx));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let watch_threads = Arc::new(
+        WatchThreads::start(threads, cfg.watch_nice)
+            .map_err(|e| ServeError::Runtime(format!("cannot start the watch threads: {e}")))?,
+    );
+    let server = tokio::spawn(serve::serve(
+        listener,
+        app,
+        tls,
+        limits,
+        Some(watch_threads.clone()),
+        stop_rx,
+    ));
     Ok(Running {
         addr,
         netmaster: nm,
         stop: stop_tx,
         server,
         background,
+        watch_threads,
     })
 }
 

@@ -18,6 +18,9 @@
 //!   [`Fanout`] log; a stream only hands those bytes
 //!   to its socket (no per-stream parsing or encoding, no per-stream store
 //!   watch, a few hundred bytes of state);
+//! * streams are served on the watch threads ([`super::watch_threads`]);
+//!   a change wakes each thread once (a relay task per thread), which
+//!   wakes that thread's streams without a system call each;
 //! * a snapshot is encoded once from the cache's view and reused by every
 //!   stream that starts while the log still holds the changes since
 //!   (those follow as ordinary lines);
@@ -167,8 +170,50 @@ struct Live {
     done: bool,
 }
 
+thread_local! {
+    /// Per thread and log: a receiver of this thread's relay (see
+    /// [`local_subscribe`]).
+    static RELAYS: std::cell::RefCell<Vec<(std::sync::Weak<Fanout>, tokio::sync::watch::Receiver<u64>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A receiver woken on every append to `fanout`, through one relay task
+/// per thread: the log wakes the relay (one cross-thread wake-up, an
+/// eventfd write, per thread and change) and the relay, running on this
+/// thread, wakes this thread's streams (local wake-ups, no system call).
+/// On a current-thread runtime (the watch threads) the relay runs where
+/// its streams do.
+fn local_subscribe(fanout: &Arc<Fanout>) -> tokio::sync::watch::Receiver<u64> {
+    RELAYS.with(|r| {
+        let mut r = r.borrow_mut();
+        // Drop the relays of dropped logs and of relays that are gone (their
+        // runtime stopped: the sender was dropped).
+        r.retain(|(f, rx)| f.strong_count() > 0 && rx.has_changed().is_ok());
+        if let Some((_, rx)) = r
+            .iter()
+            .find(|(f, _)| std::ptr::eq(f.as_ptr(), Arc::as_ptr(fanout)))
+        {
+            return rx.clone();
+        }
+        let mut upstream = fanout.subscribe();
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            // Ends when the log is dropped (its sender goes) or with the
+            // runtime; the entry kept above holds a receiver, so sending
+            // does not fail before.
+            while upstream.changed().await.is_ok() {
+                if tx.send(*upstream.borrow_and_update()).is_err() {
+                    return;
+                }
+            }
+        });
+        r.push((Arc::downgrade(fanout), rx.clone()));
+        rx
+    })
+}
+
 fn live(fanout: Arc<Fanout>, cur: Cursor) -> BoxStream<'static, Bytes> {
-    let rx = fanout.subscribe();
+    let rx = local_subscribe(&fanout);
     let st = Live {
         fanout,
         cur,
@@ -287,6 +332,12 @@ fn catch_up(c: CatchUp) -> BoxStream<'static, Bytes> {
 }
 
 impl Netmaster {
+    /// Subscribers to the change log's wake-ups: one per thread serving
+    /// live streams, however many streams it serves.
+    pub fn watch_subscribers(&self) -> usize {
+        self.cache.fanout().subscribers()
+    }
+
     /// The snapshot a stream starts with and a cursor after it: the cached
     /// snapshot while the log still holds every change since (they are
     /// sent after it, before `synced`), else a fresh one from the view.

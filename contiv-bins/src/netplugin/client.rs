@@ -56,6 +56,10 @@ pub struct NetmasterClient {
     current: AtomicUsize,
     token: Option<String>,
     http: Client<HttpsConnector, Full<Bytes>>,
+    /// For the watch stream: a new connection each time (netmaster serves
+    /// a connection whose first request is the watch on its lower-priority
+    /// watch threads; a pooled connection would keep it with the requests).
+    watch_http: Client<HttpsConnector, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for NetmasterClient {
@@ -121,12 +125,16 @@ impl NetmasterClient {
         // (10 s by default) would close them under a request.
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(5))
+            .build(HttpsConnector::new(tls.clone(), Duration::from_secs(3)));
+        let watch_http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
             .build(HttpsConnector::new(tls, Duration::from_secs(3)));
         Ok(NetmasterClient {
             urls,
             current: AtomicUsize::new(0),
             token,
             http,
+            watch_http,
         })
     }
 
@@ -174,6 +182,17 @@ impl NetmasterClient {
         path: &str,
         body: Option<Bytes>,
     ) -> AgentResult<(StatusCode, Incoming)> {
+        self.send_on(&self.http, method, path, body).await
+    }
+
+    /// [`send`](Self::send) on the client `http`.
+    async fn send_on(
+        &self,
+        http: &Client<HttpsConnector, Full<Bytes>>,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> AgentResult<(StatusCode, Incoming)> {
         let n = self.urls.len();
         let start = self.current.load(Ordering::Relaxed);
         let mut errors = Vec::new();
@@ -181,7 +200,7 @@ impl NetmasterClient {
             let idx = (start + i) % n;
             let base = &self.urls[idx];
             let req = self.build(base, &method, path, &body)?;
-            match tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(req)).await {
+            match tokio::time::timeout(REQUEST_TIMEOUT, http.request(req)).await {
                 Err(_) => errors.push(format!(
                     "{base}: no answer within {}s",
                     REQUEST_TIMEOUT.as_secs()
@@ -255,7 +274,9 @@ impl NetmasterClient {
             Some(r) => format!("/api/v1/watch?from={r}&compact=true"),
             None => "/api/v1/watch?compact=true".to_owned(),
         };
-        let (status, body) = self.send(Method::GET, &path, None).await?;
+        let (status, body) = self
+            .send_on(&self.watch_http, Method::GET, &path, None)
+            .await?;
         if !status.is_success() {
             let text = read_text(body).await;
             return Err(AgentError::new(

@@ -118,6 +118,11 @@ impl TestNetmaster {
         assert!(ok.is_some(), "netmaster did not become ready in 20s");
     }
 
+    /// The running server (its watch threads).
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
     /// Runs a future on the netmaster's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.as_ref().expect("runtime").block_on(f)
