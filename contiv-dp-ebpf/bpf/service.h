@@ -272,9 +272,10 @@ INLINE int nat_rewrite(struct __sk_buff *skb, struct pkt *p, const struct nat_en
 }
 
 /* Replaces an IPv4 address at `off` in a header covered by the IP
- * checksum at `csum` only (the outer header of an ICMP error, or the
- * packet it quotes: ICMP has no pseudo-header, and a quoted header's
- * address and checksum changes cancel out in the ICMP checksum). */
+ * checksum at `csum` only (a later fragment, which has no L4 header; the
+ * outer header of an ICMP error, or the packet it quotes: ICMP has no
+ * pseudo-header, and a quoted header's address and checksum changes
+ * cancel out in the ICMP checksum). */
 INLINE int nat_addr_l3(struct __sk_buff *skb, __u32 off, __u32 csum, __be32 old, __be32 new)
 {
 	if (old == new)
