@@ -18,7 +18,12 @@
 //!   host A (a requested address) to the first ICMP echo reply to it from a
 //!   container on host B (`ping -D -i 0.002`, a static neighbour entry in
 //!   the prober so kernel ARP timers are not measured); the ADD's own
-//!   duration is reported alongside.
+//!   duration is reported alongside. A sample slower than 300 ms is
+//!   printed with what tells its cause apart: the ping line of the first
+//!   reply (`icmp_seq` = which request was answered, `time=` = how long
+//!   its reply took: a late request vs a held reply), on eBPF the drop
+//!   counters by reason that grew on both hosts meanwhile, and the new
+//!   container's neighbour table (`probes`) and `eth0` counters.
 //!
 //! Not a criterion bench: what matters is the tail of a latency
 //! distribution over a live cluster, so it prints percentiles.
@@ -263,6 +268,22 @@ fn first_reply(prober: &Container, ip: Ipv4Addr) -> std::process::Child {
         .unwrap()
 }
 
+/// The eBPF drop counters of hosts `a` and `b` (none on OVS).
+fn drops(c: &Cluster, a: usize, b: usize) -> Vec<(String, Vec<(&'static str, u64)>)> {
+    [a, b]
+        .iter()
+        .filter_map(|&i| match &c.hosts[i].switch {
+            cluster::host::Switch::Ebpf(e) => Some((
+                c.hosts[i].name.clone(),
+                contiv_dp_ebpf::inspect::Pinned::new(&e.pin_root())
+                    .drops()
+                    .unwrap_or_default(),
+            )),
+            cluster::host::Switch::Ovs(_) => None,
+        })
+        .collect()
+}
+
 fn endpoint_latency(c: &mut Cluster, samples: usize) {
     let hosts = c.host_names();
     let probers: Vec<Container> = hosts
@@ -292,11 +313,12 @@ fn endpoint_latency(c: &mut Cluster, samples: usize) {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 if line.contains("bytes from") {
                     let ts = line.trim_start_matches('[').split(']').next()?.to_owned();
-                    return ts.parse::<f64>().ok();
+                    return Some((ts.parse::<f64>().ok()?, line));
                 }
             }
             None
         });
+        let drops_before = drops(c, a, b);
         std::thread::sleep(Duration::from_millis(20));
         let t0 = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -310,10 +332,47 @@ fn endpoint_latency(c: &mut Cluster, samples: usize) {
         );
         adds.push(start.elapsed());
         assert_eq!(ct.mac, mac, "the MAC netmaster derives from the address");
-        let t = reader.join().unwrap().expect("a reply within 20s");
+        let (t, line) = reader.join().unwrap().expect("a reply within 20s");
         let _ = ping.kill();
         let _ = ping.wait();
-        reach.push(Duration::from_secs_f64((t - t0).max(0.0)));
+        let took = Duration::from_secs_f64((t - t0).max(0.0));
+        if took > Duration::from_millis(300) {
+            // Which echo request was answered, and how long its reply
+            // took (`time=`), tell a dropped request from a held reply.
+            println!(
+                "  slow sample {i} ({ip}, {} -> {}): {took:?}; {line}",
+                hosts[b], hosts[a]
+            );
+            for ((h, before), (_, after)) in drops_before.iter().zip(drops(c, a, b)) {
+                let d: Vec<String> = before
+                    .iter()
+                    .zip(after)
+                    .filter(|(x, y)| y.1 > x.1)
+                    .map(|(x, y)| format!("{}+{}", x.0, y.1 - x.1))
+                    .collect();
+                println!("    drops on {h}: {}", d.join(" "));
+            }
+            let neigh = ct.ns.command("ip").args(["-s", "neigh"]).output().unwrap();
+            println!(
+                "    neighbours of the new container: {}",
+                String::from_utf8_lossy(&neigh.stdout)
+                    .trim()
+                    .replace('\n', " | ")
+            );
+            let link = ct
+                .ns
+                .command("ip")
+                .args(["-s", "-s", "-d", "link", "show", "eth0"])
+                .output()
+                .unwrap();
+            println!(
+                "    its eth0: {}",
+                String::from_utf8_lossy(&link.stdout)
+                    .trim()
+                    .replace('\n', " | ")
+            );
+        }
+        reach.push(took);
         prober
             .ns
             .must(&["ip", "neigh", "del", &ip.to_string(), "dev", "eth0"]);

@@ -3,12 +3,12 @@
 //! goes, the global settings, how full each map is. Read-only.
 
 use crate::abi::{
-    CFG_ARP_PROXY, Config, EpKey, IpKey, ListEntryKey, ListHead, ListKey, Rule, TARGET_LOCAL,
-    Target,
+    CFG_ARP_PROXY, Config, DROP_REASONS, EpKey, IpKey, ListEntryKey, ListHead, ListKey, Rule,
+    TARGET_LOCAL, Target,
 };
 use crate::kernel::load::maps_dir;
 use crate::kernel::maps::open;
-use aya::maps::{Array, HashMap as BpfHash, MapData};
+use aya::maps::{Array, HashMap as BpfHash, MapData, PerCpuArray};
 use contiv_core::datapath::{DpResult, NetworkSpec};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -99,5 +99,19 @@ impl Pinned {
             .get(&0, 0)
             .map_err(|e| contiv_core::datapath::DpError::Backend(format!("reading config: {e}")))?;
         Ok(c.flags & CFG_ARP_PROXY != 0)
+    }
+
+    /// The drop counters by reason (every reason, zero or not), summed
+    /// over the CPUs: what a "why was my packet dropped" starts from.
+    pub fn drops(&self) -> DpResult<Vec<(&'static str, u64)>> {
+        let m: PerCpuArray<MapData, u64> = open(&self.dir, "drop_reasons")?;
+        DROP_REASONS
+            .iter()
+            .map(|&(i, name)| {
+                m.get(&i, 0).map(|v| (name, v.iter().sum())).map_err(|e| {
+                    contiv_core::datapath::DpError::Backend(format!("reading drop counters: {e}"))
+                })
+            })
+            .collect()
     }
 }

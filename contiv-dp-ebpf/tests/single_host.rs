@@ -107,6 +107,22 @@ async fn rules_and_endpoints_count_what_they_decide() {
     );
     let eb = c.endpoints.iter().find(|e| e.id == "b").unwrap();
     assert!(eb.rx_drops >= 1 && eb.rx_packets > 0, "{eb:?}");
+    // Another process reading the pinned maps (the cluster bench's
+    // slow-sample report) sees the same drops by reason.
+    let pinned = contiv_dp_ebpf::inspect::Pinned::new(&host.cfg.pin_root());
+    let by_reason = pinned.drops().unwrap();
+    let agent = c
+        .drops
+        .iter()
+        .find(|d| d.reason == "policy")
+        .unwrap()
+        .packets;
+    let policy = by_reason.iter().find(|d| d.0 == "policy").unwrap().1;
+    assert!(
+        policy >= 2 && policy >= agent,
+        "{by_reason:?} vs {:?}",
+        c.drops
+    );
     // Removing the deny opens 9000.
     host.apply(vec![DpOp::Policy(PolicyDelta {
         rules_removed: vec![deny_b.id],
