@@ -15,7 +15,7 @@
 mod support;
 
 use aya::maps::{HashMap as BpfHash, MapData};
-use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, PortSpec, ServiceProtocol, ServiceSpec};
+use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, ServiceProtocol, ServiceSpec};
 use contiv_core::ir::{Direction, IrRule, Membership, PolicyDelta, RuleId};
 use contiv_dp_ebpf::abi::IpKey;
 use contiv_dp_ebpf::service::{FRAG_TIMEOUT, FragEntry, FragKey};
@@ -133,34 +133,21 @@ fn addr(ep: &LocalEndpoint) -> Ipv4Addr {
 }
 
 fn echo_service(net: &str, vip: Ipv4Addr, backends: &[&str]) -> ServiceSpec {
-    ServiceSpec {
-        key: "t1:echo".into(),
-        network: net.into(),
+    service(
+        "t1:echo",
+        net,
         vip,
-        ports: vec![PortSpec {
-            svc_port: SVC_PORT,
-            prov_port: BACKEND_PORT,
-            protocol: ServiceProtocol::Udp,
-        }],
-        backends: backends.iter().map(|b| (*b).to_owned()).collect(),
-    }
+        (SVC_PORT, BACKEND_PORT),
+        ServiceProtocol::Udp,
+        backends,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fragments_packet_by_packet() {
     let host = Host::new("fp").await;
     let net = vxlan_net("t1:n", 1, 73, 7300);
-    let ctrs = [Netns::new("fc"), Netns::new("fc"), Netns::new("fc")];
-    let c = local_ep("c", &net, 2, 10, &ctrs[0]);
-    let b1 = local_ep("b1", &net, 11, 20, &ctrs[1]);
-    let b2 = local_ep("b2", &net, 12, 20, &ctrs[2]);
-    host.apply(vec![
-        DpOp::AddNetwork(net.clone()),
-        DpOp::AddLocalEndpoint(c.clone()),
-        DpOp::AddLocalEndpoint(b1.clone()),
-        DpOp::AddLocalEndpoint(b2.clone()),
-    ])
-    .await;
+    let (_ctrs, [c, b1, b2]) = client_and_two_backends(&host, &net, "fc").await;
     let dp = host.dp();
     let sizes0 = dp.map_sizes().await.unwrap();
     let vip: Ipv4Addr = "10.73.0.100".parse().unwrap();

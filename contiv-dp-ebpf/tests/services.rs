@@ -10,7 +10,7 @@
 
 mod support;
 
-use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, PortSpec, ServiceProtocol, ServiceSpec};
+use contiv_core::datapath::{DpOp, LocalEndpoint, MacAddr, ServiceProtocol, ServiceSpec};
 use std::net::{IpAddr, Ipv4Addr};
 use support::frames::{L4, fold, ip_frame, sum16};
 use support::*;
@@ -95,34 +95,21 @@ const SYN_ACK: u8 = 0x12;
 const ACK: u8 = 0x10;
 
 fn web(net: &str, vip: Ipv4Addr, backends: &[&str]) -> ServiceSpec {
-    ServiceSpec {
-        key: "t1:web".into(),
-        network: net.into(),
+    service(
+        "t1:web",
+        net,
         vip,
-        ports: vec![PortSpec {
-            svc_port: 80,
-            prov_port: 8080,
-            protocol: ServiceProtocol::Tcp,
-        }],
-        backends: backends.iter().map(|b| (*b).to_owned()).collect(),
-    }
+        (80, 8080),
+        ServiceProtocol::Tcp,
+        backends,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn translation_packet_by_packet() {
     let host = Host::new("es").await;
     let net = vxlan_net("t1:n", 1, 71, 7100);
-    let ctrs = [Netns::new("sc"), Netns::new("sc"), Netns::new("sc")];
-    let c = local_ep("c", &net, 2, 10, &ctrs[0]);
-    let b1 = local_ep("b1", &net, 11, 20, &ctrs[1]);
-    let b2 = local_ep("b2", &net, 12, 20, &ctrs[2]);
-    host.apply(vec![
-        DpOp::AddNetwork(net.clone()),
-        DpOp::AddLocalEndpoint(c.clone()),
-        DpOp::AddLocalEndpoint(b1.clone()),
-        DpOp::AddLocalEndpoint(b2.clone()),
-    ])
-    .await;
+    let (_ctrs, [c, b1, b2]) = client_and_two_backends(&host, &net, "sc").await;
     let dp = host.dp();
     let sizes0 = dp.map_sizes().await.unwrap();
     let vip: Ipv4Addr = "10.71.0.100".parse().unwrap();

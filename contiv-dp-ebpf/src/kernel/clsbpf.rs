@@ -126,15 +126,21 @@ pub async fn add_clsact(h: &Handle, ifindex: u32) -> Result<(), NlError> {
 
 /// Removes the `clsact` qdisc of `ifindex` (none is fine).
 pub async fn remove_clsact(h: &Handle, ifindex: u32) -> Result<(), NlError> {
-    match request(
+    let r = request(
         h,
         RouteNetlinkMessage::DelQueueDiscipline(clsact_msg(ifindex)),
         0,
         "removing the clsact qdisc",
         ifindex,
     )
-    .await
-    {
+    .await;
+    absent_is_fine(r)
+}
+
+/// A removal's result, where "nothing to remove" (no such object or device)
+/// counts as done.
+fn absent_is_fine(r: Result<(), NlError>) -> Result<(), NlError> {
+    match r {
         Err(e) if matches!(e.errno, Some(libc::ENOENT | libc::ENODEV | libc::EINVAL)) => Ok(()),
         r => r,
     }
@@ -162,18 +168,15 @@ pub async fn put(h: &Handle, ifindex: u32, prog_fd: RawFd) -> Result<(), NlError
 
 /// Removes our filter from `ifindex` (none, or no such device, is fine).
 pub async fn remove(h: &Handle, ifindex: u32) -> Result<(), NlError> {
-    match request(
+    let r = request(
         h,
         RouteNetlinkMessage::DelTrafficFilter(filter_msg(ifindex)),
         0,
         "detaching the classifier (cls_bpf)",
         ifindex,
     )
-    .await
-    {
-        Err(e) if matches!(e.errno, Some(libc::ENOENT | libc::ENODEV | libc::EINVAL)) => Ok(()),
-        r => r,
-    }
+    .await;
+    absent_is_fine(r)
 }
 
 /// What runs on `ifindex`'s tc ingress: `(priority, handle, name, program

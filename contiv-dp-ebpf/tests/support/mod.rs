@@ -277,6 +277,55 @@ pub fn vxlan_net(key: &str, tenant_id: u32, n: u8, vni: u32) -> NetworkSpec {
     }
 }
 
+/// A one-port service `key` on network `net` with VIP `vip`: `svc_port` →
+/// `prov_port` over `protocol`, load-balanced over the endpoints named
+/// `backends`.
+pub fn service(
+    key: &str,
+    net: &str,
+    vip: std::net::Ipv4Addr,
+    (svc_port, prov_port): (u16, u16),
+    protocol: contiv_core::datapath::ServiceProtocol,
+    backends: &[&str],
+) -> contiv_core::datapath::ServiceSpec {
+    contiv_core::datapath::ServiceSpec {
+        key: key.into(),
+        network: net.into(),
+        vip,
+        ports: vec![contiv_core::datapath::PortSpec {
+            svc_port,
+            prov_port,
+            protocol,
+        }],
+        backends: backends.iter().map(|b| (*b).to_owned()).collect(),
+    }
+}
+
+/// Plugs a client `c` (`.2`, group 10) and two backends `b1` and `b2`
+/// (`.11` and `.12`, group 20) of `net` into `host`, each in a container
+/// named after `ns_prefix`; the network is added too. The containers are
+/// returned so they live as long as the caller needs them.
+pub async fn client_and_two_backends(
+    host: &Host,
+    net: &NetworkSpec,
+    ns_prefix: &str,
+) -> ([Netns; 3], [LocalEndpoint; 3]) {
+    let ctrs = [
+        Netns::new(ns_prefix),
+        Netns::new(ns_prefix),
+        Netns::new(ns_prefix),
+    ];
+    let eps = [
+        local_ep("c", net, 2, 10, &ctrs[0]),
+        local_ep("b1", net, 11, 20, &ctrs[1]),
+        local_ep("b2", net, 12, 20, &ctrs[2]),
+    ];
+    let mut ops = vec![DpOp::AddNetwork(net.clone())];
+    ops.extend(eps.iter().cloned().map(DpOp::AddLocalEndpoint));
+    host.apply(ops).await;
+    (ctrs, eps)
+}
+
 /// A VLAN network.
 pub fn vlan_net(key: &str, tenant_id: u32, n: u8, vlan: u16) -> NetworkSpec {
     NetworkSpec {
