@@ -12,17 +12,35 @@ use tokio::process::Command;
 /// userspace switch on a loaded 2-core machine forwards.
 pub const PROFILE_KBPS: u32 = 20_000;
 
-/// iperf3 from `client` to `server_ip` for `secs` (`reverse`: the server
-/// sends); the receiver's rate in kbit/s.
-async fn iperf(client: &Container, server_ip: &str, reverse: bool, secs: u32) -> f64 {
+/// iperf3 from `client` to the server at `server_ip`:`port` for `secs`
+/// (`reverse`: the server sends); the receiver's rate in kbit/s.
+///
+/// A server that is not listening yet ("Connection refused") or still
+/// closing its previous test ("the server is busy running a test") is
+/// asked again, for up to 5 s: both are the test's own timing, not the
+/// datapath's.
+async fn iperf(client: &Container, server_ip: &str, port: u16, reverse: bool, secs: u32) -> f64 {
     let t = secs.to_string();
-    let mut args = vec!["iperf3", "-c", server_ip, "-J", "-t", &t, "-O", "1"];
+    let p = port.to_string();
+    let mut args = vec![
+        "iperf3", "-c", server_ip, "-p", &p, "-J", "-t", &t, "-O", "1",
+    ];
     if reverse {
         args.push("-R");
     }
-    let out = client.exec(&args).await;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "iperf3 failed: {text}");
+    let mut attempts = 0;
+    let text = loop {
+        let out = client.exec(&args).await;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let not_ready = text.contains("server is busy") || text.contains("Connection refused");
+        if not_ready && attempts < 20 {
+            attempts += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        assert!(out.status.success(), "iperf3 failed: {text}");
+        break text;
+    };
     // The "sum_received" bits_per_second of the JSON report.
     let at = text
         .find("\"sum_received\"")
@@ -39,6 +57,20 @@ async fn iperf(client: &Container, server_ip: &str, reverse: bool, secs: u32) ->
     num.parse::<f64>()
         .unwrap_or_else(|e| panic!("bits_per_second {num:?}: {e}"))
         / 1000.0
+}
+
+/// A one-off iperf3 server (`-1`: it serves one test, then exits) in
+/// `c`'s namespace on `port`; killed when dropped.
+fn iperf_server(c: &Container, port: u16) -> tokio::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", c.name(), "iperf3", "-s", "-1", "-p"])
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start iperf3 -s: {e}"))
 }
 
 /// An endpoint with a netprofile's bandwidth gets that rate (±20 %) in
@@ -65,18 +97,13 @@ pub async fn bandwidth_within_profile<H: Harness>(h: &H) -> Outcome {
     .await
     .expect("apply");
     assert!(a.ping_eventually("10.1.40.3", 10).await, "a -> b");
-    let server = Command::new("ip")
-        .args(["netns", "exec", b.name(), "iperf3", "-s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start iperf3 -s: {e}"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let want = f64::from(PROFILE_KBPS);
-    for reverse in [false, true] {
-        let got = iperf(&a, "10.1.40.3", reverse, 4).await;
+    // One server per direction, each on its own port: the second test
+    // never meets the first one's server still closing.
+    for (reverse, port) in [(false, 5201), (true, 5202)] {
+        let server = iperf_server(&b, port);
+        let got = iperf(&a, "10.1.40.3", port, reverse, 4).await;
+        drop(server);
         let dir = if reverse { "to a" } else { "from a" };
         println!("conformance: bandwidth {dir}: {got:.0} kbit/s (profile {want} kbit/s)");
         assert!(
@@ -84,7 +111,6 @@ pub async fn bandwidth_within_profile<H: Harness>(h: &H) -> Outcome {
             "bandwidth {dir}: {got:.0} kbit/s is not within 20 % of the profile's {want} kbit/s"
         );
     }
-    drop(server);
     Outcome::Passed
 }
 
