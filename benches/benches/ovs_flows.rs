@@ -24,7 +24,7 @@ use contiv_core::ir::{
     Action, Direction, IrRule, Membership, PeerMatch, PolicyDelta, PolicyIr, PortRange, RuleId,
     RuleOrigin,
 };
-use contiv_dp_ovs::openflow::wire::{Message, bundle_flags, encode_bundle_add};
+use contiv_dp_ovs::openflow::wire::{bundle_flags, encode_bundle_flow_mod};
 use contiv_dp_ovs::pipeline::{CookieKind, FlowChange, Pipeline, PortMap};
 use contiv_policy::compile;
 use contiv_policy::synthetic::{SyntheticSpec, generate};
@@ -38,18 +38,46 @@ mod common;
 
 use common::host_state;
 
-/// Encodes changes as the bundle-add messages the datapath sends.
+/// Encodes changes as the bundle-add messages the datapath sends (each
+/// flow-mod straight from the flow, nothing cloned).
 fn encode(changes: &[FlowChange]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(changes.len() * 120);
     let flags = bundle_flags::ATOMIC | bundle_flags::ORDERED;
     for (i, c) in changes.iter().enumerate() {
-        let fm = match c {
-            FlowChange::Add(f) => f.to_flow_mod(),
-            FlowChange::Delete(k) => k.to_delete(),
-        };
-        encode_bundle_add(1, flags, i as u32, &Message::FlowMod(fm), &mut buf).expect("encode");
+        encode_bundle_flow_mod(1, flags, i as u32, &c.flow_mod_view(), &mut buf).expect("encode");
     }
     buf
+}
+
+/// The host state of `desired` with another policy (nothing of the old
+/// policy is cloned).
+fn with_policy(desired: &DesiredState, policy: PolicyIr) -> DesiredState {
+    DesiredState {
+        global: desired.global.clone(),
+        networks: desired.networks.clone(),
+        local_endpoints: desired.local_endpoints.clone(),
+        remote_endpoints: desired.remote_endpoints.clone(),
+        peers: desired.peers.clone(),
+        policy,
+        fabric: desired.fabric,
+        routes: desired.routes.clone(),
+        services: desired.services.clone(),
+        published: desired.published.clone(),
+    }
+}
+
+/// Intent → IR → flows → OpenFlow bytes; the state is returned so the
+/// caller decides when to drop it.
+fn intent_to_openflow(
+    intent: &contiv_policy::Intent,
+    desired: &DesiredState,
+    ports: &PortMap,
+) -> (Vec<u8>, Pipeline, DesiredState) {
+    let ir = compile(intent).expect("compile");
+    let d = with_policy(desired, ir);
+    let mut p = Pipeline::from_desired(&d, ports);
+    let ch = p.flush();
+    (encode(&ch), p, d)
 }
 
 fn counts(p: &Pipeline) -> BTreeMap<String, usize> {
@@ -118,37 +146,34 @@ fn all_pairs_count() {
     );
 }
 
-/// CPU time (user + system) of this thread, from `/proc/thread-self/stat`
-/// (clock ticks of 10 ms; average over many iterations).
+/// CPU time (user + system) of this thread (`CLOCK_THREAD_CPUTIME_ID`).
 fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line.
-    let rest = s.rsplit_once(") ").map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    let ticks = field(11) + field(12);
-    Duration::from_millis(ticks * 10)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Wall and CPU time of `n` cold compiles (IR + host state → flows), per
-/// compile: the machine is shared, so CPU time is the number to compare
-/// with the one-core target.
-fn cold_cpu(d: &DesiredState, ports: &PortMap, n: u32) {
+/// Wall and CPU time of `n` cold runs of `f`, per run, the drop of its
+/// result excluded: the machine is shared, so CPU time is the number to
+/// compare with the one-core target.
+fn cold_cpu<T>(name: &str, n: u32, mut f: impl FnMut() -> T) {
     let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
-    let (w0, c0) = (Instant::now(), thread_cpu());
-    let mut flows = 0;
     for _ in 0..n {
         let (w1, c1) = (Instant::now(), thread_cpu());
-        let mut p = Pipeline::from_desired(d, ports);
-        flows = p.flush().len();
+        let out = black_box(f());
         wall += w1.elapsed();
         cpu += thread_cpu() - c1;
-        drop(black_box(p));
+        drop(out);
     }
-    let (w, c) = (w0.elapsed() / n, (thread_cpu() - c0) / n);
     println!(
-        "ovs_flows/cold/ir_to_flows: {flows} flows; per compile wall {:?}, cpu {:?}; with the drop of the result wall {w:?}, cpu {c:?} (n={n})",
+        "ovs_flows/cold/{name}: per run wall {:?}, cpu {:?} (n={n}, drop of the result excluded)",
         wall / n,
         cpu / n
     );
@@ -252,7 +277,20 @@ fn main() {
     let (desired, ports) = host_state(&intent, ir);
     all_pairs_count();
     report(&desired, &ports);
-    cold_cpu(&desired, &ports, 10);
+    cold_cpu("ir_to_flows", 10, || {
+        let mut p = Pipeline::from_desired(&desired, &ports);
+        let ch = p.flush();
+        (p, ch)
+    });
+    cold_cpu("ir_to_openflow", 10, || {
+        let mut p = Pipeline::from_desired(&desired, &ports);
+        let ch = p.flush();
+        (encode(&ch), p)
+    });
+    cold_cpu("intent_to_ir", 10, || compile(&intent).expect("compile"));
+    cold_cpu("intent_to_openflow", 10, || {
+        intent_to_openflow(&intent, &desired, &ports)
+    });
 
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group("ovs_flows/compile");
@@ -274,16 +312,7 @@ fn main() {
         })
     });
     g.bench_function("intent_to_openflow", |b| {
-        b.iter_with_large_drop(|| {
-            let ir = compile(black_box(&intent)).expect("compile");
-            let d = DesiredState {
-                policy: ir,
-                ..desired.clone()
-            };
-            let mut p = Pipeline::from_desired(&d, &ports);
-            let ch = p.flush();
-            (encode(&ch), p)
-        })
+        b.iter_with_large_drop(|| intent_to_openflow(black_box(&intent), &desired, &ports))
     });
     g.finish();
 

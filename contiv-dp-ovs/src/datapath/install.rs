@@ -17,10 +17,7 @@ use std::sync::Arc;
 /// The flow-mod of one change (`add` replaces a flow with the same key;
 /// deletes are strict).
 pub fn flow_mod(c: &FlowChange) -> FlowMod {
-    match c {
-        FlowChange::Add(f) => f.to_flow_mod(),
-        FlowChange::Delete(k) => k.to_delete(),
-    }
+    c.flow_mod_view().to_owned()
 }
 
 /// Sends `changes` as one atomic bundle. Returns the number of flow-mods.

@@ -1,7 +1,7 @@
 //! The typed flow the pipeline compiles to: easy to diff, to render like
 //! `ovs-ofctl dump-flows`, and to encode as a [`FlowMod`].
 
-use crate::openflow::wire::{Action, FlowMod, FlowStats, Instruction, Match};
+use crate::openflow::wire::{Action, FlowMod, FlowModView, FlowStats, Instruction, Match};
 use std::fmt;
 use std::sync::Arc;
 
@@ -54,11 +54,19 @@ impl Flow {
 
     /// The `add` flow-mod that installs (or replaces) this flow.
     pub fn to_flow_mod(&self) -> FlowMod {
-        let mut fm = FlowMod::add(self.key.table, self.key.priority)
-            .cookie(self.cookie)
-            .matching(self.key.r#match.clone());
-        fm.instructions = self.instructions.to_vec();
-        fm
+        self.flow_mod_view().to_owned()
+    }
+
+    /// [`Flow::to_flow_mod`] borrowing this flow's match and instructions
+    /// (to encode without cloning them).
+    pub fn flow_mod_view(&self) -> FlowModView<'_> {
+        FlowModView::add(
+            self.key.table,
+            self.key.priority,
+            self.cookie,
+            &self.key.r#match,
+            &self.instructions,
+        )
     }
 
     /// A flow read back from the switch, instructions normalised.
@@ -76,7 +84,12 @@ impl Flow {
 impl FlowKey {
     /// The strict delete of exactly this flow.
     pub fn to_delete(&self) -> FlowMod {
-        FlowMod::delete_strict(self.table, self.priority).matching(self.r#match.clone())
+        self.delete_view().to_owned()
+    }
+
+    /// [`FlowKey::to_delete`] borrowing the match.
+    pub fn delete_view(&self) -> FlowModView<'_> {
+        FlowModView::delete_strict(self.table, self.priority, &self.r#match)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::flow::{Flow, FlowKey, Instructions};
 use super::fxhash::FxHashMap;
-use crate::openflow::wire::{Action, Instruction};
+use crate::openflow::wire::{Action, FlowModView, Instruction};
 use contiv_core::ir::TenantId;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -80,6 +80,18 @@ pub enum FlowChange {
     Add(Flow),
     /// Remove the flow with this key.
     Delete(Arc<FlowKey>),
+}
+
+impl FlowChange {
+    /// The flow-mod that makes this change (`add`, or a strict delete),
+    /// borrowing the flow: encode it with
+    /// [`encode_bundle_flow_mod`](crate::openflow::wire::encode_bundle_flow_mod).
+    pub fn flow_mod_view(&self) -> FlowModView<'_> {
+        match self {
+            FlowChange::Add(f) => f.flow_mod_view(),
+            FlowChange::Delete(k) => k.delete_view(),
+        }
+    }
 }
 
 type Merged = (Instructions, u64);

@@ -206,24 +206,31 @@ impl FlowMod {
 
     /// Body size (without the 8-byte message header).
     pub fn body_len(&self) -> usize {
-        Self::FIXED_LEN + self.r#match.buffer_len() + Instruction::list_len(&self.instructions)
+        self.view().body_len()
     }
 
     pub(crate) fn write_body(&self, w: &mut Writer<'_>) -> Result<()> {
-        w.u64(self.cookie)?;
-        w.u64(self.cookie_mask)?;
-        w.u8(self.table_id)?;
-        w.u8(self.command.to_u8())?;
-        w.u16(self.idle_timeout)?;
-        w.u16(self.hard_timeout)?;
-        w.u16(self.priority)?;
-        w.u32(self.buffer_id)?;
-        w.u32(self.out_port)?;
-        w.u32(self.out_group)?;
-        w.u16(self.flags)?;
-        w.zeros(2)?;
-        self.r#match.write(w)?;
-        Instruction::write_list(&self.instructions, w)
+        self.view().write_body(w)
+    }
+
+    /// This flow-mod as a [`FlowModView`] (borrowing match and
+    /// instructions).
+    pub fn view(&self) -> FlowModView<'_> {
+        FlowModView {
+            cookie: self.cookie,
+            cookie_mask: self.cookie_mask,
+            table_id: self.table_id,
+            command: self.command,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            priority: self.priority,
+            buffer_id: self.buffer_id,
+            out_port: self.out_port,
+            out_group: self.out_group,
+            flags: self.flags,
+            r#match: &self.r#match,
+            instructions: &self.instructions,
+        }
     }
 
     pub(crate) fn read_body(r: &mut Reader<'_>) -> Result<FlowMod> {
@@ -256,5 +263,120 @@ impl FlowMod {
             r#match: m,
             instructions,
         })
+    }
+}
+
+/// A [`FlowMod`] that borrows its match and instructions: encodes to the
+/// same bytes without cloning them (the pipeline sends flows it keeps;
+/// see [`encode_bundle_flow_mod`](super::encode_bundle_flow_mod)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowModView<'a> {
+    /// See [`FlowMod::cookie`].
+    pub cookie: u64,
+    /// See [`FlowMod::cookie_mask`].
+    pub cookie_mask: u64,
+    /// See [`FlowMod::table_id`].
+    pub table_id: u8,
+    /// See [`FlowMod::command`].
+    pub command: FlowModCommand,
+    /// See [`FlowMod::idle_timeout`].
+    pub idle_timeout: u16,
+    /// See [`FlowMod::hard_timeout`].
+    pub hard_timeout: u16,
+    /// See [`FlowMod::priority`].
+    pub priority: u16,
+    /// See [`FlowMod::buffer_id`].
+    pub buffer_id: u32,
+    /// See [`FlowMod::out_port`].
+    pub out_port: u32,
+    /// See [`FlowMod::out_group`].
+    pub out_group: u32,
+    /// See [`FlowMod::flags`].
+    pub flags: u16,
+    /// The match.
+    pub r#match: &'a Match,
+    /// The instructions (empty = drop).
+    pub instructions: &'a [Instruction],
+}
+
+impl<'a> FlowModView<'a> {
+    fn base(command: FlowModCommand, table_id: u8, priority: u16, m: &'a Match) -> Self {
+        FlowModView {
+            cookie: 0,
+            cookie_mask: 0,
+            table_id,
+            command,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            priority,
+            buffer_id: NO_BUFFER,
+            out_port: port_no::ANY,
+            out_group: group_no::ANY,
+            flags: 0,
+            r#match: m,
+            instructions: &[],
+        }
+    }
+
+    /// Like [`FlowMod::add`] with `cookie`, `m` and `instructions`.
+    pub fn add(
+        table_id: u8,
+        priority: u16,
+        cookie: u64,
+        m: &'a Match,
+        instructions: &'a [Instruction],
+    ) -> Self {
+        FlowModView {
+            cookie,
+            instructions,
+            ..Self::base(FlowModCommand::Add, table_id, priority, m)
+        }
+    }
+
+    /// Like [`FlowMod::delete_strict`] matching `m`.
+    pub fn delete_strict(table_id: u8, priority: u16, m: &'a Match) -> Self {
+        Self::base(FlowModCommand::DeleteStrict, table_id, priority, m)
+    }
+
+    /// Body size (without the 8-byte message header).
+    pub fn body_len(&self) -> usize {
+        FlowMod::FIXED_LEN + self.r#match.buffer_len() + Instruction::list_len(self.instructions)
+    }
+
+    pub(crate) fn write_body(&self, w: &mut Writer<'_>) -> Result<()> {
+        w.u64(self.cookie)?;
+        w.u64(self.cookie_mask)?;
+        w.u8(self.table_id)?;
+        w.u8(self.command.to_u8())?;
+        w.u16(self.idle_timeout)?;
+        w.u16(self.hard_timeout)?;
+        w.u16(self.priority)?;
+        w.u32(self.buffer_id)?;
+        w.u32(self.out_port)?;
+        w.u32(self.out_group)?;
+        w.u16(self.flags)?;
+        w.zeros(2)?;
+        self.r#match.write(w)?;
+        Instruction::write_list(self.instructions, w)
+    }
+
+    /// An owned [`FlowMod`] with the same content (clones match and
+    /// instructions).
+    pub fn to_owned(&self) -> FlowMod {
+        FlowMod {
+            cookie: self.cookie,
+            cookie_mask: self.cookie_mask,
+            table_id: self.table_id,
+            command: self.command,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            priority: self.priority,
+            buffer_id: self.buffer_id,
+            out_port: self.out_port,
+            out_group: self.out_group,
+            flags: self.flags,
+            r#match: self.r#match.clone(),
+            instructions: self.instructions.to_vec(),
+        }
     }
 }

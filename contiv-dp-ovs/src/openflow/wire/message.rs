@@ -5,9 +5,9 @@ use super::buf::{Reader, Writer};
 use super::bundle::{ONFT_BUNDLE_ADD_MESSAGE, ONFT_BUNDLE_CONTROL};
 use super::header::MsgType;
 use super::{
-    BundleAdd, BundleControl, Error, ErrorMsg, FeaturesReply, FlowMod, FlowRemoved, GroupMod,
-    Header, Hello, MultipartReply, MultipartRequest, OFP_VERSION, ONF_EXPERIMENTER, PacketIn,
-    PacketOut, PortStatus, Result, RoleRequest, SwitchConfig,
+    BundleAdd, BundleControl, Error, ErrorMsg, FeaturesReply, FlowMod, FlowModView, FlowRemoved,
+    GroupMod, Header, Hello, MultipartReply, MultipartRequest, OFP_VERSION, ONF_EXPERIMENTER,
+    PacketIn, PacketOut, PortStatus, Result, RoleRequest, SwitchConfig,
 };
 
 /// One OpenFlow 1.3 message (without its xid, which the connection owns).
@@ -358,7 +358,50 @@ pub fn encode_bundle_add(
             why: "a bundle message cannot carry another bundle message",
         });
     }
-    let inner_len = inner.buffer_len();
+    bundle_add_with(bundle_id, flags, xid, inner.buffer_len(), out, |w| {
+        inner.write(xid, w)
+    })
+}
+
+/// [`encode_bundle_add`] of a flow-mod given as a [`FlowModView`]: the same
+/// bytes as `encode_bundle_add(.., &Message::FlowMod(view.to_owned()), ..)`
+/// without cloning the match and instructions.
+pub fn encode_bundle_flow_mod(
+    bundle_id: u32,
+    flags: u16,
+    xid: u32,
+    fm: &FlowModView<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let inner_len = Header::<&[u8]>::LEN + fm.body_len();
+    bundle_add_with(bundle_id, flags, xid, inner_len, out, |w| {
+        let start = w.pos();
+        w.u8(OFP_VERSION)?;
+        w.u8(MsgType::FlowMod as u8)?;
+        w.len16(inner_len)?;
+        w.u32(xid)?;
+        fm.write_body(w)?;
+        if w.pos() - start != inner_len {
+            return Err(super::Error::Unencodable {
+                what: "flow mod",
+                why: "encoder wrote a different length than body_len() (codec bug)",
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Appends a bundle-add header for an inner message of `inner_len` bytes
+/// and lets `write_inner` write that message; on error `out` is left as
+/// it was.
+fn bundle_add_with(
+    bundle_id: u32,
+    flags: u16,
+    xid: u32,
+    inner_len: usize,
+    out: &mut Vec<u8>,
+    write_inner: impl FnOnce(&mut Writer<'_>) -> Result<()>,
+) -> Result<()> {
     let len = 24 + inner_len;
     if len > usize::from(u16::MAX) {
         return Err(super::Error::TooLong(len));
@@ -376,7 +419,7 @@ pub fn encode_bundle_add(
         w.u32(bundle_id)?;
         w.zeros(2)?;
         w.u16(flags)?;
-        inner.write(xid, &mut w)
+        write_inner(&mut w)
     })();
     if res.is_err() {
         out.truncate(start);

@@ -51,11 +51,11 @@ mod switch;
 pub use action::{Action, ActionTlv, RegLoad, RegMove};
 pub use bundle::{BundleAdd, BundleControl, BundleCtrlType, bundle_flags};
 pub use error_msg::{ErrorMsg, error_type};
-pub use flow_mod::{FlowMod, FlowModCommand, flow_mod_flags};
+pub use flow_mod::{FlowMod, FlowModCommand, FlowModView, flow_mod_flags};
 pub use group_mod::{Bucket, GroupMod, GroupModCommand, GroupType};
 pub use header::{Header, MsgType};
 pub use instruction::{Instruction, InstructionTlv};
-pub use message::{Message, decode, encode, encode_bundle_add};
+pub use message::{Message, decode, encode, encode_bundle_add, encode_bundle_flow_mod};
 pub use multipart::{
     AggregateStats, Desc, FlowStats, FlowStatsRequest, GroupDesc, GroupStats, MultipartReply,
     MultipartReplyBody, MultipartRequest, MultipartRequestBody, PortStats, multipart_flags,
