@@ -721,6 +721,33 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
+    /// The borrowed flow-mod (what the pipeline sends) encodes to exactly
+    /// the bytes of the owned one, inside a bundle add, and decodes back.
+    #[test]
+    fn flow_mod_view_encodes_like_the_owned_flow_mod(
+        fm in flow_mod(),
+        xid in any::<u32>(),
+        bundle in any::<u32>(),
+        flags in any::<u16>(),
+    ) {
+        let mut owned = vec![0xaa];
+        let r1 = encode_bundle_add(bundle, flags, xid, &Message::FlowMod(fm.clone()), &mut owned);
+        let mut viewed = vec![0xaa];
+        let r2 = encode_bundle_flow_mod(bundle, flags, xid, &fm.view(), &mut viewed);
+        prop_assert_eq!(r1.is_ok(), r2.is_ok());
+        prop_assert_eq!(&owned, &viewed);
+        prop_assert_eq!(fm.view().to_owned(), fm.clone());
+        if r1.is_ok() {
+            let (x, m, n) = decode(&viewed[1..]).unwrap();
+            prop_assert_eq!(x, xid);
+            prop_assert_eq!(n, viewed.len() - 1);
+            prop_assert_eq!(
+                m,
+                Message::BundleAdd(BundleAdd { bundle_id: bundle, flags, message: Box::new(Message::FlowMod(fm)) })
+            );
+        }
+    }
+
     #[test]
     fn every_message_roundtrips(m in message(), xid in any::<u32>()) {
         let mut buf = Vec::new();

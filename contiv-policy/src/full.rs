@@ -64,14 +64,18 @@ pub fn compile(intent: &Intent) -> Result<PolicyIr, PolicyError> {
     let mut by_policy: HashMap<String, Vec<RuleSpec>> = HashMap::new();
     for r in intent.rules.values() {
         let spec = RuleSpec::parse(r)?;
-        by_policy
-            .entry(spec.policy_key().to_owned())
-            .or_default()
-            .push(spec);
+        // Most rules share their policy with the previous ones: look the
+        // key up before allocating it.
+        match by_policy.get_mut(spec.policy_key()) {
+            Some(v) => v.push(spec),
+            None => {
+                by_policy.insert(spec.policy_key().to_owned(), vec![spec]);
+            }
+        }
     }
 
     let mut ir = PolicyIr::default();
-    let mut pair_of: HashMap<RuleId, (&str, &str)> = HashMap::new();
+    let mut pair_of: HashMap<RuleId, (&str, &str)> = HashMap::with_capacity(intent.rules.len());
     let mut sets: HashMap<contiv_core::ir::AddrSetId, SetSource> = HashMap::new();
     for e in &epgs {
         let tenant_id = intent.tenants.get(&*e.tenant).copied();
@@ -97,8 +101,12 @@ pub fn compile(intent: &Intent) -> Result<PolicyIr, PolicyError> {
                     tenant_id,
                 };
                 if let Some(rule) = ir_rule(spec, owner, |k| epg_ids.get(k).copied()) {
-                    for s in spec.sets() {
-                        sets.insert(s.id(), s);
+                    // `IrRule::addr_sets` and `RuleSpec::sets` both list the
+                    // peer's set, then the local one: reuse the rule's ids.
+                    for (id, s) in rule.addr_sets().zip(spec.sets()) {
+                        if !sets.contains_key(id) {
+                            sets.insert(id.clone(), s);
+                        }
                     }
                     ir.rules.insert(rule.id, rule);
                 }

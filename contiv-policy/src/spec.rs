@@ -43,16 +43,6 @@ pub(crate) enum SetSource {
     Cidr(IpNet),
 }
 
-impl SetSource {
-    /// The set's name in the IR.
-    pub(crate) fn id(&self) -> AddrSetId {
-        match self {
-            SetSource::Network(key) => network_set_id(key),
-            SetSource::Cidr(net) => cidr_set_id(net),
-        }
-    }
-}
-
 /// `net:<tenant>:<network>`.
 pub(crate) fn network_set_id(network_key: &str) -> AddrSetId {
     AddrSetId(format!("net:{network_key}"))

@@ -393,7 +393,7 @@ impl FlowTable {
                 self.slots[idx as usize] = None;
                 self.free.push(idx);
                 if old.is_some() {
-                    deletes.push(key);
+                    deletes.push(FlowChange::Delete(key));
                 }
                 continue;
             }
@@ -402,18 +402,18 @@ impl FlowTable {
             };
             match old {
                 Some((ins, c)) if ins == instructions && c == cookie => {}
-                _ => adds.push(Flow {
+                _ => adds.push(FlowChange::Add(Flow {
                     key: slot.key.clone(),
                     instructions,
                     cookie,
-                }),
+                })),
             }
         }
+        if deletes.is_empty() {
+            return adds;
+        }
+        deletes.append(&mut adds);
         deletes
-            .into_iter()
-            .map(FlowChange::Delete)
-            .chain(adds.into_iter().map(FlowChange::Add))
-            .collect()
     }
 }
 

@@ -125,6 +125,12 @@ struct Group {
     key: GroupKey,
     /// Sorted, distinct.
     owners: Vec<EpgId>,
+    /// The group's only rule, if it has exactly one, as found when the
+    /// group was formed by [`PolicyLowering::load`] (`None`: not known,
+    /// look it up): saves a lookup per group in a full compile. Every
+    /// change to the group's owners or their rules goes through
+    /// [`PolicyLowering::moved`], which clears it.
+    only_rule: Option<Option<RuleId>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +162,10 @@ pub struct PolicyLowering {
 /// The distinct peers of sorted (peer, rule) pairs, sorted by value (so a
 /// group's peers never need sorting again).
 fn peer_set(names: &Interner<PeerMatch>, pairs: &[(u32, RuleId)]) -> Arc<[u32]> {
+    if let [(p, _)] = pairs {
+        // The common case: one rule, one peer (one allocation).
+        return Arc::from(&[*p][..]);
+    }
     let mut v: Vec<u32> = pairs.iter().map(|(p, _)| *p).collect();
     v.dedup();
     if v.len() > 1 {
@@ -221,20 +231,29 @@ impl PolicyLowering {
         // The map's iteration order is a function of the insertion order
         // (the IR's, sorted by rule id) and the fixed hasher, so groups are
         // formed in the same order by every process.
-        let mut formed: Vec<(GroupKey, EpgId)> = Vec::with_capacity(self.owners.len());
+        let mut formed: Vec<(GroupKey, EpgId, Option<RuleId>)> =
+            Vec::with_capacity(self.owners.len());
         for (&(key, epg), pairs) in &mut self.owners {
             pairs.sort_unstable();
+            let only = match pairs.as_slice() {
+                [(_, id)] => Some(*id),
+                _ => None,
+            };
             formed.push((
                 GroupKey {
                     key,
                     peers: peer_set(&self.peers, pairs),
                 },
                 epg,
+                only,
             ));
         }
-        for (gk, epg) in formed {
+        for (gk, epg, only) in formed {
             let conj = self.ensure_group(gk);
             if let Some(g) = self.by_conj.get_mut(&conj) {
+                // A fresh group has its first owner's only rule; a second
+                // owner makes it a group of several rules.
+                g.only_rule = Some(if g.owners.is_empty() { only } else { None });
                 add_owner(&mut g.owners, epg);
             }
         }
@@ -311,6 +330,9 @@ impl PolicyLowering {
             // Same group; its rule set (hence maybe its cookie) changed.
             if let Some(&c) = self.groups.get(&GroupKey { key, peers: new }) {
                 self.dirty.push(c);
+                if let Some(g) = self.by_conj.get_mut(&c) {
+                    g.only_rule = None;
+                }
             }
             return;
         }
@@ -320,6 +342,7 @@ impl PolicyLowering {
             self.dirty.push(c);
             let empty = match self.by_conj.get_mut(&c) {
                 Some(g) => {
+                    g.only_rule = None;
                     if let Ok(at) = g.owners.binary_search(&epg) {
                         g.owners.remove(at);
                     }
@@ -334,6 +357,7 @@ impl PolicyLowering {
         if !new.is_empty() {
             let conj = self.ensure_group(GroupKey { key, peers: new });
             if let Some(g) = self.by_conj.get_mut(&conj) {
+                g.only_rule = None;
                 add_owner(&mut g.owners, epg);
             }
             self.dirty.push(conj);
@@ -375,6 +399,7 @@ impl PolicyLowering {
             Group {
                 key,
                 owners: Vec::new(),
+                only_rule: None,
             },
         );
         id
@@ -465,6 +490,11 @@ impl PolicyLowering {
     /// The rule cookie if the group holds exactly one rule, else the group
     /// cookie.
     fn group_cookie(&self, conj: u32, g: &Group) -> u64 {
+        match g.only_rule {
+            Some(Some(id)) => return CookieKind::Rule.cookie(id.0),
+            Some(None) => return CookieKind::RuleGroup.cookie(u64::from(conj)),
+            None => {}
+        }
         if let [owner] = g.owners.as_slice()
             && let Some([(_, id)]) = self.owners.get(&(g.key.key, *owner)).map(Vec::as_slice)
         {
