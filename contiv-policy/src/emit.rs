@@ -30,8 +30,12 @@ pub(crate) fn ir_rule(
     let peer = match &spec.peer {
         PeerSpec::Any => PeerMatch::Any,
         PeerSpec::Epg(key) => PeerMatch::Epg(peer_epg_id(key)?),
-        PeerSpec::Network(key) => PeerMatch::AddrSet(network_set_id(key)),
-        PeerSpec::Cidr(net) => PeerMatch::AddrSet(cidr_set_id(net)),
+        PeerSpec::Network(key) => {
+            PeerMatch::AddrSet(spec.peer_set.clone().unwrap_or_else(|| network_set_id(key)))
+        }
+        PeerSpec::Cidr(net) => {
+            PeerMatch::AddrSet(spec.peer_set.clone().unwrap_or_else(|| cidr_set_id(net)))
+        }
     };
     Some(IrRule {
         id: rule_id(owner.key, spec.policy_key(), spec.rule_id()),
@@ -39,7 +43,10 @@ pub(crate) fn ir_rule(
         epg: owner.id,
         direction: spec.direction,
         peer,
-        local: spec.local.as_ref().map(cidr_set_id),
+        local: match &spec.local_set {
+            Some(id) => Some(id.clone()),
+            None => spec.local.as_ref().map(cidr_set_id),
+        },
         proto: spec.proto,
         ports: spec.ports,
         priority: spec.priority,

@@ -75,6 +75,10 @@ pub fn compile(intent: &Intent) -> Result<PolicyIr, PolicyError> {
     }
 
     let mut ir = PolicyIr::default();
+    // Collected, then built into the map in one sorted pass (cheaper than
+    // inserting in hash order; the result is the same map).
+    let mut compiled: Vec<(RuleId, contiv_core::ir::IrRule)> =
+        Vec::with_capacity(intent.rules.len());
     let mut pair_of: HashMap<RuleId, (&str, &str)> = HashMap::with_capacity(intent.rules.len());
     let mut sets: HashMap<contiv_core::ir::AddrSetId, SetSource> = HashMap::new();
     for e in &epgs {
@@ -108,11 +112,12 @@ pub fn compile(intent: &Intent) -> Result<PolicyIr, PolicyError> {
                             sets.insert(id.clone(), s);
                         }
                     }
-                    ir.rules.insert(rule.id, rule);
+                    compiled.push((rule.id, rule));
                 }
             }
         }
     }
+    ir.rules = compiled.into_iter().collect();
     for (id, source) in sets {
         let prefixes = match &source {
             SetSource::Network(key) => networks.get(&**key).cloned().unwrap_or_default(),

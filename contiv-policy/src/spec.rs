@@ -74,6 +74,11 @@ pub(crate) struct RuleSpec {
     pub priority: u8,
     /// Allow or deny.
     pub action: Action,
+    /// The IR id of the peer's address set (`Network` and `Cidr` peers),
+    /// named once here rather than per compiled pair.
+    pub peer_set: Option<AddrSetId>,
+    /// The IR id of the `local` prefix's set.
+    pub local_set: Option<AddrSetId>,
 }
 
 impl RuleSpec {
@@ -111,8 +116,16 @@ impl RuleSpec {
             shape.local,
         );
         let ports = shape.port.map(PortRange::single);
+        let peer_set = match &peer {
+            PeerSpec::Network(k) => Some(network_set_id(k)),
+            PeerSpec::Cidr(n) => Some(cidr_set_id(n)),
+            PeerSpec::Any | PeerSpec::Epg(_) => None,
+        };
+        let local_set = local.as_ref().map(cidr_set_id);
 
         Ok(RuleSpec {
+            peer_set,
+            local_set,
             policy_len: tenant.len() + 1 + rule.policy_name.len(),
             key: Arc::from(key),
             direction,
