@@ -15,7 +15,9 @@
 //!
 //! Before criterion runs, the binary prints the flow counts (total and per
 //! owner kind), the flow count of 100 EPGs × 100 endpoints with an
-//! all-pairs allow on one port, and the flow changes of single joins.
+//! all-pairs allow on one port, the flow changes of single joins, and the
+//! thread CPU time of each compile stage (`ovs_flows/cold/*`: the number
+//! to compare on a shared machine).
 //!
 //! Run: `taskset -c 0 cargo bench -p contiv-benches --bench ovs_flows`.
 
