@@ -115,6 +115,7 @@ impl EbpfDatapath {
         Capability::EgressNat,
         Capability::PublishedPorts,
         Capability::Services,
+        Capability::ServiceFragments,
     ]);
 
     /// Loads (or adopts) the datapath's objects and hooks the VXLAN device
