@@ -471,6 +471,12 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 		if (svc < 0)
 			return drop(-svc);
 	}
+	if (svc == SVC_NONE && !p->is_v6 && (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {
+		/* fragments judged as their datagram */
+		int f = frag_track(skb, p, now);
+		if (f < 0)
+			return drop_ep(-f, ifc ? p->in_ifindex : 0, 0);
+	}
 
 	struct target up;
 	struct target *t = 0;

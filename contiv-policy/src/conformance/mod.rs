@@ -89,7 +89,7 @@ pub use services::{service_load_balancing, service_udp_fragments, services_follo
 pub use single_host::{
     arp_flood, arp_proxy, gateway_answers_arp_and_ping, gateway6_answers_nd_and_ping, icmp_policy,
     ipv6_forwarding_and_policy, overlapping_tenants_isolated, ping_on_one_network,
-    stateful_replies_pass, tutorial_policy,
+    stateful_replies_pass, tutorial_policy, udp_fragments_meet_port_rules,
 };
 pub use state::{
     refused_operations_change_nothing, resync_changes_nothing_when_in_sync,
@@ -387,6 +387,10 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
         ],
     ),
     (
+        "udp_fragments_meet_port_rules",
+        &[Capability::ForwardsPackets, Capability::StatefulPolicy],
+    ),
+    (
         "service_udp_fragments",
         &[
             Capability::ForwardsPackets,
@@ -500,6 +504,7 @@ macro_rules! conformance_suite {
             tutorial_policy,
             stateful_replies_pass,
             icmp_policy,
+            udp_fragments_meet_port_rules,
             ipv6_forwarding_and_policy,
             arp_proxy,
             arp_flood,
