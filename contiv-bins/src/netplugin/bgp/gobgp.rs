@@ -429,6 +429,17 @@ impl Gobgp {
     }
 }
 
+/// Whether an event concerns the neighbor — a session state change, or a
+/// path learned from it or withdrawn by it — rather than only paths this
+/// speaker originated (which it knows about: it sent them).
+pub fn about_neighbors(ev: &apipb::WatchEventResponse) -> bool {
+    use apipb::watch_event_response::Event;
+    match &ev.event {
+        Some(Event::Table(t)) => t.paths.iter().any(|p| !is_local(p)),
+        Some(Event::Peer(_)) | None => true,
+    }
+}
+
 /// Whether a path was originated by this speaker (not learned).
 fn is_local(p: &apipb::Path) -> bool {
     p.neighbor_ip.parse::<Ipv4Addr>().is_err() || p.neighbor_ip == "0.0.0.0"
@@ -520,5 +531,25 @@ mod tests {
         odd.pattrs
             .retain(|a| a.type_url.ends_with("OriginAttribute"));
         assert_eq!(route_of(&odd), None);
+    }
+
+    #[test]
+    fn only_events_about_the_neighbor_wake_the_speaker() {
+        use apipb::watch_event_response::{Event, PeerEvent, TableEvent};
+        let r = RibRoute {
+            prefix: "10.1.2.3/32".parse().unwrap(),
+            next_hop: "50.1.1.1".parse().unwrap(),
+        };
+        let own = Gobgp::path(&r);
+        let mut learned = own.clone();
+        learned.neighbor_ip = "50.1.1.254".into();
+        let table = |paths| apipb::WatchEventResponse {
+            event: Some(Event::Table(TableEvent { paths })),
+        };
+        assert!(!about_neighbors(&table(vec![own.clone()])));
+        assert!(about_neighbors(&table(vec![own, learned])));
+        assert!(about_neighbors(&apipb::WatchEventResponse {
+            event: Some(Event::Peer(PeerEvent::default())),
+        }));
     }
 }
