@@ -250,12 +250,17 @@ impl Gobgp {
 
     /// The configured neighbors: address → (AS, local address, timers as
     /// (connect retry, hold time) in seconds).
-    pub async fn peers(&mut self) -> Result<BTreeMap<Ipv4Addr, apipb::Peer>, GobgpError> {
+    /// With `counts`, gobgpd also counts the paths advertised to each
+    /// (a walk of its table: O(paths)).
+    pub async fn peers(
+        &mut self,
+        counts: bool,
+    ) -> Result<BTreeMap<Ipv4Addr, apipb::Peer>, GobgpError> {
         let mut s = self
             .client
             .list_peer(apipb::ListPeerRequest {
                 address: String::new(),
-                enable_advertised: true,
+                enable_advertised: counts,
             })
             .await
             .map_err(err("listing neighbors"))?
@@ -279,7 +284,11 @@ impl Gobgp {
         &mut self,
         address: Ipv4Addr,
     ) -> Result<Option<PeerStatus>, GobgpError> {
-        Ok(self.peers().await?.remove(&address).map(|p| status_of(&p)))
+        Ok(self
+            .peers(true)
+            .await?
+            .remove(&address)
+            .map(|p| status_of(&p)))
     }
 
     fn path(r: &RibRoute) -> apipb::Path {

@@ -351,6 +351,7 @@ impl BgpSpeaker {
         let mut tick = tokio::time::interval(SUPERVISE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut announced = Announced::default();
+        let mut configured: Option<BgpConfig> = None;
         let mut last_full = Instant::now();
         loop {
             let wake = {
@@ -385,10 +386,14 @@ impl BgpSpeaker {
                 last_full = Instant::now();
             }
             let target = rx.borrow_and_update().clone();
-            match self.step(&target, wake, &mut announced, full).await {
+            match self
+                .step(&target, wake, &mut announced, &mut configured, full)
+                .await
+            {
                 Ok(()) => self.shared().error = None,
                 Err(e) => {
                     announced.forget();
+                    configured = None;
                     let mut s = self.shared();
                     if s.error.as_deref() != Some(e.as_str()) {
                         warn!(error = %e, "BGP speaker");
@@ -408,19 +413,22 @@ impl BgpSpeaker {
     }
 
     /// One reconciliation of gobgpd with `target`, after `wake`:
-    /// `announced` is what gobgpd is known to originate, `full` asks to
-    /// read its table again.
+    /// `announced` is what gobgpd is known to originate, `configured` the
+    /// configuration last checked on it, `full` asks to read its table
+    /// again.
     async fn step(
         &self,
         target: &Target,
         wake: Wake,
         announced: &mut Announced,
+        configured: &mut Option<BgpConfig>,
         full: bool,
     ) -> Result<(), String> {
         match target {
             Target::Unknown | Target::Pending(_) => Ok(()),
             Target::Off(_) => {
                 announced.forget();
+                *configured = None;
                 let running = self.files.running_pid().is_some();
                 {
                     let mut s = self.shared();
@@ -441,8 +449,15 @@ impl BgpSpeaker {
                 if fresh {
                     announced.forget();
                 }
-                if self.configure(&mut c, cfg).await? {
-                    announced.forget();
+                // An endpoint change does not touch the configuration:
+                // checked again on a new client, a changed one, the tick
+                // and the neighbor's events.
+                if fresh || wake != Wake::Target || configured.as_ref() != Some(cfg) {
+                    *configured = None;
+                    if self.configure(&mut c, cfg).await? {
+                        announced.forget();
+                    }
+                    *configured = Some(cfg.clone());
                 }
                 self.advertise(&mut c, cfg, ips, announced, full).await?;
                 // Learned routes change only with the neighbor's events
@@ -515,7 +530,7 @@ impl BgpSpeaker {
             connect_retry: self.settings.connect_retry,
             hold_time: self.settings.hold_time,
         };
-        let peers = c.peers().await.map_err(|e| e.to_string())?;
+        let peers = c.peers(false).await.map_err(|e| e.to_string())?;
         let mut present = false;
         for (addr, p) in &peers {
             if *addr == cfg.neighbor && peer_matches(p, &want) {
