@@ -51,7 +51,8 @@ fn loadavg() -> String {
 
 /// CPU seconds (user + system, with reaped children) of `pid`.
 fn cpu_secs(pid: Option<u32>) -> f64 {
-    let Some(pid) = pid else { return 0.0 };
+    // NaN (printed as such) when the process is not found.
+    let Some(pid) = pid else { return f64::NAN };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command (which may hold spaces) in parentheses.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
