@@ -326,6 +326,12 @@ impl EbpfDatapath {
         stats::read(&g.maps, &eps, &rules, &g.state.policy)
     }
 
+    /// How many frames the programs flooded (copied to every endpoint of a
+    /// network, and to its peers) and how many copies they sent.
+    pub async fn floods(&self) -> DpResult<crate::abi::FloodStats> {
+        stats::floods(&self.inner.lock().await.maps.flood_stats)
+    }
+
     /// Deletes expired conntrack entries (and the service NAT of
     /// connections gone, and fragment entries past the reassembly time)
     /// now; returns how many.
