@@ -17,9 +17,15 @@
 //!   the start of the CNI DEL until the `/32` is gone from FRR's table
 //!   (and, printed apart, until the CNI DEL itself returned).
 //!
+//! * **Where the time goes**: the CPU seconds netplugin, gobgpd and the
+//!   datapath's daemon (ovs-vswitchd; none on eBPF) used during the bulk
+//!   ADDs and during the DELs (from `/proc/<pid>/stat`), so the growth at
+//!   SCALE endpoints can be put on the speaker or on the datapath.
+//!
 //! Not a criterion bench: it prints percentiles and durations of a live
 //! system. Run (needs root, OVS, gobgpd, FRR, release binaries):
-//! `benches/bgp.sh [adds] [scale]`.
+//! `benches/bgp.sh [adds] [scale]`; `DATAPATH=ebpf` (the harness's
+//! `CONTIV_CLUSTER_DATAPATH`) runs the host on the eBPF datapath.
 
 #![allow(clippy::unwrap_used)]
 
@@ -43,6 +49,48 @@ fn loadavg() -> String {
         .join(" ")
 }
 
+/// CPU seconds (user + system, with reaped children) of `pid`.
+fn cpu_secs(pid: Option<u32>) -> f64 {
+    // NaN (printed as such) when the process is not found.
+    let Some(pid) = pid else { return f64::NAN };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // utime, stime, cutime, cstime are fields 14-17 (11-14 after the command).
+    f.get(11..15).map_or(0.0, |v| v.iter().sum::<f64>()) / 100.0
+}
+
+/// The processes whose CPU the bench splits: netplugin, gobgpd, the
+/// datapath's daemon.
+fn cpu_split(c: &Cluster) -> [f64; 3] {
+    let h = c.host("h1");
+    let vswitchd = h.ovs().and_then(|o| {
+        std::fs::read_to_string(o.rundir().join("ovs-vswitchd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    [
+        cpu_secs(h.agent_pid()),
+        cpu_secs(h.speaker_pid()),
+        cpu_secs(vswitchd),
+    ]
+}
+
+fn print_cpu(what: &str, before: [f64; 3], after: [f64; 3]) {
+    println!(
+        "CPU during {what}: netplugin {:.1} s, gobgpd {:.1} s, ovs-vswitchd {:.1} s",
+        after[0] - before[0],
+        after[1] - before[1],
+        after[2] - before[2]
+    );
+}
+
 fn main() {
     let nums = contiv_benches::numeric_args();
     let adds = nums.first().copied().unwrap_or(100);
@@ -52,6 +100,8 @@ fn main() {
         loadavg()
     );
     let mut spec = ClusterSpec::new(1);
+    spec.datapath = cluster::host::Datapath::from_env();
+    println!("datapath {}", spec.datapath.as_str());
     spec.agent_flags = [
         "--log-level",
         "warn",
@@ -119,6 +169,7 @@ fn main() {
     contiv_benches::print_percentiles("CNI ADD -> /32 in the ToR's BGP RIB", total);
 
     // Up to SCALE endpoints, two ADDs at a time.
+    let cpu0 = cpu_split(&c);
     let t = Instant::now();
     let more: Vec<Container> = std::thread::scope(|s| {
         let rt = &rt;
@@ -159,6 +210,11 @@ fn main() {
         "{want} endpoints created and advertised in {:.1}s (load {})",
         t.elapsed().as_secs_f64(),
         loadavg()
+    );
+    print_cpu(
+        &format!("the {} bulk ADDs", want as usize - adds),
+        cpu0,
+        cpu_split(&c),
     );
 
     // Warm restart: the agent is killed and started again; gobgpd is adopted.
@@ -218,6 +274,7 @@ fn main() {
     let mut withdrawn = Vec::new();
     let mut answered = Vec::new();
     let rest = ctrs.split_off(adds.min(ctrs.len()));
+    let cpu0 = cpu_split(&c);
     for ctr in ctrs {
         let p = Ipv4Net::from(ctr.ip);
         let t = Instant::now();
@@ -233,6 +290,7 @@ fn main() {
         withdrawn.push(t.elapsed());
     }
     println!("load average {}", loadavg());
+    print_cpu(&format!("the {adds} DELs"), cpu0, cpu_split(&c));
     contiv_benches::print_percentiles("CNI DEL (answered)", answered);
     contiv_benches::print_percentiles("CNI DEL -> /32 withdrawn from the ToR's BGP RIB", withdrawn);
     drop(rest);

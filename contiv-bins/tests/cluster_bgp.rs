@@ -352,3 +352,36 @@ fn frr_tor_concurrent_adds_exact_prefixes_through_restart() {
     drop(tor);
     c.teardown();
 }
+
+/// The eBPF datapath does not realise routing mode (it claims neither
+/// `routing` nor `routed_uplink`), so on eBPF hosts the switch is refused
+/// with the host and the missing capability named, the cluster stays in
+/// bridge mode with its agent ready, and a `Bgp` object for the host is
+/// reported inactive with the reason — never accepted silently.
+#[test]
+fn ebpf_hosts_refuse_routing_mode_and_report_bgp_inactive() {
+    let mut c = Cluster::start(spec(1).ebpf());
+    let e = c
+        .try_netctl(&["global", "set", "--fwd-mode", "routing"])
+        .expect_err("routing mode on an eBPF host must be refused");
+    assert!(
+        e.contains("Unable to update forwarding mode to routing")
+            && e.contains("host h1")
+            && e.contains("lacks routing"),
+        "{e}"
+    );
+    let info = c.netctl(&["global", "info"]);
+    assert!(info.contains("bridge"), "{info}");
+    bgp_create(&mut c, 1);
+    let oper = eventually("netctl bgp inspect h1 says why BGP is off", BGP, || {
+        let o = inspect(&mut c, 1);
+        o["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("forwarding mode is bridge"))
+            .then_some(o)
+    });
+    assert_eq!(oper["neighborStatus"], "Idle", "{oper}");
+    assert_eq!(c.host("h1").speaker_pid(), None, "no gobgpd on h1");
+    c.host_mut("h1").wait_agent_ready(Duration::from_secs(30));
+    c.teardown();
+}

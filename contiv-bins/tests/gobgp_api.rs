@@ -95,7 +95,7 @@ async fn gobgpd_is_started_adopted_driven_and_stopped() {
         hold_time: Duration::from_secs(9),
     };
     c.add_peer(&peer).await.expect("add peer");
-    let peers = c.peers().await.expect("peers");
+    let peers = c.peers(true).await.expect("peers");
     assert_eq!(
         peers.keys().copied().collect::<Vec<_>>(),
         vec![peer.address]
@@ -128,7 +128,7 @@ async fn gobgpd_is_started_adopted_driven_and_stopped() {
     c.delete_peer(peer.address)
         .await
         .expect("again: absent is fine");
-    assert!(c.peers().await.expect("peers").is_empty());
+    assert!(c.peers(true).await.expect("peers").is_empty());
 
     process::stop(&files).await;
     assert_eq!(files.running_pid(), None);

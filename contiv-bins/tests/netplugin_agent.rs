@@ -558,6 +558,53 @@ mod netplugin {
         );
     }
 
+    /// A UDP service on a datapath that does not translate fragmented
+    /// datagrams (no `service_fragments`: the recording reference, like
+    /// OVS) is reported as not enforced, by the agent's status; a TCP-only
+    /// service is not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_udp_service_without_fragment_translation_is_reported() {
+        use contiv_core::datapath::Capability;
+        let c = Cluster::start(&[]).await;
+        c.network("default", "contiv-net", "10.1.2.0/24", "").await;
+        for (name, port) in [("dnssvc", "53:5353:UDP"), ("websvc", "80:8080:TCP")] {
+            c.ok(
+                Method::POST,
+                &format!("/api/v1/serviceLBs/default:{name}/"),
+                Some(json!({"tenantName": "default", "serviceName": name,
+                            "networkName": "contiv-net", "ports": [port],
+                            "selectors": ["app=web"]})),
+            )
+            .await;
+        }
+        let a = TestAgent::start(&c, "h1", "192.0.2.1").await;
+        let (s, r) = a.cni("/cni/add", add_body("c1", "contiv-net", "")).await;
+        assert_eq!(s, 200, "{r}");
+        assert!(
+            !a.agent()
+                .status()
+                .capabilities
+                .has(Capability::ServiceFragments)
+        );
+        let st = eventually(T, async || {
+            let st = a.agent().status();
+            st.not_enforced
+                .contains_key("service default:dnssvc")
+                .then_some(st)
+        })
+        .await
+        .expect("the agent reports the UDP service");
+        assert_eq!(
+            st.not_enforced["service default:dnssvc"],
+            vec![Capability::ServiceFragments]
+        );
+        assert!(
+            !st.not_enforced.contains_key("service default:websvc"),
+            "{:?}",
+            st.not_enforced
+        );
+    }
+
     /// Two tenants with the same subnet, an endpoint at the same address in
     /// each on one host, both with external access: a datapath that cannot
     /// keep their outside traffic apart (no `egress_nat_overlapping`) has

@@ -258,6 +258,14 @@ struct rule_stats {
 	__u64 drops;   /* of those, dropped because of it */
 };
 
+/* flood_stats[0]: what flood_net did (the original frame of a flood is
+ * consumed, not dropped: it is counted here, not in drop_reasons). An
+ * additive map: no existing layout changed, so ABI_VERSION stays. */
+struct flood_stats {
+	__u64 frames; /* frames flooded */
+	__u64 copies; /* copies sent (local endpoints, VTEPs, the uplink) */
+};
+
 /* token bucket state of a rate-limited endpoint */
 struct bucket {
 	__u64 tokens;

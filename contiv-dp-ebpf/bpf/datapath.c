@@ -167,6 +167,7 @@ struct flood_ctx {
 	__u32 vxlan_if;
 	__u32 uplink_if;
 	__u32 len;
+	__u32 copies;
 };
 
 static long flood_one(__u32 idx, void *ctx)
@@ -181,16 +182,20 @@ static long flood_one(__u32 idx, void *ctx)
 		return 1;
 	struct __sk_buff *skb = c->skb;
 	if (t->kind == TARGET_LOCAL) {
-		if (t->ifindex != c->skip_ifindex && bpf_clone_redirect(skb, t->ifindex, 0) == 0)
+		if (t->ifindex != c->skip_ifindex && bpf_clone_redirect(skb, t->ifindex, 0) == 0) {
 			count_rx(t->ifindex, c->len);
+			c->copies += 1;
+		}
 	} else if (c->local_only) {
 		return 0;
 	} else if (t->kind == TARGET_VXLAN && c->vxlan_if) {
-		if (set_tunnel(skb, &t->vtep, c->vni, c->epg) == 0)
-			bpf_clone_redirect(skb, c->vxlan_if, 0);
+		if (set_tunnel(skb, &t->vtep, c->vni, c->epg) == 0 &&
+		    bpf_clone_redirect(skb, c->vxlan_if, 0) == 0)
+			c->copies += 1;
 	} else if (t->kind == TARGET_UPLINK && c->uplink_if) {
 		if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), c->vlan) == 0) {
-			bpf_clone_redirect(skb, c->uplink_if, 0);
+			if (bpf_clone_redirect(skb, c->uplink_if, 0) == 0)
+				c->copies += 1;
 			bpf_skb_vlan_pop(skb);
 		}
 	}
@@ -199,7 +204,8 @@ static long flood_one(__u32 idx, void *ctx)
 
 /* Copies the frame to every target of the network's flood list (local
  * endpoints but the sender; from a local endpoint also every peer VTEP or
- * the uplink), then drops the original. */
+ * the uplink), then consumes the original: counted in flood_stats (frames
+ * and copies sent), not as a drop. */
 INLINE int flood_net(struct __sk_buff *skb, struct pkt *p, const struct network *net,
 		     const struct config *cfg)
 {
@@ -224,6 +230,12 @@ INLINE int flood_net(struct __sk_buff *skb, struct pkt *p, const struct network 
 	if (n > MAX_LIST)
 		n = MAX_LIST;
 	bpf_loop(n, flood_one, &c, 0);
+	__u32 zero = 0;
+	struct flood_stats *fs = bpf_map_lookup_elem(&flood_stats, &zero);
+	if (fs) {
+		fs->frames += 1;
+		fs->copies += c.copies;
+	}
 	return TC_ACT_SHOT;
 }
 
@@ -306,6 +318,13 @@ INLINE int handle_arp(struct __sk_buff *skb, struct pkt *p, const struct iface *
 	if (ifc) {
 		if (!(ifc->flags & IF_V4) || spa != ifc->ip4 || !mac_eq(a->sha, ifc->mac))
 			return drop_ep(DROP_SPOOF, p->in_ifindex, 0);
+		/* Proxy mode: a gratuitous ARP (an announcement, tpa == spa,
+		 * or a broadcast reply) tells nobody anything — the datapath
+		 * answers for every endpoint and rewrites the destination MAC
+		 * of what it forwards — so it is not flooded. */
+		if ((cfg->flags & CFG_ARP_PROXY) && mac_multicast(p->dmac) &&
+		    (tpa == spa || op == 2))
+			return drop(DROP_MULTICAST);
 		if (op == 1) {
 			if ((net->flags & NET_GW4) && tpa == net->gw4)
 				return arp_reply(skb, net->gw_mac, tpa);
@@ -332,9 +351,69 @@ INLINE int handle_arp(struct __sk_buff *skb, struct pkt *p, const struct iface *
 
 /* ---- neighbour discovery (bypasses conntrack and policy) --------------- */
 
+/* What proxy mode does with neighbour discovery a local endpoint sends to
+ * a multicast address instead of flooding it. The datapath knows every
+ * endpoint's address and answers solicitations for them, so a container's
+ * autoconfiguration burst (duplicate address detection, router
+ * solicitations, unsolicited advertisements, MLD reports) needs nobody
+ * else: flooding it would copy every such frame to every endpoint of the
+ * network (and every peer host), which is what overflowed the veths'
+ * backlog when containers came up among hundreds.
+ *
+ *   DAD (a solicitation from ::): for the gateway or another endpoint's
+ *     address the datapath defends it — an advertisement to all-nodes, as
+ *     the owner (or a switch snooping ND) would send, so the newcomer's
+ *     DAD fails instead of two containers sharing an address; for its own
+ *     or an unknown address no answer (DAD succeeds), dropped;
+ *   advertisements to a multicast address (unsolicited), router
+ *     solicitations and advertisements (the gateway sends no RAs:
+ *     containers get their addresses and routes from the agent), MLD
+ *     (the datapath forwards no IP multicast): dropped.
+ *
+ * Everything counts as `multicast` drops. Solicitations with a source
+ * address for an address the datapath does not know are still flooded
+ * (link-local neighbours, hosts behind a VLAN uplink). Returns -1 when the
+ * frame is not one of these. */
+INLINE int nd_proxy(struct __sk_buff *skb, struct pkt *p, const struct iface *ifc,
+		    const struct network *net)
+{
+	if (p->icmp_type == ND_NS) {
+		if (!ip_zero(&p->src))
+			return -1;
+		void *data = (void *)(long)skb->data;
+		void *end = (void *)(long)skb->data_end;
+		struct ip_addr *tgt = data + l4_off(p) + 8;
+		if ((void *)(tgt + 1) > end)
+			return drop(DROP_MALFORMED);
+		struct ip_addr target = *tgt;
+		if ((net->flags & NET_GW6) && ip_eq(&target, &net->gw6))
+			return nd_advert(skb, p, net->gw_mac, &target, ND_ADV_ROUTER | ND_ADV_DAD);
+		if (!((ifc->flags & IF_V6) && ip_eq(&target, &ifc->ip6))) {
+			struct target *e = ep_lookup(p->net, &target);
+			if (e) {
+				__u8 mac[6];
+				mac_copy(mac, e->mac);
+				return nd_advert(skb, p, mac, &target, ND_ADV_DAD);
+			}
+		}
+		return drop(DROP_MULTICAST);
+	}
+	if (!mac_multicast(p->dmac) && !ip6_multicast(&p->dst))
+		return -1;
+	if (p->icmp_type == ND_NA || p->icmp_type == ND_RS || p->icmp_type == ND_RA ||
+	    (p->icmp_type >= 130 && p->icmp_type <= 132) || p->icmp_type == 143)
+		return drop(DROP_MULTICAST);
+	return -1;
+}
+
 INLINE int handle_nd(struct __sk_buff *skb, struct pkt *p, const struct iface *ifc,
 		     const struct network *net, const struct config *cfg)
 {
+	if (ifc && (cfg->flags & CFG_ARP_PROXY)) {
+		int r = nd_proxy(skb, p, ifc, net);
+		if (r >= 0)
+			return r;
+	}
 	if (ifc && p->icmp_type == ND_NS && !ip_zero(&p->src)) {
 		void *data = (void *)(long)skb->data;
 		void *end = (void *)(long)skb->data_end;
@@ -343,7 +422,7 @@ INLINE int handle_nd(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 			return drop(DROP_MALFORMED);
 		struct ip_addr target = *tgt;
 		if ((net->flags & NET_GW6) && ip_eq(&target, &net->gw6))
-			return nd_advert(skb, p, net->gw_mac, &target, 1);
+			return nd_advert(skb, p, net->gw_mac, &target, ND_ADV_ROUTER);
 		if (cfg->flags & CFG_ARP_PROXY) {
 			struct target *e = ep_lookup(p->net, &target);
 			if (e) {
@@ -470,6 +549,12 @@ INLINE int handle_ip(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 		svc = svc_icmp_error(skb, p, cfg, now);
 		if (svc < 0)
 			return drop(-svc);
+	}
+	if (svc == SVC_NONE && !p->is_v6 && (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {
+		/* fragments judged as their datagram */
+		int f = frag_track(skb, p, now);
+		if (f < 0)
+			return drop_ep(-f, ifc ? p->in_ifindex : 0, 0);
 	}
 
 	struct target up;

@@ -42,10 +42,17 @@ INLINE int arp_reply(struct __sk_buff *skb, const __u8 *mac, __u32 ip)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* Turns the neighbour solicitation in `skb` (from p->src, not ::) into the
- * advertisement "`target` is at `mac`". */
+/* nd_advert flags */
+#define ND_ADV_ROUTER 1 /* the R flag: the target is a router (the gateway) */
+#define ND_ADV_DAD 2    /* the solicitation came from :: (duplicate address
+			   detection): to all-nodes, not solicited (RFC 4861
+			   7.2.4) */
+
+/* Turns the neighbour solicitation in `skb` into the advertisement
+ * "`target` is at `mac`": to its sender, solicited; with ND_ADV_DAD to
+ * all-nodes (ff02::1), not solicited. */
 INLINE int nd_advert(struct __sk_buff *skb, const struct pkt *p, const __u8 *mac,
-		     const struct ip_addr *target, int router)
+		     const struct ip_addr *target, int flags)
 {
 	const __u32 len = sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + 32;
 	if (bpf_skb_change_tail(skb, len, 0))
@@ -54,8 +61,21 @@ INLINE int nd_advert(struct __sk_buff *skb, const struct pkt *p, const __u8 *mac
 	void *end = (void *)(long)skb->data_end;
 	if (data + len > end)
 		return TC_ACT_SHOT;
+	/* all-nodes: ff02::1, 33:33:00:00:00:01 */
+	struct ip_addr dst = p->src;
+	if (flags & ND_ADV_DAD) {
+		dst.w[0] = bpf_htonl(0xff020000);
+		dst.w[1] = 0;
+		dst.w[2] = 0;
+		dst.w[3] = bpf_htonl(1);
+	}
 	struct ethhdr *eth = data;
-	__builtin_memcpy(eth->h_dest, p->smac, 6);
+	if (flags & ND_ADV_DAD) {
+		const __u8 all_nodes[6] = {0x33, 0x33, 0, 0, 0, 1};
+		__builtin_memcpy(eth->h_dest, all_nodes, 6);
+	} else {
+		__builtin_memcpy(eth->h_dest, p->smac, 6);
+	}
 	__builtin_memcpy(eth->h_source, mac, 6);
 	eth->h_proto = bpf_htons(ETH_P_IPV6);
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
@@ -64,12 +84,14 @@ INLINE int nd_advert(struct __sk_buff *skb, const struct pkt *p, const __u8 *mac
 	ip6->nexthdr = PROTO_ICMPV6;
 	ip6->hop_limit = 255;
 	__builtin_memcpy(&ip6->saddr, target, 16);
-	__builtin_memcpy(&ip6->daddr, &p->src, 16);
+	__builtin_memcpy(&ip6->daddr, &dst, 16);
 	/* ICMPv6: type, code, checksum; flags; target; target link-layer
 	 * address option */
 	__u32 body[8];
 	body[0] = bpf_htonl(ND_NA << 24);
-	body[1] = bpf_htonl((router ? 0x80000000u : 0) | 0x60000000u);
+	/* R, S (not to a DAD probe), O */
+	body[1] = bpf_htonl(((flags & ND_ADV_ROUTER) ? 0x80000000u : 0) |
+			    ((flags & ND_ADV_DAD) ? 0 : 0x40000000u) | 0x20000000u);
 	body[2] = target->w[0];
 	body[3] = target->w[1];
 	body[4] = target->w[2];
@@ -83,10 +105,10 @@ INLINE int nd_advert(struct __sk_buff *skb, const struct pkt *p, const __u8 *mac
 	ph[1] = target->w[1];
 	ph[2] = target->w[2];
 	ph[3] = target->w[3];
-	ph[4] = p->src.w[0];
-	ph[5] = p->src.w[1];
-	ph[6] = p->src.w[2];
-	ph[7] = p->src.w[3];
+	ph[4] = dst.w[0];
+	ph[5] = dst.w[1];
+	ph[6] = dst.w[2];
+	ph[7] = dst.w[3];
 	ph[8] = bpf_htonl(32);
 	ph[9] = bpf_htonl(PROTO_ICMPV6);
 	__s64 sum = bpf_csum_diff(0, 0, ph, sizeof(ph), 0);

@@ -40,6 +40,13 @@
  * of no service does. Entries expire after FRAG_TIMEOUT_NS (and the
  * agent's garbage collector deletes them). IPv6 services do not exist
  * here (the VIP is IPv4), so IPv6 fragments are never translated.
+ *
+ * Fragments of datagrams no service translates use the same map
+ * (frag_track): the first fragment leaves an entry without a translation
+ * (nat.flags 0), and its later fragments take its ports, so conntrack and
+ * port rules judge every fragment as its datagram (as a kernel that
+ * reassembles before its firewall does). A later fragment whose first was
+ * not seen keeps ports 0: a rule naming ports does not allow it.
  */
 #ifndef CONTIV_SERVICE_H
 #define CONTIV_SERVICE_H
@@ -358,6 +365,9 @@ INLINE int svc_frag(struct __sk_buff *skb, struct pkt *p, struct svc_scratch *w,
 	struct frag_entry *fe = &w->fe;
 	p->sport = fe->sport;
 	p->dport = fe->dport;
+	/* a datagram no service translated (frag_track's entry) */
+	if (!(fe->nat.flags & (NAT_FWD | NAT_REV)))
+		return SVC_NONE;
 	int rev = fe->nat.flags & NAT_REV;
 	/* a reply: only while the backend's connection is live (as its
 	 * first fragment) */
@@ -455,6 +465,45 @@ INLINE int svc_translate(struct __sk_buff *skb, struct pkt *p, const struct conf
 	if (nat_rewrite(skb, p, e))
 		return -DROP_MALFORMED;
 	return SVC_DNAT;
+}
+
+/* An IPv4 TCP/UDP fragment no service translated: the first fragment
+ * of a datagram leaves its ports in svc_frags (no translation), a later
+ * one takes them from there (see the top). 0, or -(drop reason). */
+INLINE int frag_track(struct __sk_buff *skb, struct pkt *p, __u64 now)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > end)
+		return -DROP_MALFORMED;
+	/* not a fragment: nothing to do (most packets) */
+	if (!(ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	__u32 zero = 0;
+	struct svc_scratch *w = bpf_map_lookup_elem(&svc_scratch, &zero);
+	if (!w)
+		return 0;
+	int first = frag_key_of(skb, w, p);
+	if (first < 0)
+		return -DROP_MALFORMED;
+	if (first) {
+		struct frag_entry *fe = &w->fe;
+		__builtin_memset(fe, 0, sizeof(*fe));
+		fe->sport = p->sport;
+		fe->dport = p->dport;
+		fe->created_ns = now;
+		bpf_map_update_elem(&svc_frags, &w->fk, fe, BPF_ANY);
+		return 0;
+	}
+	if (!p->frag)
+		return 0;
+	struct frag_entry *f = bpf_map_lookup_elem(&svc_frags, &w->fk);
+	if (!f || (now > f->created_ns && now - f->created_ns > FRAG_TIMEOUT_NS))
+		return 0;
+	p->sport = f->sport;
+	p->dport = f->dport;
+	return 0;
 }
 
 /* An ICMPv4 error about a translated connection, arriving at the client's

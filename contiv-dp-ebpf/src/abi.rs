@@ -300,6 +300,14 @@ pub struct RuleStats {
     pub drops: u64,
 }
 
+/// `flood_stats[0]`: frames flooded and the copies sent (per CPU).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FloodStats {
+    pub frames: u64,
+    pub copies: u64,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
@@ -336,6 +344,7 @@ pod!(
     CtEntry,
     EpStats,
     RuleStats,
+    FloodStats,
     Bucket,
 );
 
@@ -364,6 +373,7 @@ mod tests {
         assert_eq!(size_of::<CtEntry>(), 24);
         assert_eq!(size_of::<EpStats>(), 48);
         assert_eq!(size_of::<RuleStats>(), 16);
+        assert_eq!(size_of::<FloodStats>(), 16);
         assert_eq!(size_of::<Bucket>(), 16);
     }
 

@@ -3,8 +3,8 @@
 //! goes, the global settings, how full each map is. Read-only.
 
 use crate::abi::{
-    CFG_ARP_PROXY, Config, DROP_REASONS, EpKey, IpKey, ListEntryKey, ListHead, ListKey, Rule,
-    TARGET_LOCAL, Target,
+    CFG_ARP_PROXY, Config, DROP_REASONS, EpKey, FloodStats, IpKey, ListEntryKey, ListHead, ListKey,
+    Rule, TARGET_LOCAL, Target,
 };
 use crate::kernel::load::maps_dir;
 use crate::kernel::maps::open;
@@ -113,5 +113,12 @@ impl Pinned {
                 })
             })
             .collect()
+    }
+
+    /// The flood counters, summed over the CPUs: frames copied to every
+    /// endpoint of their network (and its peers), and the copies sent. A
+    /// flood consumes its frame; it is no drop.
+    pub fn floods(&self) -> DpResult<FloodStats> {
+        crate::stats::floods(&open(&self.dir, "flood_stats")?)
     }
 }

@@ -57,6 +57,31 @@
 //! uplink). Traffic from a tunnel or the uplink is only ever delivered to
 //! local endpoints.
 //!
+//! ## ARP and ND: proxy and flood mode
+//!
+//! In flood mode every broadcast ARP and multicast ND frame is flooded. In
+//! proxy mode (the default) the datapath knows every endpoint and answers
+//! for it, so what a container sends while it comes up is not flooded —
+//! each flood is one copy per endpoint of the network on every host, and
+//! those bursts overflowed the veths' backlog (lost first ARP requests,
+//! ~1 s first replies) when containers came up among hundreds. Dropped as
+//! `multicast`: duplicate address detection probes (a solicitation from
+//! `::`) for the sender's own or an unknown address (DAD succeeds),
+//! advertisements to a multicast address (unsolicited), router
+//! solicitations and advertisements (the gateway sends no RAs: addresses
+//! and routes come from the agent), MLD (no IP multicast is forwarded),
+//! and gratuitous ARP (announcements, broadcast replies: the datapath
+//! rewrites the destination MAC of what it forwards, so no cache needs
+//! them). A DAD probe for the gateway's or another endpoint's address is
+//! defended as the owner (or a switch snooping ND) would: an
+//! advertisement to all-nodes, so the newcomer's DAD fails instead of two
+//! containers sharing an address. Solicitations with a source address
+//! for an address the datapath does not know (link-local neighbours,
+//! hosts behind a VLAN uplink) and ARP requests for unknown addresses are
+//! still flooded. `flood_stats` counts flooded frames and the copies
+//! sent ([`EbpfDatapath::floods`], [`inspect::Pinned::floods`]); a flood
+//! consumes its frame, it is no drop.
+//!
 //! ## Bandwidth (`qos_bandwidth`)
 //!
 //! A netprofile's rate and burst become `tbf` root qdiscs on the ends of
@@ -103,7 +128,7 @@
 //! `membership`, `addr_sets` (one LPM trie for every address set, keyed by
 //! set id), `set_ids`, `rule_heads`/`rules` and `flood_heads`/`flood`
 //! (lists switched atomically by generation), `conntrack`, counters
-//! (`ep_stats`, `rule_stats`, `drop_reasons`), `buckets`, and the services'
+//! (`ep_stats`, `rule_stats`, `drop_reasons`, `flood_stats`), `buckets`, and the services'
 //! `services`, `svc_vips`, `svc_nat`, `svc_frags` and `svc_scratch`
 //! ([`service`]).
 //!
@@ -186,6 +211,8 @@
 //! [`EbpfDatapath::counters`]: per endpoint (sent, delivered, dropped each
 //! way), per rule (new connections it decided, and dropped — the start of
 //! "why was my packet dropped"), and drops by reason;
+//! [`EbpfDatapath::floods`]: frames flooded and copies sent (not part of
+//! the backend-neutral [`Counters`] the agent's status shows);
 //! [`EbpfDatapath::run_packet`] runs a frame through the loaded classifier
 //! (`BPF_PROG_TEST_RUN`); [`inspect::Pinned`] reads another process's
 //! pinned maps.

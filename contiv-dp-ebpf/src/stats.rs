@@ -1,8 +1,9 @@
 //! Reading the programs' counters: per endpoint (sent, delivered,
 //! dropped), per rule (new connections it decided, and dropped), drops by
-//! reason — where "why was my packet dropped" starts.
+//! reason — where "why was my packet dropped" starts — and floods (frames
+//! copied to every endpoint of a network, and how many copies).
 
-use crate::abi::{DROP_REASONS, EpStats, RuleStats};
+use crate::abi::{DROP_REASONS, EpStats, FloodStats, RuleStats};
 use crate::kernel::maps::Maps;
 use crate::tables::KvMap;
 use contiv_core::datapath::counters::{Counters, DropCounter, EndpointCounters, RuleCounters};
@@ -79,6 +80,17 @@ pub fn read(
         }
     }
     Ok(out)
+}
+
+/// The flood counters of `m` (`flood_stats`), summed over the CPUs.
+pub fn floods(m: &aya::maps::PerCpuArray<aya::maps::MapData, FloodStats>) -> DpResult<FloodStats> {
+    let v = m
+        .get(&0, 0)
+        .map_err(|e| DpError::Backend(format!("reading flood counters: {e}")))?;
+    Ok(v.iter().fold(FloodStats::default(), |a, c| FloodStats {
+        frames: a.frames + c.frames,
+        copies: a.copies + c.copies,
+    }))
 }
 
 fn count<K, V>(m: &impl KvMap<K, V>) -> DpResult<usize> {

@@ -374,3 +374,35 @@ async fn an_upgrade_replaces_the_previous_versions_pinned_tcx_links() {
         .unwrap();
     assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
 }
+
+/// Pins of the release before `flood_stats` existed (ABI 3 without that
+/// map): a new agent adopts every other map, creates the missing one,
+/// replaces the programs (they use it) and forwards on; the flood
+/// counters read from the new map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pins_without_the_flood_counters_are_adopted() {
+    let mut host = Host::new("er").await;
+    let net = vxlan_net("t1:n", 1, 77, 7700);
+    let a_ns = Netns::new("ec");
+    let b_ns = Netns::new("ec");
+    let a = local_ep("a", &net, 2, 10, &a_ns);
+    let b = local_ep("b", &net, 3, 11, &b_ns);
+    let desired = state(&net, &[&a, &b], false);
+    host.dp().resync(&desired).await.unwrap();
+    assert!(eventually(Duration::from_secs(3), || a_ns.ping(&v4(&b))));
+    host.dp = None;
+    let pin = host.cfg.pin_root().join("maps").join("flood_stats");
+    std::fs::remove_file(&pin).unwrap();
+    assert!(a_ns.ping(&v4(&b)), "the running programs keep their map");
+
+    host.start().await;
+    let lr = host.dp().load_report();
+    assert_eq!(lr.maps_created, 1, "only flood_stats is new: {lr:?}");
+    assert!(lr.programs_replaced >= 1, "{lr:?}");
+    assert!(pin.exists());
+    let r = host.dp().resync(&desired).await.unwrap();
+    assert_eq!((r.added, r.removed), (0, 0), "{r:?}");
+    assert!(a_ns.ping(&v4(&b)), "forwards on the new programs");
+    let pinned = contiv_dp_ebpf::inspect::Pinned::new(&host.cfg.pin_root());
+    assert_eq!(pinned.floods().unwrap(), host.dp().floods().await.unwrap());
+}

@@ -138,3 +138,59 @@ impl Harness for Ovs {
 }
 
 conformance_suite!(Ovs);
+
+/// OVS does not translate fragments to a service (it does not claim
+/// `service_fragments`): a datagram larger than the MTU to a VIP is lost,
+/// and leaves nothing behind that breaks the socket — a small datagram
+/// from the same socket afterwards still reaches the backend through the
+/// VIP.
+#[test]
+fn a_fragmented_datagram_to_a_vip_is_dropped_and_leaves_no_entry() {
+    use contiv_core::datapath::{Datapath, DpOp, PortSpec, ServiceProtocol, ServiceSpec};
+    use contiv_policy::conformance::fixture::{local_ep, vxlan_net};
+    contiv_policy::conformance::block_on("ovs_vip_fragments", async {
+        let h = Ovs;
+        let mut host = h.host().await.unwrap();
+        let net = vxlan_net("default", 1, "svcf", 5391, "10.1.24.0/24");
+        let (client, b1) = (Container::new(true).await, Container::new(true).await);
+        let dp = h.start(&mut host).await.unwrap();
+        dp.apply(vec![
+            DpOp::AddNetwork(net.clone()),
+            DpOp::AddLocalEndpoint(local_ep("client", &net, "10.1.24.2", 0, &client)),
+            DpOp::AddLocalEndpoint(local_ep("b1", &net, "10.1.24.11", 0, &b1)),
+            DpOp::AddService(ServiceSpec {
+                key: "default:dns".into(),
+                network: net.key.clone(),
+                vip: "10.1.24.100".parse().unwrap(),
+                ports: vec![PortSpec {
+                    svc_port: 5000,
+                    prov_port: 8080,
+                    protocol: ServiceProtocol::Udp,
+                }],
+                backends: vec!["b1".into()],
+            }),
+        ])
+        .await
+        .unwrap();
+        let _s = b1.udp_echo(8080, "b1").await;
+        let prog = "import socket\n\
+            s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+            s.settimeout(1)\n\
+            def ask(n):\n\
+            \x20for t in range(3):\n\
+            \x20\x20s.sendto(b'x'*n,('10.1.24.100',5000))\n\
+            \x20\x20try:\n\
+            \x20\x20\x20return len(s.recvfrom(65535)[0])\n\
+            \x20\x20except OSError:\n\
+            \x20\x20\x20pass\n\
+            \x20return 0\n\
+            print(ask(4000), ask(100))\n";
+        let out = client.exec(&["python3", "-c", prog]).await;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(
+            text, "0 103",
+            "(answer to a 4,000-byte datagram, then to a 100-byte one from the same socket)"
+        );
+        contiv_policy::conformance::Outcome::Passed
+    });
+}

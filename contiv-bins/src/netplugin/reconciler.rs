@@ -517,9 +517,21 @@ impl Reconciler {
             })
             .collect();
         // Services are realised where their clients are: on every host.
-        if !caps.has(Capability::Services) {
-            for k in applied.services.keys() {
-                now.insert(format!("service {k}"), vec![Capability::Services]);
+        // A UDP service also needs its fragmented datagrams translated.
+        for (k, svc) in &applied.services {
+            let missing = if !caps.has(Capability::Services) {
+                vec![Capability::Services]
+            } else if svc
+                .ports
+                .iter()
+                .any(|p| p.protocol == contiv_core::datapath::ServiceProtocol::Udp)
+            {
+                caps.missing(&[Capability::ServiceFragments])
+            } else {
+                Vec::new()
+            };
+            if !missing.is_empty() {
+                now.insert(format!("service {k}"), missing);
             }
         }
         for (id, missing) in &now {

@@ -696,11 +696,18 @@ pub enum Capability {
     /// only one endpoint of such an address gets out; the agent reports
     /// the others as not enforced.
     EgressNatOverlapping,
+    /// IPv4 datagrams larger than the MTU through a service: every
+    /// fragment of a datagram to a VIP reaches the backend its first
+    /// fragment chose, translated, and a fragmented answer comes back from
+    /// the VIP. Without it, a UDP service answers only datagrams that fit
+    /// in one packet; the agent reports its UDP services as not enforced
+    /// (`service_fragments`).
+    ServiceFragments,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 17] = [
+    pub const ALL: [Capability; 18] = [
         Capability::ForwardsPackets,
         Capability::Vxlan,
         Capability::Vlan,
@@ -718,6 +725,7 @@ impl Capability {
         Capability::EgressNat,
         Capability::PublishedPorts,
         Capability::EgressNatOverlapping,
+        Capability::ServiceFragments,
     ];
 
     /// The name used in JSON, logs and `netctl` (`qos_bandwidth`).
@@ -740,6 +748,7 @@ impl Capability {
             Capability::EgressNat => "egress_nat",
             Capability::PublishedPorts => "published_ports",
             Capability::EgressNatOverlapping => "egress_nat_overlapping",
+            Capability::ServiceFragments => "service_fragments",
         }
     }
 

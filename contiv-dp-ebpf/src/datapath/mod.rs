@@ -115,6 +115,7 @@ impl EbpfDatapath {
         Capability::EgressNat,
         Capability::PublishedPorts,
         Capability::Services,
+        Capability::ServiceFragments,
     ]);
 
     /// Loads (or adopts) the datapath's objects and hooks the VXLAN device
@@ -323,6 +324,12 @@ impl EbpfDatapath {
             .collect();
         let rules: Vec<contiv_core::ir::RuleId> = g.state.policy.rules.keys().copied().collect();
         stats::read(&g.maps, &eps, &rules, &g.state.policy)
+    }
+
+    /// How many frames the programs flooded (copied to every endpoint of a
+    /// network, and to its peers) and how many copies they sent.
+    pub async fn floods(&self) -> DpResult<crate::abi::FloodStats> {
+        stats::floods(&self.inner.lock().await.maps.flood_stats)
     }
 
     /// Deletes expired conntrack entries (and the service NAT of

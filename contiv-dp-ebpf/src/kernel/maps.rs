@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// Every map's name (its pin file name).
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 25] = [
     "config",
     "interfaces",
     "networks",
@@ -30,6 +30,7 @@ pub const NAMES: [&str; 24] = [
     "ep_stats",
     "rule_stats",
     "drop_reasons",
+    "flood_stats",
     "buckets",
     "services",
     "svc_vips",
@@ -76,6 +77,10 @@ pub struct Maps {
     pub rule_stats: PerCpuHashMap<MapData, u64, RuleStats>,
     /// Drop counters by reason (per CPU).
     pub drop_reasons: PerCpuArray<MapData, u64>,
+    /// Frames flooded and copies sent (per CPU; one entry). Added after
+    /// ABI 3 was released without changing any other layout: a v3 pin
+    /// directory without it gets it created on the next load.
+    pub flood_stats: PerCpuArray<MapData, FloodStats>,
     /// Token buckets of rate-limited endpoints.
     pub buckets: HashMap<MapData, u32, Bucket>,
     /// Service ports → backend slots.
@@ -194,6 +199,7 @@ impl Maps {
             ep_stats: checked!(ebpf, ids, "ep_stats", u32, EpStats),
             rule_stats: checked!(ebpf, ids, "rule_stats", u64, RuleStats),
             drop_reasons: checked!(ebpf, ids, "drop_reasons", u32, u64),
+            flood_stats: checked!(ebpf, ids, "flood_stats", u32, FloodStats),
             buckets: checked!(ebpf, ids, "buckets", u32, Bucket),
             services: checked!(ebpf, ids, "services", SvcKey, Svc),
             svc_vips: checked!(ebpf, ids, "svc_vips", EpKey, u32),
@@ -246,6 +252,7 @@ impl Maps {
             ep_stats: pinned!("ep_stats", u32, EpStats),
             rule_stats: pinned!("rule_stats", u64, RuleStats),
             drop_reasons: pinned!("drop_reasons", u32, u64),
+            flood_stats: pinned!("flood_stats", u32, FloodStats),
             buckets: pinned!("buckets", u32, Bucket),
             services: pinned!("services", SvcKey, Svc),
             svc_vips: pinned!("svc_vips", EpKey, u32),

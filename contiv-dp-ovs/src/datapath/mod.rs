@@ -116,7 +116,31 @@ async fn connect_of(cfg: &OvsConfig) -> Result<Connection, DpError> {
             cfg.bridge
         ))
     })?;
+    frag_nx_match(&c).await.map_err(|e| {
+        DpError::Backend(format!(
+            "OpenFlow: cannot set the fragment handling of bridge {}: {e}",
+            cfg.bridge
+        ))
+    })?;
     Ok(c)
+}
+
+/// Asks the switch to match first fragments on their ports
+/// (`OFPC_FRAG_NX_MATCH`, kept miss_send_len): with OVS's default
+/// (`normal`) every fragment has ports 0, so a port rule could never allow
+/// a datagram larger than the MTU. The setting lives in ovs-vswitchd, not
+/// in OVSDB: every (re)connection sets it again.
+async fn frag_nx_match(c: &Connection) -> Result<(), crate::openflow::conn::ConnError> {
+    use crate::openflow::wire::{Message, OFPC_FRAG_NX_MATCH, SwitchConfig};
+    let miss_send_len = match c.request(Message::GetConfigRequest, "get config").await? {
+        Message::GetConfigReply(cfg) => cfg.miss_send_len,
+        _ => 0xffff,
+    };
+    c.send_checked(&[Message::SetConfig(SwitchConfig {
+        flags: OFPC_FRAG_NX_MATCH,
+        miss_send_len,
+    })])
+    .await
 }
 
 /// Whether two versions of a local endpoint need different interfaces.

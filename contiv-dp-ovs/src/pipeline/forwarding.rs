@@ -9,7 +9,8 @@ use super::flow::FlowKey;
 use super::flow_table::Body;
 use super::tables::{Table, flags, l4, network_tag, prio, reg};
 use crate::openflow::wire::{
-    Action, Ct, MacAddr, Masked, Match, Nat, NxmHeader, OxmField, RegMove, ct_state, port_no,
+    Action, Ct, MacAddr, Masked, Match, Nat, NxmHeader, OxmField, RegMove, ct_state, ip_frag,
+    port_no,
 };
 use contiv_core::datapath::{ArpMode, Encap, LocalEndpoint, NetworkSpec, RemoteEndpoint};
 use contiv_core::ir::{EpgId, TenantId};
@@ -226,6 +227,55 @@ pub fn base_flows() -> Vec<Entry> {
             c,
         ),
         plain(Table::CtState, prio::MISS, Match::new(), drop(), c),
+    ]);
+    // A new connection's destination port again, from the packet: after a
+    // `ct()` that reassembled a datagram, OVS sends its fragments on with
+    // the registers of the fragment that completed it (a later one, port
+    // 0), while the first fragment keeps its ports (`OFPC_FRAG_NX_MATCH`).
+    for v6 in [false, true] {
+        for (proto, port) in [(6u8, NxmHeader::TCP_DST), (17u8, NXM_UDP_DST)] {
+            v.push(plain(
+                Table::CtState,
+                prio::DISPATCH + 1,
+                ip_match(v6)
+                    .ip_proto(proto)
+                    .ct_state(ct_state::TRK | ct_state::NEW, ct_state::TRK | ct_state::NEW),
+                actions_then(
+                    vec![Action::RegMove(RegMove {
+                        n_bits: 16,
+                        src_ofs: 0,
+                        dst_ofs: 0,
+                        src: port,
+                        dst: NxmHeader::reg(reg::L4),
+                    })],
+                    Table::ServiceLb,
+                ),
+                c,
+            ));
+        }
+    }
+    // A later fragment (no ports) of a new datagram follows its first
+    // fragment through policy to the commit: the `ct(commit)` holds the
+    // datagram's fragments until all are there, and the first one arrives
+    // only if the rules allowed it. So a datagram is judged whole, by its
+    // first fragment's ports.
+    for table in [Table::Egress, Table::Ingress] {
+        let next = if table == Table::Egress {
+            Table::Ingress
+        } else {
+            Table::Commit
+        };
+        for v6 in [false, true] {
+            v.push(plain(
+                table,
+                prio::SKIP_STAGE,
+                ip_match(v6).ip_frag(ip_frag::ANY | ip_frag::LATER, ip_frag::ANY | ip_frag::LATER),
+                goto(next),
+                c,
+            ));
+        }
+    }
+    v.extend([
         plain(
             Table::ServiceLb,
             prio::MISS,

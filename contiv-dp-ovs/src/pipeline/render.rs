@@ -131,6 +131,20 @@ fn ct_state_text(v: &Masked<u32>) -> String {
     s
 }
 
+/// `nw_frag=` as ovs-ofctl writes it (`no`, `yes`, `first`, `later`,
+/// `not_later`), else value/mask.
+fn ip_frag_text(v: &Masked<u8>) -> String {
+    let word = match (v.value, v.mask.unwrap_or(3) & 3) {
+        (0, 3) => "no",
+        (1, 1) => "yes",
+        (1, 3) => "first",
+        (3, 3) => "later",
+        (0, 2) => "not_later",
+        (value, mask) => return format!("nw_frag={value:#x}/{mask:#x}"),
+    };
+    format!("nw_frag={word}")
+}
+
 fn field_text(f: &OxmField) -> String {
     match f {
         OxmField::InPort(p) => format!("in_port={}", port_name(*p)),
@@ -165,6 +179,7 @@ fn field_text(f: &OxmField) -> String {
         OxmField::Reg { index, value } => hex_masked32(&format!("reg{index}"), value),
         OxmField::CtState(m) => ct_state_text(m),
         OxmField::CtZone(z) => format!("ct_zone={z}"),
+        OxmField::IpFrag(m) => ip_frag_text(m),
         OxmField::ConjId(c) => format!("conj_id={c}"),
         OxmField::Metadata(m) => match m.mask {
             None => format!("metadata={:#x}", m.value),

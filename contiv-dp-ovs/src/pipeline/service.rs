@@ -20,6 +20,18 @@
 //! translated by the `nat` of the conntrack stage. A service without
 //! backends has a group without buckets: connections to it are dropped.
 //!
+//! **Fragments are not translated** (the backend does not claim
+//! `service_fragments`): the userspace datapath reassembles IPv4 fragments
+//! only inside a `ct()` action and then sends the fragments on one by
+//! one, so the OpenFlow tables see each fragment alone. A later fragment
+//! carries no ports, misses the service-lb flow and never meets the NAT
+//! its first fragment got in the group's bucket, so the datagram is lost
+//! (and leaves no conntrack entry that would break the flow's later
+//! datagrams: `a_fragmented_datagram_to_a_vip_is_dropped_and_leaves_no_entry`).
+//! `OFPC_FRAG_REASM` is not implemented by OVS. The agent reports UDP
+//! services on this datapath as not enforced (`service_fragments`); the
+//! eBPF datapath translates fragments.
+//!
 //! Group ids are stable hashes of (service, protocol, port), probed past
 //! collisions; the groups are compared with the switch's at resync like
 //! flows.

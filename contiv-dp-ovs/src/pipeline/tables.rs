@@ -25,7 +25,10 @@ pub enum Table {
     Conntrack = 3,
     /// Connection state: `+est`/`+rel` skip policy (reverse-DNATed replies
     /// pass [`ServiceFwd`](Table::ServiceFwd) first), `+inv` drops, `+new`
-    /// goes through service load balancing, classification and policy.
+    /// goes through service load balancing, classification and policy
+    /// (TCP/UDP with the destination port read again into `reg6`: after a
+    /// reassembling `ct()`, fragments come out with the registers of the
+    /// fragment that completed the datagram).
     CtState = 4,
     /// Service load balancing: (tenant, VIP, protocol, port) of a new
     /// connection → the service's select group, whose buckets commit the
@@ -42,10 +45,13 @@ pub enum Table {
     /// EPG, plus the "destination is local" flag.
     DstEpg = 8,
     /// Egress policy: the `out` rules of the source EPG, only where the
-    /// source is a local port.
+    /// source is a local port. A later fragment (`nw_frag=later`, no
+    /// ports) skips the rules: it follows its first fragment, which the
+    /// rules judge, into the commit's reassembly.
     Egress = 9,
     /// Ingress policy: the `in` rules of the destination EPG, only where the
-    /// destination is local (also for traffic from tunnels and uplinks).
+    /// destination is local (also for traffic from tunnels and uplinks);
+    /// later fragments skip it as in [`Egress`](Table::Egress).
     Ingress = 10,
     /// `ct(commit)` of the new connection in the tenant's zone (service
     /// connections were committed with their DNAT; hairpin ones get their

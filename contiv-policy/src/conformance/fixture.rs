@@ -18,6 +18,17 @@ use tokio::process::{Child, Command};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The `'<key>' <count>` lines the Python tally clients print.
+fn parse_tally(stdout: &[u8]) -> std::collections::BTreeMap<String, usize> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.trim_matches('\'').to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
 /// A name unique in this process and among concurrent test processes:
 /// `<prefix><pid % 10000>x<n>` (≤ 15 bytes for prefixes up to 4 bytes).
 pub fn unique(prefix: &str) -> String {
@@ -218,16 +229,23 @@ impl Container {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start nc in {}: {e}", self.name));
+        self.when_bound(child, "-ltnH", port).await
+    }
+
+    /// `child`, once a socket of the kind `ss_flags` lists (`-ltnH`: TCP
+    /// listeners, `-lunH`: bound UDP sockets) is bound to `port` inside;
+    /// panics after 5 s.
+    async fn when_bound(&self, child: Child, ss_flags: &str, port: u16) -> Listener {
         let deadline = Instant::now() + Duration::from_secs(5);
         let want = format!(":{port} ");
         while Instant::now() < deadline {
-            let out = self.exec(&["ss", "-ltnH"]).await;
+            let out = self.exec(&["ss", ss_flags]).await;
             if String::from_utf8_lossy(&out.stdout).contains(&want) {
                 return Listener(child);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("nc did not start listening on {port} in {}", self.name);
+        panic!("nothing bound to {port} ({ss_flags}) in {}", self.name);
     }
 
     /// A TCP server on `port` that answers every connection with `reply`
@@ -252,27 +270,80 @@ impl Container {
              \x20\x20pass\n\
              \x20c.close()\n"
         );
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "python3", "-c", &prog])
+        let child = self.spawn_python(&prog);
+        self.when_bound(child, "-ltnH", port).await
+    }
+
+    /// A UDP server on `port` that answers every datagram with
+    /// `<name>:` followed by the datagram's bytes, to its sender; killed on
+    /// drop.
+    pub async fn udp_echo(&self, port: u16, name: &str) -> Listener {
+        let prog = format!(
+            "import socket\n\
+             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             s.bind(('0.0.0.0',{port}))\n\
+             while True:\n\
+             \x20d,a=s.recvfrom(65535)\n\
+             \x20s.sendto({name:?}.encode()+b':'+d,a)\n"
+        );
+        let child = self.spawn_python(&prog);
+        self.when_bound(child, "-lunH", port).await
+    }
+
+    /// A Python server program running inside, killed on drop.
+    fn spawn_python(&self, prog: &str) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3", "-c", prog])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start a server in {}: {e}", self.name));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let want = format!(":{port} ");
-        while Instant::now() < deadline {
-            let out = self.exec(&["ss", "-ltnH"]).await;
-            if String::from_utf8_lossy(&out.stdout).contains(&want) {
-                return Listener(child);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!(
-            "the server did not start listening on {port} in {}",
-            self.name
+            .unwrap_or_else(|e| panic!("cannot start a server in {}: {e}", self.name))
+    }
+
+    /// Sends `n` datagrams of `size` bytes to `ip:port`, each from a new
+    /// socket (a new source port), and waits for each one's answer from a
+    /// [`udp_echo`](Self::udp_echo) server (a datagram is sent again after
+    /// 1 s without one, at most 3 times). Counts the answers by what they
+    /// say: the server's name when the answer came from `ip:port` and
+    /// carries the datagram whole, `from <addr>:<port>` when it came from
+    /// elsewhere, `mangled` when its bytes differ, `""` when none came.
+    pub async fn udp_tally(
+        &self,
+        ip: &str,
+        port: u16,
+        size: usize,
+        n: usize,
+    ) -> std::collections::BTreeMap<String, usize> {
+        let prog = format!(
+            "import socket,collections\n\
+             c=collections.Counter()\n\
+             for i in range({n}):\n\
+             \x20d=bytes((i*7+k)%251 for k in range({size}))\n\
+             \x20s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             \x20s.settimeout(1)\n\
+             \x20got=''\n\
+             \x20for t in range(3):\n\
+             \x20\x20try:\n\
+             \x20\x20\x20s.sendto(d,('{ip}',{port}))\n\
+             \x20\x20\x20r,a=s.recvfrom(65535)\n\
+             \x20\x20except OSError:\n\
+             \x20\x20\x20continue\n\
+             \x20\x20name,_,rest=r.partition(b':')\n\
+             \x20\x20if a!=('{ip}',{port}):\n\
+             \x20\x20\x20got='from %s:%d'%a\n\
+             \x20\x20elif rest!=d:\n\
+             \x20\x20\x20got='mangled'\n\
+             \x20\x20else:\n\
+             \x20\x20\x20got=name.decode('ascii','replace')\n\
+             \x20\x20break\n\
+             \x20c[got]+=1\n\
+             \x20s.close()\n\
+             for k,v in c.items():\n\
+             \x20print(repr(k),v)\n"
         );
+        self.run_tally(&prog).await
     }
 
     /// Opens `n` TCP connections to `ip:port` one after another (each
@@ -298,20 +369,19 @@ impl Container {
              for k,v in c.items():\n\
              \x20print(repr(k),v)\n"
         );
-        let out = self.exec(&["python3", "-c", &prog]).await;
+        self.run_tally(&prog).await
+    }
+
+    /// Runs a Python tally client inside and reads its counts.
+    async fn run_tally(&self, prog: &str) -> std::collections::BTreeMap<String, usize> {
+        let out = self.exec(&["python3", "-c", prog]).await;
         assert!(
             out.status.success(),
             "the client in {} failed: {}",
             self.name,
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                let (k, v) = l.rsplit_once(' ')?;
-                Some((k.trim_matches('\'').to_owned(), v.parse().ok()?))
-            })
-            .collect()
+        parse_tally(&out.stdout)
     }
 
     /// The first line `ip:port` answers, if a connection succeeds within

@@ -85,11 +85,11 @@ pub use external::{
 pub use multi_host::{two_host_vxlan, vlan_over_trunk};
 pub use qos::{bandwidth_within_profile, dscp_on_the_wire};
 pub use routing::{fabric_routes_without_nat, routing_two_hosts, routing_within_tenant};
-pub use services::{service_load_balancing, services_follow_endpoints};
+pub use services::{service_load_balancing, service_udp_fragments, services_follow_endpoints};
 pub use single_host::{
     arp_flood, arp_proxy, gateway_answers_arp_and_ping, gateway6_answers_nd_and_ping, icmp_policy,
     ipv6_forwarding_and_policy, overlapping_tenants_isolated, ping_on_one_network,
-    stateful_replies_pass, tutorial_policy,
+    stateful_replies_pass, tutorial_policy, udp_fragments_meet_port_rules,
 };
 pub use state::{
     refused_operations_change_nothing, resync_changes_nothing_when_in_sync,
@@ -387,6 +387,19 @@ pub const SCENARIOS: &[(&str, &[Capability])] = &[
         ],
     ),
     (
+        "udp_fragments_meet_port_rules",
+        &[Capability::ForwardsPackets, Capability::StatefulPolicy],
+    ),
+    (
+        "service_udp_fragments",
+        &[
+            Capability::ForwardsPackets,
+            Capability::Services,
+            Capability::ServiceFragments,
+            Capability::StatefulPolicy,
+        ],
+    ),
+    (
         "egress_nat_to_outside",
         &[Capability::ForwardsPackets, Capability::EgressNat],
     ),
@@ -491,6 +504,7 @@ macro_rules! conformance_suite {
             tutorial_policy,
             stateful_replies_pass,
             icmp_policy,
+            udp_fragments_meet_port_rules,
             ipv6_forwarding_and_policy,
             arp_proxy,
             arp_flood,
@@ -504,6 +518,7 @@ macro_rules! conformance_suite {
             oracle_differential,
             services_follow_endpoints,
             service_load_balancing,
+            service_udp_fragments,
             egress_nat_to_outside,
             egress_nat_overlapping_tenants,
             published_port_from_outside,

@@ -242,6 +242,87 @@ pub async fn service_load_balancing<H: Harness>(h: &H) -> Outcome {
     Outcome::Passed
 }
 
+/// Packets: UDP datagrams larger than the MTU through a VIP. The client
+/// sends 4,000-byte datagrams (three IPv4 fragments each, only the first
+/// with a UDP header) to a UDP service; each reaches one of two backends
+/// whole, and the backend's longer answer (also fragmented) reaches the
+/// client whole, from the VIP and the service port. The backends' group
+/// denies everything inbound but UDP to the backend port: the later
+/// fragments (no ports) are judged as their datagram, not dropped.
+pub async fn service_udp_fragments<H: Harness>(h: &H) -> Outcome {
+    let caps = match gate(h, "service_udp_fragments") {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let mut host = host(h).await;
+    let net = network(&caps, 3, "10.1.23.0/24", "10.1.23.254");
+    let ctrs = [
+        Container::new(true).await,
+        Container::new(true).await,
+        Container::new(true).await,
+    ];
+    let [client, b1, b2] = &ctrs;
+    let dp = start(h, &mut host).await;
+    let vip = "10.1.23.100";
+    let mut svc = web(&net, vip, &["b1", "b2"]);
+    svc.ports = vec![PortSpec {
+        svc_port: 5000,
+        prov_port: 8080,
+        protocol: ServiceProtocol::Udp,
+    }];
+    dp.apply(vec![
+        DpOp::AddNetwork(net.clone()),
+        DpOp::AddLocalEndpoint(local_ep("client", &net, "10.1.23.2", 0, client)),
+        DpOp::AddLocalEndpoint(local_ep("b1", &net, "10.1.23.11", 5, b1)),
+        DpOp::AddLocalEndpoint(local_ep("b2", &net, "10.1.23.12", 5, b2)),
+        DpOp::Policy(PolicyDelta {
+            members_added: ["10.1.23.11", "10.1.23.12"]
+                .iter()
+                .map(|a| Membership {
+                    tenant: 1,
+                    ip: ip(a),
+                    epg: 5,
+                })
+                .collect(),
+            rules_added: vec![
+                RuleBuilder::new(1, 1, 5).priority(1).deny().build(),
+                RuleBuilder::new(2, 1, 5)
+                    .priority(2)
+                    .proto(17)
+                    .port(8080)
+                    .build(),
+            ],
+            ..PolicyDelta::default()
+        }),
+        DpOp::AddService(svc),
+    ])
+    .await
+    .expect("apply");
+    let _s = [b1.udp_echo(8080, "b1").await, b2.udp_echo(8080, "b2").await];
+    // Small datagrams first, until one is answered (the client resolves
+    // the VIP): the service answers UDP at all.
+    let mut t = Default::default();
+    for _ in 0..5 {
+        t = client.udp_tally(vip, 5000, 100, 1).await;
+        if t.contains_key("b1") || t.contains_key("b2") {
+            break;
+        }
+    }
+    assert!(
+        t.contains_key("b1") || t.contains_key("b2"),
+        "a 100-byte datagram through the VIP: {t:?}"
+    );
+    let n = 20;
+    let t = client.udp_tally(vip, 5000, 4000, n).await;
+    let whole = t.get("b1").copied().unwrap_or(0) + t.get("b2").copied().unwrap_or(0);
+    assert_eq!(
+        whole, n,
+        "every 4,000-byte datagram answered whole from the VIP by a backend: {t:?}"
+    );
+    println!("conformance: fragmented datagrams through the VIP: {t:?}");
+    Outcome::Passed
+}
+
 fn ip_v4(s: &str) -> std::net::Ipv4Addr {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
 }

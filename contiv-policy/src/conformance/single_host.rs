@@ -316,6 +316,59 @@ pub async fn stateful_replies_pass<H: Harness>(h: &H) -> Outcome {
     Outcome::Passed
 }
 
+/// IPv4 datagrams larger than the MTU meet a port rule as whole
+/// datagrams: group 2 refuses everything inbound but UDP to port 8080, and
+/// 4,000-byte datagrams (three fragments, only the first with ports) to
+/// that port arrive whole and their fragmented answers come back whole;
+/// to another port, none arrives.
+pub async fn udp_fragments_meet_port_rules<H: Harness>(h: &H) -> Outcome {
+    let caps = match gate(h, "udp_fragments_meet_port_rules") {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let mut host = host(h).await;
+    let net = network(&caps, "default", 1, 9, "10.1.9.0/24");
+    let (a, b) = (Container::new(true).await, Container::new(true).await);
+    let dp = start(h, &mut host).await;
+    dp.apply(vec![
+        DpOp::AddNetwork(net.clone()),
+        DpOp::AddLocalEndpoint(local_ep("ep-a", &net, "10.1.9.2", 1, &a)),
+        DpOp::AddLocalEndpoint(local_ep("ep-b", &net, "10.1.9.3", 2, &b)),
+        DpOp::Policy(members(&[("10.1.9.2", 1), ("10.1.9.3", 2)])),
+        DpOp::Policy(PolicyDelta {
+            rules_added: vec![
+                RuleBuilder::new(1, 1, 2).priority(1).deny().build(),
+                RuleBuilder::new(2, 1, 2)
+                    .priority(2)
+                    .proto(17)
+                    .port(8080)
+                    .build(),
+            ],
+            ..PolicyDelta::default()
+        }),
+    ])
+    .await
+    .expect("apply");
+    let _s = [b.udp_echo(8080, "b").await, b.udp_echo(8081, "b").await];
+    let mut t = Default::default();
+    for _ in 0..5 {
+        t = a.udp_tally("10.1.9.3", 8080, 100, 1).await;
+        if t.contains_key("b") {
+            break;
+        }
+    }
+    assert_eq!(t.get("b"), Some(&1), "a 100-byte datagram to b:8080: {t:?}");
+    let t = a.udp_tally("10.1.9.3", 8080, 4000, 10).await;
+    assert_eq!(
+        t.get("b"),
+        Some(&10),
+        "every 4,000-byte datagram to b:8080 answered whole: {t:?}"
+    );
+    let t = a.udp_tally("10.1.9.3", 8081, 4000, 2).await;
+    assert_eq!(t.get(""), Some(&2), "b:8081 is refused: {t:?}");
+    Outcome::Passed
+}
+
 /// An ICMP rule: group 1 refuses incoming ICMP; its own pings get their
 /// replies; TCP is untouched.
 pub async fn icmp_policy<H: Harness>(h: &H) -> Outcome {

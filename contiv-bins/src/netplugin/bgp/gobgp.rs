@@ -250,12 +250,17 @@ impl Gobgp {
 
     /// The configured neighbors: address → (AS, local address, timers as
     /// (connect retry, hold time) in seconds).
-    pub async fn peers(&mut self) -> Result<BTreeMap<Ipv4Addr, apipb::Peer>, GobgpError> {
+    /// With `counts`, gobgpd also counts the paths advertised to each
+    /// (a walk of its table: O(paths)).
+    pub async fn peers(
+        &mut self,
+        counts: bool,
+    ) -> Result<BTreeMap<Ipv4Addr, apipb::Peer>, GobgpError> {
         let mut s = self
             .client
             .list_peer(apipb::ListPeerRequest {
                 address: String::new(),
-                enable_advertised: true,
+                enable_advertised: counts,
             })
             .await
             .map_err(err("listing neighbors"))?
@@ -279,7 +284,11 @@ impl Gobgp {
         &mut self,
         address: Ipv4Addr,
     ) -> Result<Option<PeerStatus>, GobgpError> {
-        Ok(self.peers().await?.remove(&address).map(|p| status_of(&p)))
+        Ok(self
+            .peers(true)
+            .await?
+            .remove(&address)
+            .map(|p| status_of(&p)))
     }
 
     fn path(r: &RibRoute) -> apipb::Path {
@@ -429,6 +438,17 @@ impl Gobgp {
     }
 }
 
+/// Whether an event concerns the neighbor — a session state change, or a
+/// path learned from it or withdrawn by it — rather than only paths this
+/// speaker originated (which it knows about: it sent them).
+pub fn about_neighbors(ev: &apipb::WatchEventResponse) -> bool {
+    use apipb::watch_event_response::Event;
+    match &ev.event {
+        Some(Event::Table(t)) => t.paths.iter().any(|p| !is_local(p)),
+        Some(Event::Peer(_)) | None => true,
+    }
+}
+
 /// Whether a path was originated by this speaker (not learned).
 fn is_local(p: &apipb::Path) -> bool {
     p.neighbor_ip.parse::<Ipv4Addr>().is_err() || p.neighbor_ip == "0.0.0.0"
@@ -520,5 +540,25 @@ mod tests {
         odd.pattrs
             .retain(|a| a.type_url.ends_with("OriginAttribute"));
         assert_eq!(route_of(&odd), None);
+    }
+
+    #[test]
+    fn only_events_about_the_neighbor_wake_the_speaker() {
+        use apipb::watch_event_response::{Event, PeerEvent, TableEvent};
+        let r = RibRoute {
+            prefix: "10.1.2.3/32".parse().unwrap(),
+            next_hop: "50.1.1.1".parse().unwrap(),
+        };
+        let own = Gobgp::path(&r);
+        let mut learned = own.clone();
+        learned.neighbor_ip = "50.1.1.254".into();
+        let table = |paths| apipb::WatchEventResponse {
+            event: Some(Event::Table(TableEvent { paths })),
+        };
+        assert!(!about_neighbors(&table(vec![own.clone()])));
+        assert!(about_neighbors(&table(vec![own, learned])));
+        assert!(about_neighbors(&apipb::WatchEventResponse {
+            event: Some(Event::Peer(PeerEvent::default())),
+        }));
     }
 }

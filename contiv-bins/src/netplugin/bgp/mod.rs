@@ -14,8 +14,13 @@
 //!   router id and listen address, the one neighbor, and one `/32` per
 //!   local endpoint of the fabric's tenant with the router address as next
 //!   hop ([`advertised`]: not the host-local DNS endpoint) — added when an
-//!   endpoint is realised, withdrawn when it leaves;
-//! * follows gobgpd's events: routes the neighbor sends become external
+//!   endpoint is realised, withdrawn when it leaves. Only the delta is
+//!   sent ([`announce`]): gobgpd's table is read in full when the speaker
+//!   (re)connects, after a failed call, and every
+//!   [`FULL_RECONCILE_EVERY`], so an endpoint costs O(1) calls whatever
+//!   the number advertised;
+//! * follows gobgpd's events (those about the neighbor; the best-path
+//!   events of its own paths are skipped): routes the neighbor sends become external
 //!   routes of the desired state (the reconciler is kicked), the session's
 //!   state and counters are what `GET /inspect/bgp` on the control API
 //!   answers ([`BgpSpeaker::oper`]; netmaster serves it as `netctl bgp
@@ -26,6 +31,7 @@
 //! stopped when the `Bgp` object goes, the mode leaves routing, or the
 //! datapath cannot realise the fabric. Only IPv4 unicast is exchanged.
 
+pub mod announce;
 pub mod gobgp;
 pub mod process;
 
@@ -33,6 +39,7 @@ use super::config::BgpSettings;
 use super::desired::HostIdentity;
 use super::dns::is_dns_endpoint;
 use super::view::HostView;
+use announce::Announced;
 use contiv_core::datapath::{
     Capabilities, Capability, DesiredState, ExternalRoute, FabricSpec, FwdMode, HostState,
 };
@@ -44,7 +51,7 @@ use process::SpeakerFiles;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -53,6 +60,26 @@ pub const FABRIC_TENANT: &str = "default";
 
 /// How often the speaker checks gobgpd is alive and re-reads its state.
 const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the speaker reads gobgpd's whole table again to repair any
+/// drift (between, it sends only what changed).
+pub const FULL_RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// Why the speaker's loop woke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// The reconciler sent a new target (endpoints or configuration).
+    Target,
+    /// The supervision tick.
+    Tick,
+    /// gobgpd reported something about the neighbor (session state, a
+    /// route learned or withdrawn).
+    Neighbor,
+    /// gobgpd reported only paths of the speaker's own (nothing to do).
+    Own,
+    /// The event stream ended (gobgpd went away, or the connection).
+    StreamEnded,
+}
 
 /// A host's BGP configuration, parsed from its `Bgp` object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,11 +350,18 @@ impl BgpSpeaker {
         let mut events: Option<tonic::Streaming<gobgp::apipb::WatchEventResponse>> = None;
         let mut tick = tokio::time::interval(SUPERVISE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut announced = Announced::default();
+        let mut configured: Option<BgpConfig> = None;
+        let mut last_full = Instant::now();
         loop {
-            let event_ok = {
+            let wake = {
                 let event = async {
                     match events.as_mut() {
-                        Some(s) => matches!(s.message().await, Ok(Some(_))),
+                        Some(s) => match s.message().await {
+                            Ok(Some(ev)) if gobgp::about_neighbors(&ev) => Wake::Neighbor,
+                            Ok(Some(_)) => Wake::Own,
+                            _ => Wake::StreamEnded,
+                        },
                         None => std::future::pending().await,
                     }
                 };
@@ -336,19 +370,30 @@ impl BgpSpeaker {
                         if r.is_err() {
                             return;
                         }
-                        true
+                        Wake::Target
                     }
-                    ok = event => ok,
-                    _ = tick.tick() => true,
+                    w = event => w,
+                    _ = tick.tick() => Wake::Tick,
                 }
             };
-            if !event_ok {
-                events = None;
+            match wake {
+                Wake::Own => continue,
+                Wake::StreamEnded => events = None,
+                Wake::Target | Wake::Tick | Wake::Neighbor => {}
+            }
+            let full = wake == Wake::Tick && last_full.elapsed() >= FULL_RECONCILE_EVERY;
+            if full {
+                last_full = Instant::now();
             }
             let target = rx.borrow_and_update().clone();
-            match self.step(&target).await {
+            match self
+                .step(&target, wake, &mut announced, &mut configured, full)
+                .await
+            {
                 Ok(()) => self.shared().error = None,
                 Err(e) => {
+                    announced.forget();
+                    configured = None;
                     let mut s = self.shared();
                     if s.error.as_deref() != Some(e.as_str()) {
                         warn!(error = %e, "BGP speaker");
@@ -367,11 +412,23 @@ impl BgpSpeaker {
         }
     }
 
-    /// One reconciliation of gobgpd with `target`.
-    async fn step(&self, target: &Target) -> Result<(), String> {
+    /// One reconciliation of gobgpd with `target`, after `wake`:
+    /// `announced` is what gobgpd is known to originate, `configured` the
+    /// configuration last checked on it, `full` asks to read its table
+    /// again.
+    async fn step(
+        &self,
+        target: &Target,
+        wake: Wake,
+        announced: &mut Announced,
+        configured: &mut Option<BgpConfig>,
+        full: bool,
+    ) -> Result<(), String> {
         match target {
             Target::Unknown | Target::Pending(_) => Ok(()),
             Target::Off(_) => {
+                announced.forget();
+                *configured = None;
                 let running = self.files.running_pid().is_some();
                 {
                     let mut s = self.shared();
@@ -388,10 +445,26 @@ impl BgpSpeaker {
                 Ok(())
             }
             Target::On(cfg, ips) => {
-                let mut c = self.client().await?;
-                self.configure(&mut c, cfg).await?;
-                self.advertise(&mut c, cfg, ips).await?;
-                self.learn(&mut c, cfg).await?;
+                let (mut c, fresh) = self.client().await?;
+                if fresh {
+                    announced.forget();
+                }
+                // An endpoint change does not touch the configuration:
+                // checked again on a new client, a changed one, the tick
+                // and the neighbor's events.
+                if fresh || wake != Wake::Target || configured.as_ref() != Some(cfg) {
+                    *configured = None;
+                    if self.configure(&mut c, cfg).await? {
+                        announced.forget();
+                    }
+                    *configured = Some(cfg.clone());
+                }
+                self.advertise(&mut c, cfg, ips, announced, full).await?;
+                // Learned routes change only with the neighbor's events
+                // (the tick catches a missed one).
+                if fresh || wake != Wake::Target {
+                    self.learn(&mut c, cfg).await?;
+                }
                 self.shared().client = Some(c);
                 Ok(())
             }
@@ -399,11 +472,12 @@ impl BgpSpeaker {
     }
 
     /// A client of a running gobgpd: the cached one while gobgpd lives,
-    /// else the adopted or a freshly started one.
-    async fn client(&self) -> Result<Gobgp, String> {
+    /// else (`true`: a fresh connection, whose table the speaker has not
+    /// read) the adopted or a freshly started one.
+    async fn client(&self) -> Result<(Gobgp, bool), String> {
         let alive = self.files.running_pid().is_some();
         if alive && let Some(c) = self.shared().client.clone() {
-            return Ok(c);
+            return Ok((c, false));
         }
         if !alive {
             if self.files.pidfile().exists() {
@@ -422,30 +496,33 @@ impl BgpSpeaker {
         }
         Gobgp::connect_unix(&self.files.socket(), Duration::from_secs(5))
             .await
+            .map(|c| (c, true))
             .map_err(|e| e.to_string())
     }
 
     /// BGP started with `cfg`'s AS and router address, and exactly `cfg`'s
-    /// neighbor.
-    async fn configure(&self, c: &mut Gobgp, cfg: &BgpConfig) -> Result<(), String> {
+    /// neighbor; `true` if BGP was (re)started (its paths are gone).
+    async fn configure(&self, c: &mut Gobgp, cfg: &BgpConfig) -> Result<bool, String> {
         let router = cfg.router.addr();
         let want = (cfg.asn, router.to_string(), i32::from(self.settings.port));
-        match c.global().await.map_err(|e| e.to_string())? {
-            Some(g) if g == want => {}
+        let started = match c.global().await.map_err(|e| e.to_string())? {
+            Some(g) if g == want => false,
             Some(g) => {
                 info!(old = ?g, new = ?want, "BGP configuration changed: restarting BGP");
                 c.stop().await.map_err(|e| e.to_string())?;
                 c.start(cfg.asn, router, self.settings.port)
                     .await
                     .map_err(|e| e.to_string())?;
+                true
             }
             None => {
                 info!(asn = cfg.asn, router = %router, "starting BGP");
                 c.start(cfg.asn, router, self.settings.port)
                     .await
                     .map_err(|e| e.to_string())?;
+                true
             }
-        }
+        };
         let want = PeerSpec {
             address: cfg.neighbor,
             asn: cfg.neighbor_as,
@@ -453,7 +530,7 @@ impl BgpSpeaker {
             connect_retry: self.settings.connect_retry,
             hold_time: self.settings.hold_time,
         };
-        let peers = c.peers().await.map_err(|e| e.to_string())?;
+        let peers = c.peers(false).await.map_err(|e| e.to_string())?;
         let mut present = false;
         for (addr, p) in &peers {
             if *addr == cfg.neighbor && peer_matches(p, &want) {
@@ -467,15 +544,18 @@ impl BgpSpeaker {
             info!(neighbor = %cfg.neighbor, asn = cfg.neighbor_as, "adding the BGP neighbor");
             c.add_peer(&want).await.map_err(|e| e.to_string())?;
         }
-        Ok(())
+        Ok(started)
     }
 
-    /// Exactly one `/32` per address in `ips`, next hop the router.
+    /// Exactly one `/32` per address in `ips`, next hop the router: only
+    /// the difference to what `announced` knows gobgpd holds is sent.
     async fn advertise(
         &self,
         c: &mut Gobgp,
         cfg: &BgpConfig,
         ips: &BTreeSet<Ipv4Addr>,
+        announced: &mut Announced,
+        full: bool,
     ) -> Result<(), String> {
         let nh = cfg.router.addr();
         let want: BTreeSet<RibRoute> = ips
@@ -485,19 +565,16 @@ impl BgpSpeaker {
                 next_hop: nh,
             })
             .collect();
-        let have: BTreeSet<RibRoute> = c
-            .local_paths()
+        let rep = announced
+            .sync(c, &want, full)
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect();
-        for r in have.difference(&want) {
-            debug!(prefix = %r.prefix, "withdrawing");
-            c.delete_path(r).await.map_err(|e| e.to_string())?;
-        }
-        for r in want.difference(&have) {
-            debug!(prefix = %r.prefix, "advertising");
-            c.add_path(r).await.map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?;
+        if rep.read_table && rep.withdrawn + rep.announced > 0 {
+            info!(
+                withdrawn = rep.withdrawn,
+                announced = rep.announced,
+                "gobgpd's table read and brought to the endpoints"
+            );
         }
         Ok(())
     }

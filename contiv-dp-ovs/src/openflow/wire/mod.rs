@@ -60,7 +60,7 @@ pub use multipart::{
     AggregateStats, Desc, FlowStats, FlowStatsRequest, GroupDesc, GroupStats, MultipartReply,
     MultipartReplyBody, MultipartRequest, MultipartRequestBody, PortStats, multipart_flags,
 };
-pub use nx::{Ct, CtZone, Nat, ct_flags, ct_state, nat_flags};
+pub use nx::{Ct, CtZone, Nat, OFPC_FRAG_NX_MATCH, ct_flags, ct_state, ip_frag, nat_flags};
 pub use oxm::{Masked, Match, NxmHeader, OxmField, OxmTlv, UnknownOxm, oxm_class};
 pub use packet::{FlowRemoved, PacketIn, PacketOut, packet_in_reason};
 pub use port::{Port, PortStatus, PortStatusReason};

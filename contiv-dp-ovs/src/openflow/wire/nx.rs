@@ -25,6 +25,20 @@ pub mod ct_state {
     pub const DNAT: u32 = 0x80;
 }
 
+/// Bits of the `nw_frag` match field (`nw_frag=later` = `ANY | LATER`
+/// under the mask `ANY | LATER`).
+pub mod ip_frag {
+    /// The packet is a fragment.
+    pub const ANY: u8 = 0x01;
+    /// The fragment is not the first (offset > 0: no L4 header).
+    pub const LATER: u8 = 0x02;
+}
+
+/// The `OFPT_SET_CONFIG` fragment handling this crate asks for
+/// (`OFPC_FRAG_NX_MATCH`, Nicira): the first fragment of a datagram keeps
+/// its ports for matching, later ones have none (`nw_frag=later`).
+pub const OFPC_FRAG_NX_MATCH: u16 = 3;
+
 /// Flags of the `ct` action.
 pub mod ct_flags {
     /// `commit`: create the connection entry.

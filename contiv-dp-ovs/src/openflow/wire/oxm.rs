@@ -335,6 +335,10 @@ pub enum OxmField {
     TcpFlags(Masked<u16>),
     /// `conj_id`: the id of a matched conjunctive flow.
     ConjId(u32),
+    /// `nw_frag` (Nicira `NXM_NX_IP_FRAG`): bit 0 "a fragment", bit 1 "not
+    /// the first fragment"; see [`ip_frag`](super::ip_frag). OVS passes a
+    /// non-first fragment through the tables without ports.
+    IpFrag(Masked<u8>),
     /// `ct_state`: see [`ct_state`](super::ct_state) for the bits.
     CtState(Masked<u32>),
     /// `ct_zone`.
@@ -376,6 +380,7 @@ const ONF_TCP_FLAGS: u8 = 42;
 
 enum Val<'a> {
     U8(&'a u8),
+    M8(&'a Masked<u8>),
     U16(&'a Masked<u16>),
     E16(&'a u16),
     U32(&'a Masked<u32>),
@@ -404,6 +409,7 @@ impl Val<'_> {
         }
         match self {
             Val::U8(_) => 1,
+            Val::M8(m) => ml(*m),
             Val::E16(_) => 2,
             Val::E32(_) => 4,
             Val::EMac(_) => 6,
@@ -420,6 +426,7 @@ impl Val<'_> {
 
     fn has_mask(&self) -> bool {
         match self {
+            Val::M8(m) => m.mask.is_some(),
             Val::U16(m) => m.mask.is_some(),
             Val::U32(m) => m.mask.is_some(),
             Val::U64(m) => m.mask.is_some(),
@@ -434,6 +441,7 @@ impl Val<'_> {
     fn write(&self, w: &mut Writer<'_>) -> Result<()> {
         match self {
             Val::U8(v) => w.u8(**v),
+            Val::M8(m) => write_masked(w, m),
             Val::E16(v) => w.u16(**v),
             Val::E32(v) => w.u32(**v),
             Val::EMac(v) => v.write(w),
@@ -537,6 +545,7 @@ impl OxmField {
                 Val::U16(m),
             ),
             ConjId(v) => (nx(37), Val::E32(v)),
+            IpFrag(m) => (nx(26), Val::M8(m)),
             CtState(m) => (nx(105), Val::U32(m)),
             CtZone(v) => (nx(106), Val::E16(v)),
             CtMark(m) => (nx(107), Val::U32(m)),
@@ -707,6 +716,7 @@ impl OxmField {
                     value: masked(p, hm)?,
                 },
                 16 => TunnelId(masked(p, hm)?),
+                26 => IpFrag(masked(p, hm)?),
                 31 => TunIpv4Src(masked(p, hm)?),
                 32 => TunIpv4Dst(masked(p, hm)?),
                 33 => PktMark(masked(p, hm)?),
@@ -734,7 +744,9 @@ impl OxmField {
         match self {
             VlanPcp(_) | IpDscp(_) | IpEcn(_) | IpProto(_) | Ipv4Src(_) | Ipv4Dst(_) | ArpOp(_)
             | ArpSpa(_) | ArpTpa(_) | ArpSha(_) | ArpTha(_) | Ipv6Src(_) | Ipv6Dst(_)
-            | Ipv6Flabel(_) | MplsLabel(_) | MplsTc(_) | MplsBos(_) | Ipv6Exthdr(_) => 1,
+            | Ipv6Flabel(_) | MplsLabel(_) | MplsTc(_) | MplsBos(_) | Ipv6Exthdr(_) | IpFrag(_) => {
+                1
+            }
             TcpSrc(_) | TcpDst(_) | UdpSrc(_) | UdpDst(_) | SctpSrc(_) | SctpDst(_)
             | Icmpv4Type(_) | Icmpv4Code(_) | Icmpv6Type(_) | Icmpv6Code(_) | TcpFlags(_) => 2,
             Ipv6NdTarget(_) | Ipv6NdSll(_) | Ipv6NdTll(_) => 3,
@@ -1048,6 +1060,17 @@ impl Match {
     pub fn ct_state(self, value: u32, mask: u32) -> Match {
         self.field(OxmField::CtState(Masked::new(value, mask)))
     }
+    /// `nw_frag=<value>/<mask>` (see [`ip_frag`](super::ip_frag)); e.g.
+    /// `nw_frag=later` is `ip_frag(ANY | LATER, ANY | LATER)`. Both bits
+    /// masked is sent as an exact match, the form OVS reports back.
+    pub fn ip_frag(self, value: u8, mask: u8) -> Match {
+        let both = super::ip_frag::ANY | super::ip_frag::LATER;
+        self.field(OxmField::IpFrag(if mask & both == both {
+            Masked::exact(value & both)
+        } else {
+            Masked::new(value & mask, mask & both)
+        }))
+    }
     /// `ct_zone=<zone>`.
     pub fn ct_zone(self, zone: u16) -> Match {
         self.field(OxmField::CtZone(zone))
@@ -1249,6 +1272,29 @@ mod tests {
         let mut out = vec![0u8; f.buffer_len()];
         f.emit(&mut out).unwrap();
         assert_eq!(out, b);
+    }
+
+    #[test]
+    fn ip_frag_is_nxm_26_after_eth_type_and_exact_when_both_bits_are_masked() {
+        use super::super::ip_frag::{ANY, LATER};
+        // `nw_frag=later` as ovs-ofctl and OVS's flow dumps carry it:
+        // NXM_NX_IP_FRAG (class 1, field 26), no mask, value 3.
+        let later = Match::new()
+            .ip_frag(ANY | LATER, ANY | LATER)
+            .eth_type(0x0800);
+        assert_eq!(later.fields()[1], OxmField::IpFrag(Masked::exact(3)));
+        let f = &later.fields()[1];
+        let mut out = vec![0u8; f.buffer_len()];
+        f.emit(&mut out).unwrap();
+        assert_eq!(out, [0x00, 0x01, 26 << 1, 1, 3]);
+        // `nw_frag=yes` (any fragment): value 1 under mask 1.
+        let yes = Match::new().ip_frag(ANY, ANY);
+        let f = &yes.fields()[0];
+        let mut out = vec![0u8; f.buffer_len()];
+        f.emit(&mut out).unwrap();
+        assert_eq!(out, [0x00, 0x01, (26 << 1) | 1, 2, 1, 1]);
+        let back = OxmField::parse(&OxmTlv::new_checked(&out[..]).unwrap()).unwrap();
+        assert_eq!(&back, f);
     }
 
     #[test]
