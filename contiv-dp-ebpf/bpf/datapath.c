@@ -351,6 +351,19 @@ INLINE int handle_arp(struct __sk_buff *skb, struct pkt *p, const struct iface *
 
 /* ---- neighbour discovery (bypasses conntrack and policy) --------------- */
 
+/* The target address of a neighbour solicitation into *out; -1 if the
+ * packet is too short to hold it. */
+INLINE int nd_target(struct __sk_buff *skb, const struct pkt *p, struct ip_addr *out)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ip_addr *tgt = data + l4_off(p) + 8;
+	if ((void *)(tgt + 1) > end)
+		return -1;
+	*out = *tgt;
+	return 0;
+}
+
 /* What proxy mode does with neighbour discovery a local endpoint sends to
  * a multicast address instead of flooding it. The datapath knows every
  * endpoint's address and answers solicitations for them, so a container's
@@ -380,12 +393,9 @@ INLINE int nd_proxy(struct __sk_buff *skb, struct pkt *p, const struct iface *if
 	if (p->icmp_type == ND_NS) {
 		if (!ip_zero(&p->src))
 			return -1;
-		void *data = (void *)(long)skb->data;
-		void *end = (void *)(long)skb->data_end;
-		struct ip_addr *tgt = data + l4_off(p) + 8;
-		if ((void *)(tgt + 1) > end)
+		struct ip_addr target;
+		if (nd_target(skb, p, &target))
 			return drop(DROP_MALFORMED);
-		struct ip_addr target = *tgt;
 		if ((net->flags & NET_GW6) && ip_eq(&target, &net->gw6))
 			return nd_advert(skb, p, net->gw_mac, &target, ND_ADV_ROUTER | ND_ADV_DAD);
 		if (!((ifc->flags & IF_V6) && ip_eq(&target, &ifc->ip6))) {
@@ -415,12 +425,9 @@ INLINE int handle_nd(struct __sk_buff *skb, struct pkt *p, const struct iface *i
 			return r;
 	}
 	if (ifc && p->icmp_type == ND_NS && !ip_zero(&p->src)) {
-		void *data = (void *)(long)skb->data;
-		void *end = (void *)(long)skb->data_end;
-		struct ip_addr *tgt = data + l4_off(p) + 8;
-		if ((void *)(tgt + 1) > end)
+		struct ip_addr target;
+		if (nd_target(skb, p, &target))
 			return drop(DROP_MALFORMED);
-		struct ip_addr target = *tgt;
 		if ((net->flags & NET_GW6) && ip_eq(&target, &net->gw6))
 			return nd_advert(skb, p, net->gw_mac, &target, ND_ADV_ROUTER);
 		if (cfg->flags & CFG_ARP_PROXY) {
