@@ -100,7 +100,14 @@ impl Shared {
 
 struct Agent {
     addr: SocketAddr,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Option<Serving>,
+}
+
+/// A serving agent: its task, and the signal that stops it (the task then
+/// closes every connection and its listener before it ends).
+struct Serving {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// A running Consul test server (one or more agents on loopback). Stops
@@ -189,7 +196,7 @@ impl ConsulTestServer {
         Ok(server)
     }
 
-    fn serve(&self, listener: TcpListener) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    fn serve(&self, listener: TcpListener) -> std::io::Result<Serving> {
         let Some(runtime) = &self.runtime else {
             return Err(std::io::Error::other("server stopped"));
         };
@@ -198,11 +205,18 @@ impl ConsulTestServer {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let router = http::router(self.shared.clone());
         let tls = self.tls.clone();
-        Ok(runtime.spawn(async move {
-            // Connections live in this set: stopping the agent drops them.
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(async move {
+            // Connections live in this set: stopping the agent ends them.
             let mut conns = tokio::task::JoinSet::new();
             loop {
                 tokio::select! {
+                    _ = &mut stopped => {
+                        // Every connection closed before the task ends
+                        // (and drops the listener).
+                        conns.shutdown().await;
+                        return;
+                    }
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let _ = stream.set_nodelay(true);
@@ -226,7 +240,8 @@ impl ConsulTestServer {
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 }
             }
-        }))
+        });
+        Ok(Serving { task, stop })
     }
 
     /// Adds an agent (a listener on a free loopback port) serving the same
@@ -249,10 +264,24 @@ impl ConsulTestServer {
 
     /// Stops agent `i`: its port refuses connections and its open
     /// connections are closed. The state stays.
+    /// Returns once they are (within 5 s), so a request made next cannot
+    /// be answered by it.
     pub fn stop_agent(&mut self, i: usize) {
-        if let Some(task) = self.agents.get_mut(i).and_then(|a| a.task.take()) {
-            task.abort();
-        }
+        let Some(serving) = self.agents.get_mut(i).and_then(|a| a.task.take()) else {
+            return;
+        };
+        let _ = serving.stop.send(());
+        let Some(runtime) = &self.runtime else {
+            serving.task.abort();
+            return;
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let task = serving.task;
+        runtime.spawn(async move {
+            let _ = task.await;
+            let _ = done_tx.send(());
+        });
+        let _ = done_rx.recv_timeout(Duration::from_secs(5));
     }
 
     /// Starts a stopped agent again on the same port.
